@@ -1,0 +1,77 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "herald",
+    platforms: [.macOS(.v14)],
+    products: [
+        .library(name: "SocketIO", targets: ["SocketIO"]),
+        .library(name: "EngineIO", targets: ["EngineIO"]),
+        .library(name: "WebSocket", targets: ["WebSocket"]),
+        .executable(name: "herald", targets: ["herald"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+    ],
+    targets: [
+        .target(name: "EngineIOProtocol", dependencies: [
+            .product(name: "NIOCore", package: "swift-nio"),
+        ]),
+        .target(name: "SocketIOProtocol", dependencies: [
+            .product(name: "NIOCore", package: "swift-nio"),
+        ]),
+        .target(name: "WebSocket", dependencies: [
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOWebSocket", package: "swift-nio"),
+        ]),
+        .target(name: "EngineIO", dependencies: [
+            "EngineIOProtocol", "WebSocket",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .target(name: "SocketIO", dependencies: [
+            "EngineIO", "SocketIOProtocol",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .target(name: "Herald", dependencies: [
+            "SocketIO",
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
+        .executableTarget(name: "herald", dependencies: [
+            "Herald",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .target(name: "HeraldTesting", dependencies: [
+            "EngineIO", "SocketIO",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOEmbedded", package: "swift-nio"),
+        ]),
+        .executableTarget(name: "WebSocketEcho", dependencies: [
+            "WebSocket",
+            .product(name: "NIOPosix", package: "swift-nio"),
+        ], path: "Examples/WebSocketEcho"),
+        .executableTarget(name: "OrderStatus", dependencies: [
+            "SocketIO",
+            .product(name: "NIOPosix", package: "swift-nio"),
+        ], path: "Examples/OrderStatus"),
+        .testTarget(name: "EngineIOProtocolTests", dependencies: ["EngineIOProtocol"]),
+        .testTarget(name: "SocketIOProtocolTests", dependencies: ["SocketIOProtocol"]),
+        .testTarget(name: "WebSocketTests", dependencies: [
+            "WebSocket",
+            .product(name: "NIOEmbedded", package: "swift-nio"),
+        ]),
+        .testTarget(name: "EngineIOTests", dependencies: ["EngineIO", "HeraldTesting"]),
+        .testTarget(name: "SocketIOTests", dependencies: ["SocketIO", "HeraldTesting"]),
+        .testTarget(name: "HeraldTests", dependencies: ["Herald", "HeraldTesting"]),
+    ],
+    swiftLanguageModes: [.v6]
+)
