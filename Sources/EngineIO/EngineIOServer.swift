@@ -1,0 +1,263 @@
+import EngineIOProtocol
+import Logging
+import NIOCore
+import NIOHTTP1
+import Synchronization
+import WebSocket
+
+/// The Engine.IO server: verifies requests, opens sessions over polling or websocket, and routes every later
+/// request to its session. Sessions live on the event loop of the connection that opened them.
+public final class EngineIOServer: Sendable {
+    public let configuration: EngineIOConfiguration
+    public let logger: Logger
+    private let sessions = Mutex<[String: EngineIOSession]>([:])
+    private let handlers = Mutex<Handlers>(Handlers())
+
+    struct Handlers {
+        var onSession: (@Sendable (EngineIOSession) -> Void)?
+        var allowRequest: (@Sendable (HTTPRequestContext) -> Bool)?
+        var routes: HTTPRouteHandler?
+    }
+
+    public init(configuration: EngineIOConfiguration = EngineIOConfiguration(), logger: Logger = Logger(label: "engine.io")) {
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    /// Called on the session's loop when a session opens, before the client can send anything: set its delegate here.
+    public func onSession(_ handler: @escaping @Sendable (EngineIOSession) -> Void) {
+        handlers.withLock { $0.onSession = handler }
+    }
+
+    /// A last say on each handshake; false answers 403 `{"code":4,"message":"Forbidden"}`.
+    public func allowRequest(_ check: @escaping @Sendable (HTTPRequestContext) -> Bool) {
+        handlers.withLock { $0.allowRequest = check }
+    }
+
+    /// Serves every request outside the Engine.IO path; unset (or nil from the handler) answers 404.
+    public func setRoutes(_ routes: @escaping HTTPRouteHandler) {
+        handlers.withLock { $0.routes = routes }
+    }
+
+    public var sessionCount: Int { sessions.withLock { $0.count } }
+
+    public func session(id: String) -> EngineIOSession? { sessions.withLock { $0[id] } }
+
+    /// Closes every session ("forced close").
+    public func closeAllSessions() {
+        for session in sessions.withLock({ Array($0.values) }) {
+            session.eventLoop.execute { session.close(reason: .forcedClose) }
+        }
+    }
+
+    func remove(_ session: EngineIOSession) {
+        _ = sessions.withLock { $0.removeValue(forKey: session.id) }
+    }
+
+    // MARK: Pipeline
+
+    /// Installs the HTTP server, the websocket upgrader and the request handler on a freshly accepted channel.
+    public func configure(channel: any Channel) -> EventLoopFuture<Void> {
+        let webSocketConfiguration = WebSocketConfiguration(
+            maxFrameSize: configuration.maxPayload, maxMessageSize: configuration.maxPayload)
+        let upgrader = WebSocketServerUpgrade.makeUpgrader(
+            configuration: webSocketConfiguration,
+            shouldUpgrade: { [self] channel, head in
+                channel.eventLoop.makeSucceededFuture(shouldUpgrade(head, remoteAddress: channel.remoteAddress) ? HTTPHeaders() : nil)
+            },
+            upgraded: { [self] connection, head in
+                webSocketUpgraded(connection, head: head)
+            })
+        return channel.eventLoop.makeCompletedFuture {
+            let handler = HTTPServerHandler(server: self)
+            try channel.pipeline.syncOperations.configureHTTPServerPipeline(
+                withServerUpgrade: (upgraders: [upgrader], completionHandler: { context in
+                    context.pipeline.removeHandler(name: "engine.io.http", promise: nil)
+                }))
+            try channel.pipeline.syncOperations.addHandler(handler, name: "engine.io.http")
+        }
+    }
+
+    func isEngineRequest(_ uri: String) -> Bool {
+        let path = configuration.normalizedPath
+        return uri.hasPrefix(path) || uri == String(path.dropLast()) || uri.hasPrefix(String(path.dropLast()) + "?")
+    }
+
+    // MARK: Requests
+
+    func handle(_ request: HTTPRequestContext, responder: HTTPResponder) {
+        guard isEngineRequest(request.uri) else {
+            serveRoute(request, responder: responder)
+            return
+        }
+        if request.method == .OPTIONS, let cors = configuration.cors {
+            responder.respond(preflight(request, cors: cors))
+            return
+        }
+        let query = request.query
+        switch verify(request.head, query: query, isUpgrade: false, remoteAddress: request.remoteAddress) {
+        case .failure(let code):
+            responder.respond(.engineError(code))
+        case .success(.existing(let session)):
+            session.eventLoop.execute { session.handlePoll(request, responder: responder) }
+        case .success(.handshake):
+            let eventLoop = responder.context.eventLoop
+            let info = EngineIORequestInfo(
+                headers: request.head.headers, uri: request.uri, query: query,
+                remoteAddress: request.remoteAddress, transport: .polling)
+            let session = openSession(on: eventLoop, request: info, websocket: nil)
+            var payload = ByteBuffer()
+            openPacket(for: session, upgrades: upgradesForPolling).encode(into: &payload)
+            responder.respond(.pollPayload(payload))
+        }
+    }
+
+    private func serveRoute(_ request: HTTPRequestContext, responder: HTTPResponder) {
+        guard let routes = handlers.withLock({ $0.routes }) else {
+            responder.respond(.json(.notFound, #"{"error":"not found"}"#))
+            return
+        }
+        Task {
+            let response = await routes(request) ?? .json(.notFound, #"{"error":"not found"}"#)
+            responder.respond(response)
+        }
+    }
+
+    enum Verified {
+        case handshake
+        case existing(EngineIOSession)
+    }
+
+    /// The reference server's checks, in its order; the first failure wins.
+    func verify(_ head: HTTPRequestHead, query: [String: String], isUpgrade: Bool, remoteAddress: SocketAddress?)
+        -> Result<Verified, EngineIOErrorCode>
+    {
+        guard let name = query["transport"], let transport = EngineIOTransportKind(rawValue: name),
+              configuration.transports.contains(transport)
+        else { return .failure(.unknownTransport) }
+        if let origin = head.headers.first(name: "origin"), let cors = configuration.cors, !cors.allows(origin: origin) {
+            return .failure(.forbidden)
+        }
+        if let sid = query["sid"] {
+            guard let session = session(id: sid) else { return .failure(.unknownSessionID) }
+            if !isUpgrade && transport != .polling { return .failure(.badRequest) }
+            if isUpgrade && !configuration.allowUpgrades { return .failure(.badRequest) }
+            return .success(.existing(session))
+        }
+        guard head.method == .GET else { return .failure(.badHandshakeMethod) }
+        if transport == .websocket && !isUpgrade { return .failure(.badRequest) }
+        if let allow = handlers.withLock({ $0.allowRequest }),
+           !allow(HTTPRequestContext(head: head, body: nil, remoteAddress: remoteAddress)) {
+            return .failure(.forbidden)
+        }
+        guard query["EIO"] == "4" else { return .failure(.unsupportedProtocolVersion) }
+        return .success(.handshake)
+    }
+
+    private func shouldUpgrade(_ head: HTTPRequestHead, remoteAddress: SocketAddress?) -> Bool {
+        guard isEngineRequest(head.uri) else { return false }
+        let query = HTTPQuery.parse(head.uri)
+        guard query["transport"] == EngineIOTransportKind.websocket.rawValue else { return false }
+        if case .success = verify(head, query: query, isUpgrade: true, remoteAddress: remoteAddress) { return true }
+        return false
+    }
+
+    private func webSocketUpgraded(_ connection: WebSocketConnection, head: HTTPRequestHead) {
+        let query = HTTPQuery.parse(head.uri)
+        if let sid = query["sid"] {
+            guard let session = session(id: sid) else {
+                connection.close()
+                return
+            }
+            connection.delegate = EngineIOWebSocketBridge(session: session)
+            session.eventLoop.execute { session.attachProbe(connection) }
+            return
+        }
+        let info = EngineIORequestInfo(
+            headers: head.headers, uri: head.uri, query: query,
+            remoteAddress: connection.remoteAddress, transport: .websocket)
+        let session = openSession(on: connection.eventLoop, request: info, websocket: connection)
+        connection.delegate = EngineIOWebSocketBridge(session: session)
+        var payload = ByteBuffer()
+        openPacket(for: session, upgrades: []).encode(into: &payload)
+        connection.send(.text(payload))
+    }
+
+    private func openSession(on eventLoop: any EventLoop, request: EngineIORequestInfo, websocket: WebSocketConnection?) -> EngineIOSession {
+        var id = EngineIOServer.makeSessionID()
+        let session = EngineIOSession(id: id, eventLoop: eventLoop, request: request, server: self, websocket: websocket)
+        sessions.withLock { sessions in
+            while sessions[id] != nil { id = EngineIOServer.makeSessionID() }
+            sessions[id] = session
+        }
+        handlers.withLock { $0.onSession }?(session)
+        session.start()
+        return session
+    }
+
+    private var upgradesForPolling: [String] {
+        configuration.allowUpgrades && configuration.transports.contains(.websocket) ? ["websocket"] : []
+    }
+
+    private func openPacket(for session: EngineIOSession, upgrades: [String]) -> EngineIOPacket {
+        EngineIOOpenPayload(
+            sid: session.id, upgrades: upgrades,
+            pingInterval: Int(configuration.pingInterval.milliseconds),
+            pingTimeout: Int(configuration.pingTimeout.milliseconds),
+            maxPayload: configuration.maxPayload
+        ).packet
+    }
+
+    /// 20 URL-safe characters from 15 random bytes, like the reference server's ids.
+    static func makeSessionID() -> String {
+        var generator = SystemRandomNumberGenerator()
+        var bytes = [UInt8](repeating: 0, count: 15)
+        for index in bytes.indices { bytes[index] = generator.next() }
+        var id = Base64.encode(bytes)
+        id = String(id.map { $0 == "+" ? "-" : $0 == "/" ? "_" : $0 })
+        return id
+    }
+
+    // MARK: CORS
+
+    func corsHeaders(for head: HTTPRequestHead) -> HTTPHeaders {
+        guard let cors = configuration.cors, isEngineRequest(head.uri) else { return [:] }
+        var headers = HTTPHeaders()
+        let origin = head.headers.first(name: "origin")
+        switch cors.origins {
+        case .any where !cors.allowCredentials:
+            headers.add(name: "Access-Control-Allow-Origin", value: "*")
+        default:
+            guard let origin, cors.allows(origin: origin) else { return [:] }
+            headers.add(name: "Access-Control-Allow-Origin", value: origin)
+            headers.add(name: "Vary", value: "Origin")
+        }
+        if cors.allowCredentials { headers.add(name: "Access-Control-Allow-Credentials", value: "true") }
+        return headers
+    }
+
+    private func preflight(_ request: HTTPRequestContext, cors: CORSConfiguration) -> HTTPResponse {
+        var response = HTTPResponse(status: .noContent)
+        response.headers.add(name: "Access-Control-Allow-Methods", value: "GET,POST,OPTIONS")
+        if let requested = request.head.headers.first(name: "access-control-request-headers") {
+            response.headers.add(name: "Access-Control-Allow-Headers", value: requested)
+            response.headers.add(name: "Vary", value: "Access-Control-Request-Headers")
+        }
+        if let maxAge = cors.maxAge { response.headers.add(name: "Access-Control-Max-Age", value: String(maxAge)) }
+        return response
+    }
+}
+
+extension Duration {
+    var milliseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 1000 + attoseconds / 1_000_000_000_000_000
+    }
+}
+
+extension TimeAmount {
+    init(_ duration: Duration) {
+        let (seconds, attoseconds) = duration.components
+        self = .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+    }
+}

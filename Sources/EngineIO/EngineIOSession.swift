@@ -1,0 +1,463 @@
+import EngineIOProtocol
+import Logging
+import NIOCore
+import NIOHTTP1
+import WebSocket
+
+/// A message from the client: the payload of a `4` packet, or a binary message.
+public enum EngineIOMessage: Sendable, Hashable {
+    case text(ByteBuffer)
+    case binary(ByteBuffer)
+}
+
+/// Receives a session's messages and its close; every call happens on the session's event loop.
+public protocol EngineIOSessionDelegate: AnyObject {
+    func session(_ session: EngineIOSession, didReceive message: EngineIOMessage)
+    func session(_ session: EngineIOSession, didCloseWith reason: EngineIOCloseReason)
+}
+
+/// What the session knows about the request that opened it.
+public struct EngineIORequestInfo: Sendable {
+    public var headers: HTTPHeaders
+    public var uri: String
+    public var query: [String: String]
+    public var remoteAddress: SocketAddress?
+    /// Transport of the opening request.
+    public var transport: EngineIOTransportKind
+}
+
+/// One Engine.IO session. Confined to `eventLoop`: call its methods there (`eventLoop.execute` from elsewhere).
+public final class EngineIOSession: @unchecked Sendable {
+    public let id: String
+    public let eventLoop: any EventLoop
+    public let request: EngineIORequestInfo
+    public var delegate: (any EngineIOSessionDelegate)?
+
+    let server: EngineIOServer
+    private var machine: EngineIOSessionStateMachine
+    private var websocket: WebSocketConnection?
+    private var probe: WebSocketConnection?
+    private var pendingPoll: HTTPResponder?
+    private var queue: [Outbound] = []
+    private var queuedBytes = 0
+    private var heartbeatTimer: Scheduled<Void>?
+    private var upgradeTimer: Scheduled<Void>?
+    private var flushScheduled = false
+    /// Bytes written to the websocket since it stopped being writable: the slow-consumer measure.
+    private var unwritableBytes = 0
+
+    enum Outbound {
+        case packet(EngineIOPacket)
+        case prepared(EngineIOPreparedMessage)
+    }
+
+    init(id: String, eventLoop: any EventLoop, request: EngineIORequestInfo, server: EngineIOServer, websocket: WebSocketConnection?) {
+        self.id = id
+        self.eventLoop = eventLoop
+        self.request = request
+        self.server = server
+        self.websocket = websocket
+        self.machine = EngineIOSessionStateMachine(transport: websocket == nil ? .polling : .websocket)
+    }
+
+    public var transport: EngineIOTransportKind { machine.transport == .polling ? .polling : .websocket }
+    public var isClosed: Bool { machine.closed }
+    /// False while a websocket client is not reading fast enough; volatile messages are dropped then.
+    public var isWritable: Bool { websocket?.isWritable ?? (queuedBytes < server.configuration.maxBufferedBytes / 2) }
+
+    // MARK: Sending
+
+    /// Queues or writes a message and schedules one flush for this loop tick.
+    public func send(_ message: EngineIOPreparedMessage, volatile: Bool = false) {
+        write(message, volatile: volatile)
+        scheduleFlush()
+    }
+
+    /// Writes without flushing; the caller flushes (a broadcast writes to every member, then flushes each once).
+    public func write(_ message: EngineIOPreparedMessage, volatile: Bool = false) {
+        eventLoop.preconditionInEventLoop()
+        guard !machine.closed else { return }
+        if volatile && !isWritable { return }
+        if machine.transport == .websocket, let websocket {
+            writeToWebSocket(websocket, message)
+        } else {
+            enqueue(.prepared(message), size: message.wireSize)
+        }
+    }
+
+    public func send(text: String) { send(EngineIOPreparedMessage(text: text)) }
+
+    public func flush() {
+        guard !machine.closed else { return }
+        if machine.transport == .websocket, let websocket {
+            onLoop(of: websocket) { $0.flush() }
+        } else if let poll = pendingPoll, !queue.isEmpty {
+            pendingPoll = nil
+            respondToPoll(poll)
+        }
+    }
+
+    private func scheduleFlush() {
+        guard !flushScheduled else { return }
+        flushScheduled = true
+        eventLoop.execute {
+            self.flushScheduled = false
+            self.flush()
+        }
+    }
+
+    private func writeToWebSocket(_ websocket: WebSocketConnection, _ message: EngineIOPreparedMessage) {
+        if !websocket.isWritable {
+            unwritableBytes += message.wireSize
+            if unwritableBytes > server.configuration.maxBufferedBytes {
+                server.logger.info("closing slow client", metadata: ["sid": "\(id)", "buffered": "\(unwritableBytes)"])
+                close(reason: .transportError)
+                return
+            }
+        }
+        onLoop(of: websocket) { websocket in
+            websocket.write(preframed: message.frame)
+            for frame in message.attachmentFrames { websocket.write(preframed: frame) }
+        }
+    }
+
+    private func sendPacket(_ packet: EngineIOPacket) {
+        if machine.transport == .websocket, let websocket {
+            sendPacket(packet, over: websocket)
+        } else {
+            enqueue(.packet(packet), size: 8)
+            flush()
+        }
+    }
+
+    private func sendPacket(_ packet: EngineIOPacket, over websocket: WebSocketConnection) {
+        let message: WebSocketMessage
+        if case .binary(let data) = packet {
+            message = .binary(data)
+        } else {
+            var buffer = ByteBuffer()
+            packet.encode(into: &buffer)
+            message = .text(buffer)
+        }
+        onLoop(of: websocket) { $0.send(message) }
+    }
+
+    private func enqueue(_ item: Outbound, size: Int) {
+        queue.append(item)
+        queuedBytes += size
+        if queuedBytes > server.configuration.maxBufferedBytes {
+            server.logger.info("closing slow polling client", metadata: ["sid": "\(id)", "buffered": "\(queuedBytes)"])
+            close(reason: .transportError)
+        }
+    }
+
+    /// An upgraded session can own a websocket on another loop; writes go to that loop.
+    private func onLoop(of websocket: WebSocketConnection, _ body: @escaping @Sendable (WebSocketConnection) -> Void) {
+        if websocket.eventLoop.inEventLoop {
+            body(websocket)
+        } else {
+            websocket.eventLoop.execute { body(websocket) }
+        }
+    }
+
+    // MARK: Heartbeat
+
+    func start() {
+        armHeartbeat(after: server.configuration.pingInterval)
+    }
+
+    private func armHeartbeat(after delay: Duration) {
+        heartbeatTimer?.cancel()
+        heartbeatTimer = eventLoop.scheduleTask(in: TimeAmount(delay)) { [self] in
+            switch machine.heartbeatTimerFired() {
+            case .sendPingAndArmTimeout:
+                sendPacket(.ping(ByteBuffer()))
+                armHeartbeat(after: server.configuration.pingTimeout)
+            case .close(let reason):
+                close(reason: reason)
+            case .armPingInterval, .none:
+                break
+            }
+        }
+    }
+
+    // MARK: Receiving
+
+    func receive(_ packet: EngineIOPacket) {
+        guard !machine.closed else { return }
+        switch packet {
+        case .pong:
+            if machine.pongReceived() == .armPingInterval { armHeartbeat(after: server.configuration.pingInterval) }
+        case .message(let data):
+            delegate?.session(self, didReceive: .text(data))
+        case .binary(let data):
+            delegate?.session(self, didReceive: .binary(data))
+        case .close:
+            close(reason: .transportClose)
+        case .ping:
+            // v4 heartbeats go server → client only.
+            close(reason: .transportError)
+        case .open:
+            close(reason: .parseError)
+        case .upgrade, .noop:
+            break
+        }
+    }
+
+    // MARK: Polling
+
+    func handlePoll(_ request: HTTPRequestContext, responder: HTTPResponder) {
+        guard machine.acceptsPolling else {
+            responder.respond(.engineError(.badRequest))
+            return
+        }
+        switch request.method {
+        case .GET:
+            if let previous = pendingPoll {
+                // A second concurrent GET is a broken client: the session ends, the first poll gets the close packet.
+                pendingPoll = previous
+                responder.respond(HTTPResponse(status: .badRequest))
+                close(reason: .transportError)
+            } else if !queue.isEmpty {
+                respondToPoll(responder)
+            } else if machine.isUpgrading {
+                responder.respond(.pollPayload(ByteBuffer(string: "6")))
+            } else {
+                pendingPoll = responder
+                responder.watchForPrematureClose(session: self)
+            }
+        case .POST:
+            if request.bodyTooLarge {
+                responder.respond(HTTPResponse(status: .payloadTooLarge))
+                return
+            }
+            if request.head.headers.first(name: "content-type") == "application/octet-stream" {
+                responder.respond(HTTPResponse(status: .badRequest))
+                close(reason: .transportError)
+                return
+            }
+            let packets: [EngineIOPacket]
+            do {
+                packets = try EngineIOPollingPayload.decode(request.body ?? ByteBuffer())
+            } catch {
+                responder.respond(.engineError(.badRequest))
+                close(reason: .parseError)
+                return
+            }
+            responder.respond(.pollOK)
+            for packet in packets {
+                receive(packet)
+                if machine.closed { break }
+            }
+        default:
+            responder.respond(.engineError(.badRequest))
+        }
+    }
+
+    func pollClosedPrematurely(_ responder: HTTPResponder) {
+        guard let pendingPoll, pendingPoll.id == responder.id else { return }
+        self.pendingPoll = nil
+        close(reason: .transportError)
+    }
+
+    private func respondToPoll(_ responder: HTTPResponder) {
+        var payload = ByteBuffer()
+        payload.reserveCapacity(queuedBytes + queue.count)
+        var first = true
+        for item in queue {
+            if !first { payload.writeInteger(EngineIOPollingPayload.separator) }
+            first = false
+            switch item {
+            case .packet(let packet):
+                packet.encode(into: &payload)
+            case .prepared(let message):
+                var text = message.textPacket
+                payload.writeBuffer(&text)
+                for attachment in message.attachments {
+                    payload.writeInteger(EngineIOPollingPayload.separator)
+                    EngineIOPacket.binary(attachment).encode(into: &payload)
+                }
+            }
+        }
+        queue.removeAll(keepingCapacity: false)
+        queuedBytes = 0
+        responder.respond(.pollPayload(payload))
+    }
+
+    // MARK: WebSocket
+
+    func webSocketReceived(_ message: WebSocketMessage, from connection: WebSocketConnection) {
+        guard !machine.closed else { return }
+        let packet: EngineIOPacket
+        switch message {
+        case .text(let text):
+            guard let decoded = try? EngineIOPacket.decode(text: text) else {
+                if connection === probe {
+                    abortProbe()
+                } else {
+                    close(reason: .parseError)
+                }
+                return
+            }
+            packet = decoded
+        case .binary(let data):
+            packet = .binary(data)
+        }
+        if connection === websocket {
+            receive(packet)
+        } else if connection === probe {
+            receiveOnProbe(packet, connection)
+        }
+    }
+
+    func webSocketClosed(_ connection: WebSocketConnection) {
+        if connection === websocket {
+            close(reason: .transportClose)
+        } else if connection === probe {
+            probe = nil
+            upgradeTimer?.cancel()
+            machine.probeTransportClosed()
+        }
+    }
+
+    func webSocketWritabilityChanged(_ connection: WebSocketConnection, isWritable: Bool) {
+        if isWritable, connection === websocket { unwritableBytes = 0 }
+    }
+
+    /// A websocket with this session's id finished its HTTP upgrade; it becomes the probe, or is closed.
+    func attachProbe(_ connection: WebSocketConnection) {
+        guard machine.probeTransportOpened() else {
+            onLoop(of: connection) { $0.close() }
+            return
+        }
+        probe = connection
+        upgradeTimer = eventLoop.scheduleTask(in: TimeAmount(server.configuration.upgradeTimeout)) { [self] in
+            if machine.upgradeTimerFired() == .abortProbe { closeProbe() }
+        }
+    }
+
+    private func receiveOnProbe(_ packet: EngineIOPacket, _ connection: WebSocketConnection) {
+        let action: EngineIOSessionStateMachine.ProbeAction
+        switch packet {
+        case .ping(let data):
+            action = machine.probePingReceived(payloadIsProbe: String(buffer: data) == "probe")
+        case .upgrade:
+            action = machine.probeUpgradeReceived()
+        default:
+            action = machine.probeOtherPacketReceived()
+        }
+        switch action {
+        case .answerProbe:
+            sendPacket(.pong("probe"), over: connection)
+            // Release the pending poll so the client can pause polling.
+            if let poll = pendingPoll {
+                pendingPoll = nil
+                poll.respond(.pollPayload(ByteBuffer(string: "6")))
+            }
+        case .switchToWebSocket:
+            upgradeTimer?.cancel()
+            probe = nil
+            websocket = connection
+            if let poll = pendingPoll {
+                pendingPoll = nil
+                poll.respond(.pollPayload(ByteBuffer(string: "6")))
+            }
+            let pending = queue
+            queue.removeAll()
+            queuedBytes = 0
+            for item in pending {
+                switch item {
+                case .packet(let packet): sendPacket(packet, over: connection)
+                case .prepared(let message): writeToWebSocket(connection, message)
+                }
+            }
+            scheduleFlush()
+        case .abortProbe:
+            closeProbe()
+        case .ignore:
+            break
+        }
+    }
+
+    private func abortProbe() {
+        _ = machine.probeOtherPacketReceived()
+        closeProbe()
+    }
+
+    private func closeProbe() {
+        upgradeTimer?.cancel()
+        if let probe {
+            self.probe = nil
+            onLoop(of: probe) { $0.close() }
+        }
+    }
+
+    // MARK: Closing
+
+    /// Closes the session with "forced close".
+    public func close() { close(reason: .forcedClose) }
+
+    func close(reason: EngineIOCloseReason) {
+        eventLoop.preconditionInEventLoop()
+        guard machine.close() else { return }
+        heartbeatTimer?.cancel()
+        upgradeTimer?.cancel()
+        server.remove(self)
+        if let poll = pendingPoll {
+            pendingPoll = nil
+            // A client that asked to close gets a noop; any other close tells the client with a close packet.
+            poll.respond(.pollPayload(ByteBuffer(string: reason == .transportClose ? "6" : "1")))
+        }
+        if let websocket {
+            onLoop(of: websocket) { $0.close(code: .normalClosure) }
+        }
+        closeProbe()
+        queue.removeAll()
+        queuedBytes = 0
+        let delegate = self.delegate
+        self.delegate = nil
+        delegate?.session(self, didCloseWith: reason)
+    }
+}
+
+/// Forwards a websocket's events to its session, hopping when the session lives on another loop.
+final class EngineIOWebSocketBridge: WebSocketConnectionDelegate {
+    let session: EngineIOSession
+
+    init(session: EngineIOSession) { self.session = session }
+
+    func webSocket(_ connection: WebSocketConnection, didReceive message: WebSocketMessage) {
+        let session = self.session
+        if session.eventLoop.inEventLoop {
+            session.webSocketReceived(message, from: connection)
+        } else {
+            session.eventLoop.execute { session.webSocketReceived(message, from: connection) }
+        }
+    }
+
+    func webSocket(_ connection: WebSocketConnection, didCloseWith code: WebSocketCloseCode, reason: String) {
+        let session = self.session
+        session.eventLoop.execute { session.webSocketClosed(connection) }
+    }
+
+    func webSocket(_ connection: WebSocketConnection, writabilityChanged isWritable: Bool) {
+        let session = self.session
+        if session.eventLoop.inEventLoop {
+            session.webSocketWritabilityChanged(connection, isWritable: isWritable)
+        } else {
+            session.eventLoop.execute { session.webSocketWritabilityChanged(connection, isWritable: isWritable) }
+        }
+    }
+}
+
+extension HTTPResponse {
+    static func engineError(_ code: EngineIOErrorCode) -> HTTPResponse {
+        .json(code == .forbidden ? .forbidden : .badRequest, code.jsonBody)
+    }
+
+    static func pollPayload(_ payload: ByteBuffer) -> HTTPResponse {
+        HTTPResponse(status: .ok, headers: ["Content-Type": "text/plain; charset=UTF-8", "Cache-Control": "no-store"], body: payload)
+    }
+
+    static let pollOK = HTTPResponse(status: .ok, headers: ["Content-Type": "text/html", "Cache-Control": "no-store"], body: ByteBuffer(string: "ok"))
+}

@@ -1,0 +1,83 @@
+import NIOCore
+import NIOHTTP1
+
+/// A complete HTTP request as the server's routes see it.
+public struct HTTPRequestContext: Sendable {
+    public var head: HTTPRequestHead
+    /// The body; nil when there was none or it exceeded the route's limit (then `bodyTooLarge` is true).
+    public var body: ByteBuffer?
+    public var bodyTooLarge: Bool
+    public var remoteAddress: SocketAddress?
+
+    public var method: HTTPMethod { head.method }
+    public var uri: String { head.uri }
+    /// The URI path, without the query string.
+    public var path: String {
+        if let index = head.uri.firstIndex(of: "?") { return String(head.uri[..<index]) }
+        return head.uri
+    }
+    /// Query parameters, percent-decoded; the last value wins for repeated names.
+    public var query: [String: String] { HTTPQuery.parse(head.uri) }
+
+    public init(head: HTTPRequestHead, body: ByteBuffer?, bodyTooLarge: Bool = false, remoteAddress: SocketAddress?) {
+        self.head = head
+        self.body = body
+        self.bodyTooLarge = bodyTooLarge
+        self.remoteAddress = remoteAddress
+    }
+}
+
+/// A complete HTTP response.
+public struct HTTPResponse: Sendable {
+    public var status: HTTPResponseStatus
+    public var headers: HTTPHeaders
+    public var body: ByteBuffer
+
+    public init(status: HTTPResponseStatus, headers: HTTPHeaders = [:], body: ByteBuffer = ByteBuffer()) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+    }
+
+    /// A JSON response; `json` must already be serialized.
+    public static func json(_ status: HTTPResponseStatus, _ json: String) -> HTTPResponse {
+        HTTPResponse(status: status, headers: ["Content-Type": "application/json"], body: ByteBuffer(string: json))
+    }
+
+    public static func text(_ status: HTTPResponseStatus, _ text: String, contentType: String = "text/plain; charset=UTF-8") -> HTTPResponse {
+        HTTPResponse(status: status, headers: ["Content-Type": contentType], body: ByteBuffer(string: text))
+    }
+}
+
+/// Routes that are not Engine.IO's (health checks, APIs, pages). Return nil for 404.
+public typealias HTTPRouteHandler = @Sendable (HTTPRequestContext) async -> HTTPResponse?
+
+enum HTTPQuery {
+    static func parse(_ uri: String) -> [String: String] {
+        guard let start = uri.firstIndex(of: "?") else { return [:] }
+        var result: [String: String] = [:]
+        for pair in uri[uri.index(after: start)...].split(separator: "&", omittingEmptySubsequences: true) {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            let name = decode(parts[0])
+            result[name] = parts.count > 1 ? decode(parts[1]) : ""
+        }
+        return result
+    }
+
+    static func decode(_ part: Substring) -> String {
+        guard part.contains(where: { $0 == "%" || $0 == "+" }) else { return String(part) }
+        var bytes: [UInt8] = []
+        var iterator = part.utf8.makeIterator()
+        while let byte = iterator.next() {
+            if byte == UInt8(ascii: "+") {
+                bytes.append(UInt8(ascii: " "))
+            } else if byte == UInt8(ascii: "%"), let high = iterator.next(), let low = iterator.next(),
+                      let value = UInt8(String(decoding: [high, low], as: UTF8.self), radix: 16) {
+                bytes.append(value)
+            } else {
+                bytes.append(byte)
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}
