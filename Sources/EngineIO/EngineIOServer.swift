@@ -209,7 +209,7 @@ public final class EngineIOServer: Sendable {
     }
 
     /// 20 URL-safe characters from 15 random bytes, like the reference server's ids.
-    static func makeSessionID() -> String {
+    public static func makeSessionID() -> String {
         var generator = SystemRandomNumberGenerator()
         var bytes = [UInt8](repeating: 0, count: 15)
         for index in bytes.indices { bytes[index] = generator.next() }

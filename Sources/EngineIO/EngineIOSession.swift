@@ -121,12 +121,21 @@ public final class EngineIOSession: @unchecked Sendable {
         }
     }
 
+    /// Sends a single packet (for example a lone binary message), flushed within this loop tick.
+    public func send(packet: EngineIOPacket) {
+        eventLoop.preconditionInEventLoop()
+        sendPacket(packet)
+    }
+
     private func sendPacket(_ packet: EngineIOPacket) {
+        guard !machine.closed else { return }
         if machine.transport == .websocket, let websocket {
             sendPacket(packet, over: websocket)
         } else {
-            enqueue(.packet(packet), size: 8)
-            flush()
+            var size = 2
+            if case .binary(let data) = packet { size += data.readableBytes * 4 / 3 }
+            enqueue(.packet(packet), size: size)
+            scheduleFlush()
         }
     }
 

@@ -1,0 +1,44 @@
+import EngineIO
+import Logging
+import NIOCore
+import SocketIO
+
+/// Everything a herald node is started with. Defaults run a single node with no external services.
+public struct HeraldConfiguration: Sendable {
+    /// Listen address. Default `0.0.0.0`.
+    public var host: String
+    /// Listen port. Default 3000.
+    public var port: Int
+    /// Event loop threads. Default: one per core.
+    public var threads: Int
+    /// The Socket.IO and Engine.IO options (path `/socket.io/`, pingInterval 25 s, pingTimeout 20 s, maxPayload 1 000 000, connectTimeout 45 s).
+    public var socketIO: SocketIOConfiguration
+    /// How long a graceful shutdown waits for clients to go after they were told to. Default 10 s.
+    public var drainTimeout: Duration
+    public var logLevel: Logger.Level
+    public var logFormat: LogFormat
+
+    public enum LogFormat: String, Sendable, CaseIterable {
+        case json
+        case text
+    }
+
+    public init(
+        host: String = "0.0.0.0",
+        port: Int = 3000,
+        threads: Int = System.coreCount,
+        socketIO: SocketIOConfiguration = SocketIOConfiguration(),
+        drainTimeout: Duration = .seconds(10),
+        logLevel: Logger.Level = .info,
+        logFormat: LogFormat = .json
+    ) {
+        self.host = host
+        self.port = port
+        self.threads = threads
+        self.socketIO = socketIO
+        self.drainTimeout = drainTimeout
+        self.logLevel = logLevel
+        self.logFormat = logFormat
+    }
+}
+

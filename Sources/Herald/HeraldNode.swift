@@ -1,0 +1,79 @@
+import EngineIO
+import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+import SocketIO
+import Synchronization
+
+/// One herald node as a service: listens, serves Socket.IO and the HTTP routes, and drains on shutdown.
+public final class HeraldNode: Service, Sendable {
+    public let configuration: HeraldConfiguration
+    public let io: SocketIOServer
+    public let logger: Logger
+    let group: MultiThreadedEventLoopGroup
+    private let boundAddress = Mutex<SocketAddress?>(nil)
+    private let ready = Mutex<[CheckedContinuation<SocketAddress, any Error>]>([])
+
+    public init(configuration: HeraldConfiguration, logger: Logger) {
+        self.configuration = configuration
+        self.logger = logger
+        self.group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, configuration.threads))
+        self.io = SocketIOServer(configuration: configuration.socketIO, logger: logger)
+        io.engine.setRoutes { [io] request in
+            switch (request.method, request.path) {
+            case (.GET, "/health"):
+                return .json(.ok, #"{"status":"ok","sessions":\#(io.engine.sessionCount)}"#)
+            default:
+                return nil
+            }
+        }
+    }
+
+    /// The address the node listens on, once it does.
+    public func listeningAddress() async throws -> SocketAddress {
+        if let address = boundAddress.withLock({ $0 }) { return address }
+        return try await withCheckedThrowingContinuation { continuation in
+            let address: SocketAddress? = boundAddress.withLock { bound in
+                if let bound { return bound }
+                ready.withLock { $0.append(continuation) }
+                return nil
+            }
+            if let address { continuation.resume(returning: address) }
+        }
+    }
+
+    public func run() async throws {
+        let channel: any Channel
+        do {
+            channel = try await io.bind(host: configuration.host, port: configuration.port, group: group)
+        } catch {
+            for waiter in ready.withLock({ waiters in defer { waiters = [] }; return waiters }) { waiter.resume(throwing: error) }
+            throw error
+        }
+        let address = channel.localAddress!
+        let waiters = boundAddress.withLock { bound in
+            bound = address
+            return ready.withLock { waiters in defer { waiters = [] }; return waiters }
+        }
+        for waiter in waiters { waiter.resume(returning: address) }
+        logger.info("herald listening", metadata: [
+            "address": "\(address)",
+            "path": "\(configuration.socketIO.engine.path)",
+            "threads": "\(configuration.threads)",
+        ])
+
+        try? await gracefulShutdown()
+
+        logger.info("shutting down: disconnecting clients")
+        io.close()
+        // Give the close packets a moment to leave before the listener and loops go away.
+        let deadline = ContinuousClock.now + configuration.drainTimeout
+        while io.engine.sessionCount > 0 && ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        try? await channel.close()
+        try? await group.shutdownGracefully()
+        logger.info("herald stopped")
+    }
+}

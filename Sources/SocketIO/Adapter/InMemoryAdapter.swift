@@ -1,0 +1,69 @@
+import EngineIO
+import NIOCore
+import SocketIOProtocol
+import Synchronization
+
+/// One node's rooms, sharded per event loop: a broadcast is encoded once and hops to each loop once.
+public final class InMemoryAdapter: SocketIOAdapter {
+    private let shards = Mutex<[ObjectIdentifier: RoomShard]>([:])
+
+    public init() {}
+
+    private func shard(for eventLoop: any EventLoop) -> RoomShard {
+        shards.withLock { shards in
+            let key = ObjectIdentifier(eventLoop as AnyObject)
+            if let shard = shards[key] { return shard }
+            let shard = RoomShard(eventLoop: eventLoop)
+            shards[key] = shard
+            return shard
+        }
+    }
+
+    private var allShards: [RoomShard] { shards.withLock { Array($0.values) } }
+
+    public func join(_ socket: Socket, rooms: [String]) {
+        shard(for: socket.eventLoop).add(socket, to: rooms)
+    }
+
+    public func leave(_ socket: Socket, room: String) {
+        shard(for: socket.eventLoop).remove(socket, from: room)
+    }
+
+    public func leaveAll(_ socket: Socket) {
+        shard(for: socket.eventLoop).removeAll(socket, rooms: socket.loopRooms)
+    }
+
+    public func broadcast(_ packet: SocketIOPacket, options: BroadcastOptions) {
+        deliverLocally(packet.prepared(), options: options)
+    }
+
+    /// Delivers an already encoded message to this node's matching sockets.
+    public func deliverLocally(_ message: EngineIOPreparedMessage, options: BroadcastOptions) {
+        for shard in allShards {
+            if shard.eventLoop.inEventLoop {
+                shard.deliver(message, options: options)
+            } else {
+                shard.eventLoop.execute { shard.deliver(message, options: options) }
+            }
+        }
+    }
+
+    public func localSockets(_ options: BroadcastOptions) async -> [Socket] {
+        var result: [Socket] = []
+        for shard in allShards {
+            let sockets = try? await shard.eventLoop.submit { shard.recipients(options) }.get()
+            result.append(contentsOf: sockets ?? [])
+        }
+        return result
+    }
+
+    /// Room names and member counts on this node (for tests and metrics).
+    public func roomCounts() async -> [String: Int] {
+        var result: [String: Int] = [:]
+        for shard in allShards {
+            let counts = try? await shard.eventLoop.submit { shard.rooms.mapValues(\.count) }.get()
+            for (room, count) in counts ?? [:] { result[room, default: 0] += count }
+        }
+        return result
+    }
+}

@@ -1,0 +1,68 @@
+import EngineIO
+import NIOCore
+
+/// A namespace's rooms for the sockets of one event loop. Only touched on that loop, so fan-out takes no lock.
+final class RoomShard: @unchecked Sendable {
+    let eventLoop: any EventLoop
+    private(set) var rooms: [String: Set<SocketKey>] = [:]
+    private(set) var sockets: Set<SocketKey> = []
+
+    init(eventLoop: any EventLoop) { self.eventLoop = eventLoop }
+
+    func add(_ socket: Socket, to names: [String]) {
+        let key = SocketKey(socket)
+        sockets.insert(key)
+        for name in names { rooms[name, default: []].insert(key) }
+    }
+
+    func remove(_ socket: Socket, from name: String) {
+        let key = SocketKey(socket)
+        guard var members = rooms[name] else { return }
+        members.remove(key)
+        // An empty room is deleted, so a long-running node does not collect dead room names.
+        rooms[name] = members.isEmpty ? nil : members
+    }
+
+    func removeAll(_ socket: Socket, rooms names: Set<String>) {
+        for name in names { remove(socket, from: name) }
+        sockets.remove(SocketKey(socket))
+    }
+
+    /// The sockets a broadcast reaches on this loop.
+    func recipients(_ options: BroadcastOptions) -> [Socket] {
+        var excluded: Set<SocketKey> = []
+        for name in options.except { if let members = rooms[name] { excluded.formUnion(members) } }
+        var result: [Socket] = []
+        if options.rooms.isEmpty {
+            result.reserveCapacity(sockets.count)
+            for key in sockets where !excluded.contains(key) { result.append(key.socket) }
+        } else if options.rooms.count == 1, let members = rooms[options.rooms.first!] {
+            result.reserveCapacity(members.count)
+            for key in members where !excluded.contains(key) { result.append(key.socket) }
+        } else {
+            var seen = excluded
+            for name in options.rooms {
+                guard let members = rooms[name] else { continue }
+                for key in members where seen.insert(key).inserted { result.append(key.socket) }
+            }
+        }
+        return result
+    }
+
+    /// Writes the shared message to every recipient, then flushes each connection once.
+    func deliver(_ message: EngineIOPreparedMessage, options: BroadcastOptions) {
+        let recipients = recipients(options)
+        for socket in recipients { socket.session.write(message, volatile: options.volatile) }
+        for socket in recipients { socket.session.flush() }
+    }
+
+    var isEmpty: Bool { sockets.isEmpty }
+}
+
+/// Identity of a socket in room sets.
+struct SocketKey: Hashable, @unchecked Sendable {
+    let socket: Socket
+    init(_ socket: Socket) { self.socket = socket }
+    static func == (lhs: SocketKey, rhs: SocketKey) -> Bool { lhs.socket === rhs.socket }
+    func hash(into hasher: inout Hasher) { hasher.combine(ObjectIdentifier(socket)) }
+}

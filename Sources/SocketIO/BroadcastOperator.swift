@@ -1,0 +1,65 @@
+import SocketIOProtocol
+
+/// An immutable description of a broadcast's audience; each modifier returns a new operator.
+public struct BroadcastOperator: Sendable {
+    public let namespace: Namespace
+    public let options: BroadcastOptions
+
+    init(namespace: Namespace, options: BroadcastOptions) {
+        self.namespace = namespace
+        self.options = options
+    }
+
+    public func to(_ rooms: String...) -> BroadcastOperator { to(rooms) }
+    public func to(_ rooms: [String]) -> BroadcastOperator {
+        var options = options
+        options.rooms.formUnion(rooms)
+        return BroadcastOperator(namespace: namespace, options: options)
+    }
+    public func `in`(_ rooms: String...) -> BroadcastOperator { to(rooms) }
+    public func except(_ rooms: String...) -> BroadcastOperator { except(rooms) }
+    public func except(_ rooms: [String]) -> BroadcastOperator {
+        var options = options
+        options.except.formUnion(rooms)
+        return BroadcastOperator(namespace: namespace, options: options)
+    }
+    public var local: BroadcastOperator {
+        var options = options
+        options.local = true
+        return BroadcastOperator(namespace: namespace, options: options)
+    }
+    public var volatile: BroadcastOperator {
+        var options = options
+        options.volatile = true
+        return BroadcastOperator(namespace: namespace, options: options)
+    }
+
+    public func emit(_ event: String, _ args: JSONValue...) { emit(event, args: args) }
+
+    /// Encodes once and delivers to every matching socket.
+    public func emit(_ event: String, args: [JSONValue]) {
+        guard !reservedEventNames.contains(event) else {
+            namespace.server.logger.error("refusing to emit reserved event", metadata: ["event": "\(event)"])
+            return
+        }
+        namespace.adapter.broadcast(.event(event, args, namespace: namespace.name), options: options)
+    }
+
+    /// The matching sockets of this node.
+    public func fetchSockets() async -> [Socket] { await namespace.adapter.localSockets(options) }
+
+    /// Makes the matching sockets join rooms.
+    public func socketsJoin(_ rooms: String...) async {
+        for socket in await fetchSockets() { socket.join(rooms) }
+    }
+
+    /// Makes the matching sockets leave a room.
+    public func socketsLeave(_ room: String) async {
+        for socket in await fetchSockets() { socket.leave(room) }
+    }
+
+    /// Disconnects the matching sockets.
+    public func disconnectSockets(close: Bool = false) async {
+        for socket in await fetchSockets() { socket.disconnect(close: close) }
+    }
+}

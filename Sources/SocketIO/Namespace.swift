@@ -1,0 +1,65 @@
+import EngineIO
+import SocketIOProtocol
+import Synchronization
+
+/// A Socket.IO namespace: its middleware, connection handlers, sockets and rooms.
+public final class Namespace: Sendable {
+    public let name: String
+    public let adapter: any SocketIOAdapter
+    unowned let server: SocketIOServer
+    private let state = Mutex(State())
+
+    struct State {
+        var middleware: [@Sendable (Socket) async throws -> Void] = []
+        var connectionHandlers: [@Sendable (Socket) -> Void] = []
+        var sockets: [String: Socket] = [:]
+    }
+
+    init(name: String, server: SocketIOServer, adapter: any SocketIOAdapter) {
+        self.name = name
+        self.server = server
+        self.adapter = adapter
+    }
+
+    /// Middleware runs for every connection before it is accepted; throw `ConnectError` to refuse it.
+    public func use(_ middleware: @escaping @Sendable (Socket) async throws -> Void) {
+        state.withLock { $0.middleware.append(middleware) }
+    }
+
+    /// Called on the socket's event loop for each accepted connection, after the client has its CONNECT reply.
+    public func onConnection(_ handler: @escaping @Sendable (Socket) -> Void) {
+        state.withLock { $0.connectionHandlers.append(handler) }
+    }
+
+    var middleware: [@Sendable (Socket) async throws -> Void] { state.withLock { $0.middleware } }
+
+    /// Connected sockets of this namespace on this node.
+    public var sockets: [Socket] { state.withLock { Array($0.sockets.values) } }
+    public var socketCount: Int { state.withLock { $0.sockets.count } }
+    public func socket(id: String) -> Socket? { state.withLock { $0.sockets[id] } }
+
+    func socketConnected(_ socket: Socket) {
+        let handlers = state.withLock { state in
+            state.sockets[socket.id] = socket
+            return state.connectionHandlers
+        }
+        for handler in handlers { handler(socket) }
+    }
+
+    func socketDisconnected(_ socket: Socket) {
+        _ = state.withLock { $0.sockets.removeValue(forKey: socket.id) }
+    }
+
+    // MARK: Broadcasting
+
+    public func to(_ rooms: String...) -> BroadcastOperator { BroadcastOperator(namespace: self, options: BroadcastOptions(rooms: Set(rooms))) }
+    public func `in`(_ rooms: String...) -> BroadcastOperator { BroadcastOperator(namespace: self, options: BroadcastOptions(rooms: Set(rooms))) }
+    public func except(_ rooms: String...) -> BroadcastOperator { BroadcastOperator(namespace: self, options: BroadcastOptions(except: Set(rooms))) }
+    public var local: BroadcastOperator { BroadcastOperator(namespace: self, options: BroadcastOptions(local: true)) }
+    public var volatile: BroadcastOperator { BroadcastOperator(namespace: self, options: BroadcastOptions(volatile: true)) }
+    public var all: BroadcastOperator { BroadcastOperator(namespace: self, options: BroadcastOptions()) }
+
+    /// Emits to every socket of the namespace.
+    public func emit(_ event: String, _ args: JSONValue...) { all.emit(event, args: args) }
+    public func fetchSockets() async -> [Socket] { await all.fetchSockets() }
+}

@@ -1,0 +1,241 @@
+import EngineIO
+import Logging
+import NIOCore
+import SocketIOProtocol
+import Synchronization
+
+/// A client's membership of one namespace. Thread-safe: calls made off its event loop hop there.
+public final class Socket: Sendable {
+    /// Random per socket, and the name of the socket's own room.
+    public let id: String
+    public let namespace: Namespace
+    public let handshake: SocketIOHandshake
+    let connection: SocketIOConnection
+    private let state = Mutex(State())
+
+    struct State {
+        var connected = false
+        var rooms: Set<String> = []
+        var data: JSONValue = .null
+        var handlers: [String: @Sendable (SocketIOEvent) -> Void] = [:]
+        var anyHandlers: [@Sendable (SocketIOEvent) -> Void] = []
+        var disconnecting: [@Sendable (DisconnectReason) -> Void] = []
+        var disconnect: [@Sendable (DisconnectReason) -> Void] = []
+        var nextAckID = 0
+        var pendingAcks: [Int: PendingAck] = [:]
+    }
+
+    struct PendingAck {
+        let continuation: CheckedContinuation<[JSONValue], any Error>
+        let timer: Scheduled<Void>
+    }
+
+    init(id: String, namespace: Namespace, handshake: SocketIOHandshake, connection: SocketIOConnection) {
+        self.id = id
+        self.namespace = namespace
+        self.handshake = handshake
+        self.connection = connection
+    }
+
+    var session: EngineIOSession { connection.session }
+    public var eventLoop: any EventLoop { connection.session.eventLoop }
+    public var connected: Bool { state.withLock { $0.connected } }
+    /// Rooms this socket is in, its own id included.
+    public var rooms: Set<String> { state.withLock { $0.rooms } }
+    var loopRooms: Set<String> { rooms }
+    /// The Engine.IO transport currently in use.
+    public var transport: EngineIOTransportKind { session.transport }
+
+    /// Application data attached to the socket (for example the authenticated user), visible to `fetchSockets`.
+    public var data: JSONValue {
+        get { state.withLock { $0.data } }
+        set { state.withLock { $0.data = newValue } }
+    }
+
+    // MARK: Listening
+
+    /// Handles one event; `event.ack(...)` answers a client that asked for an acknowledgement.
+    public func on(_ event: String, _ handler: @escaping @Sendable (SocketIOEvent) -> Void) {
+        state.withLock { $0.handlers[event] = handler }
+    }
+
+    /// Handles one event in a new task, for handlers that await (database, other services).
+    public func onAsync(_ event: String, _ handler: @escaping @Sendable (SocketIOEvent) async -> Void) {
+        on(event) { received in Task { await handler(received) } }
+    }
+
+    /// Sees every event before its own handler.
+    public func onAny(_ handler: @escaping @Sendable (SocketIOEvent) -> Void) {
+        state.withLock { $0.anyHandlers.append(handler) }
+    }
+
+    /// Called when the socket is about to leave, while it is still in its rooms.
+    public func onDisconnecting(_ handler: @escaping @Sendable (DisconnectReason) -> Void) {
+        state.withLock { $0.disconnecting.append(handler) }
+    }
+
+    /// Called once the socket has left every room.
+    public func onDisconnect(_ handler: @escaping @Sendable (DisconnectReason) -> Void) {
+        state.withLock { $0.disconnect.append(handler) }
+    }
+
+    // MARK: Emitting
+
+    public func emit(_ event: String, _ args: JSONValue...) { emit(event, args: args) }
+
+    public func emit(_ event: String, args: [JSONValue]) {
+        guard !reservedEventNames.contains(event) else {
+            namespace.server.logger.error("refusing to emit reserved event", metadata: ["event": "\(event)"])
+            return
+        }
+        send(.event(event, args, namespace: namespace.name))
+    }
+
+    /// Emits and waits for the client's acknowledgement; throws `AckError.timeout` or `.disconnected`.
+    public func emitWithAck(_ event: String, _ args: JSONValue..., timeout: Duration? = nil) async throws -> [JSONValue] {
+        try await emitWithAck(event, args: args, timeout: timeout)
+    }
+
+    public func emitWithAck(_ event: String, args: [JSONValue], timeout: Duration? = nil) async throws -> [JSONValue] {
+        let timeout = timeout ?? namespace.server.configuration.ackTimeout
+        return try await withCheckedThrowingContinuation { continuation in
+            onLoop { [self] in
+                let id: Int? = state.withLock { locked -> Int? in
+                    guard locked.connected else { return nil }
+                    let id = locked.nextAckID
+                    locked.nextAckID += 1
+                    let timer = eventLoop.scheduleTask(in: TimeAmount(timeout)) { [self] in
+                        let pending = state.withLock { $0.pendingAcks.removeValue(forKey: id) }
+                        pending?.continuation.resume(throwing: AckError.timeout)
+                    }
+                    locked.pendingAcks[id] = PendingAck(continuation: continuation, timer: timer)
+                    return id
+                }
+                guard let id else {
+                    continuation.resume(throwing: AckError.disconnected)
+                    return
+                }
+                send(.event(event, args, namespace: namespace.name, id: id))
+            }
+        }
+    }
+
+    func send(_ packet: SocketIOPacket) {
+        let message = packet.prepared()
+        onLoop { [session] in session.send(message) }
+    }
+
+    // MARK: Rooms
+
+    public func join(_ rooms: String...) { join(rooms) }
+
+    public func join(_ rooms: [String]) {
+        onLoop { [self] in
+            let added: [String] = state.withLock { state in
+                guard state.connected else { return [] }
+                return rooms.filter { state.rooms.insert($0).inserted }
+            }
+            if !added.isEmpty { namespace.adapter.join(self, rooms: added) }
+        }
+    }
+
+    public func leave(_ room: String) {
+        onLoop { [self] in
+            let removed = state.withLock { $0.rooms.remove(room) != nil }
+            if removed { namespace.adapter.leave(self, room: room) }
+        }
+    }
+
+    /// Broadcast to a room, to everyone in it but this socket.
+    public func to(_ rooms: String...) -> BroadcastOperator {
+        BroadcastOperator(namespace: namespace, options: BroadcastOptions(rooms: Set(rooms), except: [id]))
+    }
+
+    /// Broadcast to the whole namespace but this socket.
+    public var broadcast: BroadcastOperator {
+        BroadcastOperator(namespace: namespace, options: BroadcastOptions(except: [id]))
+    }
+
+    // MARK: Disconnecting
+
+    /// Leaves the namespace ("server namespace disconnect"); with `close`, closes the whole connection.
+    public func disconnect(close: Bool = false) {
+        onLoop { [self] in
+            if close {
+                connection.close(reason: .forcedServerClose)
+            } else if connected {
+                send(.disconnect(namespace: namespace.name))
+                didDisconnect(reason: .serverNamespaceDisconnect)
+            }
+        }
+    }
+
+    // MARK: Internals (on the event loop)
+
+    func onLoop(_ body: @escaping @Sendable () -> Void) {
+        if eventLoop.inEventLoop { body() } else { eventLoop.execute(body) }
+    }
+
+    func didConnect() {
+        state.withLock {
+            $0.connected = true
+            $0.rooms.insert(id)
+        }
+        namespace.adapter.join(self, rooms: [id])
+        namespace.socketConnected(self)
+    }
+
+    func dispatch(_ packet: SocketIOPacket) {
+        guard case .array(var args)? = packet.data, case .string(let name)? = args.first else { return }
+        args.removeFirst()
+        var acknowledge: (@Sendable ([JSONValue]) -> Void)?
+        if let ackID = packet.id {
+            let once = Mutex(false)
+            acknowledge = { [self] values in
+                guard once.withLock({ sent in defer { sent = true }; return !sent }) else { return }
+                send(.ack(id: ackID, args: values, namespace: namespace.name))
+            }
+        }
+        let event = SocketIOEvent(name: name, args: args, acknowledge: acknowledge)
+        let (handler, anyHandlers) = state.withLock { ($0.handlers[name], $0.anyHandlers) }
+        for any in anyHandlers { any(event) }
+        handler?(event)
+    }
+
+    func receiveAck(_ packet: SocketIOPacket) {
+        guard let id = packet.id else { return }
+        guard let pending = state.withLock({ $0.pendingAcks.removeValue(forKey: id) }) else { return }
+        pending.timer.cancel()
+        pending.continuation.resume(returning: packet.data?.arrayValue ?? [])
+    }
+
+    /// Leaves every room and runs the disconnect handlers; idempotent.
+    func didDisconnect(reason: DisconnectReason) {
+        let disconnecting = state.withLock { state -> [@Sendable (DisconnectReason) -> Void]? in
+            guard state.connected else { return nil }
+            return state.disconnecting
+        }
+        guard let disconnecting else { return }
+        for handler in disconnecting { handler(reason) }
+        namespace.adapter.leaveAll(self)
+        let (handlers, acks) = state.withLock { state in
+            state.connected = false
+            state.rooms = []
+            let result = (state.disconnect, state.pendingAcks)
+            // Dropping the handlers breaks the cycles closures make by capturing their socket.
+            state.handlers = [:]
+            state.anyHandlers = []
+            state.disconnecting = []
+            state.disconnect = []
+            state.pendingAcks = [:]
+            return result
+        }
+        for pending in acks.values {
+            pending.timer.cancel()
+            pending.continuation.resume(throwing: AckError.disconnected)
+        }
+        connection.socketLeft(self)
+        namespace.socketDisconnected(self)
+        for handler in handlers { handler(reason) }
+    }
+}

@@ -1,0 +1,25 @@
+import EngineIO
+
+/// Options of a Socket.IO server. Each default is documented here once, and asserted by a test.
+public struct SocketIOConfiguration: Sendable {
+    /// The Engine.IO layer's options; the path defaults to `/socket.io/` here.
+    public var engine: EngineIOConfiguration
+    /// How long a new connection may take to join its first namespace before it is closed. Default 45 s.
+    public var connectTimeout: Duration
+    /// Default wait for a client's acknowledgement to `emitWithAck`. Default 10 s.
+    public var ackTimeout: Duration
+    /// Most binary attachments one packet may announce. Default 10.
+    public var maxAttachments: Int
+
+    public init(
+        engine: EngineIOConfiguration = EngineIOConfiguration(path: "/socket.io/"),
+        connectTimeout: Duration = .seconds(45),
+        ackTimeout: Duration = .seconds(10),
+        maxAttachments: Int = 10
+    ) {
+        self.engine = engine
+        self.connectTimeout = connectTimeout
+        self.ackTimeout = ackTimeout
+        self.maxAttachments = maxAttachments
+    }
+}

@@ -1,0 +1,84 @@
+import EngineIO
+import Logging
+import NIOCore
+import NIOPosix
+import SocketIOProtocol
+import Synchronization
+
+/// A Socket.IO v5 server (`io`): namespaces over an Engine.IO v4 server.
+public final class SocketIOServer: Sendable {
+    public let configuration: SocketIOConfiguration
+    public let engine: EngineIOServer
+    public let logger: Logger
+    private let adapterFactory: @Sendable (String) -> any SocketIOAdapter
+    private let namespaces = Mutex<[String: Namespace]>([:])
+
+    /// `adapterFactory` makes each namespace's adapter (default: in-memory, for one node).
+    public init(
+        configuration: SocketIOConfiguration = SocketIOConfiguration(),
+        logger: Logger = Logger(label: "socket.io"),
+        adapterFactory: @escaping @Sendable (String) -> any SocketIOAdapter = { _ in InMemoryAdapter() }
+    ) {
+        self.configuration = configuration
+        self.logger = logger
+        self.adapterFactory = adapterFactory
+        self.engine = EngineIOServer(configuration: configuration.engine, logger: logger)
+        engine.onSession { [unowned self] session in
+            _ = SocketIOConnection(server: self, session: session)
+        }
+        _ = of("/")
+    }
+
+    /// The namespace with this name, created on first use.
+    public func of(_ name: String) -> Namespace {
+        let name = name.hasPrefix("/") ? name : "/" + name
+        return namespaces.withLock { namespaces in
+            if let existing = namespaces[name] { return existing }
+            let namespace = Namespace(name: name, server: self, adapter: adapterFactory(name))
+            namespaces[name] = namespace
+            return namespace
+        }
+    }
+
+    func namespace(named name: String) -> Namespace? { namespaces.withLock { $0[name] } }
+
+    /// The main namespace `/`.
+    public var sockets: Namespace { of("/") }
+
+    public func use(_ middleware: @escaping @Sendable (Socket) async throws -> Void) { sockets.use(middleware) }
+    public func onConnection(_ handler: @escaping @Sendable (Socket) -> Void) { sockets.onConnection(handler) }
+    public func to(_ rooms: String...) -> BroadcastOperator { sockets.all.to(rooms) }
+    public func `in`(_ rooms: String...) -> BroadcastOperator { sockets.all.to(rooms) }
+    public func except(_ rooms: String...) -> BroadcastOperator { sockets.all.except(rooms) }
+    public func emit(_ event: String, _ args: JSONValue...) { sockets.all.emit(event, args: args) }
+    public func fetchSockets() async -> [Socket] { await sockets.fetchSockets() }
+
+    /// Installs the HTTP/Engine.IO handlers on an accepted channel (for callers with their own bootstrap).
+    public func configure(channel: any Channel) -> EventLoopFuture<Void> { engine.configure(channel: channel) }
+
+    /// Listens on host:port with the given event loops.
+    public func bind(host: String, port: Int, group: any EventLoopGroup) async throws -> any Channel {
+        try await ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 4096)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelInitializer { [self] channel in engine.configure(channel: channel) }
+            .bind(host: host, port: port)
+            .get()
+    }
+
+    /// Disconnects every socket ("server shutting down") and closes every session.
+    public func close() {
+        for namespace in namespaces.withLock({ Array($0.values) }) {
+            for socket in namespace.sockets {
+                socket.onLoop {
+                    if socket.connected {
+                        socket.send(.disconnect(namespace: namespace.name))
+                        socket.didDisconnect(reason: .serverShuttingDown)
+                    }
+                }
+            }
+        }
+        engine.closeAllSessions()
+    }
+}
