@@ -1,1 +1,45 @@
-print("hi")
+import NIOCore
+import NIOPosix
+import WebSocket
+
+// Echo server for the RFC 6455 fuzzing suite: every message goes back unchanged.
+
+/// Echoes on the connection's own loop; holds no state, so one instance serves all connections.
+final class EchoDelegate: WebSocketConnectionDelegate {
+    func webSocket(_ connection: WebSocketConnection, didReceive message: WebSocketMessage) {
+        connection.send(message)
+    }
+
+    func webSocket(_ connection: WebSocketConnection, didCloseWith code: WebSocketCloseCode, reason: String) {}
+}
+
+var host = "127.0.0.1"
+var port = 9001
+var arguments = CommandLine.arguments.dropFirst()
+while let argument = arguments.popFirst() {
+    switch argument {
+    case "--host":
+        guard let value = arguments.popFirst() else { fatalError("--host needs a value") }
+        host = value
+    case "--port":
+        guard let value = arguments.popFirst(), let number = Int(value) else { fatalError("--port needs a number") }
+        port = number
+    case "-h", "--help":
+        print("usage: WebSocketEcho [--host 127.0.0.1] [--port 9001]")
+        exit(0)
+    default:
+        fatalError("unknown argument \(argument)")
+    }
+}
+
+// Autobahn's 9.x cases send messages and frames of up to 16 MiB.
+let configuration = WebSocketConfiguration(maxFrameSize: 16 << 20, maxMessageSize: 16 << 20)
+let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
+let channel = try WebSocketServer.bind(
+    host: host, port: port, configuration: configuration, group: group,
+    onConnection: { connection, _ in
+        connection.delegate = EchoDelegate()
+    }
+).wait()
+print("WebSocketEcho listening on ws://\(host):\(channel.localAddress?.port ?? port)")
+try channel.closeFuture.wait()

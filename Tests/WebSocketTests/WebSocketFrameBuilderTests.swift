@@ -1,0 +1,6 @@
+import NIOCore
+import Testing
+@testable import WebSocket
+
+@Suite struct WebSocketFrameBuilderTests {
+}
