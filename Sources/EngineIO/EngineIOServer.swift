@@ -2,6 +2,7 @@ import EngineIOProtocol
 import Logging
 import NIOCore
 import NIOHTTP1
+import NIOWebSocket
 import Synchronization
 import WebSocket
 
@@ -58,24 +59,37 @@ public final class EngineIOServer: Sendable {
 
     /// Installs the HTTP server, the websocket upgrader and the request handler on a freshly accepted channel.
     public func configure(channel: any Channel) -> EventLoopFuture<Void> {
-        let webSocketConfiguration = WebSocketConfiguration(
-            maxFrameSize: configuration.maxPayload, maxMessageSize: configuration.maxPayload)
-        let upgrader = WebSocketServerUpgrade.makeUpgrader(
-            configuration: webSocketConfiguration,
+        channel.eventLoop.makeCompletedFuture {
+            let pipeline = channel.pipeline.syncOperations
+            let encoder = HTTPResponseEncoder()
+            let decoder = ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .forwardBytes))
+            let pipelining = HTTPServerPipelineHandler()
+            let errors = HTTPServerProtocolErrorHandler()
+            try pipeline.addHandlers([encoder, decoder, pipelining, errors])
+            // NIO's upgrade handler only looks at a connection's first request, but clients reuse keep-alive
+            // connections for the websocket upgrade, so the HTTP handler puts a fresh one back after each request.
+            let handler = HTTPServerHandler(server: self) { [self] in
+                HTTPServerUpgradeHandler(
+                    upgraders: [makeUpgrader()], httpEncoder: encoder,
+                    extraHTTPHandlers: [decoder, pipelining, errors],
+                    upgradeCompletionHandler: { context in
+                        context.pipeline.removeHandler(name: HTTPServerHandler.name, promise: nil)
+                    })
+            }
+            try pipeline.addHandler(handler.makeUpgradeHandler())
+            try pipeline.addHandler(handler, name: HTTPServerHandler.name)
+        }
+    }
+
+    private func makeUpgrader() -> NIOWebSocketServerUpgrader {
+        WebSocketServerUpgrade.makeUpgrader(
+            configuration: WebSocketConfiguration(maxFrameSize: configuration.maxPayload, maxMessageSize: configuration.maxPayload),
             shouldUpgrade: { [self] channel, head in
                 channel.eventLoop.makeSucceededFuture(shouldUpgrade(head, remoteAddress: channel.remoteAddress) ? HTTPHeaders() : nil)
             },
             upgraded: { [self] connection, head in
                 webSocketUpgraded(connection, head: head)
             })
-        return channel.eventLoop.makeCompletedFuture {
-            let handler = HTTPServerHandler(server: self)
-            try channel.pipeline.syncOperations.configureHTTPServerPipeline(
-                withServerUpgrade: (upgraders: [upgrader], completionHandler: { context in
-                    context.pipeline.removeHandler(name: "engine.io.http", promise: nil)
-                }))
-            try channel.pipeline.syncOperations.addHandler(handler, name: "engine.io.http")
-        }
     }
 
     func isEngineRequest(_ uri: String) -> Bool {

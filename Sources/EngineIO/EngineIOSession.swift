@@ -45,6 +45,8 @@ public final class EngineIOSession: @unchecked Sendable {
     private var flushScheduled = false
     /// Bytes written to the websocket since it stopped being writable: the slow-consumer measure.
     private var unwritableBytes = 0
+    /// The websocket's writability as last reported by its loop (it may be another loop after an upgrade).
+    private var websocketWritable = true
 
     enum Outbound {
         case packet(EngineIOPacket)
@@ -63,7 +65,9 @@ public final class EngineIOSession: @unchecked Sendable {
     public var transport: EngineIOTransportKind { machine.transport == .polling ? .polling : .websocket }
     public var isClosed: Bool { machine.closed }
     /// False while a websocket client is not reading fast enough; volatile messages are dropped then.
-    public var isWritable: Bool { websocket?.isWritable ?? (queuedBytes < server.configuration.maxBufferedBytes / 2) }
+    public var isWritable: Bool {
+        websocket != nil ? websocketWritable : queuedBytes < server.configuration.maxBufferedBytes / 2
+    }
 
     // MARK: Sending
 
@@ -107,7 +111,7 @@ public final class EngineIOSession: @unchecked Sendable {
     }
 
     private func writeToWebSocket(_ websocket: WebSocketConnection, _ message: EngineIOPreparedMessage) {
-        if !websocket.isWritable {
+        if !websocketWritable {
             unwritableBytes += message.wireSize
             if unwritableBytes > server.configuration.maxBufferedBytes {
                 server.logger.info("closing slow client", metadata: ["sid": "\(id)", "buffered": "\(unwritableBytes)"])
@@ -330,7 +334,9 @@ public final class EngineIOSession: @unchecked Sendable {
     }
 
     func webSocketWritabilityChanged(_ connection: WebSocketConnection, isWritable: Bool) {
-        if isWritable, connection === websocket { unwritableBytes = 0 }
+        guard connection === websocket else { return }
+        websocketWritable = isWritable
+        if isWritable { unwritableBytes = 0 }
     }
 
     /// A websocket with this session's id finished its HTTP upgrade; it becomes the probe, or is closed.

@@ -67,7 +67,13 @@ final class HTTPServerHandler: ChannelInboundHandler, RemovableChannelHandler {
     private var inFlight: UInt64?
     private var watched: (session: EngineIOSession, responder: HTTPResponder)?
 
-    init(server: EngineIOServer) { self.server = server }
+    static let name = "engine.io.http"
+    let makeUpgradeHandler: () -> HTTPServerUpgradeHandler
+
+    init(server: EngineIOServer, makeUpgradeHandler: @escaping () -> HTTPServerUpgradeHandler) {
+        self.server = server
+        self.makeUpgradeHandler = makeUpgradeHandler
+    }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
@@ -92,6 +98,8 @@ final class HTTPServerHandler: ChannelInboundHandler, RemovableChannelHandler {
         case .end:
             guard let head else { return }
             self.head = nil
+            // The previous upgrade handler removed itself when this request turned out not to upgrade.
+            try? context.pipeline.syncOperations.addHandler(makeUpgradeHandler(), position: .before(self))
             requestID &+= 1
             inFlight = requestID
             let responder = HTTPResponder(
