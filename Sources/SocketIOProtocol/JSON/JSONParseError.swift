@@ -11,7 +11,7 @@ public struct JSONParseError: Error, Hashable, Sendable, CustomStringConvertible
     }
 
     let reason: Reason
-    /// Offset in bytes from the start of the JSON text.
+    /// Offset in bytes from the start of the input (for a packet payload: of the packet text).
     public let offset: Int
 
     init(_ reason: Reason, at offset: Int) {
