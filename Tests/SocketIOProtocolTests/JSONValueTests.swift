@@ -150,6 +150,13 @@ import Testing
         #expect(object.map(\.key) == ["z", "m"])
     }
 
+    @Test func integerLikeKeysComeFirstAsInJavaScript() throws {
+        // node: JSON.stringify(JSON.parse(text))
+        let text = #"{"b":1,"10":2,"a":3,"2":4,"01":5,"-1":6,"4294967294":7,"4294967295":8,"0":9}"#
+        #expect(try JSONValue(parsing: text).jsonString
+            == #"{"0":9,"2":4,"10":2,"4294967294":7,"b":1,"a":3,"01":5,"-1":6,"4294967295":8}"#)
+    }
+
     @Test func duplicateKeysKeepFirstPositionAndLastValue() throws {
         let value = try JSONValue(parsing: #"{"a":1,"b":2,"a":3}"#)
         #expect(value.jsonString == #"{"a":3,"b":2}"#)

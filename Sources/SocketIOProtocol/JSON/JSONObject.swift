@@ -1,7 +1,8 @@
 /// An object that keeps insertion order (JS objects do; tests compare compact JSON strings).
 ///
-/// Equality ignores order, like JSON object semantics and `Dictionary`; iteration and
-/// serialization use insertion order.
+/// Equality ignores order, like JSON object semantics and `Dictionary`. Iteration uses
+/// insertion order; serialization too, except that integer-like keys ("0", "42") come first
+/// in ascending order, as JavaScript enumerates them.
 public struct JSONObject: Sendable {
     @usableFromInline var _keys: [String]
     @usableFromInline var _values: [JSONValue]

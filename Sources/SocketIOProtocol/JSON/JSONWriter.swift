@@ -43,13 +43,28 @@ struct JSONWriter {
             buffer.writeInteger(UInt8(ascii: "]"))
         case .object(let object):
             buffer.writeInteger(UInt8(ascii: "{"))
-            var first = true
-            for (key, element) in object {
-                if !first { buffer.writeInteger(UInt8(ascii: ",")) }
-                first = false
-                Self.writeString(key, to: &buffer)
-                buffer.writeInteger(UInt8(ascii: ":"))
-                write(element, to: &buffer)
+            let keys = object._keys
+            let values = object._values
+            if keys.contains(where: { Self.arrayIndex($0) != nil }) {
+                // JS enumerates integer-like keys first, ascending, then the rest in insertion order.
+                var indexed: [(index: UInt32, position: Int)] = []
+                for (position, key) in keys.enumerated() {
+                    if let index = Self.arrayIndex(key) { indexed.append((index, position)) }
+                }
+                indexed.sort { $0.index < $1.index }
+                var first = true
+                for (_, position) in indexed {
+                    writeMember(keys[position], values[position], first: first, to: &buffer)
+                    first = false
+                }
+                for position in keys.indices where Self.arrayIndex(keys[position]) == nil {
+                    writeMember(keys[position], values[position], first: first, to: &buffer)
+                    first = false
+                }
+            } else {
+                for position in keys.indices {
+                    writeMember(keys[position], values[position], first: position == 0, to: &buffer)
+                }
             }
             buffer.writeInteger(UInt8(ascii: "}"))
         case .binary(let bytes):
@@ -62,6 +77,28 @@ struct JSONWriter {
                 buffer.writeStaticString("null")
             }
         }
+    }
+
+    private mutating func writeMember(_ key: String, _ value: JSONValue, first: Bool, to buffer: inout ByteBuffer) {
+        if !first { buffer.writeInteger(UInt8(ascii: ",")) }
+        Self.writeString(key, to: &buffer)
+        buffer.writeInteger(UInt8(ascii: ":"))
+        write(value, to: &buffer)
+    }
+
+    /// A canonical array index ("0", "17"; not "01", not ≥ 2^32 − 1), which JS objects order first.
+    @inline(__always)
+    static func arrayIndex(_ key: String) -> UInt32? {
+        let utf8 = key.utf8
+        guard let first = utf8.first, first &- UInt8(ascii: "0") < 10 else { return nil }  // fast reject
+        guard utf8.count <= 10, first != UInt8(ascii: "0") || utf8.count == 1 else { return nil }
+        var value: UInt64 = 0
+        for byte in utf8 {
+            let digit = byte &- UInt8(ascii: "0")
+            guard digit < 10 else { return nil }
+            value = value * 10 + UInt64(digit)
+        }
+        return value < 0xFFFF_FFFF ? UInt32(value) : nil
     }
 
     // MARK: Numbers
