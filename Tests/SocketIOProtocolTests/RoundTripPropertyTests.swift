@@ -45,7 +45,7 @@ struct ValueGenerator {
         case 0: return Double(bitPattern: rng.next())  // anything, including NaN/inf/subnormals
         case 1: return Double(Int.random(in: -1_000_000...1_000_000, using: &rng)) / 1000
         case 2: return Double.random(in: -1...1, using: &rng) * pow10(Int.random(in: -30...30, using: &rng))
-        case 3: return [0.1, 0.2, 0.3, 1e21, 1e-7, 1e-6, 123e20, -0.0, 5e-324, 1.7976931348623157e308, 9007199254740993].randomElement(using: &rng)!
+        case 3: return [0.1, 0.2, 0.3, 1e21, 1e-7, 1e-6, 123e20, -0.0, .leastNonzeroMagnitude, 1.7976931348623157e308, 9007199254740992 + 2].randomElement(using: &rng)!
         case 4: return Double(Int64.random(in: .min ... .max, using: &rng))
         default: return Double.random(in: -1e6...1e6, using: &rng)
         }

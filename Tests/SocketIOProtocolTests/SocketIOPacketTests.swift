@@ -7,6 +7,13 @@ private func bytes(_ values: [UInt8]) -> ByteBuffer { ByteBuffer(bytes: values) 
 
 private func placeholder(_ num: Int) -> JSONValue { ["_placeholder": true, "num": .int(num)] }
 
+extension SocketIOPacketDecoder {
+    fileprivate func decodeCopy(_ buffer: ByteBuffer) throws(SocketIOProtocolError) -> SocketIOPacket? {
+        var copy = self
+        return try copy.decode(text: buffer)
+    }
+}
+
 private func decodeOne(_ text: String, maxAttachments: Int = 10) throws(SocketIOProtocolError) -> SocketIOPacket? {
     var decoder = SocketIOPacketDecoder(maxAttachments: maxAttachments)
     return try decoder.decode(text: ByteBuffer(string: text))
@@ -250,6 +257,21 @@ private func decodeOne(_ text: String, maxAttachments: Int = 10) throws(SocketIO
         let text = #"53-["hello",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1},{"_placeholder":true,"num":2}]"#
         #expect(throws: SocketIOProtocolError.tooManyAttachments) { try decoder.decode(text: ByteBuffer(string: text)) }
         #expect(throws: Never.self) { try decoder.decode(text: ByteBuffer(string: #"52-["a"]"#)) }
+    }
+
+    @Test func attachmentCountAtTheLimitIsAccepted() throws {
+        var decoder = SocketIOPacketDecoder()
+        let placeholders = (0..<10).map { #"{"_placeholder":true,"num":\#($0)}"# }.joined(separator: ",")
+        #expect(try decoder.decode(text: ByteBuffer(string: "510-[\"many\",\(placeholders)]")) == nil)
+        var packet: SocketIOPacket?
+        for byte in 0..<10 as Range<UInt8> { packet = try decoder.decode(binary: ByteBuffer(bytes: [byte])) }
+        #expect(packet?.arguments == (0..<10 as Range<UInt8>).map { .binary(ByteBuffer(bytes: [$0])) })
+    }
+
+    @Test func invalidUTF8IsRepairedNotFatal() throws {
+        // WebSocket text frames are validated upstream; polling bodies may not be.
+        let packet = try SocketIOPacketDecoder().decodeCopy(ByteBuffer(bytes: Array(#"2["a"#.utf8) + [0xFF] + Array(#""]"#.utf8)))
+        #expect(packet?.eventName == "a\u{FFFD}")
     }
 
     @Test func attachmentWithoutPendingPacket() {
