@@ -42,6 +42,7 @@ public final class EngineIOSession: @unchecked Sendable {
     private var queuedBytes = 0
     private var heartbeatTimer: Scheduled<Void>?
     private var upgradeTimer: Scheduled<Void>?
+    private var lingerTimer: Scheduled<Void>?
     private var flushScheduled = false
     /// Bytes written to the websocket since it stopped being writable: the slow-consumer measure.
     private var unwritableBytes = 0
@@ -220,6 +221,13 @@ public final class EngineIOSession: @unchecked Sendable {
     // MARK: Polling
 
     func handlePoll(_ request: HTTPRequestContext, responder: HTTPResponder) {
+        if let lingerTimer, request.method == .GET {
+            lingerTimer.cancel()
+            self.lingerTimer = nil
+            server.remove(self)
+            responder.respond(.pollPayload(ByteBuffer(string: "6")))
+            return
+        }
         guard machine.acceptsPolling else {
             responder.respond(.engineError(.badRequest))
             return
@@ -417,11 +425,20 @@ public final class EngineIOSession: @unchecked Sendable {
         guard machine.close() else { return }
         heartbeatTimer?.cancel()
         upgradeTimer?.cancel()
-        server.remove(self)
         if let poll = pendingPoll {
             pendingPoll = nil
+            server.remove(self)
             // A client that asked to close gets a noop; any other close tells the client with a close packet.
             poll.respond(.pollPayload(ByteBuffer(string: reason == .transportClose ? "6" : "1")))
+        } else if reason == .transportClose && machine.transport == .polling {
+            // The client's close came in a POST; its last GET may still be on the way over another connection
+            // (and loop). That GET gets the noop instead of an unknown-session error; later ones get the error.
+            lingerTimer = eventLoop.scheduleTask(in: .seconds(1)) { [self] in
+                lingerTimer = nil
+                server.remove(self)
+            }
+        } else {
+            server.remove(self)
         }
         if let websocket {
             onLoop(of: websocket) { $0.close(code: .normalClosure) }
