@@ -60,7 +60,8 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
         ], path: "Examples/WebSocketEcho"),
         .executableTarget(name: "OrderStatus", dependencies: [
-            "SocketIO",
+            "SocketIO", "SocketIOProtocol", "EngineIO",
+            .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOPosix", package: "swift-nio"),
         ], path: "Examples/OrderStatus"),
         .testTarget(name: "EngineIOProtocolTests", dependencies: ["EngineIOProtocol"]),
