@@ -50,6 +50,8 @@ public final class SocketIOServer: Sendable {
     public func to(_ rooms: String...) -> BroadcastOperator { sockets.all.to(rooms) }
     public func `in`(_ rooms: String...) -> BroadcastOperator { sockets.all.to(rooms) }
     public func except(_ rooms: String...) -> BroadcastOperator { sockets.all.except(rooms) }
+    public var local: BroadcastOperator { sockets.local }
+    public var volatile: BroadcastOperator { sockets.volatile }
     public func emit(_ event: String, _ args: JSONValue...) { sockets.all.emit(event, args: args) }
     public func fetchSockets() async -> [Socket] { await sockets.fetchSockets() }
 
