@@ -95,7 +95,7 @@ public final class EngineIOSession: @unchecked Sendable {
     public func flush() {
         guard !machine.closed else { return }
         if machine.transport == .websocket, let websocket {
-            onLoop(of: websocket) { $0.flush() }
+            websocket.flush()
         } else if let poll = pendingPoll, !queue.isEmpty {
             pendingPoll = nil
             respondToPoll(poll)
@@ -120,10 +120,9 @@ public final class EngineIOSession: @unchecked Sendable {
                 return
             }
         }
-        onLoop(of: websocket) { websocket in
-            websocket.write(preframed: message.frame)
-            for frame in message.attachmentFrames { websocket.write(preframed: frame) }
-        }
+        // The connection hops by itself when it lives on another loop; on the hot path it does not, and no closure is allocated.
+        websocket.write(preframed: message.frame)
+        for frame in message.attachmentFrames { websocket.write(preframed: frame) }
     }
 
     /// Sends a single packet (for example a lone binary message), flushed within this loop tick.
@@ -153,7 +152,7 @@ public final class EngineIOSession: @unchecked Sendable {
             packet.encode(into: &buffer)
             message = .text(buffer)
         }
-        onLoop(of: websocket) { $0.send(message) }
+        websocket.send(message)
     }
 
     private func enqueue(_ item: Outbound, size: Int) {
@@ -162,15 +161,6 @@ public final class EngineIOSession: @unchecked Sendable {
         if queuedBytes > server.configuration.maxBufferedBytes {
             server.logger.info("closing slow polling client", metadata: ["sid": "\(id)", "buffered": "\(queuedBytes)"])
             close(reason: .transportError)
-        }
-    }
-
-    /// An upgraded session can own a websocket on another loop; writes go to that loop.
-    private func onLoop(of websocket: WebSocketConnection, _ body: @escaping @Sendable (WebSocketConnection) -> Void) {
-        if websocket.eventLoop.inEventLoop {
-            body(websocket)
-        } else {
-            websocket.eventLoop.execute { body(websocket) }
         }
     }
 
@@ -350,7 +340,7 @@ public final class EngineIOSession: @unchecked Sendable {
     /// A websocket with this session's id finished its HTTP upgrade; it becomes the probe, or is closed.
     func attachProbe(_ connection: WebSocketConnection) {
         guard machine.probeTransportOpened() else {
-            onLoop(of: connection) { $0.close() }
+            connection.close()
             return
         }
         probe = connection
@@ -411,7 +401,7 @@ public final class EngineIOSession: @unchecked Sendable {
         upgradeTimer?.cancel()
         if let probe {
             self.probe = nil
-            onLoop(of: probe) { $0.close() }
+            probe.close()
         }
     }
 
@@ -441,7 +431,7 @@ public final class EngineIOSession: @unchecked Sendable {
             server.remove(self)
         }
         if let websocket {
-            onLoop(of: websocket) { $0.close(code: .normalClosure) }
+            websocket.close(code: .normalClosure)
         }
         closeProbe()
         queue.removeAll()

@@ -29,50 +29,24 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical [HERALD_LOG_LEVEL, default info].") var logLevel: String?
     @Option(help: "Log format: json or text [HERALD_LOG_FORMAT, default json].") var logFormat: String?
 
+    /// Environment first, then flags on top, both under the HERALD_* names.
     func makeConfiguration(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> HeraldConfiguration {
-        func value(_ flag: String?, _ name: String) -> String? { flag ?? environment["HERALD_" + name] }
-        func int(_ flag: Int?, _ name: String) throws -> Int? {
-            if let flag { return flag }
-            guard let text = environment["HERALD_" + name] else { return nil }
-            guard let number = Int(text) else { throw ValidationError("HERALD_\(name) must be an integer, got \(text)") }
-            return number
-        }
+        var settings = environment.filter { $0.key.hasPrefix("HERALD_") }
+        let flags: [String: String?] = [
+            "HERALD_HOST": host, "HERALD_PORT": port.map(String.init), "HERALD_THREADS": threads.map(String.init),
+            "HERALD_PATH": path, "HERALD_PING_INTERVAL": pingInterval.map(String.init),
+            "HERALD_PING_TIMEOUT": pingTimeout.map(String.init), "HERALD_MAX_PAYLOAD": maxPayload.map(String.init),
+            "HERALD_UPGRADE_TIMEOUT": upgradeTimeout.map(String.init), "HERALD_CONNECT_TIMEOUT": connectTimeout.map(String.init),
+            "HERALD_MAX_BUFFERED_BYTES": maxBufferedBytes.map(String.init), "HERALD_TRANSPORTS": transports,
+            "HERALD_CORS_ORIGINS": corsOrigins, "HERALD_CORS_CREDENTIALS": corsCredentials ? "1" : nil,
+            "HERALD_DRAIN_TIMEOUT": drainTimeout.map(String.init), "HERALD_LOG_LEVEL": logLevel, "HERALD_LOG_FORMAT": logFormat,
+        ]
+        for case let (name, value?) in flags { settings[name] = value }
         var configuration = HeraldConfiguration()
-        if let host = value(host, "HOST") { configuration.host = host }
-        if let port = try int(port, "PORT") { configuration.port = port }
-        if let threads = try int(threads, "THREADS") { configuration.threads = threads }
-        var engine = configuration.socketIO.engine
-        if let path = value(path, "PATH") { engine.path = path }
-        if let ms = try int(pingInterval, "PING_INTERVAL") { engine.pingInterval = .milliseconds(ms) }
-        if let ms = try int(pingTimeout, "PING_TIMEOUT") { engine.pingTimeout = .milliseconds(ms) }
-        if let bytes = try int(maxPayload, "MAX_PAYLOAD") { engine.maxPayload = bytes }
-        if let ms = try int(upgradeTimeout, "UPGRADE_TIMEOUT") { engine.upgradeTimeout = .milliseconds(ms) }
-        if let bytes = try int(maxBufferedBytes, "MAX_BUFFERED_BYTES") { engine.maxBufferedBytes = bytes }
-        if let list = value(transports, "TRANSPORTS") {
-            var kinds: Set<EngineIOTransportKind> = []
-            for name in list.split(separator: ",") {
-                guard let kind = EngineIOTransportKind(rawValue: name.trimmingCharacters(in: .whitespaces)) else {
-                    throw ValidationError("unknown transport \(name); use polling and/or websocket")
-                }
-                kinds.insert(kind)
-            }
-            engine.transports = kinds
-        }
-        if let origins = value(corsOrigins, "CORS_ORIGINS") {
-            let list = origins.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-            let credentials = corsCredentials || environment["HERALD_CORS_CREDENTIALS"] == "1"
-            engine.cors = CORSConfiguration(origins: list == ["*"] ? .any : .list(list), allowCredentials: credentials)
-        }
-        configuration.socketIO.engine = engine
-        if let ms = try int(connectTimeout, "CONNECT_TIMEOUT") { configuration.socketIO.connectTimeout = .milliseconds(ms) }
-        if let ms = try int(drainTimeout, "DRAIN_TIMEOUT") { configuration.drainTimeout = .milliseconds(ms) }
-        if let level = value(logLevel, "LOG_LEVEL") {
-            guard let parsed = Logger.Level(rawValue: level) else { throw ValidationError("unknown log level \(level)") }
-            configuration.logLevel = parsed
-        }
-        if let format = value(logFormat, "LOG_FORMAT") {
-            guard let parsed = HeraldConfiguration.LogFormat(rawValue: format) else { throw ValidationError("log format must be json or text") }
-            configuration.logFormat = parsed
+        do {
+            try configuration.apply(settings)
+        } catch let error as HeraldConfiguration.SettingError {
+            throw ValidationError(error.description)
         }
         return configuration
     }

@@ -1,0 +1,62 @@
+import EngineIO
+import Foundation
+import Logging
+
+/// Reading the configuration from `HERALD_*` settings (environment variables, or flags mapped to the same names).
+extension HeraldConfiguration {
+    public struct SettingError: Error, CustomStringConvertible, Sendable {
+        public let description: String
+    }
+
+    /// Applies every `HERALD_*` setting present in `settings`; unknown values throw with the setting's name.
+    public mutating func apply(_ settings: [String: String]) throws {
+        func int(_ name: String) throws -> Int? {
+            guard let text = settings[name] else { return nil }
+            guard let number = Int(text), number >= 0 else { throw SettingError(description: "\(name) must be a non-negative integer, got \(text)") }
+            return number
+        }
+        if let host = settings["HERALD_HOST"] { self.host = host }
+        if let port = try int("HERALD_PORT") { self.port = port }
+        if let threads = try int("HERALD_THREADS") { self.threads = max(1, threads) }
+        var engine = socketIO.engine
+        if let path = settings["HERALD_PATH"] { engine.path = path }
+        if let ms = try int("HERALD_PING_INTERVAL") { engine.pingInterval = .milliseconds(ms) }
+        if let ms = try int("HERALD_PING_TIMEOUT") { engine.pingTimeout = .milliseconds(ms) }
+        if let bytes = try int("HERALD_MAX_PAYLOAD") { engine.maxPayload = bytes }
+        if let ms = try int("HERALD_UPGRADE_TIMEOUT") { engine.upgradeTimeout = .milliseconds(ms) }
+        if let bytes = try int("HERALD_MAX_BUFFERED_BYTES") { engine.maxBufferedBytes = bytes }
+        if let list = settings["HERALD_TRANSPORTS"] {
+            var kinds: Set<EngineIOTransportKind> = []
+            for name in list.split(separator: ",") {
+                let trimmed = name.trimmingCharacters(in: .whitespaces)
+                guard let kind = EngineIOTransportKind(rawValue: trimmed) else {
+                    throw SettingError(description: "HERALD_TRANSPORTS: unknown transport \(trimmed); use polling and/or websocket")
+                }
+                kinds.insert(kind)
+            }
+            guard !kinds.isEmpty else { throw SettingError(description: "HERALD_TRANSPORTS must name at least one transport") }
+            engine.transports = kinds
+        }
+        if let origins = settings["HERALD_CORS_ORIGINS"] {
+            let list = origins.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            engine.cors = CORSConfiguration(
+                origins: list == ["*"] ? .any : .list(list),
+                allowCredentials: settings["HERALD_CORS_CREDENTIALS"] == "1")
+        }
+        socketIO.engine = engine
+        if let ms = try int("HERALD_CONNECT_TIMEOUT") { socketIO.connectTimeout = .milliseconds(ms) }
+        if let ms = try int("HERALD_DRAIN_TIMEOUT") { drainTimeout = .milliseconds(ms) }
+        if let level = settings["HERALD_LOG_LEVEL"] {
+            guard let parsed = Logger.Level(rawValue: level) else {
+                throw SettingError(description: "HERALD_LOG_LEVEL: unknown level \(level)")
+            }
+            logLevel = parsed
+        }
+        if let format = settings["HERALD_LOG_FORMAT"] {
+            guard let parsed = LogFormat(rawValue: format) else {
+                throw SettingError(description: "HERALD_LOG_FORMAT must be json or text, got \(format)")
+            }
+            logFormat = parsed
+        }
+    }
+}
