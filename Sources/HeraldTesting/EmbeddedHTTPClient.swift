@@ -50,6 +50,15 @@ public final class EmbeddedHTTPClient {
     /// Whether the server still has the connection open.
     public var isActive: Bool { channel.isActive }
 
+    /// Simulates the client not reading (the socket's send buffer filling up) or catching up again:
+    /// sets the server channel's writability and tells its pipeline.
+    public func setServerWritable(_ writable: Bool) {
+        guard channel.isWritable != writable else { return }
+        channel.isWritable = writable
+        channel.pipeline.fireChannelWritabilityChanged()
+        loop.run()
+    }
+
     /// The client goes away: the server sees the connection close (as after an aborted request).
     public func disconnect() {
         if channel.isActive { channel.close(promise: nil) }

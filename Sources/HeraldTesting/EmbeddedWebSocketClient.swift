@@ -69,6 +69,9 @@ public final class EmbeddedWebSocketClient {
     /// Whether the server still has the connection open.
     public var isActive: Bool { connection.isActive }
 
+    /// See `EmbeddedHTTPClient.setServerWritable(_:)`.
+    public func setServerWritable(_ writable: Bool) { connection.setServerWritable(writable) }
+
     /// The client goes away without a close handshake.
     public func disconnect() { connection.disconnect() }
 }

@@ -144,3 +144,35 @@ import Testing
         #expect(fixture.engine.session(id: sid) == nil)
     }
 }
+
+/// A websocket the session refused or dropped may still deliver frames until its close handshake ends (RFC 6455
+/// allows data after a Close). Those frames must not reach the session.
+@Suite struct EngineIOStaleWebSocketTests {
+    @Test func invalidTextOnARefusedSecondWebSocketLeavesTheSessionAlone() throws {
+        let fixture = EngineIOFixture()
+        let sid = try fixture.handshake()
+        let ws = try fixture.server.webSocket(uri: EngineIOFixture.webSocketURI(sid))
+        try ws.send(text: "2probe")
+        try ws.send(text: "5")
+        _ = try ws.readFrames()
+        let second = try fixture.server.webSocket(uri: EngineIOFixture.webSocketURI(sid))
+        #expect(try second.readFrames().map(\.opcode) == [.close])
+        try second.send(text: "abc")
+        try second.send(text: "4ignored")
+        #expect(fixture.recorder.closeReasons.isEmpty)
+        #expect(fixture.recorder.messages.isEmpty)
+        try ws.send(text: "4hello")
+        #expect(try ws.readTexts() == ["4hello"])
+    }
+
+    @Test func invalidTextOnAnAbortedProbeLeavesTheSessionAlone() throws {
+        let fixture = EngineIOFixture()
+        let sid = try fixture.handshake()
+        let ws = try fixture.server.webSocket(uri: EngineIOFixture.webSocketURI(sid))
+        try ws.send(text: "5")
+        #expect(try ws.readFrames().map(\.opcode) == [.close])
+        try ws.send(text: "abc")
+        #expect(fixture.recorder.closeReasons.isEmpty)
+        #expect(try fixture.post(sid, "4a")?.bodyString == "ok")
+    }
+}

@@ -92,3 +92,96 @@ import Testing
         #expect(try ws.readFrames() == [.text("4a"), .binary([9])])
     }
 }
+
+@Suite struct EngineIOWebSocketLimitTests {
+    @Test func slowWebSocketClientIsClosed() throws {
+        var configuration = EngineIOFixture.suiteConfiguration()
+        configuration.maxBufferedBytes = 100
+        let fixture = EngineIOFixture(configuration, echo: false)
+        let ws = try fixture.server.webSocket(uri: EngineIOFixture.webSocketURI())
+        _ = try ws.readFrames()
+        let session = try #require(fixture.recorder.lastSession)
+        ws.setServerWritable(false)
+        #expect(!session.isWritable)
+        // Volatile messages are dropped while the client is behind, and do not count.
+        session.send(EngineIOPreparedMessage(text: String(repeating: "v", count: 200)), volatile: true)
+        #expect(fixture.recorder.closeReasons.isEmpty)
+        let chunk = String(repeating: "x", count: 30)
+        for _ in 0..<3 { session.send(text: chunk) }
+        #expect(fixture.recorder.closeReasons.isEmpty)
+        session.send(text: chunk)
+        #expect(fixture.recorder.closeReasons == [.transportError])
+    }
+
+    @Test func catchingUpResetsTheSlowConsumerMeasure() throws {
+        var configuration = EngineIOFixture.suiteConfiguration()
+        configuration.maxBufferedBytes = 100
+        let fixture = EngineIOFixture(configuration, echo: false)
+        let ws = try fixture.server.webSocket(uri: EngineIOFixture.webSocketURI())
+        _ = try ws.readFrames()
+        let session = try #require(fixture.recorder.lastSession)
+        let chunk = String(repeating: "x", count: 30)
+        ws.setServerWritable(false)
+        for _ in 0..<3 { session.send(text: chunk) }
+        ws.setServerWritable(true)
+        #expect(session.isWritable)
+        ws.setServerWritable(false)
+        for _ in 0..<3 { session.send(text: chunk) }
+        #expect(fixture.recorder.closeReasons.isEmpty)
+        #expect(try ws.readTexts().count == 6)
+    }
+
+    @Test func messageOverMaxPayloadClosesWith1009() throws {
+        var configuration = EngineIOFixture.suiteConfiguration()
+        configuration.maxPayload = 10
+        let fixture = EngineIOFixture(configuration)
+        let ws = try fixture.server.webSocket(uri: EngineIOFixture.webSocketURI())
+        _ = try ws.readFrames()
+        try ws.send(text: "4" + String(repeating: "x", count: 10))
+        #expect(try ws.readFrames().map(\.closeCode) == [1009])
+        #expect(fixture.recorder.messages.isEmpty)
+        try ws.sendClose()
+        #expect(fixture.recorder.closeReasons == [.transportClose])
+    }
+
+    @Test func upgradeOnAKeepAliveConnectionAfterPolling() throws {
+        let fixture = EngineIOFixture()
+        let client = try fixture.server.connect()
+        let handshake = try #require(try client.request("GET", EngineIOFixture.handshakeURI))
+        let sid = try EngineIOFixture.openPayload(handshake.bodyString)["sid"] as? String ?? ""
+        #expect(try client.request("POST", EngineIOFixture.pollURI(sid), body: "4a")?.bodyString == "ok")
+        #expect(try client.request("GET", EngineIOFixture.pollURI(sid))?.bodyString == "4a")
+        // The same connection now carries the websocket.
+        let ws = try EmbeddedWebSocketClient.upgrade(client, uri: EngineIOFixture.webSocketURI(sid))
+        try ws.send(text: "2probe")
+        try ws.send(text: "5")
+        try ws.send(text: "4b")
+        #expect(try ws.readTexts() == ["3probe", "4b"])
+    }
+}
+
+@Suite struct EmbeddedHTTPClientTests {
+    @Test func requestDripFedByteByByte() throws {
+        let fixture = EngineIOFixture()
+        let client = try fixture.server.connect()
+        let bytes = Array("GET \(EngineIOFixture.handshakeURI) HTTP/1.1\r\nHost: x\r\n\r\n".utf8)
+        for byte in bytes.dropLast() {
+            try client.send(ByteBuffer(bytes: [byte]))
+            #expect(try client.response() == nil)
+        }
+        try client.send(ByteBuffer(bytes: [bytes.last!]))
+        #expect(try client.response()?.status == 200)
+    }
+
+    @Test func pipelinedRequestWaitsForTheHeldPoll() throws {
+        let fixture = EngineIOFixture(echo: false)
+        let sid = try fixture.handshake()
+        let client = try fixture.server.connect()
+        #expect(try client.request("GET", EngineIOFixture.pollURI(sid)) == nil)
+        // HTTP/1.1 answers in order: the second request is served only after the first.
+        #expect(try client.request("GET", "/other") == nil)
+        try #require(fixture.recorder.lastSession).send(text: "x")
+        #expect(try client.response()?.bodyString == "4x")
+        #expect(try client.response()?.status == 404)
+    }
+}
