@@ -308,7 +308,9 @@ public final class EngineIOSession: @unchecked Sendable {
     // MARK: WebSocket
 
     func webSocketReceived(_ message: WebSocketMessage, from connection: WebSocketConnection) {
-        guard !machine.closed else { return }
+        // A dropped probe's frames can still be queued on this loop behind the packet that aborted it; they must
+        // not close the session with a parse error.
+        guard !machine.closed, connection === websocket || connection === probe else { return }
         let packet: EngineIOPacket
         switch message {
         case .text(let text):
