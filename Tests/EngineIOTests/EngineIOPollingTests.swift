@@ -188,6 +188,14 @@ import Testing
         EngineIOHandshakeErrorTests.expectError(try fixture.get(sid), .unknownSessionID)
     }
 
+    @Test func postAfterClientCloseIsAnUnknownSession() throws {
+        let fixture = EngineIOFixture()
+        let sid = try fixture.handshake()
+        #expect(try fixture.post(sid, "1")?.bodyString == "ok")
+        EngineIOHandshakeErrorTests.expectError(try fixture.post(sid, "4late"), .unknownSessionID)
+        #expect(fixture.recorder.messages.isEmpty)
+    }
+
     @Test func lingeringClosedSessionIsForgottenAfterASecond() throws {
         let fixture = EngineIOFixture()
         let sid = try fixture.handshake()

@@ -184,4 +184,13 @@ import Testing
         #expect(try client.response()?.bodyString == "4x")
         #expect(try client.response()?.status == 404)
     }
+
+    @Test func connectionCloseRequestClosesAfterTheResponse() throws {
+        let fixture = EngineIOFixture()
+        let client = try fixture.server.connect()
+        let response = try #require(try client.request("GET", EngineIOFixture.handshakeURI, headers: [("Connection", "close")]))
+        #expect(response.status == 200)
+        #expect(response.header("connection") == "close")
+        #expect(!client.isActive)
+    }
 }
