@@ -229,7 +229,8 @@ public final class EngineIOSession: @unchecked Sendable {
             return
         }
         guard machine.acceptsPolling else {
-            responder.respond(.engineError(.badRequest))
+            // A session closed by the client's `1` is only lingering for its last GET: to anything else it is gone.
+            responder.respond(.engineError(machine.closed ? .unknownSessionID : .badRequest))
             return
         }
         switch request.method {
