@@ -219,7 +219,8 @@ public final class EngineIOSession: @unchecked Sendable {
             return
         }
         guard machine.acceptsPolling else {
-            responder.respond(.engineError(.badRequest))
+            // A session closed by the client's `1` is only lingering for its last GET: to anything else it is gone.
+            responder.respond(.engineError(machine.closed ? .unknownSessionID : .badRequest))
             return
         }
         switch request.method {
@@ -298,7 +299,9 @@ public final class EngineIOSession: @unchecked Sendable {
     // MARK: WebSocket
 
     func webSocketReceived(_ message: WebSocketMessage, from connection: WebSocketConnection) {
-        guard !machine.closed else { return }
+        // A dropped probe's frames can still be queued on this loop behind the packet that aborted it; they must
+        // not close the session with a parse error.
+        guard !machine.closed, connection === websocket || connection === probe else { return }
         let packet: EngineIOPacket
         switch message {
         case .text(let text):
