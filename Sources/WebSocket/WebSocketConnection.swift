@@ -1,14 +1,15 @@
 import NIOCore
 import NIOWebSocket
 
-/// One server-side WebSocket connection: sits after NIO's `WebSocketFrameDecoder`, enforces
-/// RFC 6455 (masking, fragmentation, control frames, UTF-8, close codes, size limits), answers
-/// pings, runs the close handshake and writes frames it builds itself (unmasked).
+/// One server-side WebSocket connection: reads raw bytes after the HTTP upgrade, parses frames
+/// itself (streaming, see `WebSocketFrameParser`), enforces RFC 6455 (masking, fragmentation,
+/// control frames, UTF-8, close codes, size limits), answers pings, runs the close handshake
+/// and writes frames it builds itself (unmasked).
 ///
 /// Confined to its channel's event loop. The public methods may be called from other threads:
 /// they hop to the loop first.
 public final class WebSocketConnection: ChannelInboundHandler, RemovableChannelHandler, @unchecked Sendable {
-    public typealias InboundIn = WebSocketFrame
+    public typealias InboundIn = ByteBuffer
     public typealias OutboundOut = ByteBuffer
 
     enum State: Equatable {
@@ -32,10 +33,16 @@ public final class WebSocketConnection: ChannelInboundHandler, RemovableChannelH
     private var flushScheduled = false
     private var closeTimer: Scheduled<Void>?
     private var receivedClose: (code: WebSocketCloseCode, reason: String)?
-    // A fragmented message in progress: its opcode, bytes so far, UTF-8 state for text.
-    private var fragmentOpcode: WebSocketOpcode?
-    private var fragments: ByteBuffer?
+    private var parser = WebSocketFrameParser()
+    /// Bytes of a header or control frame split across reads.
+    private var cumulation: ByteBuffer?
+    /// The frame whose payload is arriving.
+    private var frame: (opcode: WebSocketOpcode, fin: Bool, mask: WebSocketMaskingKey, discard: Bool)?
+    // The message in progress (possibly fragmented): its opcode, bytes so far, UTF-8 state for text.
+    private var messageOpcode: WebSocketOpcode?
+    private var message: ByteBuffer?
     private var utf8 = WebSocketUTF8Validator()
+    private var allocator = ByteBufferAllocator()
 
     public init(configuration: WebSocketConfiguration) {
         self.configuration = configuration
@@ -116,6 +123,7 @@ public final class WebSocketConnection: ChannelInboundHandler, RemovableChannelH
     public func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
         self.loop = context.eventLoop
+        self.allocator = context.channel.allocator
     }
 
     public func handlerRemoved(context: ChannelHandlerContext) {
@@ -127,8 +135,9 @@ public final class WebSocketConnection: ChannelInboundHandler, RemovableChannelH
     public func channelInactive(context: ChannelHandlerContext) {
         closeTimer?.cancel()
         closeTimer = nil
-        fragments = nil
-        fragmentOpcode = nil
+        message = nil
+        messageOpcode = nil
+        cumulation = nil
         if state != .closed {
             state = .closed
             let (code, reason) = receivedClose ?? (.abnormalClosure, "")
@@ -144,103 +153,121 @@ public final class WebSocketConnection: ChannelInboundHandler, RemovableChannelH
     }
 
     public func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        // The decoder's limits map onto close codes; anything else is an I/O failure.
-        switch error as? NIOWebSocketError {
-        case .invalidFrameLength:
-            fail(.messageTooBig)
-        case .fragmentedControlFrame, .multiByteControlFrameLength:
-            fail(.protocolError)
-        case nil:
-            state = state == .closed ? .closed : .closing
-            context.close(promise: nil)
-        }
+        // Protocol violations are handled in channelRead; anything arriving here is an I/O failure.
+        if state != .closed { state = .closing }
+        context.close(promise: nil)
     }
 
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let frame = unwrapInboundIn(data)
+        var incoming = unwrapInboundIn(data)
         guard state == .open || state == .closeSent else { return }   // after a Close: ignore
-        guard !frame.rsv1, !frame.rsv2, !frame.rsv3 else { return fail(.protocolError) }   // no extensions negotiated
-        guard let mask = frame.maskKey else { return fail(.protocolError) }   // clients must mask
+        if var pending = cumulation {
+            // Only a split header or control frame is ever left over, so this copy is small or rare.
+            cumulation = nil
+            pending.writeBuffer(&incoming)
+            process(&pending)
+        } else {
+            process(&incoming)
+        }
+    }
 
-        switch frame.opcode {
-        case .text, .binary:
-            guard fragmentOpcode == nil else { return fail(.protocolError) }
-            guard state == .open else { return }
-            guard frame.length <= configuration.maxMessageSize else { return fail(.messageTooBig) }
-            let isText = frame.opcode == .text
-            if frame.fin {
-                let payload = WebSocketMasking.unmasked(frame.data, mask: mask, allocator: context.channel.allocator)
-                if isText {
-                    guard WebSocketUTF8Validator.isValid(payload) else { return fail(.invalidFramePayloadData) }
-                    deliver(.text(payload))
-                } else {
-                    deliver(.binary(payload))
-                }
-            } else {
-                fragmentOpcode = frame.opcode
-                fragments = context.channel.allocator.buffer(capacity: frame.length)
-                utf8.reset()
-                appendFragment(frame.data, mask: mask, isText: isText)
+    // MARK: Inbound
+
+    private func process(_ buffer: inout ByteBuffer) {
+        while state == .open || state == .closeSent, let event = parser.next(&buffer) {
+            switch event {
+            case .header(let header):
+                receiveHeader(header)
+            case .payload(let chunk, let maskOffset, let isLastChunk):
+                receivePayload(chunk, maskOffset: maskOffset, isLastChunk: isLastChunk)
             }
+        }
+        if buffer.readableBytes > 0, state == .open || state == .closeSent {
+            cumulation = buffer
+        }
+    }
 
+    /// Validates a frame by its header alone, before any of its payload is buffered.
+    private func receiveHeader(_ header: WebSocketFrameHeader) {
+        guard header.reservedBits == 0 else { return fail(.protocolError) }   // no extensions negotiated
+        guard let mask = header.maskKey else { return fail(.protocolError) }   // clients must mask
+        guard header.length <= UInt64(Int.max) else { return fail(.protocolError) }   // top bit must be 0
+        let length = Int(header.length)
+        if header.isControl {
+            guard header.fin, length <= 125 else { return fail(.protocolError) }
+        }
+        guard length <= configuration.maxFrameSize else { return fail(.messageTooBig) }
+        let opcode = WebSocketOpcode(encodedWebSocketOpcode: header.opcodeBits)!
+        // After our Close, data frames are skipped unread; only control frames still matter.
+        let discard = state == .closeSent && !header.isControl
+        frame = (opcode, header.fin, mask, discard)
+        if discard { return }
+
+        switch opcode {
+        case .text, .binary:
+            guard messageOpcode == nil else { return fail(.protocolError) }
+            guard length <= configuration.maxMessageSize else { return fail(.messageTooBig) }
+            messageOpcode = opcode
+            // Sized for the whole message when it is a single frame: one allocation, one copy.
+            message = allocator.buffer(capacity: length)
+            utf8.reset()
         case .continuation:
-            guard let opcode = fragmentOpcode else { return fail(.protocolError) }
-            guard state == .open else { return }
-            guard frame.length <= configuration.maxMessageSize - (fragments?.readableBytes ?? 0) else {
+            guard messageOpcode != nil else { return fail(.protocolError) }
+            guard length <= configuration.maxMessageSize - (message?.readableBytes ?? 0) else {
                 return fail(.messageTooBig)
             }
-            let isText = opcode == .text
-            guard appendFragment(frame.data, mask: mask, isText: isText) else { return }
-            if frame.fin {
-                if isText && !utf8.isComplete { return fail(.invalidFramePayloadData) }
-                let payload = fragments ?? ByteBuffer()
-                fragments = nil
-                fragmentOpcode = nil
-                deliver(isText ? .text(payload) : .binary(payload))
-            }
-
-        case .connectionClose:
-            receiveClose(WebSocketMasking.unmasked(frame.data, mask: mask, allocator: context.channel.allocator))
-
-        case .ping:
-            guard state == .open else { return }
-            var pong = context.channel.allocator.buffer(capacity: 2 + frame.length)
-            let start = WebSocketFrameBuilder.reserveHeader(in: &pong)
-            WebSocketMasking.appendUnmasked(frame.data, mask: mask, to: &pong)
-            WebSocketFrameBuilder.finishFrame(in: &pong, opcode: .pong, payloadStart: start)
-            context.write(wrapOutboundOut(pong), promise: nil)
-            scheduleFlush()
-
-        case .pong:
-            break   // unsolicited pongs are allowed and ignored
-
+        case .connectionClose, .ping, .pong:
+            break
         default:
             fail(.protocolError)   // reserved opcodes 3–7, B–F
         }
     }
 
-    // MARK: Inbound helpers
-
-    /// Appends an unmasked fragment; for text, validates just the new bytes (fail fast). Returns false if it failed the connection.
-    @discardableResult
-    private func appendFragment(_ data: ByteBuffer, mask: WebSocketMaskingKey, isText: Bool) -> Bool {
-        let start = fragments!.writerIndex
-        WebSocketMasking.appendUnmasked(data, mask: mask, to: &fragments!)
-        if isText {
-            let added = fragments!.writerIndex - start
-            let invalid = fragments!.withUnsafeReadableBytes { bytes in
-                utf8.feed(UnsafeRawBufferPointer(rebasing: bytes[(bytes.count - added)...]))
-            }
-            if invalid != nil {
-                fail(.invalidFramePayloadData)
-                return false
-            }
+    private func receivePayload(_ chunk: ByteBuffer, maskOffset: Int, isLastChunk: Bool) {
+        guard let frame else { return }
+        if frame.discard {
+            if isLastChunk { self.frame = nil }
+            return
         }
-        return true
+        switch frame.opcode {
+        case .connectionClose:
+            receiveClose(WebSocketMasking.unmasked(chunk, mask: frame.mask, allocator: allocator))
+        case .ping:
+            guard state == .open, let context else { return }
+            var pong = allocator.buffer(capacity: 2 + chunk.readableBytes)
+            let start = WebSocketFrameBuilder.reserveHeader(in: &pong)
+            WebSocketMasking.appendUnmasked(chunk, mask: frame.mask, to: &pong)
+            WebSocketFrameBuilder.finishFrame(in: &pong, opcode: .pong, payloadStart: start)
+            context.write(wrapOutboundOut(pong), promise: nil)
+            scheduleFlush()
+        case .pong:
+            break   // unsolicited pongs are allowed and ignored
+        default:
+            receiveData(chunk, mask: frame.mask, maskOffset: maskOffset, endsFrame: isLastChunk, fin: frame.fin)
+        }
+        if isLastChunk { self.frame = nil }
     }
 
-    private func deliver(_ message: WebSocketMessage) {
-        delegate?.webSocket(self, didReceive: message)
+    /// Appends a payload chunk of a text/binary/continuation frame; text is validated chunk by
+    /// chunk so invalid UTF-8 fails the connection before the rest of the frame arrives.
+    private func receiveData(_ chunk: ByteBuffer, mask: WebSocketMaskingKey, maskOffset: Int, endsFrame: Bool, fin: Bool) {
+        guard let opcode = messageOpcode, message != nil else { return }
+        let start = message!.writerIndex
+        WebSocketMasking.appendUnmasked(chunk, mask: mask, maskOffset: maskOffset, to: &message!)
+        let isText = opcode == .text
+        if isText {
+            let added = message!.writerIndex - start
+            let invalid = message!.withUnsafeReadableBytes { bytes in
+                utf8.feed(UnsafeRawBufferPointer(rebasing: bytes[(bytes.count - added)...]))
+            }
+            if invalid != nil { return fail(.invalidFramePayloadData) }
+        }
+        guard endsFrame, fin else { return }
+        if isText && !utf8.isComplete { return fail(.invalidFramePayloadData) }
+        let payload = message!
+        message = nil
+        messageOpcode = nil
+        delegate?.webSocket(self, didReceive: isText ? .text(payload) : .binary(payload))
     }
 
     private func receiveClose(_ payload: ByteBuffer) {
@@ -260,8 +287,9 @@ public final class WebSocketConnection: ChannelInboundHandler, RemovableChannelH
             reason = payload.readString(length: payload.readableBytes) ?? ""
         }
         receivedClose = (code ?? .noStatusReceived, reason)
-        fragments = nil
-        fragmentOpcode = nil
+        message = nil
+        messageOpcode = nil
+        cumulation = nil
         guard let context else { return }
         switch state {
         case .open:
@@ -285,8 +313,9 @@ public final class WebSocketConnection: ChannelInboundHandler, RemovableChannelH
         let alreadySentClose = state == .closeSent
         guard state == .open || alreadySentClose else { return }
         state = .closing
-        fragments = nil
-        fragmentOpcode = nil
+        message = nil
+        messageOpcode = nil
+        cumulation = nil
         closeTimer?.cancel()
         closeTimer = nil
         if alreadySentClose {

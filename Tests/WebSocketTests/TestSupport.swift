@@ -66,7 +66,7 @@ func closePayload(_ code: UInt16, _ reason: [UInt8] = []) -> [UInt8] {
     [UInt8(code >> 8), UInt8(code & 0xFF)] + reason
 }
 
-/// An EmbeddedChannel holding [flush counter, frame decoder, connection], as after an upgrade.
+/// An EmbeddedChannel holding [flush counter, connection], as after an upgrade.
 struct Harness {
     let channel = EmbeddedChannel()
     let connection: WebSocketConnection
@@ -79,7 +79,6 @@ struct Harness {
         connection.delegate = delegate
         try channel.pipeline.syncOperations.addHandlers(
             flushCounter,
-            ByteToMessageHandler(WebSocketFrameDecoder(maxFrameSize: configuration.maxFrameSize)),
             connection)
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
     }

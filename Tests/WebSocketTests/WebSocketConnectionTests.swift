@@ -224,4 +224,58 @@ import Testing
         h.channel.pipeline.fireChannelWritabilityChanged()
         #expect(h.delegate.writability == [h.channel.isWritable])
     }
+
+    // MARK: Streaming
+
+    @Test func dripFedConversationMatchesBulk() throws {
+        var all = clientFrame(0x1, Array("Hé".utf8), fin: false)
+        all.writeImmutableBuffer(clientFrame(0x9, [1, 2, 3]))
+        all.writeImmutableBuffer(clientFrame(0x0, Array("llo 😀".utf8)))
+        all.writeImmutableBuffer(clientFrame(0x2, [UInt8](repeating: 9, count: 300)))
+        all.writeImmutableBuffer(clientFrame(0x8, closePayload(1001)))
+
+        let bulk = try Harness(echo: true)
+        try bulk.send(all)
+        let drip = try Harness(echo: true)
+        var input = all
+        while let byte = input.readSlice(length: 1) { try drip.send(byte) }
+
+        let expected = [0x8A, 0x03, 1, 2, 3, 0x81, 0x0B] + Array("Héllo 😀".utf8)
+            + [0x82, 126, 0x01, 0x2C] + [UInt8](repeating: 9, count: 300) + [0x88, 0x02, 0x03, 0xE9]
+        #expect(try bulk.output() == expected)
+        #expect(try drip.output() == expected)
+        #expect(drip.delegate.messages == bulk.delegate.messages)
+        #expect(!drip.channel.isActive)
+    }
+
+    @Test func invalidTextFailsInsideAFrameBeforeItEnds() throws {
+        let h = try Harness()
+        let frame = clientFrame(0x1, Array("κόσμε".utf8) + [0xF4, 0x90, 0x80, 0x80] + Array("edited".utf8))
+        // Header, mask and the first 13 payload bytes: "κόσμε" plus F4 90, which can never be valid.
+        try h.send(frame.getSlice(at: 0, length: 6 + 13)!)
+        #expect(try h.output() == Self.closeInvalidPayload)
+        #expect(!h.channel.isActive)
+    }
+
+    @Test func oversizedFrameIsRejectedByItsHeaderAlone() throws {
+        let h = try Harness(configuration: WebSocketConfiguration(maxFrameSize: 1000))
+        try h.send(ByteBuffer(bytes: [0x82, 0xFE, 0x03, 0xE9, 1, 2, 3, 4]))   // claims 1001 bytes, sends none
+        #expect(try h.output() == Self.closeTooBig)
+        #expect(!h.channel.isActive)
+    }
+
+    @Test func lengthWithTopBitSetIs1002() throws {
+        let h = try Harness()
+        try h.send(ByteBuffer(bytes: [0x82, 0xFF, 0x80, 0, 0, 0, 0, 0, 0, 1, 1, 2, 3, 4]))
+        #expect(try h.output() == Self.closeProtocolError)
+    }
+
+    @Test func peerCloseSplitAcrossReads() throws {
+        let h = try Harness()
+        let close = clientFrame(0x8, closePayload(3000, Array("split".utf8)))
+        try h.send(close.getSlice(at: 0, length: 3)!)
+        try h.send(close.getSlice(at: 3, length: close.readableBytes - 3)!)
+        #expect(try h.output() == [0x88, 0x02, 0x0B, 0xB8])
+        #expect(h.delegate.closes.first?.reason == "split")
+    }
 }

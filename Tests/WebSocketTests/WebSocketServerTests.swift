@@ -50,6 +50,7 @@ import Testing
         let ops = channel.pipeline.syncOperations
         #expect(throws: (any Error).self) { try ops.handler(type: HTTPFallbackHandler.self) }
         #expect(throws: (any Error).self) { try ops.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self) }
+        #expect(throws: (any Error).self) { try ops.handler(type: ByteToMessageHandler<WebSocketFrameDecoder>.self) }
         _ = try ops.handler(type: WebSocketConnection.self)
         _ = try channel.finish(acceptAlreadyClosed: true)
     }
