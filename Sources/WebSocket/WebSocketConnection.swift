@@ -183,7 +183,11 @@ public final class WebSocketConnection: ChannelInboundHandler, RemovableChannelH
             }
         }
         if buffer.readableBytes > 0, state == .open || state == .closeSent {
-            cumulation = buffer
+            // At most a header or a control frame (< 140 bytes) is left: copy it rather than pin
+            // the whole read buffer to an idle connection.
+            var rest = allocator.buffer(capacity: buffer.readableBytes)
+            rest.writeBuffer(&buffer)
+            cumulation = rest
         }
     }
 
@@ -208,8 +212,9 @@ public final class WebSocketConnection: ChannelInboundHandler, RemovableChannelH
             guard messageOpcode == nil else { return fail(.protocolError) }
             guard length <= configuration.maxMessageSize else { return fail(.messageTooBig) }
             messageOpcode = opcode
-            // Sized for the whole message when it is a single frame: one allocation, one copy.
-            message = allocator.buffer(capacity: length)
+            // Sized for the whole frame (one allocation, one copy), but a peer that merely
+            // announces a big frame only gets 64 KiB until the bytes actually arrive.
+            message = allocator.buffer(capacity: min(length, 1 << 16))
             utf8.reset()
         case .continuation:
             guard messageOpcode != nil else { return fail(.protocolError) }
