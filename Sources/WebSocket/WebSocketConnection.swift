@@ -272,6 +272,7 @@ public final class WebSocketConnection: ChannelInboundHandler, RemovableChannelH
         let payload = message!
         message = nil
         messageOpcode = nil
+        guard state == .open else { return }   // close() was called while this message arrived
         delegate?.webSocket(self, didReceive: isText ? .text(payload) : .binary(payload))
     }
 

@@ -27,7 +27,7 @@ import Testing
         return (String(decoding: bytes[..<end], as: UTF8.self).lowercased(), Array(bytes[(end + 4)...]))
     }
 
-    @Test func upgradeLeavesOnlyDecoderAndConnection() throws {
+    @Test func upgradeLeavesOnlyTheConnection() throws {
         let channel = EmbeddedChannel()
         try WebSocketServer.configure(channel: channel, configuration: WebSocketConfiguration(), onConnection: { connection, head in
             #expect(head.uri == "/chat")
