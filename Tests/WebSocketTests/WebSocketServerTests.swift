@@ -125,3 +125,23 @@ final class CollectingHandler: ChannelInboundHandler {
         context.fireChannelInactive()
     }
 }
+
+@Suite struct WebSocketServerRefusalTests {
+    @Test(arguments: [
+        "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n",   // no key
+        "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 8\r\n",
+    ])
+    func badHandshakeFallsBackTo426(headers: String) throws {
+        let channel = EmbeddedChannel()
+        try WebSocketServer.configure(channel: channel, configuration: WebSocketConfiguration(), onConnection: { _, _ in
+            Issue.record("must not upgrade")
+        })
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
+        try? channel.writeInbound(ByteBuffer(string: "GET / HTTP/1.1\r\nHost: x\r\n\(headers)\r\n"))
+        channel.embeddedEventLoop.run()
+        var output: [UInt8] = []
+        while let buffer = try channel.readOutbound(as: ByteBuffer.self) { output += buffer.readableBytesView }
+        #expect(String(decoding: output, as: UTF8.self).hasPrefix("HTTP/1.1 426 Upgrade Required\r\n"))
+        #expect(!channel.isActive)
+    }
+}
