@@ -137,7 +137,7 @@ final class CollectingHandler: ChannelInboundHandler {
             Issue.record("must not upgrade")
         })
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
-        try? channel.writeInbound(ByteBuffer(string: "GET / HTTP/1.1\r\nHost: x\r\n\(headers)\r\n"))
+        _ = try? channel.writeInbound(ByteBuffer(string: "GET / HTTP/1.1\r\nHost: x\r\n\(headers)\r\n"))
         channel.embeddedEventLoop.run()
         var output: [UInt8] = []
         while let buffer = try channel.readOutbound(as: ByteBuffer.self) { output += buffer.readableBytesView }
