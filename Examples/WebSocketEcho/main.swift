@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import NIOCore
 import NIOPosix
 import WebSocket
@@ -42,4 +47,5 @@ let channel = try WebSocketServer.bind(
     }
 ).wait()
 print("WebSocketEcho listening on ws://\(host):\(channel.localAddress?.port ?? port)")
+fflush(nil)   // flush all streams: scripts wait for this line through a pipe
 try channel.closeFuture.wait()

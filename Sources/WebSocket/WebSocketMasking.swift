@@ -4,12 +4,13 @@ import NIOWebSocket
 enum WebSocketMasking {
     /// Appends `source` XOR `mask` to `destination` in one pass (8 bytes at a time), so an
     /// inbound payload is copied out of the decoder's cumulation buffer exactly once.
-    static func appendUnmasked(_ source: ByteBuffer, mask: WebSocketMaskingKey, to destination: inout ByteBuffer) {
+    /// `maskOffset` is the source's position within the frame payload (the key repeats every 4 bytes).
+    static func appendUnmasked(_ source: ByteBuffer, mask: WebSocketMaskingKey, maskOffset: Int = 0, to destination: inout ByteBuffer) {
         let count = source.readableBytes
         guard count > 0 else { return }
         var word: UInt64 = 0
         withUnsafeMutableBytes(of: &word) { bytes in
-            for i in 0..<8 { bytes[i] = mask[i & 3] }
+            for i in 0..<8 { bytes[i] = mask[(i + maskOffset) & 3] }
         }
         let maskWord = word
         destination.writeWithUnsafeMutableBytes(minimumWritableBytes: count) { output in
@@ -21,7 +22,7 @@ enum WebSocketMasking {
                     i += 8
                 }
                 while i < count {
-                    output[i] = input[i] ^ mask[i & 3]
+                    output[i] = input[i] ^ mask[(i + maskOffset) & 3]
                     i += 1
                 }
             }

@@ -8,11 +8,11 @@ public enum WebSocketServerUpgrade {
     /// pipeline holds the frame decoder and a WebSocketConnection, and `upgraded` is called on the event loop so
     /// the caller can set the delegate before any message is delivered.
     ///
-    /// Layout after the upgrade: `[decoder, connection, (inert NIO encoder)]`. NIO's upgrader appends its own
-    /// `WebSocketFrameEncoder` and decoder; the encoder cannot be removed (it is not a `RemovableChannelHandler`)
-    /// and would reject our pre-framed `ByteBuffer`s, so we put a fresh decoder and the connection *in front of*
-    /// it and drop NIO's decoder. The connection's writes then go straight to the socket. Write only through the
-    /// connection: a `ByteBuffer` written via `channel.write` would still hit the encoder.
+    /// Layout after the upgrade: `[connection, (inert NIO encoder)]`. The connection parses frames itself (so it
+    /// can reject a frame by its header and validate text while a frame is still arriving), so NIO's decoder is
+    /// removed. NIO's `WebSocketFrameEncoder` cannot be removed (it is not a `RemovableChannelHandler`) and would
+    /// reject our pre-framed `ByteBuffer`s, so the connection sits *in front of* it: its writes go straight to the
+    /// socket. Write only through the connection: a `ByteBuffer` written via `channel.write` would hit the encoder.
     public static func makeUpgrader(
         configuration: WebSocketConfiguration,
         shouldUpgrade: @escaping @Sendable (any Channel, HTTPRequestHead) -> EventLoopFuture<HTTPHeaders?>,
@@ -39,9 +39,6 @@ public enum WebSocketServerUpgrade {
         let encoder = try pipeline.handler(type: WebSocketFrameEncoder.self)
         let nioDecoder = try pipeline.context(handlerType: ByteToMessageHandler<WebSocketFrameDecoder>.self)
         let connection = WebSocketConnection(configuration: configuration)
-        try pipeline.addHandler(
-            ByteToMessageHandler(WebSocketFrameDecoder(maxFrameSize: configuration.maxFrameSize)),
-            position: .before(encoder))
         try pipeline.addHandler(connection, position: .before(encoder))
         pipeline.removeHandler(context: nioDecoder, promise: nil)
         return connection
