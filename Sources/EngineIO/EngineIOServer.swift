@@ -109,9 +109,13 @@ public final class EngineIOServer: Sendable {
             return
         }
         let query = request.query
-        switch verify(request.head, query: query, isUpgrade: false, remoteAddress: request.remoteAddress) {
+        // A refused websocket upgrade lands here too; verifying it as an upgrade reports the real reason (say, code 5).
+        let wantsUpgrade = request.head.headers["upgrade"].contains { $0.lowercased() == "websocket" }
+        switch verify(request.head, query: query, isUpgrade: wantsUpgrade, remoteAddress: request.remoteAddress) {
         case .failure(let code):
             responder.respond(.engineError(code))
+        case .success where wantsUpgrade || query["transport"] != EngineIOTransportKind.polling.rawValue:
+            responder.respond(.engineError(.badRequest))
         case .success(.existing(let session)):
             session.eventLoop.execute { session.handlePoll(request, responder: responder) }
         case .success(.handshake):

@@ -70,14 +70,18 @@ import Testing
         #expect(fixture.engine.sessionCount == 0)
     }
 
-    @Test(arguments: ["transport=websocket", "EIO=3&transport=websocket", "EIO=abc&transport=websocket", "EIO=4&transport=websocket&sid=unknown"])
-    func badUpgradeIsRefusedBeforeUpgrading(query: String) throws {
+    @Test(arguments: [
+        ("transport=websocket", 5), ("EIO=3&transport=websocket", 5), ("EIO=abc&transport=websocket", 5),
+        ("EIO=4&transport=websocket&sid=unknown", 1),
+    ])
+    func badUpgradeIsRefusedBeforeUpgrading(query: String, code: Int) throws {
         let fixture = EngineIOFixture()
         do {
             _ = try fixture.server.webSocket(uri: "/engine.io/?" + query)
             Issue.record("upgrade should be refused")
         } catch HTTPTestError.upgradeRefused(let response) {
             #expect(response?.status == 400)
+            #expect(response?.bodyString == EngineIOErrorCode(rawValue: code)!.jsonBody)
         }
         #expect(fixture.engine.sessionCount == 0)
     }
