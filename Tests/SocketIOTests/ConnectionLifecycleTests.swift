@@ -36,11 +36,13 @@ import Testing
     }
 
     @Test func connectedClientOutlivesConnectTimeout() async throws {
-        let configuration = fastConfiguration(pingInterval: .milliseconds(300), connectTimeout: .milliseconds(100))
+        // The connect timeout leaves the client ample time to CONNECT on a loaded machine; two heartbeats
+        // then take longer than the timeout.
+        let configuration = fastConfiguration(pingInterval: .milliseconds(600), connectTimeout: .seconds(1))
         try await withServer(configuration: configuration) { server in
             let client = try await server.client()
             try await client.connect()
-            // Two heartbeats, each well after the connect timeout would have fired.
+            // The second heartbeat comes after the connect timeout would have fired.
             #expect(try await client.next(skipPings: false) == .text("2"))
             #expect(try await client.next(skipPings: false) == .text("2"))
             #expect(server.io.sockets.socketCount == 1)
