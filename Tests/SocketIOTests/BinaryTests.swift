@@ -55,4 +55,53 @@ import Testing
             }
         }
     }
+
+    @Test func serverEmitWithAckCarriesBinaryAndResolvesWithBinaryAck() async throws {
+        let answers = Mailbox<[JSONValue]>("ack result")
+        try await withServer(setUp: { io in
+            io.onConnection { socket in
+                Task {
+                    let answer = try await socket.emitWithAck("upload", .binary(ByteBuffer(bytes: [1])))
+                    answers.send(answer)
+                }
+            }
+        }) { server in
+            let client = try await server.client()
+            try await client.connect()
+            #expect(try await client.nextText() == #"451-0["upload",{"_placeholder":true,"num":0}]"#)
+            #expect(try await client.nextBinary() == [1])
+            client.send(#"461-0["ok",{"_placeholder":true,"num":0}]"#)
+            client.send(binary: [7, 7])
+            #expect(try await answers.next() == ["ok", .binary(ByteBuffer(bytes: [7, 7]))])
+        }
+    }
+
+    @Test func binaryFrameWithoutPendingPacketClosesTheConnection() async throws {
+        try await withServer { server in
+            let client = try await server.client()
+            try await client.connect()
+            client.send(binary: [1, 2, 3])
+            #expect(try await client.expectClosed().isEmpty)
+        }
+    }
+
+    @Test func textFrameWhileAwaitingAttachmentsClosesTheConnection() async throws {
+        try await withServer { server in
+            let client = try await server.client()
+            try await client.connect()
+            client.send(#"452-["x",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]"#)
+            client.send(binary: [1])
+            client.send(#"42["x"]"#)
+            #expect(try await client.expectClosed().isEmpty)
+        }
+    }
+
+    @Test func tooManyAttachmentsClosesTheConnection() async throws {
+        try await withServer { server in
+            let client = try await server.client()
+            try await client.connect()
+            client.send(#"4511-["x"]"#)
+            #expect(try await client.expectClosed().isEmpty)
+        }
+    }
 }

@@ -126,4 +126,15 @@ import Testing
             #expect(await server.io.fetchSockets().isEmpty)
         }
     }
+
+    @Test func unansweredPingsArePingTimeout() async throws {
+        let recorder = Recorder()
+        let configuration = fastConfiguration(pingInterval: .milliseconds(100), pingTimeout: .milliseconds(100))
+        try await withServer(configuration: configuration, setUp: { recorder.install(on: $0.sockets) }) { server in
+            let client = try await server.client(answersPings: false)
+            try await client.connect()
+            #expect(try await recorder.reasons.next() == .pingTimeout)
+            try await client.expectClosed()
+        }
+    }
 }
