@@ -74,4 +74,51 @@ import Testing
             #expect(steps.drain() == ["first", "second"])
         }
     }
+
+    @Test func roomsJoinedInMiddlewareTakeEffectOnConnect() async throws {
+        try await withServer(setUp: { io in
+            io.use { socket in
+                guard let user = socket.handshake.auth["user"]?.stringValue else { throw ConnectError("no user") }
+                socket.join("user:" + user)
+            }
+        }) { server in
+            let ann = try await server.client()
+            let annID = try await ann.connect(auth: #"{"user":"ann"}"#)
+            let bob = try await server.client()
+            try await bob.connect(auth: #"{"user":"bob"}"#)
+            let members = await server.io.in("user:ann").fetchSockets().map(\.id)
+            #expect(members == [annID])
+            server.io.to("user:ann").emit("dm")
+            try await ann.expectEvent("dm")
+            server.io.emit("all")
+            try await bob.expectEvent("all")
+        }
+    }
+
+    @Test func refusedSocketLeavesNoRoomsAndIsReleased() async throws {
+        let refused = Mailbox<WeakSocket>("refused socket")
+        try await withServer(setUp: { io in
+            io.use { socket in
+                socket.join("pending")
+                // A handler that captures its socket must not keep a refused socket alive.
+                socket.on("x") { _ in socket.emit("y") }
+                refused.send(WeakSocket(socket))
+                throw ConnectError("no")
+            }
+        }) { server in
+            let client = try await server.client()
+            client.send("40")
+            #expect(try await client.nextText() == #"44{"message":"no"}"#)
+            let weak = try #require(try await refused.next())
+            let adapter = try #require(server.io.sockets.adapter as? InMemoryAdapter)
+            #expect(await adapter.roomCounts() == [:])
+            // The middleware task may still be returning after its last use of the socket: a bounded wait.
+            var yields = 0
+            while weak.socket != nil, yields < 10_000 {
+                await Task.yield()
+                yields += 1
+            }
+            #expect(weak.socket == nil)
+        }
+    }
 }
