@@ -15,6 +15,8 @@ public final class Socket: Sendable {
 
     struct State {
         var connected = false
+        /// Disconnected or refused: joins are ignored from then on.
+        var left = false
         var rooms: Set<String> = []
         var data: JSONValue = .null
         var handlers: [String: @Sendable (SocketIOEvent) -> Void] = [:]
@@ -132,8 +134,10 @@ public final class Socket: Sendable {
     public func join(_ rooms: [String]) {
         onLoop { [self] in
             let added: [String] = state.withLock { state in
-                guard state.connected else { return [] }
-                return rooms.filter { state.rooms.insert($0).inserted }
+                guard !state.left else { return [] }
+                let added = rooms.filter { state.rooms.insert($0).inserted }
+                // Joins made in middleware are remembered and reach the adapter in didConnect.
+                return state.connected ? added : []
             }
             if !added.isEmpty { namespace.adapter.join(self, rooms: added) }
         }
@@ -177,11 +181,12 @@ public final class Socket: Sendable {
     }
 
     func didConnect() {
-        state.withLock {
-            $0.connected = true
-            $0.rooms.insert(id)
+        let rooms = state.withLock { state in
+            state.connected = true
+            state.rooms.insert(id)
+            return Array(state.rooms)
         }
-        namespace.adapter.join(self, rooms: [id])
+        namespace.adapter.join(self, rooms: rooms)
         namespace.socketConnected(self)
     }
 
@@ -202,6 +207,19 @@ public final class Socket: Sendable {
         handler?(event)
     }
 
+    /// Drops a socket refused by middleware (or whose connection closed meanwhile): no later joins, and the
+    /// handlers it registered are released, since they usually capture the socket.
+    func discard() {
+        state.withLock { state in
+            state.left = true
+            state.rooms = []
+            state.handlers = [:]
+            state.anyHandlers = []
+            state.disconnecting = []
+            state.disconnect = []
+        }
+    }
+
     func receiveAck(_ packet: SocketIOPacket) {
         guard let id = packet.id else { return }
         guard let pending = state.withLock({ $0.pendingAcks.removeValue(forKey: id) }) else { return }
@@ -220,6 +238,7 @@ public final class Socket: Sendable {
         namespace.adapter.leaveAll(self)
         let (handlers, acks) = state.withLock { state in
             state.connected = false
+            state.left = true
             state.rooms = []
             let result = (state.disconnect, state.pendingAcks)
             // Dropping the handlers breaks the cycles closures make by capturing their socket.

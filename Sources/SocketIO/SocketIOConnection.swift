@@ -104,8 +104,9 @@ final class SocketIOConnection: EngineIOSessionDelegate, @unchecked Sendable {
             }
             eventLoop.execute { [self, refusal] in
                 connecting.remove(name)
-                guard !closed else { return }
+                guard !closed else { return socket.discard() }
                 if let refusal {
+                    socket.discard()
                     send(.connectError(namespace: name, message: refusal.message, data: refusal.data))
                 } else {
                     accept(socket)

@@ -1,0 +1,167 @@
+import NIOCore
+import SocketIO
+import SocketIOProtocol
+import Testing
+
+/// Eight clients over the server's two event loops, each joining the rooms its CONNECT auth names.
+@Suite struct RoomTests {
+    static let layout: [[String]] = [["a"], ["a", "b"], ["b"], [], ["a", "c"], ["b", "c"], ["a"], []]
+    typealias Clients = [(client: RawSocketIOClient, sid: String)]
+
+    static func withRooms(
+        reasons: Mailbox<DisconnectReason>? = nil,
+        _ body: (TestServer, Clients) async throws -> Void
+    ) async throws {
+        try await withServer(setUp: { io in
+            io.onConnection { socket in
+                if let rooms = socket.handshake.auth["rooms"]?.arrayValue {
+                    socket.join(rooms.compactMap(\.stringValue))
+                }
+                socket.onDisconnect { reasons?.send($0) }
+            }
+        }) { server in
+            let clients = try await server.connectedClients(layout.count) { index in
+                #"{"rooms":[\#(layout[index].map { "\"\($0)\"" }.joined(separator: ","))]}"#
+            }
+            let loops = Set(await server.io.fetchSockets().map { ObjectIdentifier($0.eventLoop as AnyObject) })
+            try #require(loops.count == 2, "clients should be spread over both event loops")
+            try await body(server, clients)
+        }
+    }
+
+    /// Checks that exactly `members` got `expected`, once each: a marker broadcast to everyone follows, and since
+    /// broadcasts reach each connection in order, anything else before the marker is a wrong or duplicate delivery.
+    static func expectDelivery(
+        _ expected: String, to members: Set<Int>, among clients: Clients, server: TestServer,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) async throws {
+        server.io.emit("marker")
+        for (index, entry) in clients.enumerated() {
+            if members.contains(index) {
+                #expect(try await entry.client.nextText() == expected, "client \(index)", sourceLocation: sourceLocation)
+            }
+            #expect(try await entry.client.nextText() == #"42["marker"]"#, "client \(index)", sourceLocation: sourceLocation)
+        }
+    }
+
+    static func members(of room: String) -> Set<Int> {
+        Set(layout.indices.filter { layout[$0].contains(room) })
+    }
+
+    @Test func toRoomReachesExactlyItsMembers() async throws {
+        try await Self.withRooms { server, clients in
+            server.io.to("a").emit("news", 1)
+            try await Self.expectDelivery(#"42["news",1]"#, to: Self.members(of: "a"), among: clients, server: server)
+        }
+    }
+
+    @Test func exceptSkipsRoomMembers() async throws {
+        try await Self.withRooms { server, clients in
+            server.io.except("a").emit("e")
+            try await Self.expectDelivery(#"42["e"]"#, to: [2, 3, 5, 7], among: clients, server: server)
+            server.io.to("b").except("c").emit("e2")
+            try await Self.expectDelivery(#"42["e2"]"#, to: [1, 2], among: clients, server: server)
+            // A socket id is a room too.
+            server.io.to("a").except(clients[0].sid).emit("e3")
+            try await Self.expectDelivery(#"42["e3"]"#, to: [1, 4, 6], among: clients, server: server)
+        }
+    }
+
+    @Test func socketToRoomExcludesTheSender() async throws {
+        try await Self.withRooms { server, clients in
+            let sender = try #require(server.io.sockets.socket(id: clients[1].sid))
+            sender.to("a").emit("from-1")
+            try await Self.expectDelivery(#"42["from-1"]"#, to: [0, 4, 6], among: clients, server: server)
+        }
+    }
+
+    @Test func socketBroadcastReachesEveryoneButTheSender() async throws {
+        try await Self.withRooms { server, clients in
+            let sender = try #require(server.io.sockets.socket(id: clients[3].sid))
+            sender.broadcast.emit("hi", "x")
+            try await Self.expectDelivery(#"42["hi","x"]"#, to: Set(clients.indices).subtracting([3]), among: clients, server: server)
+        }
+    }
+
+    @Test func severalRoomsDeliverOncePerSocket() async throws {
+        try await Self.withRooms { server, clients in
+            server.io.to("a", "b").emit("once")
+            try await Self.expectDelivery(#"42["once"]"#, to: [0, 1, 2, 4, 5, 6], among: clients, server: server)
+            server.io.to("a").to("c").to("b").emit("thrice")
+            try await Self.expectDelivery(#"42["thrice"]"#, to: [0, 1, 2, 4, 5, 6], among: clients, server: server)
+        }
+    }
+
+    @Test func volatileAndLocalDeliverToWritableMembers() async throws {
+        try await Self.withRooms { server, clients in
+            server.io.sockets.volatile.to("c").emit("v")
+            try await Self.expectDelivery(#"42["v"]"#, to: [4, 5], among: clients, server: server)
+            server.io.sockets.local.to("b").emit("l")
+            try await Self.expectDelivery(#"42["l"]"#, to: [1, 2, 5], among: clients, server: server)
+        }
+    }
+
+    @Test func roomInCustomNamespaceIsSeparate() async throws {
+        try await withServer(setUp: { io in
+            io.of("/chat").onConnection { socket in socket.join("a") }
+            io.onConnection { socket in socket.join("a") }
+        }) { server in
+            let main = try await server.connectedClients(2)
+            let chat = try await server.connectedClients(2, namespace: "/chat")
+            server.io.of("/chat").to("a").emit("c")
+            for (client, _) in chat { try await client.expectEvent("c", namespace: "/chat") }
+            server.io.to("a").emit("m")
+            for (client, _) in main { try await client.expectEvent("m") }
+        }
+    }
+
+    @Test func fetchSocketsByRoom() async throws {
+        try await Self.withRooms { server, clients in
+            func ids(_ sockets: [Socket]) -> Set<String> { Set(sockets.map(\.id)) }
+            func sids(_ indices: Set<Int>) -> Set<String> { Set(indices.map { clients[$0].sid }) }
+            #expect(ids(await server.io.fetchSockets()) == sids(Set(clients.indices)))
+            #expect(ids(await server.io.in("a").fetchSockets()) == sids(Self.members(of: "a")))
+            #expect(ids(await server.io.to("a", "c").fetchSockets()) == sids([0, 1, 4, 5, 6]))
+            #expect(ids(await server.io.to("a").except("b").fetchSockets()) == sids([0, 4, 6]))
+            #expect(await server.io.in("nobody").fetchSockets().isEmpty)
+            let socket = try #require(await server.io.in(clients[1].sid).fetchSockets().first)
+            #expect(socket.rooms == [clients[1].sid, "a", "b"])
+        }
+    }
+
+    @Test func socketsJoinAndLeave() async throws {
+        try await Self.withRooms { server, clients in
+            func ids(_ sockets: [Socket]) -> Set<String> { Set(sockets.map(\.id)) }
+            await server.io.in("c").socketsJoin("d", "e")
+            #expect(ids(await server.io.in("d").fetchSockets()) == [clients[4].sid, clients[5].sid])
+            server.io.to("e").emit("joined")
+            try await Self.expectDelivery(#"42["joined"]"#, to: [4, 5], among: clients, server: server)
+
+            await server.io.sockets.all.socketsLeave("a")
+            #expect(await server.io.in("a").fetchSockets().isEmpty)
+            let adapter = try #require(server.io.sockets.adapter as? InMemoryAdapter)
+            #expect(await adapter.roomCounts()["a"] == nil)
+            server.io.to("a").emit("nobody")
+            try await Self.expectDelivery(#"42["nobody"]"#, to: [], among: clients, server: server)
+        }
+    }
+
+    @Test func disconnectSocketsOfARoom() async throws {
+        let reasons = Mailbox<DisconnectReason>("disconnect reason")
+        try await Self.withRooms(reasons: reasons) { server, clients in
+            await server.io.in("b").disconnectSockets()
+            for _ in Self.members(of: "b") { #expect(try await reasons.next() == .serverNamespaceDisconnect) }
+            #expect(server.io.sockets.socketCount == clients.count - 3)
+            #expect(await server.io.in("b").fetchSockets().isEmpty)
+            server.io.emit("marker")
+            for (index, entry) in clients.enumerated() {
+                let expected = Self.members(of: "b").contains(index) ? "41" : #"42["marker"]"#
+                #expect(try await entry.client.nextText() == expected, "client \(index)")
+            }
+
+            await server.io.in("c").disconnectSockets(close: true)
+            #expect(try await reasons.next() == .forcedServerClose)
+            try await clients[4].client.expectClosed()
+        }
+    }
+}

@@ -1,0 +1,279 @@
+import Foundation
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import NIOWebSocket
+import Synchronization
+import Testing
+
+/// One websocket message as the client received it.
+enum Frame: Sendable, Equatable, CustomStringConvertible {
+    case text(String)
+    case binary([UInt8])
+
+    var description: String {
+        switch self {
+        case .text(let text): "text(\(text))"
+        case .binary(let bytes): "binary(\(bytes))"
+        }
+    }
+}
+
+struct UnexpectedFrame: Error, CustomStringConvertible {
+    let description: String
+}
+
+/// A deliberately dumb Socket.IO client over a real websocket: it speaks raw Engine.IO/Socket.IO text so tests
+/// can assert the exact wire strings the server writes.
+final class RawSocketIOClient: Sendable {
+    let channel: any Channel
+    /// Every message the server sent, Engine.IO pings included.
+    let frames: Mailbox<Frame>
+    /// The Engine.IO open packet's `sid`.
+    let engineID: String
+    private let autoPong: PingSwitch
+
+    private init(channel: any Channel, frames: Mailbox<Frame>, engineID: String, autoPong: PingSwitch) {
+        self.channel = channel
+        self.frames = frames
+        self.engineID = engineID
+        self.autoPong = autoPong
+    }
+
+    /// Whether Engine.IO pings `2` are answered with `3` (on by default).
+    var answersPings: Bool {
+        get { autoPong.on.withLock { $0 } }
+        set { autoPong.on.withLock { $0 = newValue } }
+    }
+
+    /// Opens `GET <path>?EIO=4&transport=websocket` and reads the Engine.IO open packet.
+    static func open(
+        port: Int, group: any EventLoopGroup, path: String = "/socket.io/", answersPings: Bool = true
+    ) async throws -> RawSocketIOClient {
+        let frames = Mailbox<Frame>("frame")
+        let autoPong = PingSwitch(answersPings)
+        let channel = try await ClientBootstrap(group: group)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let upgrader = NIOWebSocketClientUpgrader(maxFrameSize: 1 << 20) { channel, _ in
+                        channel.eventLoop.makeCompletedFuture {
+                            try channel.pipeline.syncOperations.addHandler(
+                                ClientFrameHandler(frames: frames, autoPong: { autoPong.on.withLock { $0 } }))
+                        }
+                    }
+                    // `.forwardBytes`: the open packet may arrive in the same read as the 101 response.
+                    try channel.pipeline.syncOperations.addHTTPClientHandlers(
+                        leftOverBytesStrategy: .forwardBytes,
+                        withClientUpgrade: (upgraders: [upgrader], completionHandler: { _ in }))
+                    try channel.pipeline.syncOperations.addHandler(
+                        UpgradeRequestSender(uri: "\(path)?EIO=4&transport=websocket", port: port))
+                }
+            }
+            .connect(host: "127.0.0.1", port: port)
+            .get()
+        // A refused upgrade never delivers the open packet: the bounded wait below fails then.
+        channel.closeFuture.whenComplete { _ in frames.finish() }
+        guard case .text(let open)? = try await frames.next(), open.hasPrefix("0"),
+              let sid = open.jsonStringField("sid")
+        else { throw UnexpectedFrame(description: "expected the Engine.IO open packet") }
+        return RawSocketIOClient(channel: channel, frames: frames, engineID: sid, autoPong: autoPong)
+    }
+
+    // MARK: Sending
+
+    func send(_ text: String) {
+        var buffer = channel.allocator.buffer(capacity: text.utf8.count)
+        buffer.writeString(text)
+        write(WebSocketFrame(fin: true, opcode: .text, maskKey: .random(), data: buffer))
+    }
+
+    func send(binary bytes: [UInt8]) {
+        write(WebSocketFrame(fin: true, opcode: .binary, maskKey: .random(), data: channel.allocator.buffer(bytes: bytes)))
+    }
+
+    private func write(_ frame: WebSocketFrame) {
+        channel.writeAndFlush(frame, promise: nil)
+    }
+
+    /// Closes the TCP connection abruptly (no websocket close), as a vanished client does.
+    func disconnectTransport() async {
+        try? await channel.close()
+    }
+
+    // MARK: Receiving
+
+    /// The next message; Engine.IO pings are skipped unless `skipPings` is false. Throws when the connection
+    /// closes first or nothing arrives within `timeout`.
+    func next(timeout: Duration = .seconds(5), skipPings: Bool = true) async throws -> Frame {
+        while true {
+            guard let frame = try await frames.next(timeout: timeout) else {
+                throw UnexpectedFrame(description: "connection closed while waiting for a frame")
+            }
+            if skipPings, frame == .text("2") { continue }
+            return frame
+        }
+    }
+
+    func nextText(timeout: Duration = .seconds(5), skipPings: Bool = true) async throws -> String {
+        let frame = try await next(timeout: timeout, skipPings: skipPings)
+        guard case .text(let text) = frame else { throw UnexpectedFrame(description: "expected text, got \(frame)") }
+        return text
+    }
+
+    func nextBinary(timeout: Duration = .seconds(5)) async throws -> [UInt8] {
+        let frame = try await next(timeout: timeout)
+        guard case .binary(let bytes) = frame else { throw UnexpectedFrame(description: "expected binary, got \(frame)") }
+        return bytes
+    }
+
+    /// Waits for the server to close the connection; other frames before the close are returned.
+    @discardableResult
+    func expectClosed(timeout: Duration = .seconds(5)) async throws -> [Frame] {
+        var before: [Frame] = []
+        while let frame = try await frames.next(timeout: timeout) {
+            if frame != .text("2") { before.append(frame) }
+        }
+        return before
+    }
+
+    // MARK: Socket.IO helpers
+
+    /// Sends CONNECT (unless the test already did) and returns the socket id from the `40[nsp,]{"sid":…}` reply.
+    @discardableResult
+    func connect(namespace: String = "/", auth: String? = nil, alreadySent: Bool = false) async throws -> String {
+        let prefix = namespace == "/" ? "" : namespace + ","
+        if !alreadySent { send("40" + prefix + (auth ?? "")) }
+        let reply = try await nextText()
+        guard reply.hasPrefix("40" + prefix), let sid = reply.jsonStringField("sid") else {
+            throw UnexpectedFrame(description: "expected CONNECT reply for \(namespace), got \(reply)")
+        }
+        // The reply's JSON is exactly {"sid":"…"} (no pid without connection state recovery).
+        #expect(reply == "40\(prefix){\"sid\":\"\(sid)\"}")
+        return sid
+    }
+
+    /// Sends `42[nsp,][id]["event",args…]`; `args` are raw JSON texts.
+    func emit(_ event: String, _ args: String..., namespace: String = "/", ackID: Int? = nil) {
+        let prefix = namespace == "/" ? "" : namespace + ","
+        let payload = (["\"\(event)\""] + args).joined(separator: ",")
+        send("42" + prefix + (ackID.map(String.init) ?? "") + "[" + payload + "]")
+    }
+
+    /// Reads the next message and checks it is exactly the event `42[nsp,]["event",args…]`.
+    func expectEvent(_ event: String, _ args: String..., namespace: String = "/",
+                     sourceLocation: SourceLocation = #_sourceLocation) async throws {
+        let prefix = namespace == "/" ? "" : namespace + ","
+        let expected = "42" + prefix + "[" + (["\"\(event)\""] + args).joined(separator: ",") + "]"
+        let text = try await nextText()
+        #expect(text == expected, sourceLocation: sourceLocation)
+    }
+}
+
+extension String {
+    /// The string value of `"key":"…"` in a flat JSON text, enough for sids.
+    func jsonStringField(_ key: String) -> String? {
+        guard let range = range(of: "\"\(key)\":\"") else { return nil }
+        let rest = self[range.upperBound...]
+        guard let end = rest.firstIndex(of: "\"") else { return nil }
+        return String(rest[..<end])
+    }
+}
+
+/// Whether the client answers Engine.IO pings; shared with its channel handler.
+final class PingSwitch: Sendable {
+    let on: Mutex<Bool>
+    init(_ on: Bool) { self.on = Mutex(on) }
+}
+
+/// Writes the upgrade request when the connection is up; the upgrade handler adds the websocket headers.
+private final class UpgradeRequestSender: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPClientResponsePart
+    typealias OutboundOut = HTTPClientRequestPart
+
+    let uri: String
+    let port: Int
+
+    init(uri: String, port: Int) {
+        self.uri = uri
+        self.port = port
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        var head = HTTPRequestHead(version: .http1_1, method: .GET, uri: uri)
+        head.headers.add(name: "Host", value: "127.0.0.1:\(port)")
+        head.headers.add(name: "Content-Length", value: "0")
+        context.write(wrapOutboundOut(.head(head)), promise: nil)
+        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        context.fireChannelActive()
+    }
+}
+
+/// Turns websocket frames into `Frame`s, answers Engine.IO and websocket pings, and handles the close handshake.
+private final class ClientFrameHandler: ChannelInboundHandler {
+    typealias InboundIn = WebSocketFrame
+    typealias OutboundOut = WebSocketFrame
+
+    let frames: Mailbox<Frame>
+    let autoPong: @Sendable () -> Bool
+    private var fragments: ByteBuffer?
+    private var fragmentOpcode: WebSocketOpcode = .text
+
+    init(frames: Mailbox<Frame>, autoPong: @escaping @Sendable () -> Bool) {
+        self.frames = frames
+        self.autoPong = autoPong
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let frame = unwrapInboundIn(data)
+        switch frame.opcode {
+        case .text, .binary:
+            if frame.fin {
+                deliver(frame.unmaskedData, opcode: frame.opcode, context: context)
+            } else {
+                fragments = frame.unmaskedData
+                fragmentOpcode = frame.opcode
+            }
+        case .continuation:
+            var data = frame.unmaskedData
+            fragments?.writeBuffer(&data)
+            if frame.fin, let whole = fragments {
+                fragments = nil
+                deliver(whole, opcode: fragmentOpcode, context: context)
+            }
+        case .ping:
+            let pong = WebSocketFrame(fin: true, opcode: .pong, maskKey: .random(), data: frame.unmaskedData)
+            context.writeAndFlush(wrapOutboundOut(pong), promise: nil)
+        case .connectionClose:
+            // Echo the close and drop the connection; the mailbox finishes on channel close.
+            let reply = WebSocketFrame(fin: true, opcode: .connectionClose, maskKey: .random(), data: frame.unmaskedData)
+            context.writeAndFlush(wrapOutboundOut(reply), promise: nil)
+            context.close(promise: nil)
+        default:
+            break
+        }
+    }
+
+    private func deliver(_ data: ByteBuffer, opcode: WebSocketOpcode, context: ChannelHandlerContext) {
+        if opcode == .text {
+            let text = String(buffer: data)
+            if text == "2", autoPong() {
+                var pong = context.channel.allocator.buffer(capacity: 1)
+                pong.writeString("3")
+                context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .text, maskKey: .random(), data: pong)),
+                                      promise: nil)
+            }
+            frames.send(.text(text))
+        } else {
+            frames.send(.binary(Array(data.readableBytesView)))
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        frames.finish()
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        context.close(promise: nil)
+    }
+}
