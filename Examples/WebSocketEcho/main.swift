@@ -18,22 +18,29 @@ final class EchoDelegate: WebSocketConnectionDelegate {
     func webSocket(_ connection: WebSocketConnection, didCloseWith code: WebSocketCloseCode, reason: String) {}
 }
 
+func usage(_ problem: String? = nil) -> Never {
+    if let problem { print("WebSocketEcho: \(problem)") }
+    print("usage: WebSocketEcho [--host 127.0.0.1] [--port 9001]")
+    exit(problem == nil ? 0 : 2)
+}
+
 var host = "127.0.0.1"
 var port = 9001
 var arguments = CommandLine.arguments.dropFirst()
 while let argument = arguments.popFirst() {
     switch argument {
     case "--host":
-        guard let value = arguments.popFirst() else { fatalError("--host needs a value") }
+        guard let value = arguments.popFirst() else { usage("--host needs a value") }
         host = value
     case "--port":
-        guard let value = arguments.popFirst(), let number = Int(value) else { fatalError("--port needs a number") }
+        guard let value = arguments.popFirst(), let number = Int(value), (0...65535).contains(number) else {
+            usage("--port needs a number from 0 to 65535")
+        }
         port = number
     case "-h", "--help":
-        print("usage: WebSocketEcho [--host 127.0.0.1] [--port 9001]")
-        exit(0)
+        usage()
     default:
-        fatalError("unknown argument \(argument)")
+        usage("unknown argument \(argument)")
     }
 }
 

@@ -10,9 +10,8 @@ public struct WebSocketConfiguration: Sendable {
     public var closeTimeout: Duration
 
     public init(maxFrameSize: Int = 1 << 20, maxMessageSize: Int = 1 << 20, closeTimeout: Duration = .seconds(5)) {
-        // NIO's frame decoder cannot represent limits above UInt32.max.
-        self.maxFrameSize = min(max(0, maxFrameSize), Int(UInt32.max))
-        self.maxMessageSize = max(0, maxMessageSize)
+        self.maxFrameSize = maxFrameSize
+        self.maxMessageSize = maxMessageSize
         self.closeTimeout = closeTimeout
     }
 }

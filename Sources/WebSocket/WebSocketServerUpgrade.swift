@@ -19,7 +19,8 @@ public enum WebSocketServerUpgrade {
         upgraded: @escaping @Sendable (WebSocketConnection, HTTPRequestHead) -> Void
     ) -> NIOWebSocketServerUpgrader {
         NIOWebSocketServerUpgrader(
-            maxFrameSize: configuration.maxFrameSize,
+            // Only its decoder uses this, and we replace that; NIO traps above UInt32.max.
+            maxFrameSize: min(max(configuration.maxFrameSize, 0), Int(UInt32.max)),
             automaticErrorHandling: false,
             shouldUpgrade: shouldUpgrade,
             upgradePipelineHandler: { channel, head in

@@ -106,18 +106,83 @@ import Testing
         try await server.close().get()
         try await group.shutdownGracefully()
     }
+
+    /// `send` and `close` called from another thread hop to the connection's loop; the server's
+    /// Close waits for the client's answer and then closes TCP.
+    @Test func liveServerInitiatedCloseFromAnotherThread() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+        let loops = Array(group.makeIterator())
+        let server = try await WebSocketServer.bind(
+            // A long close timeout: the TCP close must come from the client's Close, not the timer.
+            host: "127.0.0.1", port: 0, configuration: WebSocketConfiguration(closeTimeout: .seconds(60)), group: loops[0],
+            onConnection: { connection, _ in connection.delegate = OffLoopEchoDelegate(otherLoop: loops[1]) }
+        ).get()
+        let port = try #require(server.localAddress?.port)
+
+        let serverClose: [UInt8] = [0x88, 0x05, 0x03, 0xE9] + Array("bye".utf8)
+        let received = loops[1].makePromise(of: [UInt8].self)
+        let client = try await ClientBootstrap(group: loops[1])
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(CollectingHandler(done: received, onBytes: { bytes in
+                        // Answer the server's Close once it has fully arrived.
+                        bytes.suffix(serverClose.count).elementsEqual(serverClose) ? clientFrame(0x8, closePayload(1001)) : nil
+                    }))
+                }
+            }
+            .connect(host: "127.0.0.1", port: port).get()
+        let guardTask = client.eventLoop.scheduleTask(in: .seconds(10)) { client.close(promise: nil) }
+        let started = ContinuousClock.now
+
+        var bytes = ByteBuffer(string: Self.handshake)
+        bytes.writeImmutableBuffer(clientFrame(0x2, [1, 2, 3]))
+        try await client.writeAndFlush(bytes).get()
+
+        let output = try await received.futureResult.get()
+        guardTask.cancel()
+        let (head, rest) = try #require(Self.split(output))
+        #expect(head.hasPrefix("http/1.1 101"))
+        #expect(rest == [0x82, 0x03, 1, 2, 3] + serverClose)
+        #expect(ContinuousClock.now - started < .seconds(9), "closed by the safety net, not by the server")
+
+        try await server.close().get()
+        try await group.shutdownGracefully()
+    }
 }
 
-/// Collects everything the server sends until it closes the connection.
+/// Echoes from another event loop than the connection's, then closes from there too.
+final class OffLoopEchoDelegate: WebSocketConnectionDelegate {
+    let otherLoop: any EventLoop
+    init(otherLoop: any EventLoop) { self.otherLoop = otherLoop }
+
+    func webSocket(_ connection: WebSocketConnection, didReceive message: WebSocketMessage) {
+        otherLoop.execute {
+            connection.send(message)
+            connection.close(code: .goingAway, reason: "bye")
+        }
+    }
+
+    func webSocket(_ connection: WebSocketConnection, didCloseWith code: WebSocketCloseCode, reason: String) {}
+}
+
+/// Collects everything the server sends until it closes the connection; `onBytes` may answer.
 final class CollectingHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
     private var bytes: [UInt8] = []
     private let done: EventLoopPromise<[UInt8]>
+    private let onBytes: ([UInt8]) -> ByteBuffer?
 
-    init(done: EventLoopPromise<[UInt8]>) { self.done = done }
+    init(done: EventLoopPromise<[UInt8]>, onBytes: @escaping ([UInt8]) -> ByteBuffer? = { _ in nil }) {
+        self.done = done
+        self.onBytes = onBytes
+    }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         bytes += unwrapInboundIn(data).readableBytesView
+        if let reply = onBytes(bytes) {
+            context.writeAndFlush(wrapOutboundOut(reply), promise: nil)
+        }
     }
 
     func channelInactive(context: ChannelHandlerContext) {
