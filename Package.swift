@@ -25,6 +25,7 @@ let package = Package(
         ]),
         .target(name: "WebSocket", dependencies: [
             .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "NIOWebSocket", package: "swift-nio"),
         ]),
@@ -68,10 +69,16 @@ let package = Package(
         .testTarget(name: "SocketIOProtocolTests", dependencies: ["SocketIOProtocol"]),
         .testTarget(name: "WebSocketTests", dependencies: [
             "WebSocket",
+            .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOEmbedded", package: "swift-nio"),
         ]),
         .testTarget(name: "EngineIOTests", dependencies: ["EngineIO", "HeraldTesting"]),
-        .testTarget(name: "SocketIOTests", dependencies: ["SocketIO", "HeraldTesting"]),
+        .testTarget(name: "SocketIOTests", dependencies: [
+            "SocketIO", "HeraldTesting",
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOWebSocket", package: "swift-nio"),
+        ]),
         .testTarget(name: "HeraldTests", dependencies: ["Herald", "HeraldTesting"]),
     ],
     swiftLanguageModes: [.v6]
