@@ -92,6 +92,20 @@ public final class EngineIOSession: @unchecked Sendable {
 
     public func send(text: String) { send(EngineIOPreparedMessage(text: text)) }
 
+    /// Sends one message: text as a `4` packet, binary as a binary message.
+    public func send(_ message: EngineIOMessage) {
+        switch message {
+        case .text(let text):
+            send(EngineIOPreparedMessage(capacity: text.readableBytes) { buffer in
+                var text = text
+                buffer.writeBuffer(&text)
+                return []
+            })
+        case .binary(let data):
+            send(packet: .binary(data))
+        }
+    }
+
     public func flush() {
         guard !machine.closed else { return }
         if machine.transport == .websocket, let websocket {
@@ -452,12 +466,7 @@ final class EngineIOWebSocketBridge: WebSocketConnectionDelegate {
     init(session: EngineIOSession) { self.session = session }
 
     func webSocket(_ connection: WebSocketConnection, didReceive message: WebSocketMessage) {
-        let session = self.session
-        if session.eventLoop.inEventLoop {
-            session.webSocketReceived(message, from: connection)
-        } else {
-            session.eventLoop.execute { session.webSocketReceived(message, from: connection) }
-        }
+        onSessionLoop { $0.webSocketReceived(message, from: connection) }
     }
 
     func webSocket(_ connection: WebSocketConnection, didCloseWith code: WebSocketCloseCode, reason: String) {
@@ -466,11 +475,15 @@ final class EngineIOWebSocketBridge: WebSocketConnectionDelegate {
     }
 
     func webSocket(_ connection: WebSocketConnection, writabilityChanged isWritable: Bool) {
+        onSessionLoop { $0.webSocketWritabilityChanged(connection, isWritable: isWritable) }
+    }
+
+    private func onSessionLoop(_ body: @escaping @Sendable (EngineIOSession) -> Void) {
         let session = self.session
         if session.eventLoop.inEventLoop {
-            session.webSocketWritabilityChanged(connection, isWritable: isWritable)
+            body(session)
         } else {
-            session.eventLoop.execute { session.webSocketWritabilityChanged(connection, isWritable: isWritable) }
+            session.eventLoop.execute { body(session) }
         }
     }
 }

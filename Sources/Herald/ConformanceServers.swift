@@ -39,16 +39,7 @@ public enum ConformanceServers {
 
     final class EchoDelegate: EngineIOSessionDelegate {
         func session(_ session: EngineIOSession, didReceive message: EngineIOMessage) {
-            switch message {
-            case .text(let text):
-                session.send(EngineIOPreparedMessage(capacity: text.readableBytes) { buffer in
-                    var text = text
-                    buffer.writeBuffer(&text)
-                    return []
-                })
-            case .binary(let data):
-                session.send(packet: .binary(data))
-            }
+            session.send(message)
         }
 
         func session(_ session: EngineIOSession, didCloseWith reason: EngineIOCloseReason) {}
