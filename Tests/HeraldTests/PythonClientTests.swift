@@ -14,12 +14,7 @@ import Testing
 struct PythonClientTests {
     @Test("python-socketio AsyncClient scenarios", arguments: ["websocket", "polling", "upgrade"])
     func scenarios(transport: String) async throws {
-        guard let python = LiveTestEnvironment.python else {
-            Issue.record("CI is set but HERALD_TEST_PYTHON is not: run scripts/test.sh, which installs the Python clients")
-            return
-        }
-        let fixture = try await ScenarioServer.start()
-        do {
+        try await withScenarioServer { fixture, python in
             let script = LiveTestEnvironment.repositoryRoot.appendingPathComponent("Tests/python/sio_scenarios.py").path
             let run = try await runProcess(python, [script, fixture.url, transport], timeout: .seconds(120))
             #expect(run.status == 0, "sio_scenarios.py \(transport) exited \(run.status)\nstdout: \(run.stdout)\nstderr: \(run.stderr)")
@@ -42,8 +37,35 @@ struct PythonClientTests {
             if transport == "polling" {
                 #expect(reasons.allSatisfy { $0.reason == .clientNamespaceDisconnect }, "disconnects: \(reasons)")
             }
+        }
+    }
+
+    /// Hand-made packets (websocket-client, requests): an explicit DISCONNECT must be reported as such.
+    @Test("explicit DISCONNECT then close", arguments: ["websocket", "polling"])
+    func explicitDisconnect(transport: String) async throws {
+        try await withScenarioServer { fixture, python in
+            let script = LiveTestEnvironment.repositoryRoot.appendingPathComponent("Tests/python/raw_disconnect.py").path
+            let run = try await runProcess(python, [script, fixture.url, transport], timeout: .seconds(60))
+            #expect(run.status == 0, "raw_disconnect.py \(transport) exited \(run.status)\nstdout: \(run.stdout)\nstderr: \(run.stderr)")
+            let clean = await eventually { await fixture.leftovers().isEmpty }
+            let leftovers = await fixture.leftovers()
+            #expect(clean, "state left after the client disconnected: \(leftovers)")
+            let reasons = fixture.recorder.disconnects
+            #expect(reasons.map(\.reason) == [.clientNamespaceDisconnect], "disconnects: \(reasons)")
+        }
+    }
+
+    /// Starts the fixture, hands it the Python to run, and always stops it.
+    private func withScenarioServer(_ body: (ScenarioServer, String) async throws -> Void) async throws {
+        guard let python = LiveTestEnvironment.python else {
+            Issue.record("CI is set but HERALD_TEST_PYTHON is not: run scripts/test.sh, which installs the Python clients")
+            return
+        }
+        let fixture = try await ScenarioServer.start()
+        do {
+            try await body(fixture, python)
         } catch {
-            try await fixture.stop()
+            try? await fixture.stop()
             throw error
         }
         try await fixture.stop()
