@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# The one test command: installs what the tests need if missing, builds everything, runs every suite.
+# Used by developers and CI (.ci/run). Idempotent; a second run only rebuilds what changed.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+ROOT=$PWD
+VENV="$ROOT/.venv"
+REQUIREMENTS="$ROOT/Tests/python/requirements.txt"
+START=$SECONDS
+
+section() { printf '\n==== %s ====\n' "$*"; }
+
+APT_UPDATED=0
+apt_install() {
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "error: need Debian packages: $* (run as root, or install them)" >&2
+        exit 1
+    fi
+    if [ "$APT_UPDATED" -eq 0 ]; then
+        apt-get update
+        APT_UPDATED=1
+    fi
+    DEBIAN_FRONTEND=noninteractive apt-get install -y "$@"
+}
+
+section "System packages"
+if ! command -v python3 >/dev/null 2>&1; then
+    apt_install python3 python3-venv
+fi
+# Debian splits venv/ensurepip into python3-venv; a pyenv Python has it built in.
+# Probe in a scratch dir so a broken probe never leaves a half-made .venv behind.
+PROBE=$(mktemp -d)
+if ! python3 -m venv "$PROBE/venv" >/dev/null 2>&1; then
+    apt_install python3-venv
+fi
+rm -rf "$PROBE"
+echo "python3: $(command -v python3) ($(python3 --version 2>&1))"
+
+section "Python test clients (.venv)"
+# Recreate the venv when its interpreter is gone (e.g. made by a Python that was since removed).
+if [ -d "$VENV" ] && ! "$VENV/bin/python" -c 'import sys' >/dev/null 2>&1; then
+    echo "stale .venv, recreating"
+    rm -rf "$VENV"
+fi
+if [ ! -x "$VENV/bin/python" ]; then
+    python3 -m venv "$VENV"
+fi
+# Reinstall only when the requirements changed since the last successful install.
+STAMP="$VENV/.herald-requirements"
+if ! cmp -s "$REQUIREMENTS" "$STAMP"; then
+    "$VENV/bin/python" -m pip install --disable-pip-version-check --quiet -r "$REQUIREMENTS"
+    cp "$REQUIREMENTS" "$STAMP"
+fi
+"$VENV/bin/python" - <<'PY'
+import importlib.metadata as m
+for name in ("python-socketio", "python-engineio", "aiohttp", "websocket-client", "requests"):
+    print(f"{name} {m.version(name)}")
+PY
+export HERALD_TEST_PYTHON="$VENV/bin/python"
+
+section "Build (all targets and tests)"
+swift build --build-tests
+# The examples are executables that nothing else links; build them by name so a break shows here.
+for example in Examples/*/; do
+    product=$(basename "$example")
+    if grep -q "name: \"$product\"" Package.swift; then
+        echo "-- example $product"
+        swift build --product "$product"
+    fi
+done
+
+section "Tests (swift test, all suites)"
+swift test --skip-build
+
+section "Done in $((SECONDS - START)) s"
