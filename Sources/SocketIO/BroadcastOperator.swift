@@ -45,21 +45,24 @@ public struct BroadcastOperator: Sendable {
         namespace.adapter.broadcast(.event(event, args, namespace: namespace.name), options: options)
     }
 
-    /// The matching sockets of this node.
-    public func fetchSockets() async -> [Socket] { await namespace.adapter.localSockets(options) }
+    /// The matching sockets of every node.
+    public func fetchSockets() async throws -> [RemoteSocket] { try await namespace.adapter.fetchSockets(options) }
 
-    /// Makes the matching sockets join rooms.
-    public func socketsJoin(_ rooms: String...) async {
-        for socket in await fetchSockets() { socket.join(rooms) }
+    /// The matching sockets of this node, as live objects.
+    public func localSockets() async -> [Socket] { await namespace.adapter.localSockets(options) }
+
+    /// Makes the matching sockets, on every node, join rooms.
+    public func socketsJoin(_ rooms: String...) async throws {
+        try await namespace.adapter.addSockets(options, rooms: rooms)
     }
 
-    /// Makes the matching sockets leave a room.
-    public func socketsLeave(_ room: String) async {
-        for socket in await fetchSockets() { socket.leave(room) }
+    /// Makes the matching sockets, on every node, leave rooms.
+    public func socketsLeave(_ rooms: String...) async throws {
+        try await namespace.adapter.removeSockets(options, rooms: rooms)
     }
 
-    /// Disconnects the matching sockets.
-    public func disconnectSockets(close: Bool = false) async {
-        for socket in await fetchSockets() { socket.disconnect(close: close) }
+    /// Disconnects the matching sockets on every node.
+    public func disconnectSockets(close: Bool = false) async throws {
+        try await namespace.adapter.disconnectSockets(options, close: close)
     }
 }

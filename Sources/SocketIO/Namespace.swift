@@ -13,6 +13,7 @@ public final class Namespace: Sendable {
         var middleware: [@Sendable (Socket) async throws -> Void] = []
         var connectionHandlers: [@Sendable (Socket) -> Void] = []
         var sockets: [String: Socket] = [:]
+        var serverSideHandlers: [@Sendable (SocketIOEvent) -> Void] = []
     }
 
     init(name: String, server: SocketIOServer, adapter: any SocketIOAdapter) {
@@ -61,5 +62,28 @@ public final class Namespace: Sendable {
 
     /// Emits to every socket of the namespace.
     public func emit(_ event: String, _ args: JSONValue...) { all.emit(event, args: args) }
-    public func fetchSockets() async -> [Socket] { await all.fetchSockets() }
+    public func fetchSockets() async throws -> [RemoteSocket] { try await all.fetchSockets() }
+    public func localSockets() async -> [Socket] { await all.localSockets() }
+
+    // MARK: Between nodes
+
+    /// Handles events other nodes send with `serverSideEmit`; `event.ack` answers an emit that expects acknowledgements.
+    public func onServerSideEmit(_ handler: @escaping @Sendable (SocketIOEvent) -> Void) {
+        state.withLock { $0.serverSideHandlers.append(handler) }
+    }
+
+    /// Sends an event to this namespace's `onServerSideEmit` handlers on every other node.
+    public func serverSideEmit(_ event: String, _ args: JSONValue...) async throws {
+        _ = try await adapter.serverSideEmit(event, args: args, expectingAcks: false)
+    }
+
+    /// Like `serverSideEmit`, and waits for each other node's acknowledgement.
+    public func serverSideEmitWithAck(_ event: String, _ args: JSONValue...) async throws -> [[JSONValue]] {
+        try await adapter.serverSideEmit(event, args: args, expectingAcks: true)
+    }
+
+    /// Delivers another node's server-side event to the handlers (called by cluster adapters).
+    public func receiveServerSideEmit(_ event: SocketIOEvent) {
+        for handler in state.withLock({ $0.serverSideHandlers }) { handler(event) }
+    }
 }

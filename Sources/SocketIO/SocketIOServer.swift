@@ -53,7 +53,12 @@ public final class SocketIOServer: Sendable {
     public var local: BroadcastOperator { sockets.local }
     public var volatile: BroadcastOperator { sockets.volatile }
     public func emit(_ event: String, _ args: JSONValue...) { sockets.all.emit(event, args: args) }
-    public func fetchSockets() async -> [Socket] { await sockets.fetchSockets() }
+    public func fetchSockets() async throws -> [RemoteSocket] { try await sockets.fetchSockets() }
+    public func localSockets() async -> [Socket] { await sockets.localSockets() }
+    public func serverSideEmit(_ event: String, _ args: JSONValue...) async throws {
+        _ = try await sockets.adapter.serverSideEmit(event, args: args, expectingAcks: false)
+    }
+    public func onServerSideEmit(_ handler: @escaping @Sendable (SocketIOEvent) -> Void) { sockets.onServerSideEmit(handler) }
 
     /// Installs the HTTP/Engine.IO handlers on an accepted channel (for callers with their own bootstrap).
     public func configure(channel: any Channel) -> EventLoopFuture<Void> { engine.configure(channel: channel) }

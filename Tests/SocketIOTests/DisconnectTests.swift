@@ -123,7 +123,7 @@ import Testing
                                 .forcedServerClose: 3, .transportClose: 3])
             #expect(await adapter.roomCounts() == [:])
             #expect(server.io.sockets.socketCount == 0)
-            #expect(await server.io.fetchSockets().isEmpty)
+            #expect(try await server.io.fetchSockets().isEmpty)
         }
     }
 

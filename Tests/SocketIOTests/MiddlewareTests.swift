@@ -86,7 +86,7 @@ import Testing
             let annID = try await ann.connect(auth: #"{"user":"ann"}"#)
             let bob = try await server.client()
             try await bob.connect(auth: #"{"user":"bob"}"#)
-            let members = await server.io.in("user:ann").fetchSockets().map(\.id)
+            let members = try await server.io.in("user:ann").fetchSockets().map(\.id)
             #expect(members == [annID])
             server.io.to("user:ann").emit("dm")
             try await ann.expectEvent("dm")

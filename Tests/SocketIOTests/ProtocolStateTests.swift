@@ -110,7 +110,7 @@ import Testing
             }
             for _ in clients { #expect(try await reasons.next() != .forcedClose) }
             // Each loop has finished the disconnects once it answers this.
-            _ = await server.io.fetchSockets()
+            _ = try await server.io.fetchSockets()
             for (index, weak) in weakSockets.enumerated() {
                 #expect(weak.socket == nil, "socket \(index) is still alive")
             }

@@ -23,7 +23,7 @@ import Testing
             let clients = try await server.connectedClients(layout.count) { index in
                 #"{"rooms":[\#(layout[index].map { "\"\($0)\"" }.joined(separator: ","))]}"#
             }
-            let loops = Set(await server.io.fetchSockets().map { ObjectIdentifier($0.eventLoop as AnyObject) })
+            let loops = Set(await server.io.localSockets().map { ObjectIdentifier($0.eventLoop as AnyObject) })
             try #require(loops.count == 2, "clients should be spread over both event loops")
             try await body(server, clients)
         }
@@ -117,28 +117,28 @@ import Testing
 
     @Test func fetchSocketsByRoom() async throws {
         try await Self.withRooms { server, clients in
-            func ids(_ sockets: [Socket]) -> Set<String> { Set(sockets.map(\.id)) }
+            func ids(_ sockets: [RemoteSocket]) -> Set<String> { Set(sockets.map(\.id)) }
             func sids(_ indices: Set<Int>) -> Set<String> { Set(indices.map { clients[$0].sid }) }
-            #expect(ids(await server.io.fetchSockets()) == sids(Set(clients.indices)))
-            #expect(ids(await server.io.in("a").fetchSockets()) == sids(Self.members(of: "a")))
-            #expect(ids(await server.io.to("a", "c").fetchSockets()) == sids([0, 1, 4, 5, 6]))
-            #expect(ids(await server.io.to("a").except("b").fetchSockets()) == sids([0, 4, 6]))
-            #expect(await server.io.in("nobody").fetchSockets().isEmpty)
-            let socket = try #require(await server.io.in(clients[1].sid).fetchSockets().first)
+            #expect(ids(try await server.io.fetchSockets()) == sids(Set(clients.indices)))
+            #expect(ids(try await server.io.in("a").fetchSockets()) == sids(Self.members(of: "a")))
+            #expect(ids(try await server.io.to("a", "c").fetchSockets()) == sids([0, 1, 4, 5, 6]))
+            #expect(ids(try await server.io.to("a").except("b").fetchSockets()) == sids([0, 4, 6]))
+            #expect(try await server.io.in("nobody").fetchSockets().isEmpty)
+            let socket = try #require(try await server.io.in(clients[1].sid).fetchSockets().first)
             #expect(socket.rooms == [clients[1].sid, "a", "b"])
         }
     }
 
     @Test func socketsJoinAndLeave() async throws {
         try await Self.withRooms { server, clients in
-            func ids(_ sockets: [Socket]) -> Set<String> { Set(sockets.map(\.id)) }
-            await server.io.in("c").socketsJoin("d", "e")
-            #expect(ids(await server.io.in("d").fetchSockets()) == [clients[4].sid, clients[5].sid])
+            func ids(_ sockets: [RemoteSocket]) -> Set<String> { Set(sockets.map(\.id)) }
+            try await server.io.in("c").socketsJoin("d", "e")
+            #expect(ids(try await server.io.in("d").fetchSockets()) == [clients[4].sid, clients[5].sid])
             server.io.to("e").emit("joined")
             try await Self.expectDelivery(#"42["joined"]"#, to: [4, 5], among: clients, server: server)
 
-            await server.io.sockets.all.socketsLeave("a")
-            #expect(await server.io.in("a").fetchSockets().isEmpty)
+            try await server.io.sockets.all.socketsLeave("a")
+            #expect(try await server.io.in("a").fetchSockets().isEmpty)
             let adapter = try #require(server.io.sockets.adapter as? InMemoryAdapter)
             #expect(await adapter.roomCounts()["a"] == nil)
             server.io.to("a").emit("nobody")
@@ -149,17 +149,17 @@ import Testing
     @Test func disconnectSocketsOfARoom() async throws {
         let reasons = Mailbox<DisconnectReason>("disconnect reason")
         try await Self.withRooms(reasons: reasons) { server, clients in
-            await server.io.in("b").disconnectSockets()
+            try await server.io.in("b").disconnectSockets()
             for _ in Self.members(of: "b") { #expect(try await reasons.next() == .serverNamespaceDisconnect) }
             #expect(server.io.sockets.socketCount == clients.count - 3)
-            #expect(await server.io.in("b").fetchSockets().isEmpty)
+            #expect(try await server.io.in("b").fetchSockets().isEmpty)
             server.io.emit("marker")
             for (index, entry) in clients.enumerated() {
                 let expected = Self.members(of: "b").contains(index) ? "41" : #"42["marker"]"#
                 #expect(try await entry.client.nextText() == expected, "client \(index)")
             }
 
-            await server.io.in("c").disconnectSockets(close: true)
+            try await server.io.in("c").disconnectSockets(close: true)
             #expect(try await reasons.next() == .forcedServerClose)
             try await clients[4].client.expectClosed()
         }

@@ -34,6 +34,59 @@ public protocol SocketIOAdapter: Sendable {
     func broadcast(_ packet: SocketIOPacket, options: BroadcastOptions)
     /// Sockets of this node matching the options (rooms and except).
     func localSockets(_ options: BroadcastOptions) async -> [Socket]
+
+    // Operations on the matching sockets of every node. The defaults act on this node only, which is all
+    // there is for a single node; a cluster adapter also asks the other nodes, and throws `ClusterError`
+    // when some of them did not answer in time.
+
+    func fetchSockets(_ options: BroadcastOptions) async throws -> [RemoteSocket]
+    func addSockets(_ options: BroadcastOptions, rooms: [String]) async throws
+    func removeSockets(_ options: BroadcastOptions, rooms: [String]) async throws
+    func disconnectSockets(_ options: BroadcastOptions, close: Bool) async throws
+    /// Sends an event to the namespace's `onServerSideEmit` handlers on the other nodes; returns their acknowledgements.
+    func serverSideEmit(_ event: String, args: [JSONValue], expectingAcks: Bool) async throws -> [[JSONValue]]
+    /// Number of nodes serving the namespace, this one included.
+    func serverCount() async throws -> Int
+}
+
+extension SocketIOAdapter {
+    public func fetchSockets(_ options: BroadcastOptions) async throws -> [RemoteSocket] {
+        await localSockets(options).map(RemoteSocket.init)
+    }
+
+    public func addSockets(_ options: BroadcastOptions, rooms: [String]) async throws {
+        for socket in await localSockets(options) { socket.join(rooms) }
+    }
+
+    public func removeSockets(_ options: BroadcastOptions, rooms: [String]) async throws {
+        for socket in await localSockets(options) {
+            for room in rooms { socket.leave(room) }
+        }
+    }
+
+    public func disconnectSockets(_ options: BroadcastOptions, close: Bool) async throws {
+        for socket in await localSockets(options) { socket.disconnect(close: close) }
+    }
+
+    public func serverSideEmit(_ event: String, args: [JSONValue], expectingAcks: Bool) async throws -> [[JSONValue]] { [] }
+
+    public func serverCount() async throws -> Int { 1 }
+}
+
+/// Some nodes of a cluster did not answer a request in time.
+public struct ClusterError: Error, Sendable, CustomStringConvertible {
+    /// Nodes that answered, and nodes that were expected to.
+    public var answered: Int
+    public var expected: Int
+    public var operation: String
+
+    public init(operation: String, answered: Int, expected: Int) {
+        self.operation = operation
+        self.answered = answered
+        self.expected = expected
+    }
+
+    public var description: String { "\(operation): \(answered) of \(expected) nodes answered in time" }
 }
 
 extension SocketIOPacket {
