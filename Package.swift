@@ -41,6 +41,11 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
         ]),
+        .target(name: "RedisAdapter", dependencies: [
+            "SocketIO", "SocketIOProtocol", "EngineIO",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .target(name: "Herald", dependencies: [
             "SocketIO",
             .product(name: "NIOPosix", package: "swift-nio"),
@@ -52,8 +57,11 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .target(name: "HeraldTesting", dependencies: [
-            "EngineIO", "SocketIO",
+            "EngineIO", "SocketIO", "RedisAdapter",
             .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOWebSocket", package: "swift-nio"),
             .product(name: "NIOEmbedded", package: "swift-nio"),
         ]),
         .executableTarget(name: "WebSocketEcho", dependencies: [
@@ -75,6 +83,12 @@ let package = Package(
         .testTarget(name: "EngineIOTests", dependencies: ["EngineIO", "HeraldTesting"]),
         .testTarget(name: "SocketIOTests", dependencies: [
             "SocketIO", "HeraldTesting",
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOWebSocket", package: "swift-nio"),
+        ]),
+        .testTarget(name: "RedisAdapterTests", dependencies: [
+            "RedisAdapter", "SocketIO", "HeraldTesting",
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "NIOWebSocket", package: "swift-nio"),

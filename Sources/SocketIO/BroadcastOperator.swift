@@ -45,6 +45,13 @@ public struct BroadcastOperator: Sendable {
         namespace.adapter.broadcast(.event(event, args, namespace: namespace.name), options: options)
     }
 
+    /// Like `emit`, and returns once every node can receive it; throws when the cluster cannot be reached
+    /// (delivery to this node's sockets has happened either way).
+    public func publish(_ event: String, args: [JSONValue]) async throws {
+        guard !reservedEventNames.contains(event) else { throw ReservedEventError(event: event) }
+        try await namespace.adapter.broadcastConfirmed(.event(event, args, namespace: namespace.name), options: options)
+    }
+
     /// The matching sockets of every node.
     public func fetchSockets() async throws -> [RemoteSocket] { try await namespace.adapter.fetchSockets(options) }
 
@@ -65,4 +72,10 @@ public struct BroadcastOperator: Sendable {
     public func disconnectSockets(close: Bool = false) async throws {
         try await namespace.adapter.disconnectSockets(options, close: close)
     }
+}
+
+/// Socket.IO reserves some event names for its own use (`connect`, `disconnect`, …).
+public struct ReservedEventError: Error, Sendable, CustomStringConvertible {
+    public var event: String
+    public var description: String { "\"\(event)\" is a reserved event name" }
 }

@@ -24,7 +24,7 @@ public struct RemoteSocket: Sendable, Hashable {
         self.query = query
     }
 
-    init(_ socket: Socket) {
+    public init(_ socket: Socket) {
         self.init(
             id: socket.id, namespace: socket.namespace.name, rooms: socket.rooms, data: socket.data,
             auth: socket.handshake.auth, address: socket.handshake.address, query: socket.handshake.query)

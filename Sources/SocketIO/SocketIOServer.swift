@@ -32,12 +32,16 @@ public final class SocketIOServer: Sendable {
     /// The namespace with this name, created on first use.
     public func of(_ name: String) -> Namespace {
         let name = name.hasPrefix("/") ? name : "/" + name
-        return namespaces.withLock { namespaces in
+        var created = false
+        let namespace = namespaces.withLock { namespaces in
             if let existing = namespaces[name] { return existing }
+            created = true
             let namespace = Namespace(name: name, server: self, adapter: adapterFactory(name))
             namespaces[name] = namespace
             return namespace
         }
+        if created { namespace.adapter.attach(to: namespace) }
+        return namespace
     }
 
     func namespace(named name: String) -> Namespace? { namespaces.withLock { $0[name] } }

@@ -1,3 +1,4 @@
+import HeraldTesting
 import SocketIO
 import SocketIOProtocol
 import Testing

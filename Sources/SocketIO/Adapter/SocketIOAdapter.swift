@@ -32,6 +32,10 @@ public protocol SocketIOAdapter: Sendable {
     func leaveAll(_ socket: Socket)
     /// Encodes the packet once and delivers it; callable from any thread.
     func broadcast(_ packet: SocketIOPacket, options: BroadcastOptions)
+    /// Like `broadcast`, and returns once other nodes can receive it; throws when they cannot (a cluster bus is down).
+    func broadcastConfirmed(_ packet: SocketIOPacket, options: BroadcastOptions) async throws
+    /// Called once when the namespace owning this adapter is created.
+    func attach(to namespace: Namespace)
     /// Sockets of this node matching the options (rooms and except).
     func localSockets(_ options: BroadcastOptions) async -> [Socket]
 
@@ -50,6 +54,12 @@ public protocol SocketIOAdapter: Sendable {
 }
 
 extension SocketIOAdapter {
+    public func broadcastConfirmed(_ packet: SocketIOPacket, options: BroadcastOptions) async throws {
+        broadcast(packet, options: options)
+    }
+
+    public func attach(to namespace: Namespace) {}
+
     public func fetchSockets(_ options: BroadcastOptions) async throws -> [RemoteSocket] {
         await localSockets(options).map(RemoteSocket.init)
     }
@@ -91,7 +101,7 @@ public struct ClusterError: Error, Sendable, CustomStringConvertible {
 
 extension SocketIOPacket {
     /// Encodes the packet once as a shared, pre-framed Engine.IO message.
-    func prepared() -> EngineIOPreparedMessage {
+    public func prepared() -> EngineIOPreparedMessage {
         EngineIOPreparedMessage(capacity: 64) { buffer in
             SocketIOPacketEncoder.encode(self, into: &buffer)
         }

@@ -1,3 +1,4 @@
+import HeraldTesting
 import EngineIO
 import NIOCore
 import NIOPosix

@@ -3,15 +3,15 @@ import NIOPosix
 import Synchronization
 
 /// Thrown when a bounded wait runs out: the test fails instead of hanging.
-struct WaitTimedOut: Error, CustomStringConvertible {
-    let what: String
-    let after: Duration
-    var description: String { "timed out after \(after) waiting for \(what)" }
+public struct WaitTimedOut: Error, CustomStringConvertible {
+    public let what: String
+    public let after: Duration
+    public var description: String { "timed out after \(after) waiting for \(what)" }
 }
 
 /// A single-consumer queue of values produced on any thread, read with a bounded wait.
 /// The deadline runs on an event loop timer, so a wait needs no sleeping task.
-final class Mailbox<Element: Sendable>: Sendable {
+public final class Mailbox<Element: Sendable>: Sendable {
     private struct Waiter {
         let token: Int
         let continuation: CheckedContinuation<Element?, any Error>
@@ -29,12 +29,12 @@ final class Mailbox<Element: Sendable>: Sendable {
     private let timerLoop: any EventLoop
     private let name: String
 
-    init(_ name: String, timerLoop: any EventLoop = MultiThreadedEventLoopGroup.singleton.next()) {
+    public init(_ name: String, timerLoop: any EventLoop = MultiThreadedEventLoopGroup.singleton.next()) {
         self.name = name
         self.timerLoop = timerLoop
     }
 
-    func send(_ element: Element) {
+    public func send(_ element: Element) {
         let waiter: Waiter? = state.withLock { state in
             guard !state.finished else { return nil }
             if let waiter = state.waiter {
@@ -51,7 +51,7 @@ final class Mailbox<Element: Sendable>: Sendable {
     }
 
     /// No more elements; buffered ones are still delivered, then `next` returns nil.
-    func finish() {
+    public func finish() {
         let waiter: Waiter? = state.withLock { state in
             state.finished = true
             defer { state.waiter = nil }
@@ -64,7 +64,7 @@ final class Mailbox<Element: Sendable>: Sendable {
     }
 
     /// The next element, nil once finished; throws `WaitTimedOut` when none arrives in time.
-    func next(timeout: Duration = .seconds(5)) async throws -> Element? {
+    public func next(timeout: Duration = .seconds(5)) async throws -> Element? {
         try await withCheckedThrowingContinuation { continuation in
             let immediate: Result<Element?, any Error>? = state.withLock { locked in
                 precondition(locked.waiter == nil, "Mailbox \(name) has a single consumer")
@@ -88,7 +88,7 @@ final class Mailbox<Element: Sendable>: Sendable {
     }
 
     /// Elements received so far, without waiting.
-    func drain() -> [Element] {
+    public func drain() -> [Element] {
         state.withLock { state in
             defer { state.buffer = [] }
             return state.buffer
@@ -96,11 +96,11 @@ final class Mailbox<Element: Sendable>: Sendable {
     }
 
     /// Whether nothing is buffered right now.
-    var isEmpty: Bool { state.withLock { $0.buffer.isEmpty } }
+    public var isEmpty: Bool { state.withLock { $0.buffer.isEmpty } }
 }
 
 extension TimeAmount {
-    init(_ duration: Duration) {
+    public init(_ duration: Duration) {
         let (seconds, attoseconds) = duration.components
         self = .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
     }

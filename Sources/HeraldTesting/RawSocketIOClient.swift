@@ -7,11 +7,11 @@ import Synchronization
 import Testing
 
 /// One websocket message as the client received it.
-enum Frame: Sendable, Equatable, CustomStringConvertible {
+public enum Frame: Sendable, Equatable, CustomStringConvertible {
     case text(String)
     case binary([UInt8])
 
-    var description: String {
+    public var description: String {
         switch self {
         case .text(let text): "text(\(text))"
         case .binary(let bytes): "binary(\(bytes))"
@@ -19,18 +19,18 @@ enum Frame: Sendable, Equatable, CustomStringConvertible {
     }
 }
 
-struct UnexpectedFrame: Error, CustomStringConvertible {
-    let description: String
+public struct UnexpectedFrame: Error, CustomStringConvertible {
+    public let description: String
 }
 
 /// A deliberately dumb Socket.IO client over a real websocket: it speaks raw Engine.IO/Socket.IO text so tests
 /// can assert the exact wire strings the server writes.
-final class RawSocketIOClient: Sendable {
-    let channel: any Channel
+public final class RawSocketIOClient: Sendable {
+    public let channel: any Channel
     /// Every message the server sent, Engine.IO pings included.
-    let frames: Mailbox<Frame>
+    public let frames: Mailbox<Frame>
     /// The Engine.IO open packet's `sid`.
-    let engineID: String
+    public let engineID: String
     private let autoPong: PingSwitch
 
     private init(channel: any Channel, frames: Mailbox<Frame>, engineID: String, autoPong: PingSwitch) {
@@ -41,13 +41,13 @@ final class RawSocketIOClient: Sendable {
     }
 
     /// Whether Engine.IO pings `2` are answered with `3` (on by default).
-    var answersPings: Bool {
+    public var answersPings: Bool {
         get { autoPong.on.withLock { $0 } }
         set { autoPong.on.withLock { $0 = newValue } }
     }
 
     /// Opens `GET <path>?EIO=4&transport=websocket` and reads the Engine.IO open packet.
-    static func open(
+    public static func open(
         port: Int, group: any EventLoopGroup, path: String = "/socket.io/", answersPings: Bool = true
     ) async throws -> RawSocketIOClient {
         let frames = Mailbox<Frame>("frame")
@@ -81,13 +81,13 @@ final class RawSocketIOClient: Sendable {
 
     // MARK: Sending
 
-    func send(_ text: String) {
+    public func send(_ text: String) {
         var buffer = channel.allocator.buffer(capacity: text.utf8.count)
         buffer.writeString(text)
         write(WebSocketFrame(fin: true, opcode: .text, maskKey: .random(), data: buffer))
     }
 
-    func send(binary bytes: [UInt8]) {
+    public func send(binary bytes: [UInt8]) {
         write(WebSocketFrame(fin: true, opcode: .binary, maskKey: .random(), data: channel.allocator.buffer(bytes: bytes)))
     }
 
@@ -96,7 +96,7 @@ final class RawSocketIOClient: Sendable {
     }
 
     /// Closes the TCP connection abruptly (no websocket close), as a vanished client does.
-    func disconnectTransport() async {
+    public func disconnectTransport() async {
         try? await channel.close()
     }
 
@@ -104,7 +104,7 @@ final class RawSocketIOClient: Sendable {
 
     /// The next message; Engine.IO pings are skipped unless `skipPings` is false. Throws when the connection
     /// closes first or nothing arrives within `timeout`.
-    func next(timeout: Duration = .seconds(5), skipPings: Bool = true) async throws -> Frame {
+    public func next(timeout: Duration = .seconds(5), skipPings: Bool = true) async throws -> Frame {
         while true {
             guard let frame = try await frames.next(timeout: timeout) else {
                 throw UnexpectedFrame(description: "connection closed while waiting for a frame")
@@ -114,13 +114,13 @@ final class RawSocketIOClient: Sendable {
         }
     }
 
-    func nextText(timeout: Duration = .seconds(5), skipPings: Bool = true) async throws -> String {
+    public func nextText(timeout: Duration = .seconds(5), skipPings: Bool = true) async throws -> String {
         let frame = try await next(timeout: timeout, skipPings: skipPings)
         guard case .text(let text) = frame else { throw UnexpectedFrame(description: "expected text, got \(frame)") }
         return text
     }
 
-    func nextBinary(timeout: Duration = .seconds(5)) async throws -> [UInt8] {
+    public func nextBinary(timeout: Duration = .seconds(5)) async throws -> [UInt8] {
         let frame = try await next(timeout: timeout)
         guard case .binary(let bytes) = frame else { throw UnexpectedFrame(description: "expected binary, got \(frame)") }
         return bytes
@@ -128,7 +128,7 @@ final class RawSocketIOClient: Sendable {
 
     /// Waits for the server to close the connection; other frames before the close are returned.
     @discardableResult
-    func expectClosed(timeout: Duration = .seconds(5)) async throws -> [Frame] {
+    public func expectClosed(timeout: Duration = .seconds(5)) async throws -> [Frame] {
         var before: [Frame] = []
         while let frame = try await frames.next(timeout: timeout) {
             if frame != .text("2") { before.append(frame) }
@@ -140,7 +140,7 @@ final class RawSocketIOClient: Sendable {
 
     /// Sends CONNECT (unless the test already did) and returns the socket id from the `40[nsp,]{"sid":…}` reply.
     @discardableResult
-    func connect(namespace: String = "/", auth: String? = nil, alreadySent: Bool = false) async throws -> String {
+    public func connect(namespace: String = "/", auth: String? = nil, alreadySent: Bool = false) async throws -> String {
         let prefix = namespace == "/" ? "" : namespace + ","
         if !alreadySent { send("40" + prefix + (auth ?? "")) }
         let reply = try await nextText()
@@ -153,14 +153,14 @@ final class RawSocketIOClient: Sendable {
     }
 
     /// Sends `42[nsp,][id]["event",args…]`; `args` are raw JSON texts.
-    func emit(_ event: String, _ args: String..., namespace: String = "/", ackID: Int? = nil) {
+    public func emit(_ event: String, _ args: String..., namespace: String = "/", ackID: Int? = nil) {
         let prefix = namespace == "/" ? "" : namespace + ","
         let payload = (["\"\(event)\""] + args).joined(separator: ",")
         send("42" + prefix + (ackID.map(String.init) ?? "") + "[" + payload + "]")
     }
 
     /// Reads the next message and checks it is exactly the event `42[nsp,]["event",args…]`.
-    func expectEvent(_ event: String, _ args: String..., namespace: String = "/",
+    public func expectEvent(_ event: String, _ args: String..., namespace: String = "/",
                      sourceLocation: SourceLocation = #_sourceLocation) async throws {
         let prefix = namespace == "/" ? "" : namespace + ","
         let expected = "42" + prefix + "[" + (["\"\(event)\""] + args).joined(separator: ",") + "]"
@@ -171,7 +171,7 @@ final class RawSocketIOClient: Sendable {
 
 extension String {
     /// The string value of `"key":"…"` in a flat JSON text, enough for sids.
-    func jsonStringField(_ key: String) -> String? {
+    public func jsonStringField(_ key: String) -> String? {
         guard let range = range(of: "\"\(key)\":\"") else { return nil }
         let rest = self[range.upperBound...]
         guard let end = rest.firstIndex(of: "\"") else { return nil }
@@ -180,9 +180,9 @@ extension String {
 }
 
 /// Whether the client answers Engine.IO pings; shared with its channel handler.
-final class PingSwitch: Sendable {
-    let on: Mutex<Bool>
-    init(_ on: Bool) { self.on = Mutex(on) }
+public final class PingSwitch: Sendable {
+    public let on: Mutex<Bool>
+    public init(_ on: Bool) { self.on = Mutex(on) }
 }
 
 /// Writes the upgrade request when the connection is up; the upgrade handler adds the websocket headers.
@@ -190,15 +190,15 @@ private final class UpgradeRequestSender: ChannelInboundHandler, RemovableChanne
     typealias InboundIn = HTTPClientResponsePart
     typealias OutboundOut = HTTPClientRequestPart
 
-    let uri: String
-    let port: Int
+    public let uri: String
+    public let port: Int
 
-    init(uri: String, port: Int) {
+    public init(uri: String, port: Int) {
         self.uri = uri
         self.port = port
     }
 
-    func channelActive(context: ChannelHandlerContext) {
+    public func channelActive(context: ChannelHandlerContext) {
         var head = HTTPRequestHead(version: .http1_1, method: .GET, uri: uri)
         head.headers.add(name: "Host", value: "127.0.0.1:\(port)")
         head.headers.add(name: "Content-Length", value: "0")
@@ -213,17 +213,17 @@ private final class ClientFrameHandler: ChannelInboundHandler {
     typealias InboundIn = WebSocketFrame
     typealias OutboundOut = WebSocketFrame
 
-    let frames: Mailbox<Frame>
-    let autoPong: @Sendable () -> Bool
+    public let frames: Mailbox<Frame>
+    public let autoPong: @Sendable () -> Bool
     private var fragments: ByteBuffer?
     private var fragmentOpcode: WebSocketOpcode = .text
 
-    init(frames: Mailbox<Frame>, autoPong: @escaping @Sendable () -> Bool) {
+    public init(frames: Mailbox<Frame>, autoPong: @escaping @Sendable () -> Bool) {
         self.frames = frames
         self.autoPong = autoPong
     }
 
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+    public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let frame = unwrapInboundIn(data)
         switch frame.opcode {
         case .text, .binary:
@@ -268,12 +268,12 @@ private final class ClientFrameHandler: ChannelInboundHandler {
         }
     }
 
-    func channelInactive(context: ChannelHandlerContext) {
+    public func channelInactive(context: ChannelHandlerContext) {
         frames.finish()
         context.fireChannelInactive()
     }
 
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+    public func errorCaught(context: ChannelHandlerContext, error: any Error) {
         context.close(promise: nil)
     }
 }

@@ -1,0 +1,255 @@
+import EngineIO
+import Logging
+import NIOCore
+import SocketIO
+import SocketIOProtocol
+import Synchronization
+
+/// A namespace adapter for many nodes. Broadcasts are delivered locally and published once on the cluster bus;
+/// a node subscribes to a room's channel only while it has members in that room, so a broadcast to a room
+/// reaches only the nodes that serve it. Requests (fetchSockets, socketsJoin, serverSideEmit…) go to every
+/// node and wait for their answers, with a timeout.
+///
+/// Channels, for prefix P and namespace N: `P#N#` (broadcasts to the whole namespace, or to several rooms),
+/// `P#N#ROOM#` (broadcasts to one room), `P#N#request#` and `P#N#response#NODE#`.
+public final class RedisAdapter: SocketIOAdapter {
+    public let configuration: RedisAdapterConfiguration
+    /// This node's id, random per process.
+    public let nodeID: String
+    public let logger: Logger
+    let bus: any ClusterBus
+    let local = InMemoryAdapter()
+    private let state = Mutex(State())
+    /// Room subscriptions are reconciled in order by one task, so a quick join/leave/join never leaves the
+    /// subscription in the wrong state.
+    private let subscriptionQueue: AsyncStream<SubscriptionWork>.Continuation
+    private let publishFailures = Mutex(0)
+
+    enum SubscriptionWork: Sendable {
+        case room(String)
+        case barrier(CheckedContinuation<Void, Never>)
+    }
+
+    struct State {
+        var namespace: Namespace?
+        var memberCounts: [String: Int] = [:]
+        var subscribedRooms: Set<String> = []
+        var pending: [String: PendingRequest] = [:]
+        var ready: [CheckedContinuation<Void, any Error>] = []
+        var started: Result<Void, any Error>?
+    }
+
+    final class PendingRequest: Sendable {
+        let expected: Int
+        let responses = Mutex<[JSONValue]>([])
+        let continuation: Mutex<CheckedContinuation<[JSONValue], any Error>?>
+
+        init(expected: Int, continuation: CheckedContinuation<[JSONValue], any Error>) {
+            self.expected = expected
+            self.continuation = Mutex(continuation)
+        }
+
+        /// Resumes once, with every response or with the timeout's error.
+        func finish(_ result: Result<[JSONValue], any Error>) {
+            continuation.withLock { $0.take() }?.resume(with: result)
+        }
+    }
+
+    public init(bus: any ClusterBus, configuration: RedisAdapterConfiguration = RedisAdapterConfiguration(),
+                logger: Logger = Logger(label: "herald.cluster")) {
+        self.bus = bus
+        self.configuration = configuration
+        self.logger = logger
+        self.nodeID = EngineIOServer.makeSessionID()
+        let (stream, continuation) = AsyncStream.makeStream(of: SubscriptionWork.self)
+        self.subscriptionQueue = continuation
+        Task { [weak self] in
+            for await work in stream {
+                switch work {
+                case .room(let room):
+                    guard let self else { return }
+                    await self.reconcile(room: room)
+                case .barrier(let continuation):
+                    continuation.resume()
+                }
+            }
+        }
+    }
+
+    deinit { subscriptionQueue.finish() }
+
+    /// A factory for `SocketIOServer(adapterFactory:)`: every namespace gets an adapter on the same bus.
+    public static func factory(bus: any ClusterBus, configuration: RedisAdapterConfiguration = RedisAdapterConfiguration(),
+                               logger: Logger = Logger(label: "herald.cluster")) -> @Sendable (String) -> any SocketIOAdapter {
+        { _ in RedisAdapter(bus: bus, configuration: configuration, logger: logger) }
+    }
+
+    var namespaceName: String { state.withLock { $0.namespace?.name } ?? "/" }
+    var namespace: Namespace? { state.withLock { $0.namespace } }
+
+    func register(_ pending: PendingRequest, id: String) { state.withLock { $0.pending[id] = pending } }
+    func unregister(id: String) -> PendingRequest? { state.withLock { $0.pending.removeValue(forKey: id) } }
+    func pendingRequest(id: String) -> PendingRequest? { state.withLock { $0.pending[id] } }
+
+    // MARK: Channels
+
+    func channel(_ suffix: String? = nil) -> String {
+        let base = "\(configuration.channelPrefix)#\(namespaceName)#"
+        guard let suffix else { return base }
+        return base + suffix + "#"
+    }
+
+    var requestChannel: String { channel("request") }
+    var responseChannel: String { channel("response#\(nodeID)") }
+
+    // MARK: Lifecycle
+
+    public func attach(to namespace: Namespace) {
+        state.withLock { $0.namespace = namespace }
+        Task {
+            let result: Result<Void, any Error>
+            do {
+                try await bus.subscribe(channel: channel()) { [weak self] message in self?.receiveBroadcast(message) }
+                try await bus.subscribe(channel: requestChannel) { [weak self] message in self?.receiveRequest(message) }
+                try await bus.subscribe(channel: responseChannel) { [weak self] message in self?.receiveResponse(message) }
+                result = .success(())
+            } catch {
+                logger.error("cluster adapter could not subscribe", metadata: ["namespace": "\(namespace.name)", "error": "\(error)"])
+                result = .failure(error)
+            }
+            let waiters = state.withLock { state in
+                state.started = result
+                defer { state.ready = [] }
+                return state.ready
+            }
+            for waiter in waiters { waiter.resume(with: result) }
+        }
+    }
+
+    /// Returns once the adapter listens on the bus (or throws why it cannot).
+    public func ready() async throws {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            let started = state.withLock { state -> Result<Void, any Error>? in
+                if state.started == nil { state.ready.append(continuation) }
+                return state.started
+            }
+            if let started { continuation.resume(with: started) }
+        }
+    }
+
+    /// Broadcasts that could not be published since the process started.
+    public var failedPublishes: Int { publishFailures.withLock { $0 } }
+
+    // MARK: Rooms
+
+    public func join(_ socket: Socket, rooms: [String]) {
+        local.join(socket, rooms: rooms)
+        let firstMembers = state.withLock { state in
+            rooms.filter { room in
+                state.memberCounts[room, default: 0] += 1
+                return state.memberCounts[room] == 1
+            }
+        }
+        for room in firstMembers { subscriptionQueue.yield(.room(room)) }
+    }
+
+    public func leave(_ socket: Socket, room: String) {
+        local.leave(socket, room: room)
+        release([room])
+    }
+
+    public func leaveAll(_ socket: Socket) {
+        let rooms = socket.rooms
+        local.leaveAll(socket)
+        release(Array(rooms))
+    }
+
+    private func release(_ rooms: [String]) {
+        let emptied = state.withLock { state in
+            rooms.filter { room in
+                guard let count = state.memberCounts[room] else { return false }
+                state.memberCounts[room] = count > 1 ? count - 1 : nil
+                return count == 1
+            }
+        }
+        for room in emptied { subscriptionQueue.yield(.room(room)) }
+    }
+
+    private func reconcile(room: String) async {
+        let (wanted, subscribed) = state.withLock { ($0.memberCounts[room] != nil, $0.subscribedRooms.contains(room)) }
+        guard wanted != subscribed else { return }
+        do {
+            if wanted {
+                try await bus.subscribe(channel: channel(room)) { [weak self] message in self?.receiveBroadcast(message) }
+                _ = state.withLock { $0.subscribedRooms.insert(room) }
+            } else {
+                try await bus.unsubscribe(channel: channel(room))
+                _ = state.withLock { $0.subscribedRooms.remove(room) }
+            }
+        } catch {
+            logger.warning("room subscription failed", metadata: ["room": "\(room)", "error": "\(error)"])
+        }
+    }
+
+    /// Returns once every room subscription change requested so far has reached the bus.
+    public func subscriptionsSettled() async {
+        await withCheckedContinuation { subscriptionQueue.yield(.barrier($0)) }
+    }
+
+    /// Rooms this node subscribes to on the bus (for tests and health).
+    public var subscribedRooms: Set<String> { state.withLock { $0.subscribedRooms } }
+
+    // MARK: Broadcasting
+
+    public func broadcast(_ packet: SocketIOPacket, options: BroadcastOptions) {
+        let prepared = packet.prepared()
+        local.deliverLocally(prepared, options: options)
+        guard !options.local else { return }
+        let (channel, message) = clusterMessage(prepared, options: options)
+        bus.publishDetached(channel: channel, message: message) { [weak self] error in
+            guard let self else { return }
+            publishFailures.withLock { $0 += 1 }
+            logger.warning("broadcast not published to the cluster", metadata: ["error": "\(error)"])
+        }
+    }
+
+    public func broadcastConfirmed(_ packet: SocketIOPacket, options: BroadcastOptions) async throws {
+        let prepared = packet.prepared()
+        local.deliverLocally(prepared, options: options)
+        guard !options.local else { return }
+        let (channel, message) = clusterMessage(prepared, options: options)
+        try await bus.publish(channel: channel, message: message)
+    }
+
+    private func clusterMessage(_ prepared: EngineIOPreparedMessage, options: BroadcastOptions) -> (String, ByteBuffer) {
+        var text = prepared.textPacket
+        text.moveReaderIndex(forwardBy: 1)   // Engine.IO's "4"
+        let message = ClusterBroadcast(
+            origin: nodeID, rooms: options.rooms.sorted(), except: options.except.sorted(),
+            volatile: options.volatile, text: text, attachments: prepared.attachments)
+        // One room: only the nodes with members hear it. Everything else: the namespace channel, once.
+        let channel = options.rooms.count == 1 ? channel(options.rooms.first!) : channel()
+        return (channel, message.encode())
+    }
+
+    func receiveBroadcast(_ message: ByteBuffer) {
+        guard let broadcast = try? ClusterBroadcast.decode(message) else {
+            logger.warning("undecodable cluster broadcast")
+            return
+        }
+        guard broadcast.origin != nodeID else { return }
+        let prepared = EngineIOPreparedMessage(capacity: broadcast.text.readableBytes) { buffer in
+            var text = broadcast.text
+            buffer.writeBuffer(&text)
+            return broadcast.attachments
+        }
+        local.deliverLocally(prepared, options: broadcast.options)
+    }
+
+    public func localSockets(_ options: BroadcastOptions) async -> [Socket] {
+        await local.localSockets(options)
+    }
+
+    /// Room names and member counts on this node.
+    public func roomCounts() async -> [String: Int] { await local.roomCounts() }
+}

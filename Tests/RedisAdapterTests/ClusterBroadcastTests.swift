@@ -1,0 +1,145 @@
+import HeraldTesting
+import NIOCore
+import RedisAdapter
+import SocketIO
+import SocketIOProtocol
+import Testing
+
+@Suite struct ClusterBroadcastTests {
+    @Test func roomBroadcastReachesMembersOnEveryNodeAndOnlyThem() async throws {
+        try await withCluster(3) { cluster in
+            let a = try await cluster.client(on: 0)
+            let b = try await cluster.client(on: 1)
+            let c = try await cluster.client(on: 2)
+            try await cluster.join(a.client, on: 0, "order:1")
+            try await cluster.join(c.client, on: 2, "order:1")
+
+            cluster.nodes[1].io.to("order:1").emit("order:updated", ["status": "shipped"])
+            try await a.client.expectEvent("order:updated", #"{"status":"shipped"}"#)
+            try await c.client.expectEvent("order:updated", #"{"status":"shipped"}"#)
+
+            // b is in no room: the next thing it hears is the marker, not the room's event.
+            cluster.nodes[0].io.emit("marker")
+            try await b.client.expectEvent("marker")
+            // Node 1 has no member in the room, so it never subscribed to the room's channel.
+            #expect(cluster.nodes[1].adapter.subscribedRooms.contains("order:1") == false)
+            #expect(cluster.hub.subscribers("herald#/#order:1#") == 2)
+        }
+    }
+
+    @Test func oneRoomBroadcastUsesTheRoomChannelAndSeveralRoomsTheNamespaceChannel() async throws {
+        try await withCluster(2) { cluster in
+            let a = try await cluster.client(on: 0)
+            try await cluster.join(a.client, on: 0, "x", "y")
+            cluster.nodes[1].io.to("x").emit("one")
+            try await a.client.expectEvent("one")
+            cluster.nodes[1].io.to("x", "y").emit("two")
+            // In both rooms, still delivered once.
+            try await a.client.expectEvent("two")
+            cluster.nodes[1].io.emit("three")
+            try await a.client.expectEvent("three")
+            let broadcasts = cluster.hub.publishedChannels.filter { !$0.contains("#request#") && !$0.contains("#response#") }
+            #expect(broadcasts == ["herald#/#x#", "herald#/#", "herald#/#"])
+        }
+    }
+
+    @Test func exceptAndSenderExclusionAcrossNodes() async throws {
+        try await withCluster(2) { cluster in
+            let a = try await cluster.client(on: 0)
+            let b = try await cluster.client(on: 1)
+            let c = try await cluster.client(on: 1)
+            try await cluster.join(a.client, on: 0, "r")
+            try await cluster.join(b.client, on: 1, "r", "muted")
+            try await cluster.join(c.client, on: 1, "r")
+
+            cluster.nodes[0].io.to("r").except("muted").emit("hello")
+            try await a.client.expectEvent("hello")
+            try await c.client.expectEvent("hello")
+            // A socket id is a room: excluding it works across nodes too.
+            cluster.nodes[0].io.to("r").except(c.sid).emit("second")
+            try await b.client.expectEvent("second")
+            try await a.client.expectEvent("second")
+            cluster.nodes[1].io.emit("end")
+            try await c.client.expectEvent("end")
+        }
+    }
+
+    @Test func toOneSocketOnAnotherNode() async throws {
+        try await withCluster(2) { cluster in
+            let a = try await cluster.client(on: 0)
+            let b = try await cluster.client(on: 1)
+            await cluster.nodes[0].adapter.subscriptionsSettled()
+            cluster.nodes[1].io.to(a.sid).emit("direct", 1)
+            try await a.client.expectEvent("direct", "1")
+            cluster.nodes[0].io.emit("end")
+            try await b.client.expectEvent("end")
+        }
+    }
+
+    @Test func binaryTravelsBetweenNodes() async throws {
+        try await withCluster(2) { cluster in
+            let a = try await cluster.client(on: 0)
+            cluster.nodes[1].io.emit("file", .binary(ByteBuffer(bytes: [1, 2, 3])), "name")
+            #expect(try await a.client.nextText() == #"451-["file",{"_placeholder":true,"num":0},"name"]"#)
+            #expect(try await a.client.nextBinary() == [1, 2, 3])
+        }
+    }
+
+    @Test func localBroadcastStaysOnTheNode() async throws {
+        try await withCluster(2) { cluster in
+            let a = try await cluster.client(on: 0)
+            let b = try await cluster.client(on: 1)
+            cluster.nodes[1].io.local.emit("only-here")
+            try await b.client.expectEvent("only-here")
+            cluster.nodes[1].io.emit("everywhere")
+            try await a.client.expectEvent("everywhere")
+            try await b.client.expectEvent("everywhere")
+        }
+    }
+
+    @Test func lastMemberLeavingUnsubscribesTheRoom() async throws {
+        try await withCluster(2) { cluster in
+            let a = try await cluster.client(on: 0)
+            let a2 = try await cluster.client(on: 0)
+            try await cluster.join(a.client, on: 0, "room")
+            try await cluster.join(a2.client, on: 0, "room")
+            #expect(cluster.hub.subscribers("herald#/#room#") == 1)
+            a.client.emit("leave", "\"room\"", ackID: 2)
+            _ = try await a.client.nextText()
+            await cluster.nodes[0].adapter.subscriptionsSettled()
+            #expect(cluster.hub.subscribers("herald#/#room#") == 1)
+            await a2.client.disconnectTransport()
+            try await waitUntil { cluster.nodes[0].io.sockets.socketCount == 1 }
+            await cluster.nodes[0].adapter.subscriptionsSettled()
+            #expect(cluster.hub.subscribers("herald#/#room#") == 0)
+            #expect(cluster.nodes[0].adapter.subscribedRooms == [a.sid])
+            // Each socket's own room is released too when it goes.
+            #expect(cluster.hub.subscribers("herald#/#\(a2.sid)#") == 0)
+        }
+    }
+
+    @Test func busOutageKeepsLocalDeliveryAndReportsThePublishFailure() async throws {
+        try await withCluster(2) { cluster in
+            let a = try await cluster.client(on: 0)
+            cluster.hub.isDown = true
+            await #expect(throws: InMemoryClusterBus.Unavailable.self) {
+                try await cluster.nodes[0].io.sockets.all.publish("news", args: ["x"])
+            }
+            // Delivered on the node itself all the same.
+            try await a.client.expectEvent("news", #""x""#)
+            cluster.hub.isDown = false
+            try await cluster.nodes[1].io.sockets.all.publish("back", args: [])
+            try await a.client.expectEvent("back")
+        }
+    }
+}
+
+/// Polls a condition that has no event to await (a server-side count after a client went away), failing after
+/// a bounded number of scheduler turns.
+func waitUntil(_ condition: @Sendable () -> Bool, sourceLocation: SourceLocation = #_sourceLocation) async throws {
+    for _ in 0..<20_000 {
+        if condition() { return }
+        await Task.yield()
+    }
+    Issue.record("condition not met", sourceLocation: sourceLocation)
+}
