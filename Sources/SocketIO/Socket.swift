@@ -10,6 +10,10 @@ public final class Socket: Sendable {
     public let id: String
     public let namespace: Namespace
     public let handshake: SocketIOHandshake
+    /// The private session id a client presents to recover this socket (only with connection state recovery).
+    public let pid: String?
+    /// Whether this socket is a recovered one: same id, rooms and data, missed events replayed.
+    public let recovered: Bool
     let connection: SocketIOConnection
     private let state = Mutex(State())
 
@@ -25,6 +29,7 @@ public final class Socket: Sendable {
         var disconnect: [@Sendable (DisconnectReason) -> Void] = []
         var nextAckID = 0
         var pendingAcks: [Int: PendingAck] = [:]
+        var connectOffset = ""
     }
 
     struct PendingAck {
@@ -32,11 +37,19 @@ public final class Socket: Sendable {
         let timer: Scheduled<Void>
     }
 
-    init(id: String, namespace: Namespace, handshake: SocketIOHandshake, connection: SocketIOConnection) {
+    init(id: String, namespace: Namespace, handshake: SocketIOHandshake, connection: SocketIOConnection,
+         pid: String? = nil, recovered: Bool = false) {
         self.id = id
         self.namespace = namespace
         self.handshake = handshake
         self.connection = connection
+        self.pid = pid
+        self.recovered = recovered
+    }
+
+    var connectOffset: String {
+        get { state.withLock { $0.connectOffset } }
+        set { state.withLock { $0.connectOffset = newValue } }
     }
 
     var session: EngineIOSession { connection.session }
@@ -90,7 +103,13 @@ public final class Socket: Sendable {
             namespace.server.logger.error("refusing to emit reserved event", metadata: ["event": "\(event)"])
             return
         }
-        send(.event(event, args, namespace: namespace.name))
+        let packet = SocketIOPacket.event(event, args, namespace: namespace.name)
+        if pid != nil {
+            // With recovery on, a direct emit is logged like a broadcast to the socket's own room.
+            namespace.adapter.broadcast(packet, options: BroadcastOptions(rooms: [id], local: true))
+        } else {
+            send(packet)
+        }
     }
 
     /// Emits and waits for the client's acknowledgement; throws `AckError.timeout` or `.disconnected`.
@@ -235,6 +254,12 @@ public final class Socket: Sendable {
         }
         guard let disconnecting else { return }
         for handler in disconnecting { handler(reason) }
+        if let pid, recoverableReasons.contains(reason) {
+            let (rooms, data, offset) = state.withLock { ($0.rooms, $0.data, $0.connectOffset) }
+            let session = RecoverableSession(
+                id: id, pid: pid, rooms: rooms.subtracting([id]).sorted(), data: data, connectOffset: offset)
+            namespace.adapter.persistSession(session)
+        }
         namespace.adapter.leaveAll(self)
         let (handlers, acks) = state.withLock { state in
             state.connected = false

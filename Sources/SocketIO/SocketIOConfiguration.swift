@@ -10,16 +10,20 @@ public struct SocketIOConfiguration: Sendable {
     public var ackTimeout: Duration
     /// Most binary attachments one packet may announce. Default 10.
     public var maxAttachments: Int
+    /// Connection state recovery. Default nil (off).
+    public var connectionStateRecovery: ConnectionStateRecovery?
 
     public init(
         engine: EngineIOConfiguration = EngineIOConfiguration(path: "/socket.io/"),
         connectTimeout: Duration = .seconds(45),
         ackTimeout: Duration = .seconds(10),
-        maxAttachments: Int = 10
+        maxAttachments: Int = 10,
+        connectionStateRecovery: ConnectionStateRecovery? = nil
     ) {
         self.engine = engine
         self.connectTimeout = connectTimeout
         self.ackTimeout = ackTimeout
         self.maxAttachments = maxAttachments
+        self.connectionStateRecovery = connectionStateRecovery
     }
 }

@@ -81,46 +81,68 @@ final class SocketIOConnection: EngineIOSessionDelegate, @unchecked Sendable {
         let handshake = SocketIOHandshake(
             auth: auth ?? .object([:]), headers: request.headers, query: request.query,
             url: request.uri, remoteAddress: request.remoteAddress)
-        let socket = Socket(id: EngineIOServer.makeSessionID(), namespace: namespace, handshake: handshake, connection: self)
+        let recovery = server.configuration.connectionStateRecovery
         let middleware = namespace.middleware
-        if middleware.isEmpty {
-            accept(socket)
+        if recovery == nil && middleware.isEmpty {
+            accept(Socket(id: EngineIOServer.makeSessionID(), namespace: namespace, handshake: handshake, connection: self))
             return
         }
         connecting.insert(name)
         let eventLoop = session.eventLoop
         Task {
-            var refusal: ConnectError?
-            for step in middleware {
-                do {
-                    try await step(socket)
-                } catch let error as ConnectError {
-                    refusal = error
-                    break
-                } catch {
-                    refusal = ConnectError(String(describing: error))
-                    break
-                }
+            var socket: Socket?
+            var missed: [EngineIOPreparedMessage] = []
+            var runMiddleware = true
+            if let recovery, let pid = auth?["pid"]?.stringValue,
+               case .recovered(let saved, let events) = await namespace.adapter.restoreSession(pid: pid, offset: auth?["offset"]?.stringValue) {
+                let restored = Socket(id: saved.id, namespace: namespace, handshake: handshake, connection: self, pid: saved.pid, recovered: true)
+                restored.data = saved.data
+                restored.join(saved.rooms)
+                restored.connectOffset = saved.connectOffset
+                socket = restored
+                missed = events
+                runMiddleware = !recovery.skipMiddlewares
             }
-            eventLoop.execute { [self, refusal] in
+            let accepted = socket ?? Socket(
+                id: EngineIOServer.makeSessionID(), namespace: namespace, handshake: handshake, connection: self,
+                pid: recovery == nil ? nil : EngineIOServer.makeSessionID())
+            if recovery != nil && !accepted.recovered { accepted.connectOffset = await namespace.adapter.recoveryOffset() }
+            let refusal = runMiddleware ? await Self.runMiddleware(middleware, on: accepted) : nil
+            eventLoop.execute { [self, missed] in
                 connecting.remove(name)
-                guard !closed else { return socket.discard() }
+                guard !closed else { return accepted.discard() }
                 if let refusal {
-                    socket.discard()
+                    accepted.discard()
                     send(.connectError(namespace: name, message: refusal.message, data: refusal.data))
                 } else {
-                    accept(socket)
+                    accept(accepted, missed: missed)
                 }
             }
         }
     }
 
-    private func accept(_ socket: Socket) {
+    private static func runMiddleware(_ middleware: [@Sendable (Socket) async throws -> Void], on socket: Socket) async -> ConnectError? {
+        for step in middleware {
+            do {
+                try await step(socket)
+            } catch let error as ConnectError {
+                return error
+            } catch {
+                return ConnectError(String(describing: error))
+            }
+        }
+        return nil
+    }
+
+    private func accept(_ socket: Socket, missed: [EngineIOPreparedMessage] = []) {
         sockets[socket.namespace.name] = socket
         connectTimer?.cancel()
         connectTimer = nil
-        // The CONNECT reply goes out before any connection handler can emit.
-        send(.connect(namespace: socket.namespace.name, data: .object(["sid": .string(socket.id)])))
+        // The CONNECT reply goes out before any connection handler can emit, and missed events before live ones.
+        var reply: JSONObject = ["sid": .string(socket.id)]
+        if let pid = socket.pid { reply["pid"] = .string(pid) }
+        send(.connect(namespace: socket.namespace.name, data: .object(reply)))
+        for message in missed { session.send(message) }
         socket.didConnect()
     }
 

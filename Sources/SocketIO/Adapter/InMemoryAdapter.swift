@@ -6,8 +6,15 @@ import Synchronization
 /// One node's rooms, sharded per event loop: a broadcast is encoded once and hops to each loop once.
 public final class InMemoryAdapter: SocketIOAdapter {
     private let shards = Mutex<[ObjectIdentifier: RoomShard]>([:])
+    private let log = Mutex<InMemoryRecoveryLog?>(nil)
 
     public init() {}
+
+    public func attach(to namespace: Namespace) {
+        if let recovery = namespace.server.configuration.connectionStateRecovery {
+            log.withLock { $0 = InMemoryRecoveryLog(configuration: recovery) }
+        }
+    }
 
     private func shard(for eventLoop: any EventLoop) -> RoomShard {
         shards.withLock { shards in
@@ -34,7 +41,28 @@ public final class InMemoryAdapter: SocketIOAdapter {
     }
 
     public func broadcast(_ packet: SocketIOPacket, options: BroadcastOptions) {
-        deliverLocally(packet.prepared(), options: options)
+        deliverLocally(prepare(packet, options: options), options: options)
+    }
+
+    /// Encodes once; with recovery on, an event without ack that is not volatile gets its offset as last
+    /// argument (where Socket.IO clients look for it) and is logged.
+    func prepare(_ packet: SocketIOPacket, options: BroadcastOptions) -> EngineIOPreparedMessage {
+        guard let log = log.withLock({ $0 }), packet.type == .event, packet.id == nil, !options.volatile,
+              case .array(let args)? = packet.data
+        else { return packet.prepared() }
+        return log.append(rooms: options.rooms, except: options.except) { offset in
+            var logged = packet
+            logged.data = .array(args + [.string(offset)])
+            return logged.prepared()
+        }
+    }
+
+    public func recoveryOffset() async -> String { log.withLock { $0 }?.currentOffset ?? "" }
+
+    public func persistSession(_ session: RecoverableSession) { log.withLock { $0 }?.save(session) }
+
+    public func restoreSession(pid: String, offset: String?) async -> RecoveryOutcome {
+        log.withLock { $0 }?.restore(pid: pid, offset: offset) ?? .unavailable
     }
 
     /// Delivers an already encoded message to this node's matching sockets.

@@ -51,6 +51,16 @@ public protocol SocketIOAdapter: Sendable {
     func serverSideEmit(_ event: String, args: [JSONValue], expectingAcks: Bool) async throws -> [[JSONValue]]
     /// Number of nodes serving the namespace, this one included.
     func serverCount() async throws -> Int
+
+    // Connection state recovery (used only when it is configured).
+
+    /// The newest offset of the namespace's event log.
+    func recoveryOffset() async -> String
+    /// Keeps a disconnected socket's session for its client to come back to. Synchronous so that the session
+    /// is in place (or its write is queued) before the client can possibly come back.
+    func persistSession(_ session: RecoverableSession)
+    /// Takes a session back, with the events its client missed after `offset`.
+    func restoreSession(pid: String, offset: String?) async -> RecoveryOutcome
 }
 
 extension SocketIOAdapter {
@@ -81,6 +91,10 @@ extension SocketIOAdapter {
     public func serverSideEmit(_ event: String, args: [JSONValue], expectingAcks: Bool) async throws -> [[JSONValue]] { [] }
 
     public func serverCount() async throws -> Int { 1 }
+
+    public func recoveryOffset() async -> String { "" }
+    public func persistSession(_ session: RecoverableSession) {}
+    public func restoreSession(pid: String, offset: String?) async -> RecoveryOutcome { .unavailable }
 }
 
 /// Some nodes of a cluster did not answer a request in time.

@@ -1,0 +1,153 @@
+import HeraldTesting
+import NIOCore
+import SocketIO
+import SocketIOProtocol
+import Testing
+
+/// Connection state recovery over real sockets, speaking Socket.IO's wire format: the CONNECT reply carries a
+/// `pid`, logged events carry their offset as last argument, and a reconnecting client sends `{pid, offset}`.
+@Suite struct RecoveryTests {
+    static func configuration(_ recovery: ConnectionStateRecovery = ConnectionStateRecovery()) -> SocketIOConfiguration {
+        SocketIOConfiguration(connectionStateRecovery: recovery)
+    }
+
+    static func setUp(disconnects: Mailbox<DisconnectReason>? = nil) -> (SocketIOServer) -> Void {
+        { io in
+            io.onConnection { socket in
+                socket.on("join") { event in
+                    socket.join(event.args.compactMap(\.stringValue))
+                    event.ack()
+                }
+                socket.on("whoami") { event in event.ack(.bool(socket.recovered), socket.data) }
+                socket.onDisconnect { disconnects?.send($0) }
+            }
+            io.use { socket in
+                if socket.handshake.auth["refuse"] == true { throw ConnectError("refused") }
+                socket.data = ["user": "ann"]
+            }
+        }
+    }
+
+    /// Sends CONNECT with `auth` and returns (sid, pid) from the reply.
+    static func connect(_ client: RawSocketIOClient, auth: String = "") async throws -> (sid: String, pid: String) {
+        client.send("40" + auth)
+        let reply = try await client.nextText()
+        let sid = try #require(reply.jsonStringField("sid"), "reply: \(reply)")
+        let pid = try #require(reply.jsonStringField("pid"), "reply: \(reply)")
+        #expect(reply == #"40{"sid":"\#(sid)","pid":"\#(pid)"}"#)
+        return (sid, pid)
+    }
+
+    /// The offset a logged event carries as its last argument.
+    static func offset(of text: String) throws -> String {
+        let last = try #require(text.split(separator: ",").last)
+        return String(last.dropFirst().dropLast(2))
+    }
+
+    @Test func reconnectingClientGetsItsIdRoomsDataAndMissedEventsInOrder() async throws {
+        let disconnects = Mailbox<DisconnectReason>("disconnect")
+        try await withServer(configuration: Self.configuration(), setUp: Self.setUp(disconnects: disconnects)) { server in
+            let first = try await server.client()
+            let (sid, pid) = try await Self.connect(first)
+            first.emit("join", #""r""#, ackID: 1)
+            #expect(try await first.nextText() == "431[]")
+
+            server.io.to("r").emit("e1", 1)
+            let e1 = try await first.nextText()
+            #expect(e1.hasPrefix(#"42["e1",1,""#))
+            let seen = try Self.offset(of: e1)
+
+            await first.disconnectTransport()
+            #expect(try await disconnects.next() == .transportClose)
+
+            server.io.to("r").emit("e2", 2)
+            server.io.to("elsewhere").emit("not-for-you")
+            server.io.to("r").emit("e3", 3)
+
+            let second = try await server.client()
+            second.send(#"40{"pid":"\#(pid)","offset":"\#(seen)"}"#)
+            #expect(try await second.nextText() == #"40{"sid":"\#(sid)","pid":"\#(pid)"}"#)
+            #expect(try await second.nextText().hasPrefix(#"42["e2",2,""#))
+            #expect(try await second.nextText().hasPrefix(#"42["e3",3,""#))
+            // Recovered: the same data, and the room membership is back for live events.
+            second.emit("whoami", ackID: 2)
+            #expect(try await second.nextText() == #"432[true,{"user":"ann"}]"#)
+            server.io.to("r").emit("live")
+            #expect(try await second.nextText().hasPrefix(#"42["live",""#))
+        }
+    }
+
+    @Test func clientThatNeverGotAnOffsetReplaysFromItsConnection() async throws {
+        let disconnects = Mailbox<DisconnectReason>("disconnect")
+        try await withServer(configuration: Self.configuration(), setUp: Self.setUp(disconnects: disconnects)) { server in
+            server.io.emit("before-connect")
+            let first = try await server.client()
+            let (sid, pid) = try await Self.connect(first)
+            await first.disconnectTransport()
+            _ = try await disconnects.next()
+            server.io.emit("while-away")
+            let second = try await server.client()
+            second.send(#"40{"pid":"\#(pid)"}"#)
+            #expect(try await second.nextText() == #"40{"sid":"\#(sid)","pid":"\#(pid)"}"#)
+            #expect(try await second.nextText().hasPrefix(#"42["while-away",""#))
+        }
+    }
+
+    @Test func aGapThatCannotBeFilledGivesANewSession() async throws {
+        let disconnects = Mailbox<DisconnectReason>("disconnect")
+        let recovery = ConnectionStateRecovery(maxLoggedEvents: 2)
+        try await withServer(configuration: Self.configuration(recovery), setUp: Self.setUp(disconnects: disconnects)) { server in
+            let first = try await server.client()
+            let (sid, pid) = try await Self.connect(first)
+            server.io.emit("e0")
+            let seen = try Self.offset(of: try await first.nextText())
+            await first.disconnectTransport()
+            _ = try await disconnects.next()
+            for index in 1...3 { server.io.emit("e\(index)") }   // only 2 are kept: e1 is gone
+
+            let second = try await server.client()
+            second.send(#"40{"pid":"\#(pid)","offset":"\#(seen)"}"#)
+            let reply = try await second.nextText()
+            let newSid = try #require(reply.jsonStringField("sid"))
+            let newPid = try #require(reply.jsonStringField("pid"))
+            #expect(newSid != sid)
+            #expect(newPid != pid)
+            second.emit("whoami", ackID: 1)
+            #expect(try await second.nextText() == #"431[false,{"user":"ann"}]"#)
+        }
+    }
+
+    @Test func unknownPidAndNamespaceDisconnectAreNotRecovered() async throws {
+        let disconnects = Mailbox<DisconnectReason>("disconnect")
+        try await withServer(configuration: Self.configuration(), setUp: Self.setUp(disconnects: disconnects)) { server in
+            let client = try await server.client()
+            let (sid, pid) = try await Self.connect(client)
+            client.send("41")
+            #expect(try await disconnects.next() == .clientNamespaceDisconnect)
+            client.send(#"40{"pid":"\#(pid)"}"#)
+            let reply = try await client.nextText()
+            #expect(reply.jsonStringField("sid") != sid)
+
+            let other = try await server.client()
+            other.send(#"40{"pid":"made-up","offset":"x-1"}"#)
+            #expect(try await other.nextText().jsonStringField("pid") != "made-up")
+        }
+    }
+
+    @Test func volatileAndAckedEventsCarryNoOffset() async throws {
+        try await withServer(configuration: Self.configuration(), setUp: Self.setUp()) { server in
+            let client = try await server.client()
+            _ = try await Self.connect(client)
+            server.io.volatile.emit("v", 1)
+            #expect(try await client.nextText() == #"42["v",1]"#)
+        }
+    }
+
+    @Test func defaults() {
+        let recovery = ConnectionStateRecovery()
+        #expect(recovery.maxDisconnectionDuration == .seconds(120))
+        #expect(recovery.skipMiddlewares)
+        #expect(recovery.maxLoggedEvents == 100_000)
+        #expect(SocketIOConfiguration().connectionStateRecovery == nil)
+    }
+}
