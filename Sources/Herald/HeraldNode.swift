@@ -44,6 +44,12 @@ public final class HeraldNode: Service, Sendable {
     }
 
     public func run() async throws {
+        if let limits = FileDescriptorLimit.raiseToHard() {
+            logger.info("file descriptor limit", metadata: [
+                "soft": "\(limits.soft)", "hard": "\(limits.hard)",
+                "connectionCeiling": "\(FileDescriptorLimit.connectionCeiling(limits))",
+            ])
+        }
         let channel: any Channel
         do {
             channel = try await io.bind(host: configuration.host, port: configuration.port, group: group)
