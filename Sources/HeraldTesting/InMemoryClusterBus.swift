@@ -12,6 +12,25 @@ public final class InMemoryClusterBus: Sendable {
         var nextNode = 0
         var down = false
         var published: [String] = []
+        var logs: [String: Log] = [:]
+        var sessions: [String: ByteBuffer] = [:]
+        var logLimit = 10_000
+    }
+
+    struct Log {
+        var next: UInt64 = 1
+        var entries: [(sequence: UInt64, entry: ByteBuffer)] = []
+        /// Highest sequence trimmed away: an offset below it may have lost events after it.
+        var trimmedThrough: UInt64 = 0
+    }
+
+    /// Offsets are `mem-SEQ`; the same for every node of this hub, like one Redis server's streams.
+    static let epoch = "mem"
+
+    /// Most entries each log keeps (older ones are trimmed), to make gaps in tests.
+    public var logLimit: Int {
+        get { state.withLock { $0.logLimit } }
+        set { state.withLock { $0.logLimit = newValue } }
     }
 
     public struct Unavailable: Error, CustomStringConvertible {
@@ -40,7 +59,7 @@ public final class InMemoryClusterBus: Sendable {
     /// Subscribers per channel.
     public func subscribers(_ channel: String) -> Int { state.withLock { $0.subscriptions[channel]?.count ?? 0 } }
 
-    public final class Node: ClusterBus {
+    public final class Node: ClusterBus, ClusterLog {
         let hub: InMemoryClusterBus
         let id: Int
 
@@ -72,11 +91,70 @@ public final class InMemoryClusterBus: Sendable {
             }
         }
 
+        public func appendAndPublish(log name: String, entry: ByteBuffer, channel: String, maxAge: Duration) async throws -> String {
+            let offset = try hub.state.withLock { state -> String in
+                guard !state.down else { throw Unavailable() }
+                var log = state.logs[name] ?? Log()
+                let sequence = log.next
+                log.next += 1
+                log.entries.append((sequence, entry))
+                while log.entries.count > state.logLimit {
+                    log.trimmedThrough = log.entries.removeFirst().sequence
+                }
+                state.logs[name] = log
+                return "\(InMemoryClusterBus.epoch)-\(sequence)"
+            }
+            try await publish(channel: channel, message: LoggedBroadcastFormat.join(offset: offset, entry: entry))
+            return offset
+        }
+
+        public func entries(log name: String, after offset: String) async throws -> [(offset: String, entry: ByteBuffer)]? {
+            try hub.state.withLock { state in
+                guard !state.down else { throw Unavailable() }
+                let parts = offset.split(separator: "-")
+                guard parts.count == 2, parts[0] == InMemoryClusterBus.epoch, let seen = UInt64(parts[1]) else { return nil }
+                let log = state.logs[name] ?? Log()
+                guard seen < log.next, seen >= log.trimmedThrough else { return nil }
+                return log.entries.filter { $0.sequence > seen }.map { ("\(InMemoryClusterBus.epoch)-\($0.sequence)", $0.entry) }
+            }
+        }
+
+        public func currentOffset(log name: String) async throws -> String {
+            try hub.state.withLock { state in
+                guard !state.down else { throw Unavailable() }
+                return "\(InMemoryClusterBus.epoch)-\((state.logs[name]?.next ?? 1) - 1)"
+            }
+        }
+
+        public func saveSession(log name: String, pid: String, session: ByteBuffer, ttl: Duration) async throws {
+            try hub.state.withLock { state in
+                guard !state.down else { throw Unavailable() }
+                state.sessions[name + "#" + pid] = session
+            }
+        }
+
+        public func takeSession(log name: String, pid: String) async throws -> ByteBuffer? {
+            try hub.state.withLock { state in
+                guard !state.down else { throw Unavailable() }
+                return state.sessions.removeValue(forKey: name + "#" + pid)
+            }
+        }
+
         public func subscriberCount(channel: String) async throws -> Int {
             try hub.state.withLock { state in
                 guard !state.down else { throw Unavailable() }
                 return state.subscriptions[channel]?.count ?? 0
             }
         }
+    }
+}
+
+/// `H2<offset>\n<entry>`: how a logged broadcast is published (see `ClusterLog`).
+enum LoggedBroadcastFormat {
+    static func join(offset: String, entry: ByteBuffer) -> ByteBuffer {
+        var message = ByteBuffer(string: "H2" + offset + "\n")
+        var entry = entry
+        message.writeBuffer(&entry)
+        return message
     }
 }

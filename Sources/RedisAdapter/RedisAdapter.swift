@@ -18,6 +18,8 @@ public final class RedisAdapter: SocketIOAdapter {
     public let nodeID: String
     public let logger: Logger
     let bus: any ClusterBus
+    /// The cluster-wide event log for connection state recovery; without one, recovery is off for this adapter.
+    let log: (any ClusterLog)?
     let local = InMemoryAdapter()
     private let state = Mutex(State())
     /// Room subscriptions are reconciled in order by one task, so a quick join/leave/join never leaves the
@@ -32,6 +34,7 @@ public final class RedisAdapter: SocketIOAdapter {
 
     struct State {
         var namespace: Namespace?
+        var recovery: ConnectionStateRecovery?
         var memberCounts: [String: Int] = [:]
         var subscribedRooms: Set<String> = []
         var pending: [String: PendingRequest] = [:]
@@ -55,9 +58,10 @@ public final class RedisAdapter: SocketIOAdapter {
         }
     }
 
-    public init(bus: any ClusterBus, configuration: RedisAdapterConfiguration = RedisAdapterConfiguration(),
+    public init(bus: any ClusterBus, log: (any ClusterLog)? = nil, configuration: RedisAdapterConfiguration = RedisAdapterConfiguration(),
                 logger: Logger = Logger(label: "herald.cluster")) {
         self.bus = bus
+        self.log = log
         self.configuration = configuration
         self.logger = logger
         self.nodeID = EngineIOServer.makeSessionID()
@@ -79,13 +83,14 @@ public final class RedisAdapter: SocketIOAdapter {
     deinit { subscriptionQueue.finish() }
 
     /// A factory for `SocketIOServer(adapterFactory:)`: every namespace gets an adapter on the same bus.
-    public static func factory(bus: any ClusterBus, configuration: RedisAdapterConfiguration = RedisAdapterConfiguration(),
+    public static func factory(bus: any ClusterBus, log: (any ClusterLog)? = nil, configuration: RedisAdapterConfiguration = RedisAdapterConfiguration(),
                                logger: Logger = Logger(label: "herald.cluster")) -> @Sendable (String) -> any SocketIOAdapter {
-        { _ in RedisAdapter(bus: bus, configuration: configuration, logger: logger) }
+        { _ in RedisAdapter(bus: bus, log: log, configuration: configuration, logger: logger) }
     }
 
     var namespaceName: String { state.withLock { $0.namespace?.name } ?? "/" }
     var namespace: Namespace? { state.withLock { $0.namespace } }
+    var recoveryConfiguration: ConnectionStateRecovery? { state.withLock { $0.recovery } }
 
     func register(_ pending: PendingRequest, id: String) { state.withLock { $0.pending[id] = pending } }
     func unregister(id: String) -> PendingRequest? { state.withLock { $0.pending.removeValue(forKey: id) } }
@@ -105,7 +110,14 @@ public final class RedisAdapter: SocketIOAdapter {
     // MARK: Lifecycle
 
     public func attach(to namespace: Namespace) {
-        state.withLock { $0.namespace = namespace }
+        let recovery = namespace.server.configuration.connectionStateRecovery
+        if recovery != nil && log == nil {
+            logger.warning("connection state recovery needs a cluster log; it is off for this namespace", metadata: ["namespace": "\(namespace.name)"])
+        }
+        state.withLock {
+            $0.namespace = namespace
+            $0.recovery = log == nil ? nil : recovery
+        }
         Task {
             let result: Result<Void, any Error>
             do {
@@ -202,23 +214,75 @@ public final class RedisAdapter: SocketIOAdapter {
     // MARK: Broadcasting
 
     public func broadcast(_ packet: SocketIOPacket, options: BroadcastOptions) {
+        if let (log, maxAge) = recoveryLog(for: packet, options: options) {
+            Task { try? await broadcastLogged(packet, options: options, log: log, maxAge: maxAge) }
+            return
+        }
         let prepared = packet.prepared()
         local.deliverLocally(prepared, options: options)
         guard !options.local else { return }
         let (channel, message) = clusterMessage(prepared, options: options)
         bus.publishDetached(channel: channel, message: message) { [weak self] error in
-            guard let self else { return }
-            publishFailures.withLock { $0 += 1 }
-            logger.warning("broadcast not published to the cluster", metadata: ["error": "\(error)"])
+            self?.publishFailed(error)
         }
     }
 
     public func broadcastConfirmed(_ packet: SocketIOPacket, options: BroadcastOptions) async throws {
+        if let (log, maxAge) = recoveryLog(for: packet, options: options) {
+            try await broadcastLogged(packet, options: options, log: log, maxAge: maxAge)
+            return
+        }
         let prepared = packet.prepared()
         local.deliverLocally(prepared, options: options)
         guard !options.local else { return }
         let (channel, message) = clusterMessage(prepared, options: options)
         try await bus.publish(channel: channel, message: message)
+    }
+
+    private func publishFailed(_ error: any Error) {
+        publishFailures.withLock { $0 += 1 }
+        logger.warning("broadcast not published to the cluster", metadata: ["error": "\(error)"])
+    }
+
+    /// The log to record this packet in: events without ack that are not volatile, when recovery is on.
+    private func recoveryLog(for packet: SocketIOPacket, options: BroadcastOptions) -> (any ClusterLog, Duration)? {
+        guard let log, let recovery = state.withLock({ $0.recovery }), packet.type == .event, packet.id == nil,
+              !options.volatile, case .array? = packet.data
+        else { return nil }
+        return (log, recovery.maxDisconnectionDuration)
+    }
+
+    var logName: String { "\(configuration.channelPrefix):\(namespaceName):log" }
+
+    /// Logs and publishes in one step, then delivers here with the offset the log gave. When the log cannot
+    /// be reached, this node's members still get the event, without an offset (it cannot be recovered).
+    private func broadcastLogged(_ packet: SocketIOPacket, options: BroadcastOptions, log: any ClusterLog, maxAge: Duration) async throws {
+        let prepared = packet.prepared()
+        let (channel, message) = clusterMessage(prepared, options: options)
+        do {
+            let offset = try await log.appendAndPublish(log: logName, entry: message, channel: channel, maxAge: maxAge)
+            local.deliverLocally(try Self.prepared(ClusterBroadcast.decode(message), offset: offset), options: options)
+        } catch {
+            local.deliverLocally(prepared, options: options)
+            publishFailed(error)
+            throw error
+        }
+    }
+
+    /// Frames a broadcast from another node once for all local members, with its offset as last argument.
+    static func prepared(_ broadcast: ClusterBroadcast, offset: String?) -> EngineIOPreparedMessage {
+        EngineIOPreparedMessage(capacity: broadcast.text.readableBytes + (offset?.utf8.count ?? 0) + 4) { buffer in
+            var text = broadcast.text
+            if let offset, text.readableBytes > 0 {
+                // An event's text is a JSON array: the offset goes in as its last element.
+                var head = text.readSlice(length: text.readableBytes - 1)!
+                buffer.writeBuffer(&head)
+                buffer.writeString(",\"\(offset)\"]")
+            } else {
+                buffer.writeBuffer(&text)
+            }
+            return broadcast.attachments
+        }
     }
 
     private func clusterMessage(_ prepared: EngineIOPreparedMessage, options: BroadcastOptions) -> (String, ByteBuffer) {
@@ -233,17 +297,14 @@ public final class RedisAdapter: SocketIOAdapter {
     }
 
     func receiveBroadcast(_ message: ByteBuffer) {
-        guard let broadcast = try? ClusterBroadcast.decode(message) else {
+        let logged = LoggedBroadcast.split(message)
+        guard let broadcast = try? ClusterBroadcast.decode(logged?.entry ?? message) else {
             logger.warning("undecodable cluster broadcast")
             return
         }
+        // This node delivered its own broadcasts already.
         guard broadcast.origin != nodeID else { return }
-        let prepared = EngineIOPreparedMessage(capacity: broadcast.text.readableBytes) { buffer in
-            var text = broadcast.text
-            buffer.writeBuffer(&text)
-            return broadcast.attachments
-        }
-        local.deliverLocally(prepared, options: broadcast.options)
+        local.deliverLocally(Self.prepared(broadcast, offset: logged?.offset), options: broadcast.options)
     }
 
     public func localSockets(_ options: BroadcastOptions) async -> [Socket] {

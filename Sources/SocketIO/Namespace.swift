@@ -6,7 +6,7 @@ import Synchronization
 public final class Namespace: Sendable {
     public let name: String
     public let adapter: any SocketIOAdapter
-    unowned let server: SocketIOServer
+    public unowned let server: SocketIOServer
     private let state = Mutex(State())
 
     struct State {

@@ -33,11 +33,15 @@ final class Cluster: Sendable {
     /// Starts `count` nodes; every node's `/` lets clients join rooms with the `join` event (acked once joined)
     /// and keeps `data` from the CONNECT auth payload.
     static func start(_ count: Int, configuration: RedisAdapterConfiguration = RedisAdapterConfiguration(),
+                      socketIO: SocketIOConfiguration = SocketIOConfiguration(),
                       setUp: @escaping @Sendable (Int, SocketIOServer) -> Void = { _, _ in }) async throws -> Cluster {
         let hub = InMemoryClusterBus()
         var nodes: [Node] = []
         for index in 0..<count {
-            let io = SocketIOServer(adapterFactory: RedisAdapter.factory(bus: hub.node(), configuration: configuration))
+            let connection = hub.node()
+            let io = SocketIOServer(
+                configuration: socketIO,
+                adapterFactory: RedisAdapter.factory(bus: connection, log: connection, configuration: configuration))
             io.use { socket in socket.data = socket.handshake.auth }
             io.onConnection { socket in
                 socket.on("join") { event in
@@ -83,9 +87,10 @@ final class Cluster: Sendable {
 }
 
 func withCluster(_ count: Int, configuration: RedisAdapterConfiguration = RedisAdapterConfiguration(),
+                 socketIO: SocketIOConfiguration = SocketIOConfiguration(),
                  setUp: @escaping @Sendable (Int, SocketIOServer) -> Void = { _, _ in },
                  _ body: (Cluster) async throws -> Void) async throws {
-    let cluster = try await Cluster.start(count, configuration: configuration, setUp: setUp)
+    let cluster = try await Cluster.start(count, configuration: configuration, socketIO: socketIO, setUp: setUp)
     do {
         try await body(cluster)
     } catch {

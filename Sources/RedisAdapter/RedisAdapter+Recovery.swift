@@ -1,0 +1,59 @@
+import EngineIO
+import NIOCore
+import SocketIO
+import SocketIOProtocol
+
+/// Connection state recovery across nodes: sessions and the event log live in the cluster log, so a client
+/// may come back to any node.
+extension RedisAdapter {
+    private var recoveryLog: (log: any ClusterLog, recovery: ConnectionStateRecovery)? {
+        guard let log, let recovery = recoveryConfiguration else { return nil }
+        return (log, recovery)
+    }
+
+    public func recoveryOffset() async -> String {
+        guard let (log, _) = recoveryLog else { return "" }
+        do {
+            return try await log.currentOffset(log: logName)
+        } catch {
+            logger.warning("cluster log unreachable", metadata: ["error": "\(error)"])
+            return ""
+        }
+    }
+
+    public func persistSession(_ session: RecoverableSession) {
+        guard let (log, recovery) = recoveryLog else { return }
+        let json: JSONValue = [
+            "id": .string(session.id), "pid": .string(session.pid), "rooms": .array(session.rooms.map(JSONValue.string)),
+            "data": session.data, "connectOffset": .string(session.connectOffset),
+        ]
+        let name = logName
+        Task { [logger] in
+            do {
+                try await log.saveSession(log: name, pid: session.pid, session: ByteBuffer(string: json.jsonString), ttl: recovery.maxDisconnectionDuration)
+            } catch {
+                logger.warning("session not saved for recovery", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+
+    public func restoreSession(pid: String, offset: String?) async -> RecoveryOutcome {
+        guard let (log, _) = recoveryLog else { return .unavailable }
+        guard let saved = try? await log.takeSession(log: logName, pid: pid), let json = try? JSONValue(parsing: saved),
+              let id = json["id"]?.stringValue, let connectOffset = json["connectOffset"]?.stringValue
+        else { return .unavailable }
+        let session = RecoverableSession(
+            id: id, pid: pid, rooms: (json["rooms"]?.arrayValue ?? []).compactMap(\.stringValue),
+            data: json["data"] ?? .null, connectOffset: connectOffset)
+        guard let entries = try? await log.entries(log: logName, after: offset ?? session.connectOffset) else { return .unavailable }
+        let rooms = Set(session.rooms).union([session.id])
+        var missed: [EngineIOPreparedMessage] = []
+        for (entryOffset, entry) in entries {
+            guard let broadcast = try? ClusterBroadcast.decode(entry), Set(broadcast.except).isDisjoint(with: rooms) else { continue }
+            if broadcast.rooms.isEmpty || !Set(broadcast.rooms).isDisjoint(with: rooms) {
+                missed.append(Self.prepared(broadcast, offset: entryOffset))
+            }
+        }
+        return .recovered(session, missed: missed)
+    }
+}
