@@ -110,6 +110,23 @@ import Testing
         }
     }
 
+    /// Keep-alive with pipelined requests: answered in order on one connection.
+    @Test func pipelinedRequestsOnOneConnection() async throws {
+        try await withPublishingNode { api, main in
+            let member = try await PollingClient.connect(port: main, room: "p")
+            func request(_ data: Int, close: Bool) -> String {
+                let body = #"{"room":"p","event":"seq","data":\#(data)}"#
+                return "POST /api/publish HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(Self.key)\r\n"
+                    + (close ? "Connection: close\r\n" : "") + "Content-Length: \(body.utf8.count)\r\n\r\n" + body
+            }
+            let first = try await RawHTTP.exchange(request(1, close: false) + request(2, close: false) + request(3, close: true), port: api.port)
+            #expect(first.status == 202, "\(first.raw)")
+            #expect(first.raw.components(separatedBy: "HTTP/1.1 202 Accepted").count == 4, "\(first.raw)")
+            try await api.marker(rooms: ["p"])
+            #expect(try await member.eventsUntilMarker() == [#"["seq",1]"#, #"["seq",2]"#, #"["seq",3]"#])
+        }
+    }
+
     @Test func healthAndTheCommandLineClient() async throws {
         try await withPublishingNode { api, main in
             let health = try await api.request("GET", "/api/health", body: nil)
