@@ -55,7 +55,12 @@ public final class HeraldNode: Service, Sendable {
         do {
             // The API first: once listeningAddress() answers, apiListeningAddress is known too.
             api = try await bindPublishAPI()
-            channel = try await io.bind(host: configuration.host, port: configuration.port, group: group)
+            do {
+                channel = try await io.bind(host: configuration.host, port: configuration.port, group: group)
+            } catch {
+                try? await api?.close()
+                throw error
+            }
         } catch {
             for waiter in ready.withLock({ waiters in defer { waiters = [] }; return waiters }) { waiter.resume(throwing: error) }
             throw error
