@@ -58,5 +58,6 @@ extension HeraldConfiguration {
             }
             logFormat = parsed
         }
+        try publishing.apply(settings)
     }
 }

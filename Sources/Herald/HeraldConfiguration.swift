@@ -17,6 +17,8 @@ public struct HeraldConfiguration: Sendable {
     public var drainTimeout: Duration
     public var logLevel: Logger.Level
     public var logFormat: LogFormat
+    /// The publish API, the Redis envelope channel and bridges (see docs/publishing.md). Default: API off.
+    public var publishing = PublishingConfiguration()
 
     public enum LogFormat: String, Sendable, CaseIterable {
         case json

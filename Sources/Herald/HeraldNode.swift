@@ -14,12 +14,18 @@ public final class HeraldNode: Service, Sendable {
     let group: MultiThreadedEventLoopGroup
     private let boundAddress = Mutex<SocketAddress?>(nil)
     private let ready = Mutex<[CheckedContinuation<SocketAddress, any Error>]>([])
+    /// The one delivery path of the publish API, the envelope channel and the bridges.
+    public let publisher: Publisher
+    /// The Redis side of publishing; `publishing.start(on:)` once a subscriber exists.
+    public let publishing: PublishingListener
+    let apiAddress = Mutex<SocketAddress?>(nil)
 
     public init(configuration: HeraldConfiguration, logger: Logger) {
         self.configuration = configuration
         self.logger = logger
         self.group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, configuration.threads))
         self.io = SocketIOServer(configuration: configuration.socketIO, logger: logger)
+        (publisher, publishing) = Self.makePublishing(configuration.publishing, io: io, logger: logger)
         io.engine.setRoutes { [io] request in
             switch (request.method, request.path) {
             case (.GET, "/health"):
@@ -51,8 +57,16 @@ public final class HeraldNode: Service, Sendable {
             ])
         }
         let channel: any Channel
+        let api: (any Channel)?
         do {
-            channel = try await io.bind(host: configuration.host, port: configuration.port, group: group)
+            // The API first: once listeningAddress() answers, apiListeningAddress is known too.
+            api = try await bindPublishAPI()
+            do {
+                channel = try await io.bind(host: configuration.host, port: configuration.port, group: group)
+            } catch {
+                try? await api?.close()
+                throw error
+            }
         } catch {
             for waiter in ready.withLock({ waiters in defer { waiters = [] }; return waiters }) { waiter.resume(throwing: error) }
             throw error
@@ -78,6 +92,7 @@ public final class HeraldNode: Service, Sendable {
         while io.engine.sessionCount > 0 && ContinuousClock.now < deadline {
             try? await Task.sleep(for: .milliseconds(20))
         }
+        try? await api?.close()
         try? await channel.close()
         try? await group.shutdownGracefully()
         logger.info("herald stopped")

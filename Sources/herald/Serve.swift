@@ -28,6 +28,7 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Graceful shutdown drain time in ms [HERALD_DRAIN_TIMEOUT, default 10000].") var drainTimeout: Int?
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical [HERALD_LOG_LEVEL, default info].") var logLevel: String?
     @Option(help: "Log format: json or text [HERALD_LOG_FORMAT, default json].") var logFormat: String?
+    @OptionGroup(title: "Backend publishing") var publishing: PublishingOptions
 
     /// Environment first, then flags on top, both under the HERALD_* names.
     func makeConfiguration(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> HeraldConfiguration {
@@ -41,7 +42,7 @@ struct Serve: AsyncParsableCommand {
             "HERALD_CORS_ORIGINS": corsOrigins, "HERALD_CORS_CREDENTIALS": corsCredentials ? "1" : nil,
             "HERALD_DRAIN_TIMEOUT": drainTimeout.map(String.init), "HERALD_LOG_LEVEL": logLevel, "HERALD_LOG_FORMAT": logFormat,
         ]
-        for case let (name, value?) in flags { settings[name] = value }
+        for case let (name, value?) in flags.merging(publishing.settings, uniquingKeysWith: { $1 }) { settings[name] = value }
         var configuration = HeraldConfiguration()
         do {
             try configuration.apply(settings)

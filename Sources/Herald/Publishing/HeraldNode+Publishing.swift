@@ -1,0 +1,34 @@
+import Logging
+import NIOCore
+import SocketIO
+import SocketIOProtocol
+
+extension HeraldNode {
+    static func makePublishing(_ configuration: PublishingConfiguration, io: SocketIOServer, logger: Logger) -> (Publisher, PublishingListener) {
+        let store = InMemoryIdempotencyStore(window: configuration.idempotencyWindow, capacity: configuration.idempotencyCapacity)
+        let publisher = Publisher(io: io, idempotency: store)
+        let listener = PublishingListener(
+            channel: configuration.channel, bridges: configuration.bridges, publisher: publisher, logger: logger)
+        return (publisher, listener)
+    }
+
+    /// Where the publish API listens, once it does; nil when it is off.
+    public var apiListeningAddress: SocketAddress? { apiAddress.withLock { $0 } }
+
+    /// Binds the publish API when a port is configured.
+    func bindPublishAPI() async throws -> (any Channel)? {
+        let settings = configuration.publishing
+        guard let port = settings.apiPort else { return nil }
+        guard let key = settings.apiKey, !key.isEmpty else {
+            throw HeraldConfiguration.SettingError(description: "the publish API needs an API key")
+        }
+        let api = PublishAPI(apiKey: key, publisher: publisher) { [io] in
+            ["status": "ok", "sessions": .int(io.engine.sessionCount)]
+        }
+        let channel = try await PublishAPIServer.bind(
+            api: api, host: settings.apiHost, port: port, maxBodySize: settings.maxBodySize, group: group)
+        apiAddress.withLock { $0 = channel.localAddress }
+        logger.info("publish API listening", metadata: ["address": "\(channel.localAddress.map { "\($0)" } ?? "?")"])
+        return channel
+    }
+}

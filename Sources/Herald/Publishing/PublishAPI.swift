@@ -1,0 +1,91 @@
+import EngineIO
+import NIOCore
+import NIOHTTP1
+import SocketIOProtocol
+
+/// The publish API's routes: `POST /api/publish` and `GET /api/health`, every answer JSON.
+public struct PublishAPI: Sendable {
+    let apiKey: String
+    let publisher: Publisher
+    let health: @Sendable () -> JSONValue
+
+    public init(apiKey: String, publisher: Publisher, health: @escaping @Sendable () -> JSONValue = { ["status": "ok"] }) {
+        self.apiKey = apiKey
+        self.publisher = publisher
+        self.health = health
+    }
+
+    public func respond(to request: HTTPRequestContext) -> HTTPResponse {
+        switch request.path {
+        case "/api/publish":
+            guard request.method == .POST else { return Self.methodNotAllowed(allow: "POST") }
+            guard isAuthorized(request.head.headers) else {
+                var response = Self.error(.unauthorized, "missing or wrong API key")
+                response.headers.add(name: "WWW-Authenticate", value: "Bearer")
+                return response
+            }
+            guard !request.bodyTooLarge else { return Self.error(.payloadTooLarge, "request body too large") }
+            return publish(request)
+        case "/api/health":
+            guard request.method == .GET || request.method == .HEAD else { return Self.methodNotAllowed(allow: "GET, HEAD") }
+            // Unauthenticated so load balancers can probe it; it tells nothing about the traffic.
+            return .json(.ok, health().jsonString)
+        default:
+            return Self.error(.notFound, "no route \(request.path)")
+        }
+    }
+
+    private func publish(_ request: HTTPRequestContext) -> HTTPResponse {
+        var publish: PublishRequest
+        do throws(PublishRequestError) {
+            publish = try PublishRequest(json: request.body ?? ByteBuffer())
+            if let header = request.head.headers.first(name: "Idempotency-Key") {
+                if let key = publish.idempotencyKey, key != header {
+                    throw PublishRequestError("the Idempotency-Key header and idempotencyKey differ")
+                }
+                publish.idempotencyKey = header
+                try PublishValidation.check(publish)
+            }
+        } catch {
+            return Self.error(.badRequest, error.description)
+        }
+        switch publisher.publish(publish, scope: .cluster) {
+        case .delivered: return .json(.accepted, #"{"delivered":true,"idempotent":false}"#)
+        case .duplicate: return .json(.ok, #"{"delivered":true,"idempotent":true}"#)
+        }
+    }
+
+    func isAuthorized(_ headers: HTTPHeaders) -> Bool {
+        let presented: String
+        if let authorization = headers.first(name: "Authorization") {
+            let parts = authorization.split(separator: " ", maxSplits: 1)
+            guard parts.count == 2, parts[0].lowercased() == "bearer" else { return false }
+            presented = parts[1].trimmingCharacters(in: .whitespaces)
+        } else if let key = headers.first(name: "X-API-Key") {
+            presented = key
+        } else {
+            return false
+        }
+        return constantTimeEquals(presented, apiKey)
+    }
+
+    static func error(_ status: HTTPResponseStatus, _ message: String) -> HTTPResponse {
+        .json(status, JSONValue.object(["error": .string(message)]).jsonString)
+    }
+
+    static func methodNotAllowed(allow: String) -> HTTPResponse {
+        var response = error(.methodNotAllowed, "method not allowed")
+        response.headers.add(name: "Allow", value: allow)
+        return response
+    }
+}
+
+extension String {
+    fileprivate func trimmingCharacters(in set: Set<Character>) -> String {
+        String(drop { set.contains($0) }.reversed().drop { set.contains($0) }.reversed())
+    }
+}
+
+extension Set<Character> {
+    fileprivate static let whitespaces: Set<Character> = [" ", "\t"]
+}

@@ -1,0 +1,87 @@
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+
+/// A minimal HTTP/1.1 client for the publish API (`herald publish`): one request per connection.
+public enum PublishClient {
+    public struct Response: Sendable {
+        public var status: Int
+        public var body: String
+    }
+
+    public struct ClientError: Error, CustomStringConvertible, Sendable {
+        public let description: String
+    }
+
+    /// `url` is `http://host:port` (a path prefix, if any, is kept); plain HTTP only, like the API.
+    public static func publish(
+        url: String, key: String, body: String, idempotencyKey: String? = nil,
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) async throws -> Response {
+        let target = try Target(url)
+        var headers = HTTPHeaders()
+        headers.add(name: "Host", value: target.hostHeader)
+        headers.add(name: "Content-Type", value: "application/json")
+        headers.add(name: "Content-Length", value: String(body.utf8.count))
+        headers.add(name: "Authorization", value: "Bearer \(key)")
+        headers.add(name: "Connection", value: "close")
+        if let idempotencyKey { headers.add(name: "Idempotency-Key", value: idempotencyKey) }
+        let head = HTTPRequestHead(version: .http1_1, method: .POST, uri: target.path + "/api/publish", headers: headers)
+
+        let channel = try await ClientBootstrap(group: group)
+            .connectTimeout(.seconds(10))
+            .connect(host: target.host, port: target.port) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHTTPClientHandlers()
+                    return try NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>(wrappingChannelSynchronously: channel)
+                }
+            }
+        return try await channel.executeThenClose { inbound, outbound in
+            try await outbound.write(.head(head))
+            try await outbound.write(.body(.byteBuffer(ByteBuffer(string: body))))
+            try await outbound.write(.end(nil))
+            var status: Int?
+            var received = ByteBuffer()
+            for try await part in inbound {
+                switch part {
+                case .head(let head): status = Int(head.status.code)
+                case .body(var chunk): received.writeBuffer(&chunk)
+                case .end: return Response(status: status ?? 0, body: String(buffer: received))
+                }
+            }
+            throw ClientError(description: "the server closed the connection before answering")
+        }
+    }
+
+    struct Target {
+        var host: String
+        var port: Int
+        var path: String
+        var hostHeader: String
+
+        init(_ url: String) throws {
+            guard url.hasPrefix("http://") else { throw ClientError(description: "--url must start with http:// (got \(url))") }
+            var rest = url.dropFirst("http://".count)
+            var path = ""
+            if let slash = rest.firstIndex(of: "/") {
+                path = String(rest[slash...])
+                rest = rest[..<slash]
+            }
+            while path.hasSuffix("/") { path.removeLast() }
+            hostHeader = String(rest)
+            if rest.hasPrefix("["), let close = rest.firstIndex(of: "]") {
+                host = String(rest[rest.index(after: rest.startIndex)..<close])
+                let after = rest[rest.index(after: close)...]
+                port = after.hasPrefix(":") ? Int(after.dropFirst()) ?? -1 : 80
+            } else if let colon = rest.lastIndex(of: ":") {
+                host = String(rest[..<colon])
+                port = Int(rest[rest.index(after: colon)...]) ?? -1
+            } else {
+                host = String(rest)
+                port = 80
+            }
+            guard !host.isEmpty, (1...65_535).contains(port) else { throw ClientError(description: "cannot read host and port from \(url)") }
+            self.path = path
+        }
+    }
+}
