@@ -20,7 +20,7 @@ final class RedisChannelHandler: ChannelDuplexHandler {
     typealias OutboundIn = RedisRequest
     typealias OutboundOut = ByteBuffer
 
-    typealias MessageHandler = (_ channel: String, _ pattern: String?, _ payload: ByteBuffer) -> Void
+    typealias MessageHandler = @Sendable (_ channel: String, _ pattern: String?, _ payload: ByteBuffer) -> Void
 
     private struct Pending {
         var promise: EventLoopPromise<RESPValue>?
@@ -54,7 +54,7 @@ final class RedisChannelHandler: ChannelDuplexHandler {
             promise?.fail(RedisError.connectionClosed)
             return
         }
-        let deadline = NIODeadline.now() + commandTimeout
+        let deadline = context.eventLoop.now + commandTimeout  // the loop's clock, so tests can drive it
         pending.append(Pending(
             promise: request.promise,
             confirmationKind: request.confirmationKind,
@@ -151,7 +151,7 @@ final class RedisChannelHandler: ChannelDuplexHandler {
     private func timerFired(context: ChannelHandlerContext) {
         timeoutTask = nil
         guard let head = pending.first else { return }
-        if head.deadline <= .now() {
+        if head.deadline <= context.eventLoop.now {
             // Replies still owed can't be matched once we give up on one: drop the connection.
             failAll(RedisError.commandTimeout)
             context.close(promise: nil)

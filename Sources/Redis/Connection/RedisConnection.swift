@@ -32,8 +32,6 @@ public final class RedisConnection: RedisCommandSending, Sendable {
     ) -> EventLoopFuture<RedisConnection> {
         let limits = configuration.decoderLimits
         let timeout = TimeAmount(configuration.commandTimeout)
-        // The closure is handed to a handler created on the channel's loop; it never leaves it.
-        let onMessageBox = UnsafeTransfer(onMessage)
         let bootstrap = ClientBootstrap(group: eventLoop)
             .connectTimeout(TimeAmount(configuration.connectTimeout))
             .channelOption(.socketOption(.so_keepalive), value: 1)
@@ -42,7 +40,7 @@ public final class RedisConnection: RedisCommandSending, Sendable {
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(RESPDecoder(limits: limits)))
                     try channel.pipeline.syncOperations.addHandler(
-                        RedisChannelHandler(commandTimeout: timeout, onMessage: onMessageBox.wrappedValue)
+                        RedisChannelHandler(commandTimeout: timeout, onMessage: onMessage)
                     )
                 }
             }
@@ -72,17 +70,34 @@ public final class RedisConnection: RedisCommandSending, Sendable {
 
     public func sendFuture(_ command: RedisCommand) -> EventLoopFuture<RESPValue> {
         let promise = channel.eventLoop.makePromise(of: RESPValue.self)
-        channel.write(RedisRequest(command: command, promise: promise), promise: nil)
+        write(RedisRequest(command: command, promise: promise))
         return promise.futureResult
     }
 
+    /// A write to a closed channel never reaches the handler (it is gone from the pipeline),
+    /// so the reply promise is failed here instead of hanging.
+    func write(_ request: RedisRequest) {
+        if channel.eventLoop.inEventLoop {
+            writeOnLoop(request)
+        } else {
+            channel.eventLoop.execute { self.writeOnLoop(request) }
+        }
+    }
+
+    func writeOnLoop(_ request: RedisRequest) {
+        if channel.isActive {
+            channel.write(request, promise: nil)
+        } else {
+            request.promise?.fail(RedisError.connectionClosed)
+        }
+    }
+
     public func sendBatchFuture(_ commands: [RedisCommand]) -> EventLoopFuture<[RESPValue]> {
-        let channel = self.channel
         let promises = commands.map { _ in channel.eventLoop.makePromise(of: RESPValue.self) }
         // One hop for the whole batch, so it is written (and flushed) in one go.
-        channel.eventLoop.execute {
+        eventLoop.execute {
             for (command, promise) in zip(commands, promises) {
-                channel.write(RedisRequest(command: command, promise: promise), promise: nil)
+                self.writeOnLoop(RedisRequest(command: command, promise: promise))
             }
         }
         return Self.collect(promises.map(\.futureResult), on: channel.eventLoop)
@@ -110,19 +125,13 @@ public final class RedisConnection: RedisCommandSending, Sendable {
             confirmationKind: kind,
             expectedReplies: channels.count
         )
-        channel.write(request, promise: nil)
+        write(request)
         return promise.futureResult
     }
 
     public func close() async throws {
         try await channel.close()
     }
-}
-
-/// Moves a value the compiler cannot prove Sendable across an isolation boundary we know is safe.
-struct UnsafeTransfer<Value>: @unchecked Sendable {
-    var wrappedValue: Value
-    init(_ value: Value) { self.wrappedValue = value }
 }
 
 extension TimeAmount {
