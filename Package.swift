@@ -31,6 +31,7 @@ let package = Package(
         ]),
         .target(name: "Redis", dependencies: [
             .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -78,6 +79,10 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOPosix", package: "swift-nio"),
         ], path: "Examples/OrderStatus"),
+        .executableTarget(name: "RedisPublishBench", dependencies: [
+            "Redis",
+            .product(name: "NIOPosix", package: "swift-nio"),
+        ], path: "bench/redis-publish"),
         .testTarget(name: "EngineIOProtocolTests", dependencies: ["EngineIOProtocol"]),
         .testTarget(name: "SocketIOProtocolTests", dependencies: ["SocketIOProtocol"]),
         .testTarget(name: "WebSocketTests", dependencies: [
