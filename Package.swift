@@ -83,6 +83,10 @@ let package = Package(
             "Redis",
             .product(name: "NIOPosix", package: "swift-nio"),
         ], path: "bench/redis-publish"),
+        .executableTarget(name: "ClusterLatencyBench", dependencies: [
+            "RedisAdapter", "SocketIO", "SocketIOProtocol", "HeraldTesting", "Redis",
+            .product(name: "NIOPosix", package: "swift-nio"),
+        ], path: "bench/cluster-latency"),
         .testTarget(name: "EngineIOProtocolTests", dependencies: ["EngineIOProtocol"]),
         .testTarget(name: "SocketIOProtocolTests", dependencies: ["SocketIOProtocol"]),
         .testTarget(name: "WebSocketTests", dependencies: [
