@@ -60,9 +60,7 @@ final class HTTPServerHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     private let server: EngineIOServer
     private var head: HTTPRequestHead?
-    private var body: ByteBuffer?
-    private var bodyLimit = 0
-    private var bodyTooLarge = false
+    private var collector = HTTPBodyCollector()
     private var requestID: UInt64 = 0
     private var inFlight: UInt64?
     private var watched: (session: EngineIOSession, responder: HTTPResponder)?
@@ -79,22 +77,9 @@ final class HTTPServerHandler: ChannelInboundHandler, RemovableChannelHandler {
         switch unwrapInboundIn(data) {
         case .head(let head):
             self.head = head
-            body = nil
-            bodyTooLarge = false
-            bodyLimit = server.isEngineRequest(head.uri) ? server.configuration.maxPayload : server.configuration.maxHTTPBodySize
-            if let length = head.headers.first(name: "content-length").flatMap(Int.init), length > bodyLimit {
-                bodyTooLarge = true
-            }
-        case .body(var chunk):
-            guard !bodyTooLarge else { return }
-            if (body?.readableBytes ?? 0) + chunk.readableBytes > bodyLimit {
-                bodyTooLarge = true
-                body = nil
-            } else if body == nil {
-                body = chunk
-            } else {
-                body!.writeBuffer(&chunk)
-            }
+            collector.begin(head, limit: server.isEngineRequest(head.uri) ? server.configuration.maxPayload : server.configuration.maxHTTPBodySize)
+        case .body(let chunk):
+            collector.append(chunk)
         case .end:
             guard let head else { return }
             self.head = nil
@@ -110,8 +95,8 @@ final class HTTPServerHandler: ChannelInboundHandler, RemovableChannelHandler {
                 extraHeaders: server.corsHeaders(for: head),
                 id: requestID
             )
-            let request = HTTPRequestContext(head: head, body: body, bodyTooLarge: bodyTooLarge, remoteAddress: context.channel.remoteAddress)
-            body = nil
+            let (body, tooLarge) = collector.take()
+            let request = HTTPRequestContext(head: head, body: body, bodyTooLarge: tooLarge, remoteAddress: context.channel.remoteAddress)
             server.handle(request, responder: responder)
         }
     }

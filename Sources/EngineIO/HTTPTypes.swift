@@ -81,3 +81,37 @@ enum HTTPQuery {
         return String(decoding: bytes, as: UTF8.self)
     }
 }
+
+/// Collects one request's body up to a limit, judging by Content-Length first so nothing of a huge body is kept.
+public struct HTTPBodyCollector: Sendable {
+    public private(set) var body: ByteBuffer?
+    public private(set) var tooLarge = false
+    private var limit = 0
+
+    public init() {}
+
+    public mutating func begin(_ head: HTTPRequestHead, limit: Int) {
+        self.limit = limit
+        body = nil
+        tooLarge = head.headers.first(name: "content-length").flatMap(Int.init).map { $0 > limit } ?? false
+    }
+
+    public mutating func append(_ chunk: ByteBuffer) {
+        guard !tooLarge else { return }
+        var chunk = chunk
+        if (body?.readableBytes ?? 0) + chunk.readableBytes > limit {
+            tooLarge = true
+            body = nil
+        } else if body == nil {
+            body = chunk
+        } else {
+            body!.writeBuffer(&chunk)
+        }
+    }
+
+    /// The collected body, leaving the collector empty.
+    public mutating func take() -> (body: ByteBuffer?, tooLarge: Bool) {
+        defer { body = nil }
+        return (body, tooLarge)
+    }
+}

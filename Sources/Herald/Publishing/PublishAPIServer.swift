@@ -28,8 +28,7 @@ final class PublishAPIHandler: ChannelInboundHandler {
     private let api: PublishAPI
     private let maxBodySize: Int
     private var head: HTTPRequestHead?
-    private var body: ByteBuffer?
-    private var bodyTooLarge = false
+    private var collector = HTTPBodyCollector()
 
     init(api: PublishAPI, maxBodySize: Int) {
         self.api = api
@@ -40,24 +39,14 @@ final class PublishAPIHandler: ChannelInboundHandler {
         switch unwrapInboundIn(data) {
         case .head(let head):
             self.head = head
-            body = nil
-            // Refuse by the declared length up front, so nothing of a huge body is kept.
-            bodyTooLarge = head.headers.first(name: "content-length").flatMap(Int.init).map { $0 > maxBodySize } ?? false
-        case .body(var chunk):
-            guard !bodyTooLarge else { return }
-            if (body?.readableBytes ?? 0) + chunk.readableBytes > maxBodySize {
-                bodyTooLarge = true
-                body = nil
-            } else if body == nil {
-                body = chunk
-            } else {
-                body!.writeBuffer(&chunk)
-            }
+            collector.begin(head, limit: maxBodySize)
+        case .body(let chunk):
+            collector.append(chunk)
         case .end:
             guard let head else { return }
             self.head = nil
-            let request = HTTPRequestContext(head: head, body: body, bodyTooLarge: bodyTooLarge, remoteAddress: context.channel.remoteAddress)
-            body = nil
+            let (body, tooLarge) = collector.take()
+            let request = HTTPRequestContext(head: head, body: body, bodyTooLarge: tooLarge, remoteAddress: context.channel.remoteAddress)
             // The answer waits for the cluster to take the event; NIO's pipeline handler holds later requests back.
             let api = self.api
             let bound = NIOLoopBound((handler: self, context: context), eventLoop: context.eventLoop)
