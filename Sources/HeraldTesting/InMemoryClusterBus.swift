@@ -1,4 +1,5 @@
 import NIOCore
+import NIOPosix
 import RedisAdapter
 import Synchronization
 
@@ -69,8 +70,13 @@ public final class InMemoryClusterBus: Sendable {
         }
 
         public func publish(channel: String, message: ByteBuffer) async throws {
-            let handlers = try hub.state.withLock { state -> [@Sendable (ByteBuffer) -> Void] in
-                guard !state.down else { throw Unavailable() }
+            guard !hub.isDown else { throw Unavailable() }
+            deliver(channel: channel, message: message)
+        }
+
+        /// Synchronous, in call order, like one Redis server.
+        func deliver(channel: String, message: ByteBuffer) {
+            let handlers = hub.state.withLock { state -> [@Sendable (ByteBuffer) -> Void] in
                 state.published.append(channel)
                 return state.subscriptions[channel].map { $0.sorted { $0.key < $1.key }.map(\.value) } ?? []
             }
@@ -91,21 +97,26 @@ public final class InMemoryClusterBus: Sendable {
             }
         }
 
-        public func appendAndPublish(log name: String, entry: ByteBuffer, channel: String, maxAge: Duration) async throws -> String {
-            let offset = try hub.state.withLock { state -> String in
-                guard !state.down else { throw Unavailable() }
-                var log = state.logs[name] ?? Log()
-                let sequence = log.next
-                log.next += 1
-                log.entries.append((sequence, entry))
-                while log.entries.count > state.logLimit {
-                    log.trimmedThrough = log.entries.removeFirst().sequence
+        public func appendAndPublish(log name: String, entry: ByteBuffer, channel: String, maxAge: Duration) -> EventLoopFuture<String> {
+            let loop = MultiThreadedEventLoopGroup.singleton.any()
+            do {
+                let offset = try hub.state.withLock { state -> String in
+                    guard !state.down else { throw Unavailable() }
+                    var log = state.logs[name] ?? Log()
+                    let sequence = log.next
+                    log.next += 1
+                    log.entries.append((sequence, entry))
+                    while log.entries.count > state.logLimit {
+                        log.trimmedThrough = log.entries.removeFirst().sequence
+                    }
+                    state.logs[name] = log
+                    return "\(InMemoryClusterBus.epoch)-\(sequence)"
                 }
-                state.logs[name] = log
-                return "\(InMemoryClusterBus.epoch)-\(sequence)"
+                deliver(channel: channel, message: LoggedBroadcastFormat.join(offset: offset, entry: entry))
+                return loop.makeSucceededFuture(offset)
+            } catch {
+                return loop.makeFailedFuture(error)
             }
-            try await publish(channel: channel, message: LoggedBroadcastFormat.join(offset: offset, entry: entry))
-            return offset
         }
 
         public func entries(log name: String, after offset: String) async throws -> [(offset: String, entry: ByteBuffer)]? {

@@ -7,8 +7,9 @@ import NIOCore
 /// `H2<offset>\n` followed by the entry.
 public protocol ClusterLog: Sendable {
     /// Appends `entry`, keeps no more than `maxAge` of history, publishes `H2<offset>\n<entry>` on `channel`,
-    /// and returns the offset.
-    func appendAndPublish(log: String, entry: ByteBuffer, channel: String, maxAge: Duration) async throws -> String
+    /// and completes with the offset. Not async on purpose: calls made one after another take effect in that
+    /// order (pipelined on one connection), so a node's broadcasts keep their order in the log and on the wire.
+    func appendAndPublish(log: String, entry: ByteBuffer, channel: String, maxAge: Duration) -> EventLoopFuture<String>
     /// The entries after `offset`, oldest first; nil when the log no longer holds all of them or does not
     /// know the offset (another epoch: the log was lost and started again).
     func entries(log: String, after offset: String) async throws -> [(offset: String, entry: ByteBuffer)]?

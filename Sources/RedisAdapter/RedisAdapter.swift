@@ -215,7 +215,7 @@ public final class RedisAdapter: SocketIOAdapter {
 
     public func broadcast(_ packet: SocketIOPacket, options: BroadcastOptions) {
         if let (log, maxAge) = recoveryLog(for: packet, options: options) {
-            Task { try? await broadcastLogged(packet, options: options, log: log, maxAge: maxAge) }
+            _ = broadcastLogged(packet, options: options, log: log, maxAge: maxAge)
             return
         }
         let prepared = packet.prepared()
@@ -229,7 +229,7 @@ public final class RedisAdapter: SocketIOAdapter {
 
     public func broadcastConfirmed(_ packet: SocketIOPacket, options: BroadcastOptions) async throws {
         if let (log, maxAge) = recoveryLog(for: packet, options: options) {
-            try await broadcastLogged(packet, options: options, log: log, maxAge: maxAge)
+            try await broadcastLogged(packet, options: options, log: log, maxAge: maxAge).get()
             return
         }
         let prepared = packet.prepared()
@@ -256,17 +256,19 @@ public final class RedisAdapter: SocketIOAdapter {
 
     /// Logs and publishes in one step, then delivers here with the offset the log gave. When the log cannot
     /// be reached, this node's members still get the event, without an offset (it cannot be recovered).
-    private func broadcastLogged(_ packet: SocketIOPacket, options: BroadcastOptions, log: any ClusterLog, maxAge: Duration) async throws {
+    private func broadcastLogged(_ packet: SocketIOPacket, options: BroadcastOptions, log: any ClusterLog, maxAge: Duration) -> EventLoopFuture<Void> {
         let prepared = packet.prepared()
         let (channel, message) = clusterMessage(prepared, options: options)
-        do {
-            let offset = try await log.appendAndPublish(log: logName, entry: message, channel: channel, maxAge: maxAge)
-            local.deliverLocally(try Self.prepared(ClusterBroadcast.decode(message), offset: offset), options: options)
-        } catch {
-            local.deliverLocally(prepared, options: options)
-            publishFailed(error)
-            throw error
-        }
+        let local = self.local
+        return log.appendAndPublish(log: logName, entry: message, channel: channel, maxAge: maxAge)
+            .flatMapErrorThrowing { [weak self] error in
+                local.deliverLocally(prepared, options: options)
+                self?.publishFailed(error)
+                throw error
+            }
+            .flatMapThrowing { offset in
+                local.deliverLocally(try Self.prepared(ClusterBroadcast.decode(message), offset: offset), options: options)
+            }
     }
 
     /// Frames a broadcast from another node once for all local members, with its offset as last argument.

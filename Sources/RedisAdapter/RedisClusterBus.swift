@@ -132,14 +132,15 @@ public final class RedisClusterBus: ClusterBus, ClusterLog {
         return offset
         """
 
-    public func appendAndPublish(log: String, entry: ByteBuffer, channel: String, maxAge: Duration) async throws -> String {
+    public func appendAndPublish(log: String, entry: ByteBuffer, channel: String, maxAge: Duration) -> EventLoopFuture<String> {
         let cutoff = max(0, Self.nowMilliseconds() - maxAge.components.seconds * 1000)
-        let reply = try await client.send(RedisCommand("EVAL", arguments: [
+        return client.sendFuture(RedisCommand("EVAL", arguments: [
             ByteBuffer(string: Self.appendScript), ByteBuffer(string: "2"), ByteBuffer(string: log), ByteBuffer(string: log + ":epoch"),
             ByteBuffer(string: "\(cutoff)-0"), entry, ByteBuffer(string: channel), ByteBuffer(string: Self.newEpoch()),
-        ]))
-        guard let offset = reply.string else { throw RedisError.unexpectedReply(reply) }
-        return offset
+        ])).flatMapThrowing { reply in
+            guard let offset = reply.string else { throw RedisError.unexpectedReply(reply) }
+            return offset
+        }
     }
 
     public func entries(log: String, after offset: String) async throws -> [(offset: String, entry: ByteBuffer)]? {

@@ -117,6 +117,28 @@ struct RedisClusterLiveTests {
         }
     }
 
+    @Test func loggedBroadcastsKeepTheirOrder() async throws {
+        let socketIO = SocketIOConfiguration(connectionStateRecovery: ConnectionStateRecovery())
+        try await Self.withNodes(2, socketIO: socketIO) { _, nodes, clients in
+            let client = try await RawSocketIOClient.open(port: nodes[0].port, group: clients)
+            client.send("40")
+            _ = try await client.nextText()
+            await nodes[0].adapter.subscriptionsSettled()
+            // Emitted back to back, logged through Redis one by one: they must arrive in emit order, on both nodes' paths.
+            for index in 0..<200 { nodes[index % 2].io.emit("n", .int(index)) }
+            var received: [Int] = []
+            for _ in 0..<200 {
+                let text = try await client.nextText()
+                received.append(Int(text.dropFirst(#"42["n","#.count).prefix { $0 != "," })!)
+            }
+            let fromNode0 = received.filter { $0 % 2 == 0 }
+            let fromNode1 = received.filter { $0 % 2 == 1 }
+            #expect(fromNode0 == fromNode0.sorted())
+            #expect(fromNode1 == fromNode1.sorted())
+            #expect(received.count == 200)
+        }
+    }
+
     @Test func redisRestartResubscribesRooms() async throws {
         try await Self.withNodes(2) { redis, nodes, clients in
             let a = try await RawSocketIOClient.open(port: nodes[0].port, group: clients)
