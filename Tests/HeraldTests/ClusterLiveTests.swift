@@ -43,12 +43,12 @@ struct ClusterLiveTests {
     func heartbeatOutlivesReadTimeout() async throws {
         try await withCluster(slowNode: true) { cluster in
             let agent = cluster.agent
-            let idleSince = ContinuousClock.now
             var sids: [String: String] = [:]
             for transport in ["websocket", "polling"] {
                 sids["idle-\(transport)"] = try await agent.connect("idle-\(transport)", url: cluster.nginxURL, transport: transport)
                 _ = try await agent.connect("control-\(transport)", url: cluster.slowNginxURL, transport: transport)
             }
+            let idleSince = ContinuousClock.now
 
             // The control: cut by nginx (bounded well below the 8 s + 8 s the heartbeat would need to notice).
             for transport in ["websocket", "polling"] {
