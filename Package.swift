@@ -29,6 +29,11 @@ let package = Package(
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "NIOWebSocket", package: "swift-nio"),
         ]),
+        .target(name: "Redis", dependencies: [
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .target(name: "EngineIO", dependencies: [
             "EngineIOProtocol", "WebSocket",
             .product(name: "NIOCore", package: "swift-nio"),
@@ -42,12 +47,12 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "RedisAdapter", dependencies: [
-            "SocketIO", "SocketIOProtocol", "EngineIO",
+            "SocketIO", "SocketIOProtocol", "EngineIO", "Redis",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "Herald", dependencies: [
-            "SocketIO",
+            "SocketIO", "RedisAdapter", "Redis",
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -92,6 +97,11 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "NIOWebSocket", package: "swift-nio"),
+        ]),
+        .testTarget(name: "RedisTests", dependencies: [
+            "Redis",
+            .product(name: "NIOEmbedded", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
         ]),
         .testTarget(name: "HeraldTests", dependencies: ["Herald", "HeraldTesting"]),
     ],

@@ -1,6 +1,8 @@
 import EngineIO
 import Foundation
 import Logging
+import Redis
+import SocketIO
 
 /// Reading the configuration from `HERALD_*` settings (environment variables, or flags mapped to the same names).
 extension HeraldConfiguration {
@@ -59,5 +61,15 @@ extension HeraldConfiguration {
             logFormat = parsed
         }
         try publishing.apply(settings)
+        if let url = settings["HERALD_REDIS_URL"], !url.isEmpty {
+            do {
+                redis = try RedisConfiguration(url: url)
+            } catch {
+                throw SettingError(description: "HERALD_REDIS_URL: \(error)")
+            }
+        }
+        if let window = try int("HERALD_RECOVERY_WINDOW") {
+            recovery = window == 0 ? nil : ConnectionStateRecovery(maxDisconnectionDuration: .milliseconds(window))
+        }
     }
 }

@@ -1,5 +1,6 @@
 import EngineIO
 import Logging
+import Redis
 import NIOCore
 import SocketIO
 
@@ -19,6 +20,13 @@ public struct HeraldConfiguration: Sendable {
     public var logFormat: LogFormat
     /// The publish API, the Redis envelope channel and bridges (see docs/publishing.md). Default: API off.
     public var publishing = PublishingConfiguration()
+    /// Redis for many nodes (rooms, broadcasts, cluster requests, recovery across nodes). Default nil: one node, in memory.
+    public var redis: RedisConfiguration?
+    /// Connection state recovery (see docs). Default nil: off.
+    public var recovery: ConnectionStateRecovery? {
+        get { socketIO.connectionStateRecovery }
+        set { socketIO.connectionStateRecovery = newValue }
+    }
 
     public enum LogFormat: String, Sendable, CaseIterable {
         case json

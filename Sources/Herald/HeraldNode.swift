@@ -1,9 +1,12 @@
 import EngineIO
 import Logging
+import Redis
+import RedisAdapter
 import NIOCore
 import NIOPosix
 import ServiceLifecycle
 import SocketIO
+import SocketIOProtocol
 import Synchronization
 
 /// One herald node as a service: listens, serves Socket.IO and the HTTP routes, and drains on shutdown.
@@ -19,21 +22,57 @@ public final class HeraldNode: Service, Sendable {
     /// The Redis side of publishing; `publishing.start(on:)` once a subscriber exists.
     public let publishing: PublishingListener
     let apiAddress = Mutex<SocketAddress?>(nil)
+    /// The Redis connections when the node is one of many; nil for a single node.
+    public let cluster: RedisClusterBus?
+    private let clusterUp = Flag()
+
+    /// A flag shared with callbacks created before `self` exists.
+    final class Flag: Sendable {
+        private let value = Mutex(false)
+        /// Sets the flag; returns whether it changed.
+        func set(_ newValue: Bool) -> Bool { value.withLock { old in defer { old = newValue }; return old != newValue } }
+        var isSet: Bool { value.withLock { $0 } }
+    }
 
     public init(configuration: HeraldConfiguration, logger: Logger) {
         self.configuration = configuration
         self.logger = logger
         self.group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, configuration.threads))
-        self.io = SocketIOServer(configuration: configuration.socketIO, logger: logger)
+        if let redis = configuration.redis {
+            let clusterUp = self.clusterUp
+            let bus = RedisClusterBus(configuration: redis, eventLoop: group.next(), logger: logger) { up in
+                if clusterUp.set(up) {
+                    if up { logger.info("redis connected") } else { logger.warning("redis unreachable: serving this node's clients only until it is back") }
+                }
+            }
+            self.cluster = bus
+            self.io = SocketIOServer(
+                configuration: configuration.socketIO, logger: logger,
+                adapterFactory: RedisAdapter.factory(bus: bus, log: bus, logger: logger))
+        } else {
+            self.cluster = nil
+            self.io = SocketIOServer(configuration: configuration.socketIO, logger: logger)
+        }
         (publisher, publishing) = Self.makePublishing(configuration.publishing, io: io, logger: logger)
-        io.engine.setRoutes { [io] request in
+        io.engine.setRoutes { [self] request in
             switch (request.method, request.path) {
             case (.GET, "/health"):
-                return .json(.ok, #"{"status":"ok","sessions":\#(io.engine.sessionCount)}"#)
+                return .json(.ok, health.jsonString)
             default:
                 return nil
             }
         }
+    }
+
+    /// `ok`, or `degraded` while Redis is unreachable (this node's clients are still served).
+    public var health: JSONValue {
+        var health: JSONObject = ["status": "ok", "sessions": .int(io.engine.sessionCount)]
+        if cluster != nil {
+            let up = clusterUp.isSet
+            health["status"] = up ? "ok" : "degraded"
+            health["redis"] = up ? "connected" : "unreachable"
+        }
+        return .object(health)
     }
 
     /// The address the node listens on, once it does.
@@ -55,6 +94,19 @@ public final class HeraldNode: Service, Sendable {
                 "soft": "\(limits.soft)", "hard": "\(limits.hard)",
                 "connectionCeiling": "\(FileDescriptorLimit.connectionCeiling(limits))",
             ])
+        }
+        if let cluster {
+            do {
+                try await cluster.connect()
+            } catch {
+                // The connections keep retrying; meanwhile this node serves its own clients.
+                logger.error("redis unreachable at start", metadata: ["error": "\(error)"])
+            }
+            do {
+                try await publishing.start(on: PublishRouter(bus: cluster).router)
+            } catch {
+                logger.error("publishing channels not subscribed", metadata: ["error": "\(error)"])
+            }
         }
         let channel: any Channel
         let api: (any Channel)?
@@ -94,6 +146,7 @@ public final class HeraldNode: Service, Sendable {
         }
         try? await api?.close()
         try? await channel.close()
+        await cluster?.close()
         try? await group.shutdownGracefully()
         logger.info("herald stopped")
     }

@@ -26,6 +26,8 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Allowed CORS origins, comma-separated, or * [HERALD_CORS_ORIGINS, default: CORS off].") var corsOrigins: String?
     @Flag(help: "Allow credentials in CORS answers [HERALD_CORS_CREDENTIALS=1].") var corsCredentials = false
     @Option(help: "Graceful shutdown drain time in ms [HERALD_DRAIN_TIMEOUT, default 10000].") var drainTimeout: Int?
+    @Option(help: "Redis URL for many nodes, redis://[user:password@]host[:port][/db] [HERALD_REDIS_URL, default: one node].") var redisURL: String?
+    @Option(help: "Connection state recovery window in ms, 0 for off [HERALD_RECOVERY_WINDOW, default off].") var recoveryWindow: Int?
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical [HERALD_LOG_LEVEL, default info].") var logLevel: String?
     @Option(help: "Log format: json or text [HERALD_LOG_FORMAT, default json].") var logFormat: String?
     @OptionGroup(title: "Backend publishing") var publishing: PublishingOptions
@@ -40,7 +42,8 @@ struct Serve: AsyncParsableCommand {
             "HERALD_UPGRADE_TIMEOUT": upgradeTimeout.map(String.init), "HERALD_CONNECT_TIMEOUT": connectTimeout.map(String.init),
             "HERALD_MAX_BUFFERED_BYTES": maxBufferedBytes.map(String.init), "HERALD_TRANSPORTS": transports,
             "HERALD_CORS_ORIGINS": corsOrigins, "HERALD_CORS_CREDENTIALS": corsCredentials ? "1" : nil,
-            "HERALD_DRAIN_TIMEOUT": drainTimeout.map(String.init), "HERALD_LOG_LEVEL": logLevel, "HERALD_LOG_FORMAT": logFormat,
+            "HERALD_DRAIN_TIMEOUT": drainTimeout.map(String.init),
+            "HERALD_REDIS_URL": redisURL, "HERALD_RECOVERY_WINDOW": recoveryWindow.map(String.init), "HERALD_LOG_LEVEL": logLevel, "HERALD_LOG_FORMAT": logFormat,
         ]
         for case let (name, value?) in flags.merging(publishing.settings, uniquingKeysWith: { $1 }) { settings[name] = value }
         var configuration = HeraldConfiguration()

@@ -1,4 +1,5 @@
 import NIOCore
+import RedisAdapter
 import Synchronization
 
 /// What publishing needs from Redis pub/sub; the lead wires the real subscriber in behind it.
@@ -51,5 +52,32 @@ public final class PublishSubscriptionRouter: PublishSubscriber {
             return handlers.channels[channel] ?? []
         }
         for handler in targets { handler(channel, payload) }
+    }
+}
+
+/// Publishing's subscriptions on the cluster's Redis subscriber connection.
+struct PublishRouter {
+    let router: PublishSubscriptionRouter
+
+    init(bus: RedisClusterBus) {
+        let box = RouterBox()
+        router = PublishSubscriptionRouter(
+            subscribeChannel: { name in
+                try await bus.subscribe(channel: name, namedHandler: { channel, payload in
+                    box.router?.route(channel: channel, pattern: nil, payload: payload)
+                })
+            },
+            subscribePattern: { pattern in
+                try await bus.subscribe(pattern: pattern, handler: { channel, payload in
+                    box.router?.route(channel: channel, pattern: pattern, payload: payload)
+                })
+            })
+        box.router = router
+    }
+
+    /// The router's handlers need the router itself, which exists only after its init.
+    final class RouterBox: @unchecked Sendable {
+        // Set once, before any subscription can deliver a message.
+        var router: PublishSubscriptionRouter?
     }
 }

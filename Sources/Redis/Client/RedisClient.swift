@@ -1,0 +1,75 @@
+import Logging
+import NIOCore
+
+/// A pipelined command connection that reconnects by itself.
+///
+/// While disconnected, commands fail at once with `RedisError.notConnected` rather than queue:
+/// a publisher learns about an outage immediately and can report it (the node's `/health`
+/// says "degraded" through `onStateChange`). Commands in flight when the connection drops fail
+/// with `RedisError.connectionClosed`.
+public final class RedisClient: RedisCommandSending, Sendable {
+    public let configuration: RedisConfiguration
+    public var eventLoop: EventLoop { reconnector.eventLoop }
+    private let reconnector: RedisReconnector
+
+    /// Nothing happens until `connect()`. `onStateChange` runs on `eventLoop`.
+    public init(
+        configuration: RedisConfiguration,
+        eventLoop: EventLoop,
+        logger: Logger = Logger(label: "redis"),
+        onStateChange: @escaping @Sendable (RedisConnectionState) -> Void = { _ in }
+    ) {
+        self.configuration = configuration
+        self.reconnector = RedisReconnector(
+            configuration: configuration,
+            eventLoop: eventLoop,
+            logger: logger,
+            selectDatabase: true,
+            onStateChange: onStateChange
+        )
+    }
+
+    /// Waits for the first connection (with `AUTH`/`SELECT` done). If it fails this throws,
+    /// and the client keeps retrying in the background until `close()`.
+    public func connect() async throws {
+        try await reconnector.start().get()
+    }
+
+    /// The current state (`connected`, `reconnecting`...).
+    public var state: RedisConnectionState {
+        get async throws { try await reconnector.status.get() }
+    }
+
+    public func sendFuture(_ command: RedisCommand) -> EventLoopFuture<RESPValue> {
+        let promise = eventLoop.makePromise(of: RESPValue.self)
+        let reconnector = self.reconnector
+        eventLoop.execute {
+            guard let connection = reconnector.connection else {
+                promise.fail(RedisError.notConnected)
+                return
+            }
+            connection.writeOnLoop(RedisRequest(command: command, promise: promise))
+        }
+        return promise.futureResult
+    }
+
+    public func sendBatchFuture(_ commands: [RedisCommand]) -> EventLoopFuture<[RESPValue]> {
+        let promises = commands.map { _ in eventLoop.makePromise(of: RESPValue.self) }
+        let reconnector = self.reconnector
+        eventLoop.execute {
+            guard let connection = reconnector.connection else {
+                for promise in promises { promise.fail(RedisError.notConnected) }
+                return
+            }
+            for (command, promise) in zip(commands, promises) {
+                connection.writeOnLoop(RedisRequest(command: command, promise: promise))
+            }
+        }
+        return RedisConnection.collect(promises.map(\.futureResult), on: eventLoop)
+    }
+
+    /// Closes the connection and stops reconnecting; later commands fail with `notConnected`.
+    public func close() async {
+        try? await reconnector.close().get()
+    }
+}

@@ -1,0 +1,164 @@
+import Logging
+import NIOCore
+
+/// Keeps one connection up: reconnects with exponential backoff + jitter after a loss, runs a
+/// preparation step (the subscriber's resubscribe) on each new connection, and reports state.
+/// All state lives on `eventLoop`; the connection's channel is on the same loop, so a command
+/// costs one hop at most.
+final class RedisReconnector: Sendable {
+    /// Runs on the loop for each new connection before it counts as connected.
+    typealias Prepare = @Sendable (RedisConnection) -> EventLoopFuture<Void>
+
+    let eventLoop: EventLoop
+    private let configuration: RedisConfiguration
+    private let logger: Logger
+    private let selectDatabase: Bool
+    private let onStateChange: @Sendable (RedisConnectionState) -> Void
+    private let onMessage: RedisChannelHandler.MessageHandler?
+    private let prepare: Prepare?
+    private let box: NIOLoopBoundBox<State>
+
+    private struct State {
+        var connection: RedisConnection?
+        var status: RedisConnectionState = .connecting
+        var attempt = 0
+        var started = false
+        var closed = false
+        var retry: Scheduled<Void>?
+        var firstConnect: [EventLoopPromise<Void>] = []
+    }
+
+    init(
+        configuration: RedisConfiguration,
+        eventLoop: EventLoop,
+        logger: Logger,
+        selectDatabase: Bool,
+        onStateChange: @escaping @Sendable (RedisConnectionState) -> Void,
+        onMessage: RedisChannelHandler.MessageHandler? = nil,
+        prepare: Prepare? = nil
+    ) {
+        self.onMessage = onMessage
+        self.prepare = prepare
+        self.configuration = configuration
+        self.eventLoop = eventLoop
+        self.logger = logger
+        self.selectDatabase = selectDatabase
+        self.onStateChange = onStateChange
+        self.box = .makeBoxSendingValue(State(), eventLoop: eventLoop)
+    }
+
+    /// Loop-only: the live connection, if any.
+    var connection: RedisConnection? { box.value.connection }
+
+    var status: EventLoopFuture<RedisConnectionState> {
+        eventLoop.submit { self.box.value.status }
+    }
+
+    /// Starts connecting (once); the future completes with the first attempt's outcome.
+    /// After a failed first attempt it keeps retrying in the background, like after a loss.
+    func start() -> EventLoopFuture<Void> {
+        eventLoop.flatSubmit {
+            if self.box.value.closed { return self.eventLoop.makeFailedFuture(RedisError.clientClosed) }
+            if self.box.value.connection != nil { return self.eventLoop.makeSucceededVoidFuture() }
+            let promise = self.eventLoop.makePromise(of: Void.self)
+            self.box.value.firstConnect.append(promise)
+            if !self.box.value.started {
+                self.box.value.started = true
+                self.attemptConnect()
+            }
+            return promise.futureResult
+        }
+    }
+
+    func close() -> EventLoopFuture<Void> {
+        eventLoop.flatSubmit {
+            guard !self.box.value.closed else { return self.eventLoop.makeSucceededVoidFuture() }
+            self.box.value.closed = true
+            self.box.value.retry?.cancel()
+            self.box.value.retry = nil
+            self.settleFirstConnect(.failure(RedisError.clientClosed))
+            self.setStatus(.closed)
+            guard let connection = self.box.value.connection else { return self.eventLoop.makeSucceededVoidFuture() }
+            self.box.value.connection = nil
+            return connection.channel.close().recover { _ in }
+        }
+    }
+
+    private func attemptConnect() {
+        RedisConnection.make(
+            configuration: configuration,
+            eventLoop: eventLoop,
+            logger: logger,
+            selectDatabase: selectDatabase,
+            onMessage: onMessage
+        ).assumeIsolated().whenComplete { result in
+            switch result {
+            case .success(let connection):
+                self.connected(connection)
+            case .failure(let error):
+                self.logger.debug("Redis connect failed", metadata: ["error": "\(error)"])
+                self.settleFirstConnect(.failure(error))
+                self.scheduleRetry()
+            }
+        }
+    }
+
+    private func connected(_ connection: RedisConnection) {
+        if box.value.closed {
+            connection.channel.close(promise: nil)
+            return
+        }
+        // Published before `prepare` so that subscriptions made while it runs go to this connection.
+        box.value.connection = connection
+        connection.closeFuture.assumeIsolated().whenComplete { _ in self.lost(connection) }
+        let prepared = prepare?(connection) ?? eventLoop.makeSucceededVoidFuture()
+        prepared.assumeIsolated().whenComplete { result in
+            guard self.box.value.connection === connection else { return }
+            switch result {
+            case .success:
+                if self.box.value.attempt > 0 {
+                    self.logger.info("Redis reconnected", metadata: ["attempts": "\(self.box.value.attempt)"])
+                }
+                self.box.value.attempt = 0
+                self.setStatus(.connected)
+                self.settleFirstConnect(.success(()))
+            case .failure(let error):
+                self.logger.warning("Redis connection setup failed", metadata: ["error": "\(error)"])
+                self.settleFirstConnect(.failure(error))
+                connection.channel.close(promise: nil)  // `lost` schedules the retry
+            }
+        }
+    }
+
+    private func lost(_ connection: RedisConnection) {
+        guard box.value.connection === connection else { return }
+        box.value.connection = nil
+        guard !box.value.closed else { return }
+        logger.warning("Redis connection lost; reconnecting")
+        scheduleRetry()
+    }
+
+    private func scheduleRetry() {
+        guard !box.value.closed else { return }
+        box.value.attempt += 1
+        let attempt = box.value.attempt
+        setStatus(.reconnecting(attempt: attempt))
+        let delay = RedisBackoff(configuration: configuration).delay(attempt: attempt, random: Double.random(in: 0...1))
+        box.value.retry = eventLoop.assumeIsolated().scheduleTask(in: TimeAmount(delay)) {
+            self.box.value.retry = nil
+            self.attemptConnect()
+        }
+    }
+
+    private func settleFirstConnect(_ result: Result<Void, Error>) {
+        let waiting = box.value.firstConnect
+        box.value.firstConnect = []
+        for promise in waiting { promise.completeWith(result) }
+    }
+
+    private func setStatus(_ status: RedisConnectionState) {
+        guard box.value.status != status else { return }
+        box.value.status = status
+        onStateChange(status)
+    }
+}

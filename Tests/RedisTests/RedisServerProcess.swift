@@ -1,0 +1,134 @@
+import Foundation
+import NIOCore
+import NIOPosix
+import Testing
+@testable import Redis
+
+/// A throwaway `redis-server` on a free port, for live tests.
+/// Locally the live tests are skipped when `redis-server` is not on PATH; with `CI` set they run and fail.
+final class RedisServerProcess: @unchecked Sendable {
+    static let executable: String? = {
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
+        for dir in path.split(separator: ":") {
+            let candidate = "\(dir)/redis-server"
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+        }
+        return nil
+    }()
+
+    static var liveTestsEnabled: Bool {
+        executable != nil || ProcessInfo.processInfo.environment["CI"] != nil
+    }
+
+    let port: Int
+    let extraArguments: [String]
+    private var process: Process?
+
+    var configuration: RedisConfiguration {
+        var c = RedisConfiguration(host: "127.0.0.1", port: port)
+        c.reconnectInitialDelay = .milliseconds(20)
+        c.reconnectMaxDelay = .milliseconds(200)
+        c.commandTimeout = .seconds(10)
+        return c
+    }
+
+    private init(port: Int, extraArguments: [String]) {
+        self.port = port
+        self.extraArguments = extraArguments
+    }
+
+    static func start(_ extraArguments: [String] = [], password: String? = nil) async throws -> RedisServerProcess {
+        let server = RedisServerProcess(port: try await freePort(), extraArguments: extraArguments)
+        try await server.launch(password: password)
+        return server
+    }
+
+    /// Starts (or restarts) redis-server on `port` and waits until it answers PING.
+    func launch(password: String? = nil) async throws {
+        guard let executable = Self.executable else {
+            throw TestFailure("redis-server is not on PATH (install the Debian package redis-server)")
+        }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+            + extraArguments
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        self.process = process
+        try await waitUntilReady(password: password)
+    }
+
+    /// Polls PING with a bounded deadline; failing to come up fails the test.
+    private func waitUntilReady(password: String?) async throws {
+        var config = configuration
+        config.password = password
+        config.connectTimeout = .milliseconds(200)
+        let deadline = ContinuousClock.now + .seconds(10)
+        while ContinuousClock.now < deadline {
+            if let connection = try? await RedisConnection.connect(
+                configuration: config, eventLoop: MultiThreadedEventLoopGroup.singleton.any()
+            ) {
+                defer { Task { try? await connection.close() } }
+                if (try? await connection.send("PING")) == .simpleString("PONG") { return }
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        throw TestFailure("redis-server on port \(port) did not answer PING within 10 s")
+    }
+
+    /// SIGKILL, so clients see the connection drop like a crash; waits for the process to be gone.
+    func kill() {
+        guard let process else { return }
+        Foundation.kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        self.process = nil
+    }
+
+    deinit { kill() }
+
+    private static func freePort() async throws -> Int {
+        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .bind(host: "127.0.0.1", port: 0).get()
+        let port = channel.localAddress!.port!
+        try await channel.close()
+        return port
+    }
+}
+
+struct TestFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Collects values pushed from event-loop callbacks and lets a test await the next matching one,
+/// failing (never passing) when it does not come within the bound.
+final class Inbox<Value: Sendable>: Sendable {
+    private let stream: AsyncStream<Value>
+    private let continuation: AsyncStream<Value>.Continuation
+    init() { (stream, continuation) = AsyncStream.makeStream(of: Value.self) }
+
+    func push(_ value: Value) { continuation.yield(value) }
+
+    func next(
+        within bound: Duration = .seconds(10),
+        where matches: @escaping @Sendable (Value) -> Bool = { _ in true }
+    ) async throws -> Value {
+        let stream = self.stream
+        return try await withThrowingTaskGroup(of: Value?.self) { group in
+            group.addTask {
+                for await value in stream where matches(value) { return value }
+                return nil
+            }
+            group.addTask {
+                try await Task.sleep(for: bound)
+                return nil
+            }
+            defer { group.cancelAll() }
+            guard let value = try await group.next() ?? nil else {
+                throw TestFailure("expected value did not arrive within \(bound)")
+            }
+            return value
+        }
+    }
+}
