@@ -78,7 +78,12 @@ final class ClusterFixture: @unchecked Sendable {
         await agent.close()
         for nginx in nginxes { await nginx.stop() }
         for node in nodes + [slowNode].compactMap({ $0 }) { await node.process.stop() }
-        await redis?.stop()
+        if let redis, redis.isRunning {
+            // Children of the test runner inherit its blocked signal mask, SIGTERM included, and redis-server
+            // (unlike herald and nginx) does not unblock it: ask over RESP; the connection closing is its answer.
+            _ = try? await tcpExchange("SHUTDOWN NOSAVE\r\n", port: redisPort)
+            if await !redis.waitForExit(timeout: .seconds(5)) { await redis.kill() }
+        }
         try? FileManager.default.removeItem(at: directory)
     }
 
@@ -120,7 +125,7 @@ final class ClusterFixture: @unchecked Sendable {
             "--ping-interval", "\(pingInterval)", "--ping-timeout", "\(max(pingInterval, 3000))",
             "--log-format", "text", "--drain-timeout", "1000",
         ]
-        if clustered && ClusterLiveEnvironment.heraldHasRedis { arguments += ["--redis-url", "redis://127.0.0.1:\(redisPort)"] }
+        if clustered { arguments += ["--redis-url", "redis://127.0.0.1:\(redisPort)"] }
         let process = try ManagedProcess(name: "herald \(name)", executable: herald, arguments: arguments,
                                          logURL: directory.appendingPathComponent("herald-\(name).log"))
         let node = HeraldNodeProcess(name: name, port: port, apiPort: apiPort, process: process)

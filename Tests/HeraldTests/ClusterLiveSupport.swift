@@ -3,6 +3,7 @@ import HeraldTesting
 import NIOCore
 import NIOPosix
 import SocketIOProtocol
+import Synchronization
 import Testing
 
 /// Where the live cluster's programs are. `scripts/test.sh` installs redis-server, nginx and the Python
@@ -21,21 +22,6 @@ enum ClusterLiveEnvironment {
         candidates.append(LiveTestEnvironment.repositoryRoot.appendingPathComponent(".build/debug/herald"))
         return candidates.map(\.path).first { FileManager.default.isExecutableFile(atPath: $0) }
     }
-
-    /// Whether this herald has `--redis-url` (asked once from `herald serve --help`).
-    static let heraldHasRedis: Bool = {
-        guard let herald else { return false }
-        let process = Process()
-        let pipe = Pipe()
-        process.executableURL = URL(fileURLWithPath: herald)
-        process.arguments = ["serve", "--help"]
-        process.standardOutput = pipe
-        process.standardError = pipe
-        guard (try? process.run()) != nil else { return false }
-        let help = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        return help.contains("--redis-url")
-    }()
 
     static var missing: [String] {
         var missing: [String] = []
@@ -60,6 +46,14 @@ final class ManagedProcess: @unchecked Sendable {
     let logURL: URL
     private let process = Process()
     private let exits = Mailbox<Int32>("exit of process")
+    private let exited = ExitFlag()
+
+    /// A class, so the termination handler can share it (a Mutex cannot be captured).
+    private final class ExitFlag: Sendable {
+        private let value = Mutex(false)
+        func set() { value.withLock { $0 = true } }
+        var isSet: Bool { value.withLock { $0 } }
+    }
 
     init(name: String, executable: String, arguments: [String], logURL: URL,
          standardInput: Any? = nil, standardOutput: Any? = nil) throws {
@@ -75,34 +69,38 @@ final class ManagedProcess: @unchecked Sendable {
         var environment = ProcessInfo.processInfo.environment
         environment["PYTHONUNBUFFERED"] = "1"
         process.environment = environment
-        process.terminationHandler = { [exits] finished in exits.send(finished.terminationStatus) }
+        process.terminationHandler = { [exits, exited] finished in
+            exited.set()
+            exits.send(finished.terminationStatus)
+        }
         try process.run()
         try? log.close()  // the child has its own copy
     }
 
-    var isRunning: Bool { process.isRunning }
+    /// Whether the exit has not been seen yet. Tracked here rather than read from `Process.isRunning`, so a
+    /// stop always ends with SIGKILL unless the exit was really observed (no redis-server left behind).
+    var isRunning: Bool { !exited.isSet }
     var pid: Int32 { process.processIdentifier }
 
     /// SIGTERM, then SIGKILL if it has not exited within `grace`.
     func stop(grace: Duration = .seconds(5)) async {
-        guard process.isRunning else { return }
-        process.terminate()
-        if (try? await exits.next(timeout: grace)) == nil, process.isRunning {
-            await kill()
-        }
+        guard isRunning else { return }
+        Foundation.kill(pid, SIGTERM)
+        if await !waitForExit(timeout: grace) { await kill() }
     }
 
-    /// Whether the process exited (by itself) within `timeout`.
+    /// Whether the process exited within `timeout`.
     func waitForExit(timeout: Duration) async -> Bool {
-        guard process.isRunning else { return true }
-        return (try? await exits.next(timeout: timeout)) != nil
+        guard isRunning else { return true }
+        _ = try? await exits.next(timeout: timeout)
+        return !isRunning
     }
 
     /// SIGKILL (a crash, as far as the process's peers can tell), and wait for the exit.
     func kill() async {
-        guard process.isRunning else { return }
-        Foundation.kill(process.processIdentifier, SIGKILL)
-        _ = try? await exits.next(timeout: .seconds(10))
+        guard isRunning else { return }
+        Foundation.kill(pid, SIGKILL)
+        _ = await waitForExit(timeout: .seconds(10))
     }
 
     /// The last `limit` characters of the log, for failure messages.

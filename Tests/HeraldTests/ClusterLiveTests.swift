@@ -91,11 +91,19 @@ struct ClusterLiveTests {
             await cluster.killRedis()
             try await cluster.waitForHealth("degraded")
 
+            // Through the other node the event cannot reach the client; through its home node it still does.
+            let lost: JSONValue = ["phase": "during, via the other node"]
+            let lostAnswer = try await cluster.publish(via: other, room: sid, event: "news", data: lost)
             let during: JSONValue = ["phase": "during"]
             let answer = try await cluster.publish(via: home, room: sid, event: "news", data: during)
-            // What the API says about a publish it could deliver only locally, for the record.
-            print("ClusterLiveTests: publish with Redis down answered \(answer.status) \(answer.body)")
             #expect(try await agent.next("watcher", event: "news") == [during])
+            // Issue 3: "publishes report the failure instead of pretending". The API's emit is fire-and-forget
+            // (Publisher.publish → adapter.broadcast → publishDetached), so both answer a plain 202.
+            withKnownIssue("the publish API answers 202 delivered:true while Redis is down") {
+                for (node, answer) in [(other, lostAnswer), (home, answer)] {
+                    #expect(!Self.isPlainSuccess(answer), "publish via \(node.name) with Redis down: \(answer.status) \(answer.body)")
+                }
+            }
 
             try await cluster.startRedis()
             try await cluster.waitForHealth("ok")
@@ -105,5 +113,10 @@ struct ClusterLiveTests {
             let state = try await agent.call("state", ["name": "watcher"])
             #expect(state["sid"]?.stringValue == sid && state["disconnects"] == [], "\(state)")
         }
+    }
+
+    /// The answer of a publish that reached every node: 202 and nothing to report.
+    static func isPlainSuccess(_ answer: RawHTTP.Response) -> Bool {
+        answer.status == 202 && (try? JSONValue(parsing: answer.body)) == ["delivered": true, "idempotent": false]
     }
 }
