@@ -31,6 +31,7 @@ let package = Package(
         ]),
         .target(name: "Redis", dependencies: [
             .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -62,7 +63,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .target(name: "HeraldTesting", dependencies: [
-            "EngineIO", "SocketIO", "RedisAdapter",
+            "EngineIO", "SocketIO", "RedisAdapter", "Redis",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -78,6 +79,14 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOPosix", package: "swift-nio"),
         ], path: "Examples/OrderStatus"),
+        .executableTarget(name: "RedisPublishBench", dependencies: [
+            "Redis",
+            .product(name: "NIOPosix", package: "swift-nio"),
+        ], path: "bench/redis-publish"),
+        .executableTarget(name: "ClusterLatencyBench", dependencies: [
+            "RedisAdapter", "SocketIO", "SocketIOProtocol", "HeraldTesting", "Redis",
+            .product(name: "NIOPosix", package: "swift-nio"),
+        ], path: "bench/cluster-latency"),
         .testTarget(name: "EngineIOProtocolTests", dependencies: ["EngineIOProtocol"]),
         .testTarget(name: "SocketIOProtocolTests", dependencies: ["SocketIOProtocol"]),
         .testTarget(name: "WebSocketTests", dependencies: [
@@ -99,7 +108,7 @@ let package = Package(
             .product(name: "NIOWebSocket", package: "swift-nio"),
         ]),
         .testTarget(name: "RedisTests", dependencies: [
-            "Redis",
+            "Redis", "HeraldTesting",
             .product(name: "NIOEmbedded", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),

@@ -53,7 +53,7 @@ public final class HeraldNode: Service, Sendable {
             self.cluster = nil
             self.io = SocketIOServer(configuration: configuration.socketIO, logger: logger)
         }
-        (publisher, publishing) = Self.makePublishing(configuration.publishing, io: io, logger: logger)
+        (publisher, publishing) = Self.makePublishing(configuration.publishing, io: io, cluster: cluster, logger: logger)
         io.engine.setRoutes { [self] request in
             switch (request.method, request.path) {
             case (.GET, "/health"):

@@ -14,6 +14,8 @@ public final class RedisClusterBus: ClusterBus, ClusterLog {
     /// Message handlers by `c:channel` or `p:pattern`, and the two connections' states.
     final class Routing: Sendable {
         let handlers = Mutex<[String: @Sendable (String, ByteBuffer) -> Void]>([:])
+        /// After `close()` nothing touches the connections (their event loop may be gone).
+        let closed = Mutex(false)
         let states = Mutex<(client: RedisConnectionState, subscriber: RedisConnectionState)>((.connecting, .connecting))
 
         func update(client: RedisConnectionState? = nil, subscriber: RedisConnectionState? = nil) -> Bool {
@@ -49,6 +51,7 @@ public final class RedisClusterBus: ClusterBus, ClusterLog {
     public var isConnected: Bool { routing.states.withLock { $0.client == .connected && $0.subscriber == .connected } }
 
     public func close() async {
+        guard routing.closed.withLock({ closed in defer { closed = true }; return !closed }) else { return }
         await subscriber.close()
         await client.close()
     }
@@ -70,6 +73,7 @@ public final class RedisClusterBus: ClusterBus, ClusterLog {
     }
 
     public func unsubscribe(channel: String) async throws {
+        guard !routing.closed.withLock({ $0 }) else { return }
         guard routing.handlers.withLock({ $0.removeValue(forKey: "c:" + channel) }) != nil else { return }
         try await subscriber.unsubscribe(channel)
     }
@@ -95,7 +99,7 @@ public final class RedisClusterBus: ClusterBus, ClusterLog {
             defer { handlers[key] = handler }
             return handlers[key] == nil
         }
-        guard isNew else { return }
+        guard isNew, !routing.closed.withLock({ $0 }) else { return }
         do {
             try await command()
         } catch {

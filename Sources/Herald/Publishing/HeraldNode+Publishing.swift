@@ -1,11 +1,14 @@
 import Logging
+import RedisAdapter
 import NIOCore
 import SocketIO
 import SocketIOProtocol
 
 extension HeraldNode {
-    static func makePublishing(_ configuration: PublishingConfiguration, io: SocketIOServer, logger: Logger) -> (Publisher, PublishingListener) {
-        let store = InMemoryIdempotencyStore(window: configuration.idempotencyWindow, capacity: configuration.idempotencyCapacity)
+    static func makePublishing(_ configuration: PublishingConfiguration, io: SocketIOServer, cluster: RedisClusterBus?,
+                               logger: Logger) -> (Publisher, PublishingListener) {
+        let memory = InMemoryIdempotencyStore(window: configuration.idempotencyWindow, capacity: configuration.idempotencyCapacity)
+        let store: any IdempotencyStore = cluster.map { RedisIdempotencyStore(local: memory, client: $0.client) } ?? memory
         let publisher = Publisher(io: io, idempotency: store)
         let listener = PublishingListener(
             channel: configuration.channel, bridges: configuration.bridges, publisher: publisher, logger: logger)

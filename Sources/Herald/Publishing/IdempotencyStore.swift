@@ -1,3 +1,4 @@
+import Redis
 import Synchronization
 
 /// Remembers idempotency keys so that a retried publish is delivered once.
@@ -7,6 +8,12 @@ import Synchronization
 public protocol IdempotencyStore: Sendable {
     /// True the first time `key` is seen within the window (the caller delivers); false for a repeat.
     func claim(_ key: String) -> Bool
+    /// Like `claim`, shared by every node when the store can (a retried HTTP publish may reach another node).
+    func claimAcrossCluster(_ key: String) async -> Bool
+}
+
+extension IdempotencyStore {
+    public func claimAcrossCluster(_ key: String) async -> Bool { claim(key) }
 }
 
 /// This node's memory of recent keys: entries expire `window` after their first use, and at most
@@ -78,5 +85,32 @@ public final class InMemoryIdempotencyStore: IdempotencyStore {
         let entries = state.entries
         state.order = state.order[state.head...].filter { entries[$0.key]?.sequence == $0.sequence }
         state.head = 0
+    }
+}
+
+/// Keys claimed in Redis (`SET NX PX`), so a retry that reaches another node is still delivered once.
+/// Redis messages (the envelope, bridges) reach every node and each delivers locally: those keys stay per node.
+public final class RedisIdempotencyStore: IdempotencyStore {
+    let local: InMemoryIdempotencyStore
+    let client: RedisClient
+    let prefix: String
+
+    public init(local: InMemoryIdempotencyStore, client: RedisClient, prefix: String = "herald:idempotency:") {
+        self.local = local
+        self.client = client
+        self.prefix = prefix
+    }
+
+    public func claim(_ key: String) -> Bool { local.claim(key) }
+
+    public func claimAcrossCluster(_ key: String) async -> Bool {
+        let milliseconds = max(1, local.window.components.seconds * 1000 + local.window.components.attoseconds / 1_000_000_000_000_000)
+        do {
+            let reply = try await client.send("SET", prefix + key, "1", "NX", "PX", String(milliseconds))
+            return !reply.isNull
+        } catch {
+            // Redis away: this node's memory is the best there is.
+            return local.claim(key)
+        }
     }
 }

@@ -15,7 +15,7 @@ public struct PublishAPI: Sendable {
         self.health = health
     }
 
-    public func respond(to request: HTTPRequestContext) -> HTTPResponse {
+    public func respond(to request: HTTPRequestContext) async -> HTTPResponse {
         switch request.path {
         case "/api/publish":
             guard request.method == .POST else { return Self.methodNotAllowed(allow: "POST") }
@@ -25,7 +25,7 @@ public struct PublishAPI: Sendable {
                 return response
             }
             guard !request.bodyTooLarge else { return Self.error(.payloadTooLarge, "request body too large") }
-            return publish(request)
+            return await publish(request)
         case "/api/health":
             guard request.method == .GET || request.method == .HEAD else { return Self.methodNotAllowed(allow: "GET, HEAD") }
             // Unauthenticated so load balancers can probe it; it tells nothing about the traffic.
@@ -35,7 +35,7 @@ public struct PublishAPI: Sendable {
         }
     }
 
-    private func publish(_ request: HTTPRequestContext) -> HTTPResponse {
+    private func publish(_ request: HTTPRequestContext) async -> HTTPResponse {
         var publish: PublishRequest
         do throws(PublishRequestError) {
             publish = try PublishRequest(json: request.body ?? ByteBuffer())
@@ -49,9 +49,17 @@ public struct PublishAPI: Sendable {
         } catch {
             return Self.error(.badRequest, error.description)
         }
-        switch publisher.publish(publish, scope: .cluster) {
-        case .delivered: return .json(.accepted, #"{"delivered":true,"idempotent":false}"#)
-        case .duplicate: return .json(.ok, #"{"delivered":true,"idempotent":true}"#)
+        do {
+            switch try await publisher.publishConfirmed(publish) {
+            case .delivered: return .json(.accepted, #"{"delivered":true,"idempotent":false}"#)
+            case .duplicate: return .json(.ok, #"{"delivered":true,"idempotent":true}"#)
+            }
+        } catch {
+            // Not pretending: this node's clients got it, the other nodes' did not.
+            return .json(.serviceUnavailable, JSONValue.object([
+                "error": .string("the cluster could not be reached: delivered to this node's clients only (\(error))"),
+                "delivered": "local",
+            ]).jsonString)
         }
     }
 

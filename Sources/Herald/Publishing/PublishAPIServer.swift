@@ -58,8 +58,14 @@ final class PublishAPIHandler: ChannelInboundHandler {
             self.head = nil
             let request = HTTPRequestContext(head: head, body: body, bodyTooLarge: bodyTooLarge, remoteAddress: context.channel.remoteAddress)
             body = nil
-            // Delivery is synchronous and cheap (encode once, hand to the adapter): answer right here.
-            write(api.respond(to: request), for: head, context: context)
+            // The answer waits for the cluster to take the event; NIO's pipeline handler holds later requests back.
+            let api = self.api
+            let bound = NIOLoopBound((handler: self, context: context), eventLoop: context.eventLoop)
+            let eventLoop = context.eventLoop
+            Task {
+                let response = await api.respond(to: request)
+                eventLoop.execute { bound.value.handler.write(response, for: head, context: bound.value.context) }
+            }
         }
     }
 

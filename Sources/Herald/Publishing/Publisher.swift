@@ -18,24 +18,42 @@ public enum PublishOutcome: Sendable, Hashable {
 /// The one delivery function behind the HTTP API, the envelope channel and the bridges.
 public final class Publisher: Sendable {
     public typealias Deliver = @Sendable (PublishRequest, PublishDeliveryScope) -> Void
+    public typealias DeliverConfirmed = @Sendable (PublishRequest) async throws -> Void
 
     public let idempotency: any IdempotencyStore
     private let deliver: Deliver
+    private let deliverConfirmed: DeliverConfirmed
 
-    /// `deliver` does the emit; tests record instead.
-    public init(idempotency: any IdempotencyStore, deliver: @escaping Deliver) {
+    /// `deliver` does the emit; tests record instead. `deliverConfirmed` is the cluster-wide emit that
+    /// returns once every node can receive it (defaults to `deliver`).
+    public init(idempotency: any IdempotencyStore, deliver: @escaping Deliver, deliverConfirmed: DeliverConfirmed? = nil) {
         self.idempotency = idempotency
         self.deliver = deliver
+        self.deliverConfirmed = deliverConfirmed ?? { request in deliver(request, .cluster) }
     }
 
     /// Emits through `io`: encoded once, then the adapter fans out.
     public convenience init(io: SocketIOServer, idempotency: any IdempotencyStore) {
-        self.init(idempotency: idempotency) { [io] request, scope in
-            var audience = io.of(request.namespace).all.to(request.rooms)
-            if !request.except.isEmpty { audience = audience.except(request.except) }
+        self.init(idempotency: idempotency, deliver: { [io] request, scope in
+            var audience = Self.audience(io, request)
             if scope == .local { audience = audience.local }
             audience.emit(request.event, args: request.args)
-        }
+        }, deliverConfirmed: { [io] request in
+            try await Self.audience(io, request).publish(request.event, args: request.args)
+        })
+    }
+
+    private static func audience(_ io: SocketIOServer, _ request: PublishRequest) -> BroadcastOperator {
+        let audience = io.of(request.namespace).all.to(request.rooms)
+        return request.except.isEmpty ? audience : audience.except(request.except)
+    }
+
+    /// The HTTP API's path: the key is claimed cluster-wide when the store can, and the call returns once the
+    /// cluster took the event; it throws when the cluster cannot be reached (this node's clients got it anyway).
+    public func publishConfirmed(_ request: PublishRequest) async throws -> PublishOutcome {
+        if let key = request.idempotencyKey, !(await idempotency.claimAcrossCluster(key)) { return .duplicate }
+        try await deliverConfirmed(request)
+        return .delivered
     }
 
     /// Delivers a request that went through `PublishRequest`'s validation.

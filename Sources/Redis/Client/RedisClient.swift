@@ -1,4 +1,5 @@
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 
 /// A pipelined command connection that reconnects by itself.
@@ -11,6 +12,9 @@ public final class RedisClient: RedisCommandSending, Sendable {
     public let configuration: RedisConfiguration
     public var eventLoop: EventLoop { reconnector.eventLoop }
     private let reconnector: RedisReconnector
+    /// Commands sent from off the loop, drained by one loop task: one wake-up and one flush for
+    /// a whole burst, instead of a wake-up, a write and a flush per command (measured 30k/s → see docs).
+    private let outbox = NIOLockedValueBox<[RedisRequest]>([])
 
     /// Nothing happens until `connect()`. `onStateChange` runs on `eventLoop`.
     public init(
@@ -42,15 +46,35 @@ public final class RedisClient: RedisCommandSending, Sendable {
 
     public func sendFuture(_ command: RedisCommand) -> EventLoopFuture<RESPValue> {
         let promise = eventLoop.makePromise(of: RESPValue.self)
-        let reconnector = self.reconnector
-        eventLoop.execute {
-            guard let connection = reconnector.connection else {
-                promise.fail(RedisError.notConnected)
-                return
+        let request = RedisRequest(command: command, promise: promise)
+        if eventLoop.inEventLoop {
+            drainOutbox()  // keep order with anything queued earlier
+            write(request)
+        } else {
+            let first = outbox.withLockedValue { queue in
+                queue.append(request)
+                return queue.count == 1
             }
-            connection.writeOnLoop(RedisRequest(command: command, promise: promise))
+            if first { eventLoop.execute { self.drainOutbox() } }
         }
         return promise.futureResult
+    }
+
+    private func drainOutbox() {
+        let requests = outbox.withLockedValue { queue in
+            let taken = queue
+            queue.removeAll(keepingCapacity: true)
+            return taken
+        }
+        for request in requests { write(request) }
+    }
+
+    private func write(_ request: RedisRequest) {
+        guard let connection = reconnector.connection else {
+            request.promise?.fail(RedisError.notConnected)
+            return
+        }
+        connection.writeOnLoop(request)
     }
 
     public func sendBatchFuture(_ commands: [RedisCommand]) -> EventLoopFuture<[RESPValue]> {

@@ -2,12 +2,12 @@ import Foundation
 import NIOCore
 import NIOPosix
 import Testing
-@testable import Redis
+import Redis
 
 /// A throwaway `redis-server` on a free port, for live tests.
 /// Locally the live tests are skipped when `redis-server` is not on PATH; with `CI` set they run and fail.
-final class RedisServerProcess: @unchecked Sendable {
-    static let executable: String? = {
+public final class RedisServerProcess: @unchecked Sendable {
+    public static let executable: String? = {
         let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
         for dir in path.split(separator: ":") {
             let candidate = "\(dir)/redis-server"
@@ -16,15 +16,15 @@ final class RedisServerProcess: @unchecked Sendable {
         return nil
     }()
 
-    static var liveTestsEnabled: Bool {
+    public static var liveTestsEnabled: Bool {
         executable != nil || ProcessInfo.processInfo.environment["CI"] != nil
     }
 
-    let port: Int
+    public let port: Int
     let extraArguments: [String]
     private var process: Process?
 
-    var configuration: RedisConfiguration {
+    public var configuration: RedisConfiguration {
         var c = RedisConfiguration(host: "127.0.0.1", port: port)
         c.reconnectInitialDelay = .milliseconds(20)
         c.reconnectMaxDelay = .milliseconds(200)
@@ -37,14 +37,14 @@ final class RedisServerProcess: @unchecked Sendable {
         self.extraArguments = extraArguments
     }
 
-    static func start(_ extraArguments: [String] = [], password: String? = nil) async throws -> RedisServerProcess {
+    public static func start(_ extraArguments: [String] = [], password: String? = nil) async throws -> RedisServerProcess {
         let server = RedisServerProcess(port: try await freePort(), extraArguments: extraArguments)
         try await server.launch(password: password)
         return server
     }
 
     /// Starts (or restarts) redis-server on `port` and waits until it answers PING.
-    func launch(password: String? = nil) async throws {
+    public func launch(password: String? = nil) async throws {
         guard let executable = Self.executable else {
             throw TestFailure("redis-server is not on PATH (install the Debian package redis-server)")
         }
@@ -78,7 +78,7 @@ final class RedisServerProcess: @unchecked Sendable {
     }
 
     /// SIGKILL, so clients see the connection drop like a crash; waits for the process to be gone.
-    func kill() {
+    public func kill() {
         guard let process else { return }
         Foundation.kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
@@ -96,21 +96,21 @@ final class RedisServerProcess: @unchecked Sendable {
     }
 }
 
-struct TestFailure: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
+public struct TestFailure: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
 }
 
 /// Collects values pushed from event-loop callbacks and lets a test await the next matching one,
 /// failing (never passing) when it does not come within the bound.
-final class Inbox<Value: Sendable>: Sendable {
+public final class Inbox<Value: Sendable>: Sendable {
     private let stream: AsyncStream<Value>
     private let continuation: AsyncStream<Value>.Continuation
-    init() { (stream, continuation) = AsyncStream.makeStream(of: Value.self) }
+    public init() { (stream, continuation) = AsyncStream.makeStream(of: Value.self) }
 
-    func push(_ value: Value) { continuation.yield(value) }
+    public func push(_ value: Value) { continuation.yield(value) }
 
-    func next(
+    public func next(
         within bound: Duration = .seconds(10),
         where matches: @escaping @Sendable (Value) -> Bool = { _ in true }
     ) async throws -> Value {

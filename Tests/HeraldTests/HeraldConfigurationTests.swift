@@ -1,0 +1,57 @@
+import EngineIO
+import Herald
+import SocketIO
+import Testing
+
+@Suite struct HeraldConfigurationTests {
+    @Test func documentedDefaults() {
+        let configuration = HeraldConfiguration()
+        #expect(configuration.host == "0.0.0.0")
+        #expect(configuration.port == 3000)
+        #expect(configuration.drainTimeout == .seconds(10))
+        #expect(configuration.logLevel == .info)
+        #expect(configuration.logFormat == .json)
+        #expect(configuration.redis == nil)
+        #expect(configuration.recovery == nil)
+        #expect(configuration.socketIO.engine.path == "/socket.io/")
+        #expect(configuration.socketIO.engine.pingInterval == .seconds(25))
+        #expect(configuration.socketIO.engine.pingTimeout == .seconds(20))
+        #expect(configuration.socketIO.engine.maxPayload == 1_000_000)
+        #expect(configuration.socketIO.connectTimeout == .seconds(45))
+    }
+
+    @Test func settingsOverrideDefaults() throws {
+        var configuration = HeraldConfiguration()
+        try configuration.apply([
+            "HERALD_PORT": "4000", "HERALD_PING_INTERVAL": "1000", "HERALD_PING_TIMEOUT": "500",
+            "HERALD_TRANSPORTS": "websocket", "HERALD_CORS_ORIGINS": "https://a.example, https://b.example",
+            "HERALD_REDIS_URL": "redis://:secret@10.0.0.5:6380/2", "HERALD_RECOVERY_WINDOW": "60000",
+            "HERALD_LOG_FORMAT": "text",
+        ])
+        #expect(configuration.port == 4000)
+        #expect(configuration.socketIO.engine.pingInterval == .milliseconds(1000))
+        #expect(configuration.socketIO.engine.pingTimeout == .milliseconds(500))
+        #expect(configuration.socketIO.engine.transports == [.websocket])
+        #expect(configuration.socketIO.engine.cors?.origins == .list(["https://a.example", "https://b.example"]))
+        #expect(configuration.redis?.host == "10.0.0.5")
+        #expect(configuration.redis?.port == 6380)
+        #expect(configuration.redis?.database == 2)
+        #expect(configuration.redis?.password == "secret")
+        #expect(configuration.recovery?.maxDisconnectionDuration == .milliseconds(60000))
+        #expect(configuration.logFormat == .text)
+    }
+
+    @Test(arguments: [
+        ["HERALD_PORT": "x"], ["HERALD_TRANSPORTS": "carrier-pigeon"], ["HERALD_LOG_LEVEL": "loud"],
+        ["HERALD_REDIS_URL": "rediss://secure:6379"], ["HERALD_REDIS_URL": "http://nope"], ["HERALD_PING_INTERVAL": "-1"],
+    ])
+    func badSettingsAreRefusedWithTheirName(settings: [String: String]) {
+        var configuration = HeraldConfiguration()
+        do {
+            try configuration.apply(settings)
+            Issue.record("accepted \(settings)")
+        } catch {
+            #expect("\(error)".contains(settings.keys.first!))
+        }
+    }
+}
