@@ -97,12 +97,11 @@ struct ClusterLiveTests {
             let during: JSONValue = ["phase": "during"]
             let answer = try await cluster.publish(via: home, room: sid, event: "news", data: during)
             #expect(try await agent.next("watcher", event: "news") == [during])
-            // Issue 3: "publishes report the failure instead of pretending". The API's emit is fire-and-forget
-            // (Publisher.publish → adapter.broadcast → publishDetached), so both answer a plain 202.
-            withKnownIssue("the publish API answers 202 delivered:true while Redis is down") {
-                for (node, answer) in [(other, lostAnswer), (home, answer)] {
-                    #expect(!Self.isPlainSuccess(answer), "publish via \(node.name) with Redis down: \(answer.status) \(answer.body)")
-                }
+            // The API does not pretend: 503, and it says this node's members were served (docs/publishing.md).
+            for (node, answer) in [(other, lostAnswer), (home, answer)] {
+                let body = try? JSONValue(parsing: answer.body)
+                #expect(answer.status == 503, "publish via \(node.name) with Redis down: \(answer.raw)")
+                #expect(body?["delivered"] == "local" && body?["error"]?.stringValue != nil, "via \(node.name): \(answer.body)")
             }
 
             try await cluster.startRedis()
@@ -113,10 +112,5 @@ struct ClusterLiveTests {
             let state = try await agent.call("state", ["name": "watcher"])
             #expect(state["sid"]?.stringValue == sid && state["disconnects"] == [], "\(state)")
         }
-    }
-
-    /// The answer of a publish that reached every node: 202 and nothing to report.
-    static func isPlainSuccess(_ answer: RawHTTP.Response) -> Bool {
-        answer.status == 202 && (try? JSONValue(parsing: answer.body)) == ["delivered": true, "idempotent": false]
     }
 }
