@@ -21,7 +21,18 @@ apt_install() {
         apt-get update
         APT_UPDATED=1
     fi
-    DEBIAN_FRONTEND=noninteractive apt-get install -y "$@"
+    # The tests start their own redis-server and nginx on free ports: keep the packages' services from
+    # starting (Debian's policy-rc.d mechanism; an existing policy, as in containers, is left alone).
+    local policy=/usr/sbin/policy-rc.d own_policy=0
+    if [ ! -e "$policy" ]; then
+        printf '#!/bin/sh\nexit 101\n' >"$policy"
+        chmod +x "$policy"
+        own_policy=1
+    fi
+    local status=0
+    DEBIAN_FRONTEND=noninteractive apt-get install -y "$@" || status=$?
+    if [ "$own_policy" -eq 1 ]; then rm -f "$policy"; fi
+    return "$status"
 }
 
 section "System packages"
@@ -36,6 +47,17 @@ if ! python3 -m venv "$PROBE/venv" >/dev/null 2>&1; then
 fi
 rm -rf "$PROBE"
 echo "python3: $(command -v python3) ($(python3 --version 2>&1))"
+
+# The cluster tests run real Redis and nginx (Tests/HeraldTests/ClusterLive*.swift); Debian puts nginx in /usr/sbin.
+if ! command -v redis-server >/dev/null 2>&1; then
+    apt_install redis-server
+fi
+if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then
+    apt_install nginx
+fi
+echo "redis-server: $(command -v redis-server) ($(redis-server --version | cut -d' ' -f3))"
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+echo "nginx: $NGINX ($("$NGINX" -v 2>&1))"
 
 section "Python test clients (.venv)"
 # Recreate the venv when its interpreter is gone (e.g. made by a Python that was since removed).
