@@ -151,3 +151,18 @@ import Testing
         #expect(SocketIOConfiguration().connectionStateRecovery == nil)
     }
 }
+
+@Suite struct RecoveryLogTests {
+    /// Epochs are random URL-safe text, "-" included; many logs make sure every shape of epoch parses.
+    @Test func offsetsParseWhateverTheEpoch() {
+        for _ in 0..<300 {
+            let log = InMemoryRecoveryLog(configuration: ConnectionStateRecovery())
+            let offset = log.currentOffset
+            log.save(RecoverableSession(id: "s", pid: "p", rooms: [], data: .null, connectOffset: offset))
+            guard case .recovered = log.restore(pid: "p", offset: offset) else {
+                Issue.record("offset \(offset) not recognised")
+                return
+            }
+        }
+    }
+}

@@ -74,10 +74,11 @@ public final class InMemoryRecoveryLog: Sendable {
             let now = ContinuousClock.now
             guard let saved = state.sessions.removeValue(forKey: pid), saved.expires > now else { return .unavailable }
             let session = saved.session
-            let parts = (offset ?? session.connectOffset).split(separator: "-")
-            guard parts.count == 2, parts[0] == state.epoch, let seen = UInt64(parts[1]), seen < state.nextSequence else {
-                return .unavailable
-            }
+            // The epoch is URL-safe base64 and may itself contain "-": the sequence follows the last one.
+            let text = offset ?? session.connectOffset
+            guard let dash = text.lastIndex(of: "-"), text[..<dash] == state.epoch,
+                  let seen = UInt64(text[text.index(after: dash)...]), seen < state.nextSequence
+            else { return .unavailable }
             // Every event after `seen` must still be kept, or the gap cannot be filled.
             let oldestKept = state.start < state.entries.count ? state.entries[state.start].sequence : state.nextSequence
             guard seen + 1 >= oldestKept else { return .unavailable }
