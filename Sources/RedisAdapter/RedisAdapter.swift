@@ -157,7 +157,10 @@ public final class RedisAdapter: SocketIOAdapter {
     public func join(_ socket: Socket, rooms: [String]) {
         local.join(socket, rooms: rooms)
         let firstMembers = state.withLock { state in
+            // A socket's own room travels on the namespace channel (see `clusterMessage`): no subscription per
+            // connection, so a connect storm sends no SUBSCRIBE and a new socket is reachable at once.
             rooms.filter { room in
+                guard room != socket.id else { return false }
                 state.memberCounts[room, default: 0] += 1
                 return state.memberCounts[room] == 1
             }
@@ -293,9 +296,18 @@ public final class RedisAdapter: SocketIOAdapter {
         let message = ClusterBroadcast(
             origin: nodeID, rooms: options.rooms.sorted(), except: options.except.sorted(),
             volatile: options.volatile, text: text, attachments: prepared.attachments)
-        // One room: only the nodes with members hear it. Everything else: the namespace channel, once.
-        let channel = options.rooms.count == 1 ? channel(options.rooms.first!) : channel()
+        // One room: only the nodes with members hear it. A socket's own room, several rooms or everyone: the
+        // namespace channel, once.
+        let channel = options.rooms.count == 1 && !Self.looksLikeSocketID(options.rooms.first!) ? channel(options.rooms.first!) : channel()
         return (channel, message.encode())
+    }
+
+    /// Socket ids are 20 URL-safe characters. A room that merely looks like one also goes on the namespace
+    /// channel, which is correct for any room, only less selective.
+    static func looksLikeSocketID(_ room: String) -> Bool {
+        room.utf8.count == 20 && room.utf8.allSatisfy { byte in
+            (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A) || byte == 0x2D || byte == 0x5F
+        }
     }
 
     func receiveBroadcast(_ message: ByteBuffer) {
