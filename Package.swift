@@ -41,6 +41,13 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
         ]),
+        .target(name: "SocketIOClient", dependencies: [
+            "EngineIOProtocol", "SocketIOProtocol", "WebSocket",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .target(name: "Herald", dependencies: [
             "SocketIO",
             .product(name: "NIOPosix", package: "swift-nio"),
@@ -78,6 +85,10 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "NIOWebSocket", package: "swift-nio"),
+        ]),
+        .testTarget(name: "SocketIOClientTests", dependencies: [
+            "SocketIOClient", "SocketIO",
+            .product(name: "NIOPosix", package: "swift-nio"),
         ]),
         .testTarget(name: "HeraldTests", dependencies: ["Herald", "HeraldTesting"]),
     ],
