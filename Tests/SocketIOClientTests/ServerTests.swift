@@ -172,21 +172,23 @@ import Testing
 
     @Test(arguments: TransportSetup.allCases)
     func answersServerPings(setup: TransportSetup) async throws {
-        // Pings every 50 ms with the default 20 s timeout would not prove much; the server's timeout is
-        // what matters: it closes a session whose pongs stop, so three echoes after several pings prove the pongs.
-        let server = try await HeraldServer.start(pingInterval: .milliseconds(30))
+        // The server closes a session whose pong is 30 ms late; acks round trips spanning several pings prove the pongs.
+        let server = try await HeraldServer.start(pingInterval: .milliseconds(20), pingTimeout: .milliseconds(30))
         var configuration = setup.configuration
         configuration.reconnection = false
         let client = TestClient(port: server.port, configuration: configuration)
         let socket = client.manager.socket()
-        let events = socket.events()
         try await socket.connect()
-        for round in 0..<3 {
+        // Round trips for ~8 ping intervals: a single missing pong would end the session within them.
+        let end = ContinuousClock.now + .milliseconds(160)
+        var round = 0
+        while ContinuousClock.now < end {
             let ack = try await socket.emitWithAck("message-with-ack", .int(round), timeout: .seconds(5))
             #expect(ack == [.int(round)])
+            round += 1
         }
         #expect(socket.state == .connected)
-        _ = events
+        #expect(await server.io.sockets.fetchSockets().count == 1)
         await client.shutdown()
         await server.shutdown()
     }
@@ -206,7 +208,7 @@ import Testing
         try await socket.connect()
         let firstID = socket.id
 
-        await server.shutdown()
+        await server.shutdown(graceful: false)
         let reconnecting = await states.first { if case .reconnecting = $0 { true } else { false } }
         #expect(reconnecting == .reconnecting(attempt: 1))
 

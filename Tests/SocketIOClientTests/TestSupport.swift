@@ -22,10 +22,11 @@ final class HeraldServer: Sendable {
     /// `/`: refuses `{"token":"bad"}`, emits `auth` on connection, echoes `message` as `message-back`,
     /// acks `message-with-ack`, never acks `silent`, asks the client `question` on `ask-client` and reports
     /// the answer as `client-answered`, disconnects the socket on `kick`. `/custom`: emits `auth`.
-    static func start(port: Int = 0, pingInterval: Duration = .seconds(25)) async throws -> HeraldServer {
+    static func start(port: Int = 0, pingInterval: Duration = .seconds(25), pingTimeout: Duration = .seconds(20)) async throws -> HeraldServer {
         var configuration = SocketIOConfiguration()
         configuration.engine.path = "/socket.io/"
         configuration.engine.pingInterval = pingInterval
+        configuration.engine.pingTimeout = pingTimeout
         let io = SocketIOServer(configuration: configuration)
         io.use { socket in
             if socket.handshake.auth["token"] == "bad" {
@@ -56,10 +57,11 @@ final class HeraldServer: Sendable {
         }
     }
 
-    /// Closes the listener and every connection.
-    func shutdown() async {
+    /// Closes the listener and every connection. `graceful` sends each socket a DISCONNECT first (as `io.close()`
+    /// does), which tells clients not to reconnect; otherwise the sessions just end, as when a server dies.
+    func shutdown(graceful: Bool = true) async {
         try? await channel.close()
-        io.close()
+        if graceful { io.close() } else { io.engine.closeAllSessions() }
         try? await group.shutdownGracefully()
     }
 }
