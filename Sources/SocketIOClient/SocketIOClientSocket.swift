@@ -28,9 +28,13 @@ public final class SocketIOClientSocket: @unchecked Sendable {
     private var handlers: [String: [@Sendable (SocketIOClientEvent) -> Void]] = [:]
     private var anyHandlers: [@Sendable (SocketIOClientEvent) -> Void] = []
     private var stateHandlers: [@Sendable (SocketIOClientState) -> Void] = []
-    private var eventStreams: [Int: AsyncStream<SocketIOClientEvent>.Continuation] = [:]
-    private var stateStreams: [Int: AsyncStream<SocketIOClientState>.Continuation] = [:]
-    private var nextStreamID = 0
+    /// Locked rather than loop-confined so a stream ending after the loop shut down needs no hop.
+    private struct Streams {
+        var events: [Int: AsyncStream<SocketIOClientEvent>.Continuation] = [:]
+        var states: [Int: AsyncStream<SocketIOClientState>.Continuation] = [:]
+        var nextID = 0
+    }
+    private let streams = Mutex(Streams())
     /// Emits made while not connected, sent once connected (as socket.io-client's sendBuffer).
     private var sendBuffer: [SocketIOPacket] = []
     private var acks: [Int: (continuation: CheckedContinuation<[JSONValue], any Error>, timer: Scheduled<Void>?)] = [:]
@@ -70,24 +74,24 @@ public final class SocketIOClientSocket: @unchecked Sendable {
     /// Every event received from now on.
     public func events() -> AsyncStream<SocketIOClientEvent> {
         let (stream, continuation) = AsyncStream.makeStream(of: SocketIOClientEvent.self)
-        onLoop { socket in
-            let key = socket.nextStreamID
-            socket.nextStreamID += 1
-            socket.eventStreams[key] = continuation
-            continuation.onTermination = { _ in socket.onLoop { $0.eventStreams[key] = nil } }
+        let key = streams.withLock { streams in
+            defer { streams.nextID += 1 }
+            streams.events[streams.nextID] = continuation
+            return streams.nextID
         }
+        continuation.onTermination = { [weak self] _ in _ = self?.streams.withLock { $0.events.removeValue(forKey: key) } }
         return stream
     }
 
     /// Every state change from now on.
     public func stateUpdates() -> AsyncStream<SocketIOClientState> {
         let (stream, continuation) = AsyncStream.makeStream(of: SocketIOClientState.self)
-        onLoop { socket in
-            let key = socket.nextStreamID
-            socket.nextStreamID += 1
-            socket.stateStreams[key] = continuation
-            continuation.onTermination = { _ in socket.onLoop { $0.stateStreams[key] = nil } }
+        let key = streams.withLock { streams in
+            defer { streams.nextID += 1 }
+            streams.states[streams.nextID] = continuation
+            return streams.nextID
         }
+        continuation.onTermination = { [weak self] _ in _ = self?.streams.withLock { $0.states.removeValue(forKey: key) } }
         return stream
     }
 
@@ -282,7 +286,7 @@ public final class SocketIOClientSocket: @unchecked Sendable {
     private func deliver(_ event: SocketIOClientEvent) {
         for handler in handlers[event.name] ?? [] { handler(event) }
         for handler in anyHandlers { handler(event) }
-        for continuation in eventStreams.values { continuation.yield(event) }
+        for continuation in streams.withLock({ Array($0.events.values) }) { continuation.yield(event) }
     }
 
     private func setState(_ newState: SocketIOClientState) {
@@ -292,7 +296,7 @@ public final class SocketIOClientSocket: @unchecked Sendable {
         }
         guard changed else { return }
         for handler in stateHandlers { handler(newState) }
-        for continuation in stateStreams.values { continuation.yield(newState) }
+        for continuation in streams.withLock({ Array($0.states.values) }) { continuation.yield(newState) }
     }
 
     private func failAcks() {

@@ -128,12 +128,12 @@ final class FakeServer: Sendable {
         let client = client(port: port, reconnection: false)
         let socket = client.manager.socket()
         let states = socket.stateUpdates()
+        // The fake server never pings; whether the CONNECT reply beats the timeout does not matter here.
         async let connected: Void = socket.connect()
         var frames = server.received.makeAsyncIterator()
         _ = await frames.next()
         server.send(#"40{"sid":"a"}"#, on: 0)
-        try await connected
-        // The fake server never pings.
+        _ = try? await connected
         let state = await states.first { if case .disconnected = $0 { true } else { false } }
         #expect(state == .disconnected(.pingTimeout))
         await client.shutdown()

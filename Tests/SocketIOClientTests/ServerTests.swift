@@ -172,15 +172,15 @@ import Testing
 
     @Test(arguments: TransportSetup.allCases)
     func answersServerPings(setup: TransportSetup) async throws {
-        // The server closes a session whose pong is 30 ms late; acks round trips spanning several pings prove the pongs.
-        let server = try await HeraldServer.start(pingInterval: .milliseconds(20), pingTimeout: .milliseconds(30))
+        // The server closes a session whose pong is 200 ms late; round trips spanning 8 ping intervals
+        // (longer than interval + timeout) prove the pongs.
+        let server = try await HeraldServer.start(pingInterval: .milliseconds(50), pingTimeout: .milliseconds(200))
         var configuration = setup.configuration
         configuration.reconnection = false
         let client = TestClient(port: server.port, configuration: configuration)
         let socket = client.manager.socket()
         try await socket.connect()
-        // Round trips for ~8 ping intervals: a single missing pong would end the session within them.
-        let end = ContinuousClock.now + .milliseconds(160)
+        let end = ContinuousClock.now + .milliseconds(400)
         var round = 0
         while ContinuousClock.now < end {
             let ack = try await socket.emitWithAck("message-with-ack", .int(round), timeout: .seconds(5))
