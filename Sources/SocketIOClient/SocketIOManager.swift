@@ -25,6 +25,8 @@ public final class SocketIOManager: @unchecked Sendable {
     private var reconnectAttempt = 0
     private var reconnectTimer: Scheduled<Void>?
     private var closedByUser = false
+    /// The last client-initiated close still under way.
+    private var goodbye: EventLoopFuture<Void>?
     private var generator = SystemRandomNumberGenerator()
     private var upgradeHandlers: [@Sendable () -> Void] = []
     private let transportBox = Mutex<SocketIOClientTransport?>(nil)
@@ -64,10 +66,18 @@ public final class SocketIOManager: @unchecked Sendable {
 
     /// Disconnects every socket and closes the session; no reconnection follows.
     public func close() {
-        eventLoop.execute {
-            for socket in self.sockets.values { socket.disconnectOnLoop() }
-            self.closeEngine()
-        }
+        eventLoop.execute { self.closeOnLoop() }
+    }
+
+    /// `close()`, returning once the server has been told (before shutting down the event loop group, say).
+    public func shutdown() async {
+        try? await eventLoop.flatSubmit { self.closeOnLoop() }.get()
+    }
+
+    private func closeOnLoop() -> EventLoopFuture<Void> {
+        for socket in sockets.values { socket.disconnectOnLoop() }
+        closeEngine()
+        return goodbye ?? eventLoop.makeSucceededVoidFuture()
     }
 
     // MARK: Internal, on the loop
@@ -123,7 +133,7 @@ public final class SocketIOManager: @unchecked Sendable {
         reconnectTimer?.cancel()
         reconnectTimer = nil
         reconnectAttempt = 0
-        engine?.close()
+        if let engine { goodbye = engine.close() }
         engine = nil
         engineOpen = false
         transportBox.withLock { $0 = nil }

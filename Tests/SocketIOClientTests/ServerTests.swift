@@ -194,6 +194,28 @@ import Testing
     }
 
     @Test(arguments: [TransportSetup.websocket, .polling])
+    func givesUpAfterTheConfiguredAttempts(setup: TransportSetup) async throws {
+        let server = try await HeraldServer.start()
+        let port = server.port
+        await server.shutdown()
+        var configuration = setup.configuration
+        configuration.reconnectionDelay = .milliseconds(5)
+        configuration.reconnectionDelayMax = .milliseconds(10)
+        configuration.reconnectionAttempts = 3
+        let client = TestClient(port: port, configuration: configuration)
+        let socket = client.manager.socket()
+        let states = socket.stateUpdates()
+        await #expect(throws: SocketIOClientError.reconnectFailed) { try await socket.connect() }
+        var attempts: [Int] = []
+        for await state in states {
+            if case .reconnecting(let attempt) = state { attempts.append(attempt) }
+            if state == .disconnected(.reconnectFailed) { break }
+        }
+        #expect(attempts == [1, 2, 3])
+        await client.shutdown()
+    }
+
+    @Test(arguments: [TransportSetup.websocket, .polling])
     func reconnectsAfterTheServerComesBack(setup: TransportSetup) async throws {
         var server = try await HeraldServer.start()
         let port = server.port

@@ -91,7 +91,7 @@ final class TestClient: Sendable {
     }
 
     func shutdown() async {
-        manager.close()
+        await manager.shutdown()
         try? await group.shutdownGracefully()
     }
 }

@@ -330,9 +330,13 @@ final class EngineIOClient: @unchecked Sendable {
     // MARK: Closing
 
     /// Client-initiated close: tells the server (a `1` over polling, a Close frame over websocket) and reports nothing.
-    func close() {
+    /// The future completes once the polling goodbye has been answered (at once for websocket).
+    @discardableResult
+    func close() -> EventLoopFuture<Void> {
         loop.preconditionInEventLoop()
-        guard state != .closed else { return }
+        var goodbye = loop.makeSucceededVoidFuture()
+        defer { teardown() }
+        guard state != .closed else { return goodbye }
         let wasOpen = state == .open
         state = .closed
         switch transport {
@@ -344,13 +348,14 @@ final class EngineIOClient: @unchecked Sendable {
                 EngineIOPacket.close.encode(into: &body)
                 // A fresh connection: the POST one may be busy, and this must not wait for it.
                 let closer = PollingHTTPConnection(host: host, port: port, loop: loop)
-                closer.request(method: .POST, uri: uri(transport: .polling, sid: sid), headers: configuration.headers, body: body)
-                    .whenComplete { _ in closer.close() }
+                goodbye = closer.request(method: .POST, uri: uri(transport: .polling, sid: sid), headers: configuration.headers, body: body)
+                    .map { _ in closer.close() }
+                    .recover { _ in closer.close() }
             }
         case nil:
             break
         }
-        teardown()
+        return goodbye
     }
 
     /// The session failed: clean up and report the reason once.
