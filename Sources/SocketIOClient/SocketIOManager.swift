@@ -66,7 +66,7 @@ public final class SocketIOManager: @unchecked Sendable {
 
     /// Disconnects every socket and closes the session; no reconnection follows.
     public func close() {
-        eventLoop.execute { self.closeOnLoop() }
+        eventLoop.execute { _ = self.closeOnLoop() }
     }
 
     /// `close()`, returning once the server has been told (before shutting down the event loop group, say).
