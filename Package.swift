@@ -52,6 +52,13 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
         ]),
+        .target(name: "SocketIOClient", dependencies: [
+            "EngineIOProtocol", "SocketIOProtocol", "WebSocket",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .target(name: "Herald", dependencies: [
             "SocketIO", "RedisAdapter", "Redis",
             .product(name: "NIOPosix", package: "swift-nio"),
@@ -110,6 +117,10 @@ let package = Package(
         .testTarget(name: "RedisTests", dependencies: [
             "Redis", "HeraldTesting",
             .product(name: "NIOEmbedded", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+        ]),
+        .testTarget(name: "SocketIOClientTests", dependencies: [
+            "SocketIOClient", "SocketIO",
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
         .testTarget(name: "HeraldTests", dependencies: ["Herald", "HeraldTesting"]),

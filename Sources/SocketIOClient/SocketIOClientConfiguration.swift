@@ -1,0 +1,64 @@
+import NIOHTTP1
+import WebSocket
+
+/// The transports a client may use, in the order it tries them.
+public enum SocketIOClientTransport: String, Sendable, Hashable {
+    case polling
+    case websocket
+}
+
+/// Options of a `SocketIOManager`. Each default is documented here once, and asserted by a test.
+public struct SocketIOClientConfiguration: Sendable {
+    /// Server path. Default `/socket.io/`.
+    public var path: String
+    /// The first one opens the session. Default `[.polling, .websocket]` (open with polling, then upgrade), as socket.io-client.
+    public var transports: [SocketIOClientTransport]
+    /// Whether a polling session upgrades to websocket when the server offers it. Default true.
+    public var upgrade: Bool
+    /// Extra query parameters of every Engine.IO request. Default none.
+    public var query: [String: String]
+    /// Extra headers of every HTTP request and of the websocket upgrade. Default none.
+    public var headers: HTTPHeaders
+    /// Whether the manager reconnects after losing the connection. Default true.
+    public var reconnection: Bool
+    /// Reconnection attempts before giving up. Default 10.
+    public var reconnectionAttempts: Int
+    /// The backoff ceiling of the first attempt; it doubles per attempt. Default 1 s.
+    public var reconnectionDelay: Duration
+    /// Largest backoff ceiling. Default 5 s.
+    public var reconnectionDelayMax: Duration
+    /// How long opening the Engine.IO session may take. Default 20 s (socket.io-client's `timeout`).
+    public var connectTimeout: Duration
+    /// Timeout of `emitWithAck` when the call gives none. Default nil: wait until answered or disconnected.
+    public var ackTimeout: Duration?
+    /// Limits of the websocket transport. Default `WebSocketConfiguration()`.
+    public var webSocket: WebSocketConfiguration
+
+    public init(
+        path: String = "/socket.io/",
+        transports: [SocketIOClientTransport] = [.polling, .websocket],
+        upgrade: Bool = true,
+        query: [String: String] = [:],
+        headers: HTTPHeaders = HTTPHeaders(),
+        reconnection: Bool = true,
+        reconnectionAttempts: Int = 10,
+        reconnectionDelay: Duration = .seconds(1),
+        reconnectionDelayMax: Duration = .seconds(5),
+        connectTimeout: Duration = .seconds(20),
+        ackTimeout: Duration? = nil,
+        webSocket: WebSocketConfiguration = WebSocketConfiguration()
+    ) {
+        self.path = path
+        self.transports = transports
+        self.upgrade = upgrade
+        self.query = query
+        self.headers = headers
+        self.reconnection = reconnection
+        self.reconnectionAttempts = reconnectionAttempts
+        self.reconnectionDelay = reconnectionDelay
+        self.reconnectionDelayMax = reconnectionDelayMax
+        self.connectTimeout = connectTimeout
+        self.ackTimeout = ackTimeout
+        self.webSocket = webSocket
+    }
+}
