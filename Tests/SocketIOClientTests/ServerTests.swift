@@ -243,4 +243,34 @@ import Testing
         await client.shutdown()
         await server.shutdown()
     }
+
+    /// End to end with herald's connection state recovery: the client keeps the last offset, comes back with
+    /// its pid, and gets the same socket id and the event it missed.
+    @Test(arguments: [TransportSetup.websocket, .polling])
+    func recoversItsSessionAndMissedEvents(setup: TransportSetup) async throws {
+        let server = try await HeraldServer.start(recovery: ConnectionStateRecovery())
+        var configuration = setup.configuration
+        configuration.reconnectionDelay = .milliseconds(20)
+        configuration.reconnectionDelayMax = .milliseconds(100)
+        let client = TestClient(port: server.port, configuration: configuration)
+        let socket = client.manager.socket()
+        let states = socket.stateUpdates()
+        let events = socket.events()
+        try await socket.connect()
+        let firstID = socket.id
+        #expect(socket.recovered == false)
+        server.io.emit("before", "one")
+        #expect(await events.next(named: "before")?.args.first == "one")
+
+        // The server drops the connection without a DISCONNECT: the client must come back on its own.
+        server.io.engine.closeAllSessions()
+        _ = await states.first { if case .reconnecting = $0 { true } else { false } }
+        server.io.emit("while-away", "two")
+        _ = await states.first { $0 == .connected }
+        #expect(socket.recovered)
+        #expect(socket.id == firstID)
+        #expect(await events.next(named: "while-away")?.args.first == "two")
+        await client.shutdown()
+        await server.shutdown()
+    }
 }

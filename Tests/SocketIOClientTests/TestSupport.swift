@@ -22,8 +22,9 @@ final class HeraldServer: Sendable {
     /// `/`: refuses `{"token":"bad"}`, emits `auth` on connection, echoes `message` as `message-back`,
     /// acks `message-with-ack`, never acks `silent`, asks the client `question` on `ask-client` and reports
     /// the answer as `client-answered`, disconnects the socket on `kick`. `/custom`: emits `auth`.
-    static func start(port: Int = 0, pingInterval: Duration = .seconds(25), pingTimeout: Duration = .seconds(20)) async throws -> HeraldServer {
-        var configuration = SocketIOConfiguration()
+    static func start(port: Int = 0, pingInterval: Duration = .seconds(25), pingTimeout: Duration = .seconds(20),
+                      recovery: ConnectionStateRecovery? = nil) async throws -> HeraldServer {
+        var configuration = SocketIOConfiguration(connectionStateRecovery: recovery)
         configuration.engine.path = "/socket.io/"
         configuration.engine.pingInterval = pingInterval
         configuration.engine.pingTimeout = pingTimeout
