@@ -8,7 +8,7 @@ import Testing
 
 /// A HeraldNode with auth on a real port, driven by a raw websocket client that checks exact wire frames.
 @Suite struct AuthLiveTests {
-    static let secret = "live-test-secret"
+    static let secret = "live-test-secret-of-32-bytes-min"
     static let rules = #"""
         {"auth": {"rooms": [
           {"pattern": "order:{id}", "allow": [{"claim": "orders", "contains": "{id}"}]},
@@ -56,7 +56,7 @@ import Testing
                 (#"{"token":"garbage"}"#, #"44{"message":"the token is not a JWT (header.payload.signature)","data":{"code":"token_invalid"}}"#),
                 (Self.authJSON(try await Self.token(ttl: -3600)),
                  #"44{"message":"the token expired; get a new one and reconnect or refresh","data":{"code":"token_expired"}}"#),
-                (Self.authJSON(try await TokenSigner.hs256(secret: "wrong", claims: ["sub": "alice"], ttl: .seconds(60))),
+                (Self.authJSON(try await TokenSigner.hs256(secret: "another-secret-of-at-least-32-bytes", claims: ["sub": "alice"], ttl: .seconds(60))),
                  #"44{"message":"the token's signature does not verify","data":{"code":"token_invalid"}}"#),
             ]
             for (auth, expected) in cases {

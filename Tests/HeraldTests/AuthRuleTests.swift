@@ -109,12 +109,12 @@ import Testing
             """#.write(to: file, atomically: true, encoding: .utf8)
         var configuration = HeraldConfiguration()
         try configuration.apply([
-            "HERALD_CONFIG": file.path, "HERALD_JWT_SECRET": "s3cret", "HERALD_JWT_AUDIENCE": "herald",
+            "HERALD_CONFIG": file.path, "HERALD_JWT_SECRET": "s3cret-s3cret-s3cret-s3cret-s3cret", "HERALD_JWT_AUDIENCE": "herald",
             "HERALD_JWT_ISSUER": "env-issuer", "HERALD_MAX_ROOMS": "8",
         ])
         let auth = configuration.auth
         #expect(auth.isEnabled)
-        #expect(auth.hmacSecret == "s3cret")
+        #expect(auth.hmacSecret == "s3cret-s3cret-s3cret-s3cret-s3cret")
         #expect(auth.issuer == "env-issuer", "variables override the file")
         #expect(auth.audience == "herald")
         #expect(auth.leeway == .seconds(5))

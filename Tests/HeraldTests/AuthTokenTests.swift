@@ -7,6 +7,7 @@ import Testing
 
 /// JWT verification with keys generated here: HS256, RS256, ES256, JWKS by kid, and each claim failure.
 @Suite struct AuthTokenTests {
+    static let secret = "0123456789abcdef0123456789abcdef"
     static let now = Date(timeIntervalSince1970: 1_800_000_000)
 
     static func claims(_ extra: JSONObject = [:], exp: Int? = 1_800_000_600) -> ClaimSet {
@@ -32,8 +33,8 @@ import Testing
 
     @Test func hs256AndClaimChecks() async throws {
         let verifier = try await Self.verifier(AuthConfiguration(
-            hmacSecret: "secret", issuer: "https://backend", audience: "herald", leeway: .seconds(10)))
-        let keys = await JWTKeyCollection().add(hmac: "secret", digestAlgorithm: .sha256)
+            hmacSecret: Self.secret, issuer: "https://backend", audience: "herald", leeway: .seconds(10)))
+        let keys = await JWTKeyCollection().add(hmac: HMACKey(from: Self.secret), digestAlgorithm: .sha256)
         func sign(_ claims: ClaimSet) async throws -> String { try await keys.sign(claims) }
         let good: JSONObject = ["iss": "https://backend", "aud": ["other", "herald"], "role": "admin"]
 
@@ -56,7 +57,7 @@ import Testing
         var noSubject = Self.claims(good); noSubject.object["sub"] = nil
         await expectRefusal(verifier, try await sign(noSubject), .tokenInvalid)
 
-        let otherKeys = await JWTKeyCollection().add(hmac: "not-the-secret", digestAlgorithm: .sha256)
+        let otherKeys = await JWTKeyCollection().add(hmac: HMACKey(from: Self.secret + "-other"), digestAlgorithm: .sha256)
         await expectRefusal(verifier, try await otherKeys.sign(Self.claims(good)), .tokenInvalid)
         await expectRefusal(verifier, "not-a-jwt", .tokenInvalid)
         await expectRefusal(verifier, "a.b.c", .tokenInvalid)
@@ -101,13 +102,13 @@ import Testing
         let verifier = try await Self.verifier(AuthConfiguration(jwksJSON: jwks))
         let firstKeys = await JWTKeyCollection().add(ecdsa: first, kid: "k1")
         let secondKeys = await JWTKeyCollection().add(ecdsa: second, kid: "k2")
-        #expect(try await verifier.verify(try await firstKeys.sign(Self.claims()), now: Self.now).subject == "alice")
-        #expect(try await verifier.verify(try await secondKeys.sign(Self.claims()), now: Self.now).subject == "alice")
+        #expect(try await verifier.verify(try await firstKeys.sign(Self.claims(), kid: "k1"), now: Self.now).subject == "alice")
+        #expect(try await verifier.verify(try await secondKeys.sign(Self.claims(), kid: "k2"), now: Self.now).subject == "alice")
         // Signed by the first key but claiming the second key's id.
         let mislabelled = await JWTKeyCollection().add(ecdsa: first, kid: "k2")
-        await expectRefusal(verifier, try await mislabelled.sign(Self.claims()), .tokenInvalid)
+        await expectRefusal(verifier, try await mislabelled.sign(Self.claims(), kid: "k2"), .tokenInvalid)
         let unknown = await JWTKeyCollection().add(ecdsa: first, kid: "k9")
-        await expectRefusal(verifier, try await unknown.sign(Self.claims()), .tokenInvalid)
+        await expectRefusal(verifier, try await unknown.sign(Self.claims(), kid: "k9"), .tokenInvalid)
     }
 
     @Test func unusableKeysAreReportedAtStart() async throws {
@@ -117,12 +118,18 @@ import Testing
         await #expect(throws: TokenVerifier.KeyError.self) {
             _ = try await TokenVerifier(AuthConfiguration(jwksJSON: "{\"keys\": 3}"))
         }
+        await #expect(throws: TokenVerifier.KeyError.self) {
+            _ = try await TokenVerifier(AuthConfiguration(hmacSecret: "short"))
+        }
+        await #expect(throws: TokenSigner.SecretTooShort.self) {
+            _ = try await TokenSigner.hs256(secret: "short", claims: ["sub": "a"], ttl: nil)
+        }
     }
 
     @Test func cliSignerMakesVerifiableTokens() async throws {
         let token = try await TokenSigner.hs256(
-            secret: "s", claims: ["sub": "alice", "role": "admin", "orders": [123, 456]], ttl: .seconds(3600), now: Self.now)
-        let verifier = try await Self.verifier(AuthConfiguration(hmacSecret: "s"))
+            secret: Self.secret, claims: ["sub": "alice", "role": "admin", "orders": [123, 456]], ttl: .seconds(3600), now: Self.now)
+        let verifier = try await Self.verifier(AuthConfiguration(hmacSecret: Self.secret))
         let claims = try await verifier.verify(token, now: Self.now)
         #expect(claims["orders"] == [123, 456])
         #expect(claims["exp"] == .int(1_800_003_600))

@@ -21,7 +21,7 @@ public final class AuthGateway: Sendable {
     let logger: Logger
     /// Keys are built once, asynchronously (jwt-kit's key collection is an actor); `ready()` surfaces errors.
     private let verifierTask: Task<TokenVerifier, any Error>
-    private let state = Mutex(State())
+    let state = Mutex(State())
 
     struct State {
         var stats = AuthStats()

@@ -1,3 +1,4 @@
+import Foundation
 import SocketIOProtocol
 
 /// One room permission: a room-name pattern and the conditions under which a client may subscribe.

@@ -4,8 +4,16 @@ import SocketIOProtocol
 
 /// Signs HS256 tokens for demos and tests (`herald token`). Production tokens come from the backend.
 public enum TokenSigner {
+    /// HS256 secrets shorter than the SHA-256 output are refused.
+    public static let minimumSecretLength = 32
+
+    public struct SecretTooShort: Error, CustomStringConvertible {
+        public var description: String { "the HS256 secret must be at least \(TokenSigner.minimumSecretLength) bytes" }
+    }
+
     /// Signs `claims` with `secret`; `iat` and `exp` (now + ttl) are added unless present.
     public static func hs256(secret: String, claims: JSONObject, ttl: Duration?, now: Date = Date()) async throws -> String {
+        guard secret.utf8.count >= minimumSecretLength else { throw SecretTooShort() }
         var claims = claims
         let issuedAt = Int(now.timeIntervalSince1970)
         if claims["iat"] == nil { claims["iat"] = .int(issuedAt) }

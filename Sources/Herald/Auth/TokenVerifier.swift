@@ -24,6 +24,10 @@ public struct TokenVerifier: Sendable {
     /// Builds the key collections; throws `KeyError` for unreadable PEM or JWKS text.
     public init(_ configuration: AuthConfiguration) async throws {
         if let secret = configuration.hmacSecret, !secret.isEmpty {
+            // RFC 7518 §3.2: an HS256 key shorter than the hash is guessable (jwt-kit asserts on it too).
+            guard secret.utf8.count >= TokenSigner.minimumSecretLength else {
+                throw KeyError(description: "the HS256 secret must be at least \(TokenSigner.minimumSecretLength) bytes")
+            }
             hmac = await JWTKeyCollection().add(hmac: HMACKey(from: secret), digestAlgorithm: .sha256)
         } else {
             hmac = nil
