@@ -15,6 +15,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.7.1"),
     ],
     targets: [
         .target(name: "EngineIOProtocol", dependencies: [
@@ -64,6 +65,7 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "JWTKit", package: "jwt-kit"),
         ]),
         .executableTarget(name: "herald", dependencies: [
             "Herald",
@@ -123,7 +125,10 @@ let package = Package(
             "SocketIOClient", "SocketIO",
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
-        .testTarget(name: "HeraldTests", dependencies: ["Herald", "HeraldTesting"]),
+        .testTarget(name: "HeraldTests", dependencies: [
+            "Herald", "HeraldTesting",
+            .product(name: "JWTKit", package: "jwt-kit"),
+        ]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -20,6 +20,8 @@ public struct HeraldConfiguration: Sendable {
     public var logFormat: LogFormat
     /// The publish API, the Redis envelope channel and bridges (see docs/publishing.md). Default: API off.
     public var publishing = PublishingConfiguration()
+    /// JWT authentication, room permissions and connection limits (see docs/auth.md). Default: off (no key).
+    public var auth = AuthConfiguration()
     /// Redis for many nodes (rooms, broadcasts, cluster requests, recovery across nodes). Default nil: one node, in memory.
     public var redis: RedisConfiguration?
     /// Connection state recovery (see docs). Default nil: off.

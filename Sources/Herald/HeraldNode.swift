@@ -25,6 +25,8 @@ public final class HeraldNode: Service, Sendable {
     /// The Redis connections when the node is one of many; nil for a single node.
     public let cluster: RedisClusterBus?
     private let clusterUp = Flag()
+    /// JWT authentication and room permissions on the default namespace; nil when no key is configured.
+    public let auth: AuthGateway?
 
     /// A flag shared with callbacks created before `self` exists.
     final class Flag: Sendable {
@@ -53,6 +55,8 @@ public final class HeraldNode: Service, Sendable {
             self.cluster = nil
             self.io = SocketIOServer(configuration: configuration.socketIO, logger: logger)
         }
+        auth = configuration.auth.isEnabled ? AuthGateway(configuration: configuration.auth, logger: logger) : nil
+        auth?.install(on: io.sockets)
         (publisher, publishing) = Self.makePublishing(configuration.publishing, io: io, cluster: cluster, logger: logger)
         io.engine.setRoutes { [self] request in
             switch (request.method, request.path) {
@@ -111,6 +115,8 @@ public final class HeraldNode: Service, Sendable {
         let channel: any Channel
         let api: (any Channel)?
         do {
+            // Unusable keys stop the start rather than refusing every client later.
+            try await auth?.ready()
             // The API first: once listeningAddress() answers, apiListeningAddress is known too.
             api = try await bindPublishAPI()
             do {

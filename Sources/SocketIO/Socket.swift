@@ -25,6 +25,7 @@ public final class Socket: Sendable {
         var data: JSONValue = .null
         var handlers: [String: @Sendable (SocketIOEvent) -> Void] = [:]
         var anyHandlers: [@Sendable (SocketIOEvent) -> Void] = []
+        var gates: [@Sendable (SocketIOEvent) -> Bool] = []
         var disconnecting: [@Sendable (DisconnectReason) -> Void] = []
         var disconnect: [@Sendable (DisconnectReason) -> Void] = []
         var nextAckID = 0
@@ -77,6 +78,12 @@ public final class Socket: Sendable {
     /// Handles one event in a new task, for handlers that await (database, other services).
     public func onAsync(_ event: String, _ handler: @escaping @Sendable (SocketIOEvent) async -> Void) {
         on(event) { received in Task { await handler(received) } }
+    }
+
+    /// Incoming-event middleware: runs before any handler; returning false drops the event (the gate answers
+    /// the client itself if it should hear about it). Used for rate and size limits.
+    public func use(_ gate: @escaping @Sendable (SocketIOEvent) -> Bool) {
+        state.withLock { $0.gates.append(gate) }
     }
 
     /// Sees every event before its own handler.
@@ -221,7 +228,8 @@ public final class Socket: Sendable {
             }
         }
         let event = SocketIOEvent(name: name, args: args, acknowledge: acknowledge)
-        let (handler, anyHandlers) = state.withLock { ($0.handlers[name], $0.anyHandlers) }
+        let (handler, anyHandlers, gates) = state.withLock { ($0.handlers[name], $0.anyHandlers, $0.gates) }
+        for gate in gates where !gate(event) { return }
         for any in anyHandlers { any(event) }
         handler?(event)
     }
@@ -234,6 +242,7 @@ public final class Socket: Sendable {
             state.rooms = []
             state.handlers = [:]
             state.anyHandlers = []
+            state.gates = []
             state.disconnecting = []
             state.disconnect = []
         }
@@ -269,6 +278,7 @@ public final class Socket: Sendable {
             // Dropping the handlers breaks the cycles closures make by capturing their socket.
             state.handlers = [:]
             state.anyHandlers = []
+            state.gates = []
             state.disconnecting = []
             state.disconnect = []
             state.pendingAcks = [:]

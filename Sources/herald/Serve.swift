@@ -31,6 +31,7 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical [HERALD_LOG_LEVEL, default info].") var logLevel: String?
     @Option(help: "Log format: json or text [HERALD_LOG_FORMAT, default json].") var logFormat: String?
     @OptionGroup(title: "Backend publishing") var publishing: PublishingOptions
+    @OptionGroup(title: "Authentication") var auth: AuthOptions
 
     /// Environment first, then flags on top, both under the HERALD_* names.
     func makeConfiguration(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> HeraldConfiguration {
@@ -45,7 +46,7 @@ struct Serve: AsyncParsableCommand {
             "HERALD_DRAIN_TIMEOUT": drainTimeout.map(String.init),
             "HERALD_REDIS_URL": redisURL, "HERALD_RECOVERY_WINDOW": recoveryWindow.map(String.init), "HERALD_LOG_LEVEL": logLevel, "HERALD_LOG_FORMAT": logFormat,
         ]
-        for case let (name, value?) in flags.merging(publishing.settings, uniquingKeysWith: { $1 }) { settings[name] = value }
+        for case let (name, value?) in flags.merging(publishing.settings, uniquingKeysWith: { $1 }).merging(auth.settings, uniquingKeysWith: { $1 }) { settings[name] = value }
         var configuration = HeraldConfiguration()
         do {
             try configuration.apply(settings)

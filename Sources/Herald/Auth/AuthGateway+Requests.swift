@@ -1,0 +1,133 @@
+import Foundation
+import NIOCore
+import SocketIO
+import SocketIOProtocol
+
+/// The built-in `subscribe`, `unsubscribe` and `refresh` requests.
+extension AuthGateway {
+    /// Longest room name accepted from a client, in bytes.
+    public static let maxRoomLength = 200
+
+    static func validRoom(_ room: String) -> Bool {
+        !room.isEmpty && room.utf8.count <= maxRoomLength
+            && !room.unicodeScalars.contains { $0.properties.generalCategory == .control }
+    }
+
+    func subscribe(_ socket: Socket, context: AuthContext, request: JSONValue?) async -> AuthReply {
+        let reply = await decideSubscription(socket, context: context, request: request)
+        state.withLock { state in
+            switch reply {
+            case .ok: state.stats.subscribed += 1
+            case .refused(let error): state.stats.subscribeRefused[error.code, default: 0] += 1
+            }
+        }
+        if case .refused(let error) = reply {
+            logger.info("subscribe refused", metadata: [
+                "code": "\(error.code.rawValue)", "room": "\(request?["room"]?.stringValue ?? "")", "sub": "\(context.subject)",
+            ])
+        }
+        return reply
+    }
+
+    private func decideSubscription(_ socket: Socket, context: AuthContext, request: JSONValue?) async -> AuthReply {
+        guard case .object? = request else { return .refused(AuthError(.invalidRequest, "send {room, token?}")) }
+        guard case .string(let room)? = request?["room"], Self.validRoom(room), room != socket.id else {
+            return .refused(AuthError(.invalidRoom, "room must be a non-empty name of at most \(Self.maxRoomLength) bytes"))
+        }
+        if room == context.personalRoom { return .ok }
+        let grant: String?
+        switch request?["token"] {
+        case nil, .null?:
+            grant = nil
+        case .string(let token)?:
+            grant = token
+        default:
+            return .refused(AuthError(.invalidRequest, "token must be a string"))
+        }
+        if let grant {
+            let claims: ClaimSet
+            do {
+                claims = try await verify(grant)
+            } catch {
+                return .refused(AuthError(error.code, "subscription token: \(error.message)"))
+            }
+            let rooms: [String] = (claims["room"]?.stringValue.map { [$0] } ?? [])
+                + (claims["rooms"]?.arrayValue ?? []).compactMap(\.stringValue)
+            // A grant is for one user: a leaked one cannot be replayed by another account.
+            guard rooms.contains(room), claims.subject == context.subject else {
+                return .refused(AuthError(.forbidden, "the subscription token does not grant \(room) to this user"))
+            }
+        } else if !allows(room, claims: context.claims) {
+            return .refused(AuthError(.forbidden, "not allowed to subscribe to \(room)"))
+        }
+        // Reserve the slot under the lock so concurrent subscribes cannot exceed the limit.
+        let verdict = state.withLock { state -> ConnectionLimiter.Verdict? in
+            guard var session = state.sessions[socket.id] else { return nil }
+            defer { state.sessions[socket.id] = session }
+            if session.subscribed.contains(room) { return .admitted }
+            guard session.subscribed.count < configuration.limits.maxRooms else {
+                let verdict = session.limiter.violation(
+                    AuthError(.tooManyRooms, "at most \(configuration.limits.maxRooms) rooms per connection"), now: .now())
+                if case .refused(_, true) = verdict { state.stats.abusiveDisconnects += 1 }
+                return verdict
+            }
+            session.subscribed.insert(room)
+            return .admitted
+        }
+        switch verdict {
+        case nil:
+            return .refused(AuthError(.invalidRequest, "the connection is closing"))
+        case .admitted?:
+            socket.join(room)
+            return .ok
+        case .refused(let error, let disconnect)?:
+            if disconnect { socket.disconnect() }
+            return .refused(error)
+        }
+    }
+
+    func unsubscribe(_ socket: Socket, context: AuthContext, request: JSONValue?) -> AuthReply {
+        guard case .string(let room)? = request?["room"], Self.validRoom(room) else {
+            return .refused(AuthError(.invalidRoom, "send {room}"))
+        }
+        guard room != socket.id, room != context.personalRoom else {
+            return .refused(AuthError(.invalidRoom, "the personal room cannot be left"))
+        }
+        state.withLock { _ = $0.sessions[socket.id]?.subscribed.remove(room) }
+        socket.leave(room)
+        return .ok
+    }
+
+    func refresh(_ socket: Socket, context: AuthContext, request: JSONValue?) async -> AuthReply {
+        let reply: AuthReply
+        if case .string(let token)? = request?["token"] {
+            do {
+                let claims = try await verify(token)
+                if claims.subject != context.subject {
+                    reply = .refused(AuthError(.subjectMismatch, "a refreshed token must be for the same user (sub)"))
+                } else {
+                    let updated = AuthContext(subject: context.subject, claims: claims)
+                    let present = state.withLock { state -> Bool in
+                        guard state.sessions[socket.id] != nil else { return false }
+                        state.sessions[socket.id]!.context = updated
+                        state.stats.refreshed += 1
+                        return true
+                    }
+                    guard present else { return .refused(AuthError(.invalidRequest, "the connection is closing")) }
+                    socket.data = ["sub": .string(updated.subject), "claims": .object(claims.object)]
+                    socket.eventLoop.execute { [self] in scheduleExpiry(socket, claims: claims) }
+                    return .ok
+                }
+            } catch {
+                reply = .refused(error)
+            }
+        } else {
+            reply = .refused(AuthError(.invalidRequest, "send {token}"))
+        }
+        state.withLock { $0.stats.refreshRefused += 1 }
+        if case .refused(let error) = reply {
+            logger.info("refresh refused", metadata: ["code": "\(error.code.rawValue)", "sub": "\(context.subject)"])
+        }
+        return reply
+    }
+}

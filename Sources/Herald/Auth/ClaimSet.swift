@@ -1,0 +1,98 @@
+import JWTKit
+import SocketIOProtocol
+
+/// A token payload kept as plain JSON: herald checks `exp`, `nbf`, `iss` and `aud` itself (with its leeway
+/// and clock) so that each failure gets its own code, and room rules can read any claim.
+public struct ClaimSet: JWTPayload, Hashable {
+    public var object: JSONObject
+
+    public init(_ object: JSONObject) { self.object = object }
+
+    /// Signature checks happen in jwt-kit; claim checks in `TokenVerifier`, where the clock is injectable.
+    public func verify(using algorithm: some JWTAlgorithm) async throws {}
+
+    public init(from decoder: any Decoder) throws {
+        guard case .object(let object) = try CodableJSON(from: decoder).value else {
+            throw DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: "the payload must be a JSON object"))
+        }
+        self.object = object
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        try CodableJSON(.object(object)).encode(to: encoder)
+    }
+
+    public subscript(name: String) -> JSONValue? { object[name] }
+
+    /// `sub` as text (a number is accepted, as some issuers emit one).
+    public var subject: String? {
+        switch object["sub"] {
+        case .string(let text) where !text.isEmpty: text
+        case .int(let number): String(number)
+        default: nil
+        }
+    }
+
+    /// A NumericDate claim (`exp`, `nbf`, `iat`) in seconds since 1970, fractions allowed.
+    public func seconds(_ name: String) -> Double? {
+        switch object[name] {
+        case .int(let value): Double(value)
+        case .double(let value): value
+        default: nil
+        }
+    }
+}
+
+/// JSONValue through Codable, for jwt-kit's coders (JSONValue itself is not Codable).
+struct CodableJSON: Codable {
+    var value: JSONValue
+
+    init(_ value: JSONValue) { self.value = value }
+
+    private struct Key: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+
+    init(from decoder: any Decoder) throws {
+        if let keyed = try? decoder.container(keyedBy: Key.self) {
+            var object = JSONObject()
+            for key in keyed.allKeys { object[key.stringValue] = try keyed.decode(CodableJSON.self, forKey: key).value }
+            value = .object(object)
+        } else if var list = try? decoder.unkeyedContainer() {
+            var items: [JSONValue] = []
+            while !list.isAtEnd { items.append(try list.decode(CodableJSON.self).value) }
+            value = .array(items)
+        } else {
+            let single = try decoder.singleValueContainer()
+            if single.decodeNil() { value = .null }
+            else if let bool = try? single.decode(Bool.self) { value = .bool(bool) }
+            else if let int = try? single.decode(Int.self) { value = .int(int) }
+            else if let double = try? single.decode(Double.self) { value = .double(double) }
+            else { value = .string(try single.decode(String.self)) }
+        }
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        switch value {
+        case .object(let object):
+            var keyed = encoder.container(keyedBy: Key.self)
+            for (key, item) in object { try keyed.encode(CodableJSON(item), forKey: Key(stringValue: key)) }
+        case .array(let items):
+            var list = encoder.unkeyedContainer()
+            for item in items { try list.encode(CodableJSON(item)) }
+        case .string(let text):
+            var single = encoder.singleValueContainer(); try single.encode(text)
+        case .int(let number):
+            var single = encoder.singleValueContainer(); try single.encode(number)
+        case .double(let number):
+            var single = encoder.singleValueContainer(); try single.encode(number)
+        case .bool(let flag):
+            var single = encoder.singleValueContainer(); try single.encode(flag)
+        default:
+            var single = encoder.singleValueContainer(); try single.encodeNil()
+        }
+    }
+}
