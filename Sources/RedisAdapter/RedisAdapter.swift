@@ -179,6 +179,20 @@ public final class RedisAdapter: SocketIOAdapter {
         release(Array(rooms))
     }
 
+    /// A hold counts like a member: the room's channel is subscribed (and settled) before the socket is accepted.
+    public func holdRooms(_ rooms: [String]) async {
+        let firstMembers = state.withLock { state in
+            rooms.filter { room in
+                state.memberCounts[room, default: 0] += 1
+                return state.memberCounts[room] == 1
+            }
+        }
+        for room in firstMembers { subscriptionQueue.yield(.room(room)) }
+        await subscriptionsSettled()
+    }
+
+    public func releaseRooms(_ rooms: [String]) { release(rooms) }
+
     private func release(_ rooms: [String]) {
         let emptied = state.withLock { state in
             rooms.filter { room in

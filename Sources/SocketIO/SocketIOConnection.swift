@@ -108,8 +108,14 @@ final class SocketIOConnection: EngineIOSessionDelegate, @unchecked Sendable {
                 pid: recovery == nil ? nil : EngineIOServer.makeSessionID())
             if recovery != nil && !accepted.recovered { accepted.connectOffset = await namespace.adapter.recoveryOffset() }
             let refusal = runMiddleware ? await Self.runMiddleware(middleware, on: accepted) : nil
+            // Rooms joined in middleware (a personal room, say) must reach the whole cluster before the client
+            // hears CONNECT: hold them on the adapter first. The joins themselves hop to the loop: wait for them.
+            _ = try? await eventLoop.submit {}.get()
+            let held = refusal == nil ? Array(accepted.rooms) : []
+            if !held.isEmpty { await namespace.adapter.holdRooms(held) }
             eventLoop.execute { [self, missed] in
                 connecting.remove(name)
+                defer { if !held.isEmpty { namespace.adapter.releaseRooms(held) } }
                 guard !closed else { return accepted.discard() }
                 if let refusal {
                     accepted.discard()

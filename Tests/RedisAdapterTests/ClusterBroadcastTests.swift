@@ -78,6 +78,36 @@ import Testing
         }
     }
 
+    /// A room joined in middleware is reachable from every node by the time the client has its CONNECT reply.
+    @Test func roomsJoinedInMiddlewareAreReachableAtConnect() async throws {
+        try await withCluster(2, setUp: { _, io in
+            io.use { socket in
+                if let user = socket.handshake.auth["user"]?.stringValue { socket.join("user:" + user) }
+            }
+        }) { cluster in
+            let a = try await cluster.client(on: 0, auth: #"{"user":"ann"}"#)
+            // No waiting for subscriptions here: the hold made the room's channel live before CONNECT.
+            #expect(cluster.hub.subscribers("herald#/#user:ann#") == 1)
+            cluster.nodes[1].io.to("user:ann").emit("hello-ann")
+            try await a.client.expectEvent("hello-ann")
+        }
+    }
+
+    @Test func refusedSocketReleasesItsHeldRooms() async throws {
+        try await withCluster(1, setUp: { _, io in
+            io.use { socket in
+                socket.join("held")
+                if socket.handshake.auth["refuse"] == true { throw ConnectError("no") }
+            }
+        }) { cluster in
+            let client = try await RawSocketIOClient.open(port: cluster.nodes[0].port, group: cluster.clientGroup)
+            client.send(#"40{"refuse":true}"#)
+            #expect(try await client.nextText() == #"44{"message":"no"}"#)
+            await cluster.nodes[0].adapter.subscriptionsSettled()
+            #expect(cluster.hub.subscribers("herald#/#held#") == 0)
+        }
+    }
+
     @Test func binaryTravelsBetweenNodes() async throws {
         try await withCluster(2) { cluster in
             let a = try await cluster.client(on: 0)

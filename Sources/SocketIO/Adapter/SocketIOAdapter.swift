@@ -36,6 +36,10 @@ public protocol SocketIOAdapter: Sendable {
     func broadcastConfirmed(_ packet: SocketIOPacket, options: BroadcastOptions) async throws
     /// Called once when the namespace owning this adapter is created.
     func attach(to namespace: Namespace)
+    /// Makes rooms reachable from the whole cluster before a socket that will join them is accepted; every
+    /// hold is ended by `releaseRooms` once the socket joined (or was refused).
+    func holdRooms(_ rooms: [String]) async
+    func releaseRooms(_ rooms: [String])
     /// Sockets of this node matching the options (rooms and except).
     func localSockets(_ options: BroadcastOptions) async -> [Socket]
 
@@ -69,6 +73,8 @@ extension SocketIOAdapter {
     }
 
     public func attach(to namespace: Namespace) {}
+    public func holdRooms(_ rooms: [String]) async {}
+    public func releaseRooms(_ rooms: [String]) {}
 
     public func fetchSockets(_ options: BroadcastOptions) async throws -> [RemoteSocket] {
         await localSockets(options).map(RemoteSocket.init)
