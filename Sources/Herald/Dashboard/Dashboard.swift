@@ -1,0 +1,121 @@
+import EngineIO
+import Foundation
+import Logging
+import RedisAdapter
+import SocketIO
+import SocketIOProtocol
+import Synchronization
+
+/// Computes this node's live figures every interval, pushes every node's figures to the dashboard room, and
+/// shares its own with the other nodes (server-side emit over the cluster adapter). Turned off, it still
+/// measures, so `/metrics` stays current.
+public final class Dashboard: Sendable {
+    public let configuration: DashboardConfiguration
+    public let nodeID: String
+    let io: SocketIOServer
+    let metrics: HeraldMetrics?
+    let logger: Logger
+    private let clustered: Bool
+    private let redisState: @Sendable () -> String
+    private let now: @Sendable () -> ContinuousClock.Instant
+    private let started: ContinuousClock.Instant
+    private let state = Mutex(State())
+
+    struct State {
+        var meter = RateMeter()
+        /// Other nodes' latest figures and when they arrived.
+        var peers: [String: (figures: NodeFigures, received: ContinuousClock.Instant)] = [:]
+        var latest: ClusterFigures?
+    }
+
+    init(configuration: DashboardConfiguration, io: SocketIOServer, clustered: Bool, metrics: HeraldMetrics?, logger: Logger,
+         redisState: @escaping @Sendable () -> String, now: @escaping @Sendable () -> ContinuousClock.Instant = { .now }) {
+        self.configuration = configuration
+        self.nodeID = configuration.nodeID ?? String(EngineIOServer.makeSessionID().prefix(12))
+        self.io = io
+        self.clustered = clustered
+        self.metrics = metrics
+        self.logger = logger
+        self.redisState = redisState
+        self.now = now
+        self.started = now()
+        if clustered {
+            io.sockets.onServerSideEmit { [weak self] event in
+                guard event.name == DashboardConfiguration.shareEvent, let self,
+                      let figures = event.args.first.flatMap(NodeFigures.init(json:)), figures.node != self.nodeID
+                else { return }
+                let received = self.now()
+                self.state.withLock { $0.peers[figures.node] = (figures, received) }
+            }
+        }
+    }
+
+    /// The last payload pushed, for tests and the `/metrics` side.
+    public var latest: ClusterFigures? { state.withLock { $0.latest } }
+
+    /// Ticks until the task is cancelled.
+    func run() async {
+        while !Task.isCancelled {
+            do { try await Task.sleep(for: configuration.interval) } catch { return }
+            await tick()
+        }
+    }
+
+    /// One interval: measure, update metrics, push to the room (this node's members only: every node pushes to
+    /// its own, each with the whole cluster's figures), then share this node's figures with the others.
+    @discardableResult
+    func tick() async -> ClusterFigures {
+        let own = await measure()
+        let instant = now()
+        // A node silent for three intervals is gone (stopped, or cut off from Redis).
+        let horizon = configuration.interval * 3
+        let figures = state.withLock { state -> ClusterFigures in
+            state.peers = state.peers.filter { instant - $0.value.received <= horizon }
+            let figures = ClusterFigures(nodes: [own] + state.peers.values.map(\.figures), time: own.time)
+            state.latest = figures
+            return figures
+        }
+        guard configuration.enabled else { return figures }
+        io.sockets.local.to(configuration.room).emit(DashboardConfiguration.statsEvent, figures.json)
+        if clustered {
+            do {
+                try await io.sockets.serverSideEmit(DashboardConfiguration.shareEvent, own.json)
+            } catch {
+                logger.debug("dashboard figures not shared", metadata: ["error": "\(error)"])
+            }
+        }
+        return figures
+    }
+
+    /// This node's figures now.
+    func measure() async -> NodeFigures {
+        let stats = io.stats
+        let totals = TrafficTotals(eventsIn: stats.eventsReceived, eventsOut: stats.eventsSent, deliveries: stats.deliveries)
+        let samples = stats.drainFanOutSamples()
+        let instant = now()
+        let rates = state.withLock { $0.meter.rates(for: totals, at: instant) }
+        var sockets: [String: Int] = [:]
+        var rooms = 0
+        for namespace in io.allNamespaces {
+            let members = namespace.sockets
+            sockets[namespace.name] = members.count
+            let ids = Set(members.map(\.id))
+            let counts: [String: Int]
+            if let adapter = namespace.adapter as? InMemoryAdapter {
+                counts = await adapter.roomCounts()
+            } else if let adapter = namespace.adapter as? RedisAdapter {
+                counts = await adapter.roomCounts()
+            } else {
+                counts = [:]
+            }
+            // Each socket's own room is an address, not a room anyone joined.
+            rooms += counts.keys.filter { !ids.contains($0) }.count
+        }
+        let figures = NodeFigures(
+            node: nodeID, uptimeSeconds: RateMeter.seconds(instant - started), sessions: io.engine.sessionCount,
+            sockets: sockets, rooms: rooms, rates: rates, totals: totals, fanOut: LatencySummary(samples),
+            redis: redisState(), time: Date().timeIntervalSince1970)
+        metrics?.update(figures, fanOutSamples: samples)
+        return figures
+    }
+}
