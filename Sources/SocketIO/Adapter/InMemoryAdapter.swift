@@ -89,6 +89,16 @@ public final class InMemoryAdapter: SocketIOAdapter {
         return result
     }
 
+    /// Rooms with members on this node, not counting each socket's own room. Constant work per event loop
+    /// (unlike `roomCounts`), so a dashboard can ask every second whatever the number of rooms.
+    public func roomCount() async -> Int {
+        var total = 0
+        for shard in allShards {
+            total += (try? await shard.eventLoop.submit { max(0, shard.rooms.count - shard.sockets.count) }.get()) ?? 0
+        }
+        return total
+    }
+
     /// Room names and member counts on this node (for tests and metrics).
     public func roomCounts() async -> [String: Int] {
         var result: [String: Int] = [:]
