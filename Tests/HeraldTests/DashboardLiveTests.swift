@@ -71,7 +71,8 @@ import Testing
             #expect(metrics.header("content-type") == "text/plain; version=0.0.4; charset=utf-8")
             for name in ["# TYPE herald_events_received_total counter", "# TYPE herald_sessions gauge",
                          "herald_deliveries_total", "herald_events_sent_total", "herald_rooms",
-                         "herald_fanout_latency_seconds_bucket", #"herald_sockets{namespace="/"} 1"#, "herald_uptime_seconds"] {
+                         "herald_fanout_latency_seconds_bucket", #"herald_sockets{namespace="/"} 1"#, "herald_uptime_seconds",
+                         "# TYPE herald_published_total counter"] {
                 #expect(metrics.body.contains(name), "\(name) missing in:\n\(metrics.body)")
             }
             #expect(metrics.body.contains("herald_sessions 1"), "\(metrics.body)")

@@ -17,6 +17,8 @@ public final class Dashboard: Sendable {
     let logger: Logger
     private let clustered: Bool
     private let redisState: @Sendable () -> String
+    /// Other components' counters for `/metrics` (auth, publishing), read once per tick.
+    private let gatewayStats: @Sendable (HeraldMetrics) -> Void
     private let now: @Sendable () -> ContinuousClock.Instant
     private let started: ContinuousClock.Instant
     private let state = Mutex(State())
@@ -29,7 +31,8 @@ public final class Dashboard: Sendable {
     }
 
     init(configuration: DashboardConfiguration, io: SocketIOServer, clustered: Bool, metrics: HeraldMetrics?, logger: Logger,
-         redisState: @escaping @Sendable () -> String, now: @escaping @Sendable () -> ContinuousClock.Instant = { .now }) {
+         redisState: @escaping @Sendable () -> String, gatewayStats: @escaping @Sendable (HeraldMetrics) -> Void = { _ in },
+         now: @escaping @Sendable () -> ContinuousClock.Instant = { .now }) {
         self.configuration = configuration
         self.nodeID = configuration.nodeID ?? String(EngineIOServer.makeSessionID().prefix(12))
         self.io = io
@@ -37,6 +40,7 @@ public final class Dashboard: Sendable {
         self.metrics = metrics
         self.logger = logger
         self.redisState = redisState
+        self.gatewayStats = gatewayStats
         self.now = now
         self.started = now()
         if clustered {
@@ -109,7 +113,10 @@ public final class Dashboard: Sendable {
             node: nodeID, uptimeSeconds: RateMeter.seconds(instant - started), sessions: io.engine.sessionCount,
             sockets: sockets, rooms: rooms, rates: rates, totals: totals, fanOut: LatencySummary(samples),
             redis: redisState(), time: Date().timeIntervalSince1970)
-        metrics?.update(figures, fanOutSamples: samples)
+        if let metrics {
+            metrics.update(figures, fanOutSamples: samples)
+            gatewayStats(metrics)
+        }
         return figures
     }
 }

@@ -18,7 +18,9 @@ public final class HeraldMetrics: Sendable {
     let eventsOut: CoreMetrics.Counter
     let deliveries: CoreMetrics.Counter
     let fanOut: CoreMetrics.Timer
-    private let factory: PrometheusMetricsFactory
+    let factory: PrometheusMetricsFactory
+    /// Counters fed from other components' cumulative stats, with the total already counted.
+    let gatewayCounters = Mutex<[String: (counter: CoreMetrics.Counter, counted: Int)]>([:])
     /// Gauges per namespace, made on first sight of a namespace, and the totals already counted.
     private let state = Mutex<State>(State())
 
