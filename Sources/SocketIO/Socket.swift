@@ -145,6 +145,8 @@ public final class Socket: Sendable {
                     continuation.resume(throwing: AckError.disconnected)
                     return
                 }
+                namespace.server.stats.eventSent()
+                namespace.server.stats.delivered(1)
                 send(.event(event, args, namespace: namespace.name, id: id))
             }
         }
