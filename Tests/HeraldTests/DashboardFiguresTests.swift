@@ -52,6 +52,28 @@ import Testing
         #expect(second.sockets == ["/": 0])
     }
 
+    @Test func peersAreMergedAndForgottenAfterThreeSilentIntervals() async {
+        let clock = Mutex(ContinuousClock.now)
+        let io = SocketIOServer()
+        var configuration = DashboardConfiguration(nodeID: "a")
+        configuration.enabled = false
+        let dashboard = Dashboard(configuration: configuration, io: io, clustered: true, metrics: nil,
+                                  logger: Logger(label: "dashboard-test"), redisState: { "connected" }, now: { clock.withLock { $0 } })
+        var peer = NodeFigures(json: await dashboard.tick().nodes[0].json)!
+        peer.node = "b"
+        peer.sessions = 4
+        // What the cluster adapter hands over when node b shares its figures; a foreign event is ignored.
+        io.sockets.receiveServerSideEmit(SocketIOEvent(name: "herald:dashboard:node", args: [peer.json]))
+        io.sockets.receiveServerSideEmit(SocketIOEvent(name: "something:else", args: [.object(["node": "c"])]))
+        let merged = await dashboard.tick()
+        #expect(merged.nodes.map(\.node) == ["a", "b"])
+        #expect(merged.totals["sessions"] == .int(4))
+        clock.withLock { $0 += .seconds(3) }
+        #expect(await dashboard.tick().nodes.count == 2, "three intervals of silence are still tolerated")
+        clock.withLock { $0 += .milliseconds(1) }
+        #expect(await dashboard.tick().nodes.map(\.node) == ["a"])
+    }
+
     @Test func clusterTotalsSumNodesAndKeepTheWorstLatency() throws {
         func node(_ id: String, sessions: Int, p99: Double) -> NodeFigures {
             NodeFigures(node: id, uptimeSeconds: 10, sessions: sessions, sockets: ["/": sessions, "/admin": 1], rooms: 3,
