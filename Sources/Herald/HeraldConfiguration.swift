@@ -22,6 +22,8 @@ public struct HeraldConfiguration: Sendable {
     public var publishing = PublishingConfiguration()
     /// JWT authentication, room permissions and connection limits (see docs/auth.md). Default: off (no key).
     public var auth = AuthConfiguration()
+    /// The live dashboard and metrics (see docs/dashboard.md). Default: figures every second to room `dashboard`.
+    public var dashboard = DashboardConfiguration()
     /// Redis for many nodes (rooms, broadcasts, cluster requests, recovery across nodes). Default nil: one node, in memory.
     public var redis: RedisConfiguration?
     /// Connection state recovery (see docs). Default nil: off.

@@ -27,6 +27,12 @@ public final class HeraldNode: Service, Sendable {
     private let clusterUp = Flag()
     /// JWT authentication and room permissions on the default namespace; nil when no key is configured.
     public let auth: AuthGateway?
+    /// This node's Prometheus registry, served at `/metrics`.
+    public let metrics: HeraldMetrics
+    /// Live figures pushed to the `dashboard` room every second (see docs/dashboard.md).
+    public let dashboard: Dashboard
+    /// Set when shutdown begins, so `/ready` turns load balancers away before clients are told to go.
+    private let stopping = Flag()
 
     /// A flag shared with callbacks created before `self` exists.
     final class Flag: Sendable {
@@ -58,10 +64,24 @@ public final class HeraldNode: Service, Sendable {
         auth = configuration.auth.isEnabled ? AuthGateway(configuration: configuration.auth, logger: logger) : nil
         auth?.install(on: io.sockets)
         (publisher, publishing) = Self.makePublishing(configuration.publishing, io: io, cluster: cluster, logger: logger)
+        metrics = HeraldMetrics(redis: cluster != nil, bootstrapMetricsSystem: configuration.dashboard.bootstrapMetricsSystem)
+        let clustered = cluster != nil, up = clusterUp, auth = auth, publishing = publishing
+        dashboard = Dashboard(
+            configuration: configuration.dashboard, io: io, clustered: clustered, metrics: metrics, logger: logger,
+            redisState: { clustered ? (up.isSet ? "connected" : "unreachable") : "off" },
+            gatewayStats: { metrics in
+                if let auth { metrics.update(auth: auth.stats) }
+                metrics.update(publishing: publishing.currentStats)
+            })
         io.engine.setRoutes { [self] request in
             switch (request.method, request.path) {
             case (.GET, "/health"):
                 return .json(.ok, health.jsonString)
+            case (.GET, "/ready"):
+                let (ready, body) = readiness
+                return .json(ready ? .ok : .serviceUnavailable, body.jsonString)
+            case (.GET, "/metrics"):
+                return .text(.ok, metrics.exposition(), contentType: HeraldMetrics.contentType)
             default:
                 return nil
             }
@@ -77,6 +97,20 @@ public final class HeraldNode: Service, Sendable {
             health["redis"] = up ? "connected" : "unreachable"
         }
         return .object(health)
+    }
+
+    /// Ready once listening (and not shutting down) and, with Redis, while Redis is connected.
+    public var readiness: (ready: Bool, body: JSONValue) {
+        let listening = boundAddress.withLock { $0 != nil } && !stopping.isSet
+        var body: JSONObject = ["listening": .bool(listening)]
+        var ready = listening
+        if cluster != nil {
+            let up = clusterUp.isSet
+            body["redis"] = up ? "connected" : "unreachable"
+            ready = ready && up
+        }
+        body["status"] = ready ? "ready" : "not ready"
+        return (ready, .object(body))
     }
 
     /// The address the node listens on, once it does.
@@ -141,7 +175,11 @@ public final class HeraldNode: Service, Sendable {
             "threads": "\(configuration.threads)",
         ])
 
+        let ticking = Task { await dashboard.run() }
+
         try? await gracefulShutdown()
+        _ = stopping.set(true)
+        ticking.cancel()
 
         logger.info("shutting down: disconnecting clients")
         io.close()

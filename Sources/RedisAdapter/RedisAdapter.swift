@@ -341,4 +341,7 @@ public final class RedisAdapter: SocketIOAdapter {
 
     /// Room names and member counts on this node.
     public func roomCounts() async -> [String: Int] { await local.roomCounts() }
+
+    /// Rooms with members on this node, not counting each socket's own room.
+    public func roomCount() async -> Int { await local.roomCount() }
 }

@@ -42,6 +42,7 @@ public struct BroadcastOperator: Sendable {
             namespace.server.logger.error("refusing to emit reserved event", metadata: ["event": "\(event)"])
             return
         }
+        namespace.server.stats.eventSent()
         namespace.adapter.broadcast(.event(event, args, namespace: namespace.name), options: options)
     }
 
@@ -49,6 +50,7 @@ public struct BroadcastOperator: Sendable {
     /// (delivery to this node's sockets has happened either way).
     public func publish(_ event: String, args: [JSONValue]) async throws {
         guard !reservedEventNames.contains(event) else { throw ReservedEventError(event: event) }
+        namespace.server.stats.eventSent()
         try await namespace.adapter.broadcastConfirmed(.event(event, args, namespace: namespace.name), options: options)
     }
 

@@ -111,10 +111,12 @@ public final class Socket: Sendable {
             return
         }
         let packet = SocketIOPacket.event(event, args, namespace: namespace.name)
+        namespace.server.stats.eventSent()
         if pid != nil {
             // With recovery on, a direct emit is logged like a broadcast to the socket's own room.
             namespace.adapter.broadcast(packet, options: BroadcastOptions(rooms: [id], local: true))
         } else {
+            namespace.server.stats.delivered(1)
             send(packet)
         }
     }
@@ -143,6 +145,8 @@ public final class Socket: Sendable {
                     continuation.resume(throwing: AckError.disconnected)
                     return
                 }
+                namespace.server.stats.eventSent()
+                namespace.server.stats.delivered(1)
                 send(.event(event, args, namespace: namespace.name, id: id))
             }
         }

@@ -60,6 +60,7 @@ final class SocketIOConnection: EngineIOSessionDelegate, @unchecked Sendable {
             connect(to: packet.namespace, auth: packet.data)
         case .event, .binaryEvent:
             guard let socket else { return close(reason: .forcedServerClose) }
+            server.stats.eventReceived()
             socket.dispatch(packet)
         case .ack, .binaryAck:
             guard let socket else { return close(reason: .forcedServerClose) }

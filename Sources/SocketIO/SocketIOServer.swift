@@ -12,6 +12,8 @@ public final class SocketIOServer: Sendable {
     public let logger: Logger
     private let adapterFactory: @Sendable (String) -> any SocketIOAdapter
     private let namespaces = Mutex<[String: Namespace]>([:])
+    /// Traffic totals for the dashboard and metrics.
+    public let stats = SocketIOStats()
 
     /// `adapterFactory` makes each namespace's adapter (default: in-memory, for one node).
     public init(
@@ -45,6 +47,9 @@ public final class SocketIOServer: Sendable {
     }
 
     func namespace(named name: String) -> Namespace? { namespaces.withLock { $0[name] } }
+
+    /// Every namespace created so far.
+    public var allNamespaces: [Namespace] { namespaces.withLock { Array($0.values) } }
 
     /// The main namespace `/`.
     public var sockets: Namespace { of("/") }

@@ -31,6 +31,8 @@ import Testing
         var configuration = HeraldConfiguration(host: "127.0.0.1", port: 0, threads: 1, drainTimeout: .seconds(1))
         configuration.auth = AuthConfiguration(hmacSecret: Self.secret, leeway: leeway, limits: limits)
         try configuration.auth.applyFile(Self.rules)
+        // These tests read every frame in order; dashboard:stats to the room `dashboard` would interleave.
+        configuration.dashboard.enabled = false
         let node = HeraldNode(configuration: configuration, logger: logger)
         let running = Task { try await node.run() }
         do {

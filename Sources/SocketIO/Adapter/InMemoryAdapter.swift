@@ -16,11 +16,12 @@ public final class InMemoryAdapter: SocketIOAdapter {
         }
     }
 
-    private func shard(for eventLoop: any EventLoop) -> RoomShard {
-        shards.withLock { shards in
+    private func shard(for socket: Socket) -> RoomShard {
+        let eventLoop = socket.eventLoop
+        return shards.withLock { shards in
             let key = ObjectIdentifier(eventLoop as AnyObject)
             if let shard = shards[key] { return shard }
-            let shard = RoomShard(eventLoop: eventLoop)
+            let shard = RoomShard(eventLoop: eventLoop, stats: socket.namespace.server.stats)
             shards[key] = shard
             return shard
         }
@@ -29,15 +30,15 @@ public final class InMemoryAdapter: SocketIOAdapter {
     private var allShards: [RoomShard] { shards.withLock { Array($0.values) } }
 
     public func join(_ socket: Socket, rooms: [String]) {
-        shard(for: socket.eventLoop).add(socket, to: rooms)
+        shard(for: socket).add(socket, to: rooms)
     }
 
     public func leave(_ socket: Socket, room: String) {
-        shard(for: socket.eventLoop).remove(socket, from: room)
+        shard(for: socket).remove(socket, from: room)
     }
 
     public func leaveAll(_ socket: Socket) {
-        shard(for: socket.eventLoop).removeAll(socket, rooms: socket.loopRooms)
+        shard(for: socket).removeAll(socket, rooms: socket.loopRooms)
     }
 
     public func broadcast(_ packet: SocketIOPacket, options: BroadcastOptions) {
@@ -67,11 +68,14 @@ public final class InMemoryAdapter: SocketIOAdapter {
 
     /// Delivers an already encoded message to this node's matching sockets.
     public func deliverLocally(_ message: EngineIOPreparedMessage, options: BroadcastOptions) {
-        for shard in allShards {
+        let shards = allShards
+        // Shards share the server's stats; no shard means no member here, so nothing to time.
+        let probe = shards.first?.stats.sampleBroadcast(shards: shards.count)
+        for shard in shards {
             if shard.eventLoop.inEventLoop {
-                shard.deliver(message, options: options)
+                shard.deliver(message, options: options, probe: probe)
             } else {
-                shard.eventLoop.execute { shard.deliver(message, options: options) }
+                shard.eventLoop.execute { shard.deliver(message, options: options, probe: probe) }
             }
         }
     }
@@ -83,6 +87,16 @@ public final class InMemoryAdapter: SocketIOAdapter {
             result.append(contentsOf: sockets ?? [])
         }
         return result
+    }
+
+    /// Rooms with members on this node, not counting each socket's own room. Constant work per event loop
+    /// (unlike `roomCounts`), so a dashboard can ask every second whatever the number of rooms.
+    public func roomCount() async -> Int {
+        var total = 0
+        for shard in allShards {
+            total += (try? await shard.eventLoop.submit { max(0, shard.rooms.count - shard.sockets.count) }.get()) ?? 0
+        }
+        return total
     }
 
     /// Room names and member counts on this node (for tests and metrics).

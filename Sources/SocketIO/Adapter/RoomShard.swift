@@ -4,10 +4,14 @@ import NIOCore
 /// A namespace's rooms for the sockets of one event loop. Only touched on that loop, so fan-out takes no lock.
 final class RoomShard: @unchecked Sendable {
     let eventLoop: any EventLoop
+    let stats: SocketIOStats
     private(set) var rooms: [String: Set<SocketKey>] = [:]
     private(set) var sockets: Set<SocketKey> = []
 
-    init(eventLoop: any EventLoop) { self.eventLoop = eventLoop }
+    init(eventLoop: any EventLoop, stats: SocketIOStats) {
+        self.eventLoop = eventLoop
+        self.stats = stats
+    }
 
     func add(_ socket: Socket, to names: [String]) {
         let key = SocketKey(socket)
@@ -50,10 +54,13 @@ final class RoomShard: @unchecked Sendable {
     }
 
     /// Writes the shared message to every recipient, then flushes each connection once.
-    func deliver(_ message: EngineIOPreparedMessage, options: BroadcastOptions) {
+    func deliver(_ message: EngineIOPreparedMessage, options: BroadcastOptions, probe: FanOutProbe? = nil) {
         let recipients = recipients(options)
         for socket in recipients { socket.session.write(message, volatile: options.volatile) }
         for socket in recipients { socket.session.flush() }
+        // Counted once per shard, not per recipient: one atomic add whatever the room's size.
+        stats.delivered(recipients.count)
+        probe?.shardDone(recipients: recipients.count)
     }
 
     var isEmpty: Bool { sockets.isEmpty }

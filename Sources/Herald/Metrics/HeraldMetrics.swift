@@ -1,0 +1,95 @@
+import CoreMetrics
+import Metrics
+import Prometheus
+import Synchronization
+
+/// A node's Prometheus registry and the swift-metrics handles of its live figures, served at `/metrics`.
+///
+/// Each node has its own registry, and its own figures go to it through an explicit factory, so several nodes
+/// in one process (tests) do not mix their numbers. The first node of the process also bootstraps the global
+/// swift-metrics system with its registry, so metrics from other libraries appear on its `/metrics` too.
+public final class HeraldMetrics: Sendable {
+    public let registry: PrometheusCollectorRegistry
+    let sessions: Meter
+    let rooms: Meter
+    let uptime: Meter
+    let redisConnected: Meter?
+    let eventsIn: CoreMetrics.Counter
+    let eventsOut: CoreMetrics.Counter
+    let deliveries: CoreMetrics.Counter
+    let fanOut: CoreMetrics.Timer
+    let factory: PrometheusMetricsFactory
+    /// Counters fed from other components' cumulative stats, with the total already counted.
+    let gatewayCounters = Mutex<[String: (counter: CoreMetrics.Counter, counted: Int)]>([:])
+    /// Gauges per namespace, made on first sight of a namespace, and the totals already counted.
+    private let state = Mutex<State>(State())
+
+    struct State {
+        var sockets: [String: Meter] = [:]
+        var counted = TrafficTotals()
+    }
+
+    /// The Prometheus text exposition format's content type.
+    public static let contentType = "text/plain; version=0.0.4; charset=utf-8"
+
+    private static let bootstrapped = Mutex(false)
+
+    public init(redis: Bool, bootstrapMetricsSystem: Bool) {
+        let registry = PrometheusCollectorRegistry()
+        var factory = PrometheusMetricsFactory(registry: registry)
+        // Fan-out is sub-millisecond on one node and a few ms across Redis; the default buckets start at 5 ms.
+        factory.durationHistogramBuckets["herald_fanout_latency_seconds"] = [
+            .microseconds(50), .microseconds(100), .microseconds(250), .microseconds(500),
+            .milliseconds(1), .milliseconds(2.5), .milliseconds(5), .milliseconds(10),
+            .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250), .seconds(1),
+        ]
+        self.registry = registry
+        self.factory = factory
+        sessions = Meter(label: "herald_sessions", factory: factory)
+        rooms = Meter(label: "herald_rooms", factory: factory)
+        uptime = Meter(label: "herald_uptime_seconds", factory: factory)
+        redisConnected = redis ? Meter(label: "herald_redis_connected", factory: factory) : nil
+        eventsIn = CoreMetrics.Counter(label: "herald_events_received_total", factory: factory)
+        eventsOut = CoreMetrics.Counter(label: "herald_events_sent_total", factory: factory)
+        deliveries = CoreMetrics.Counter(label: "herald_deliveries_total", factory: factory)
+        fanOut = CoreMetrics.Timer(label: "herald_fanout_latency_seconds", factory: factory)
+        if bootstrapMetricsSystem {
+            // swift-metrics allows one bootstrap per process.
+            let first = Self.bootstrapped.withLock { done in defer { done = true }; return !done }
+            if first { MetricsSystem.bootstrap(factory) }
+        }
+    }
+
+    /// Brings the metrics up to one reading of the figures, with the fan-out latencies sampled since the last one.
+    func update(_ figures: NodeFigures, fanOutSamples: [Duration]) {
+        sessions.set(figures.sessions)
+        rooms.set(figures.rooms)
+        uptime.set(figures.uptimeSeconds)
+        redisConnected?.set(figures.redis == "connected" ? 1 : 0)
+        let (gauges, delta) = state.withLock { state in
+            for name in figures.sockets.keys where state.sockets[name] == nil {
+                state.sockets[name] = Meter(label: "herald_sockets", dimensions: [("namespace", name)], factory: factory)
+            }
+            let now = figures.totals, old = state.counted
+            state.counted = now
+            let delta = TrafficTotals(eventsIn: max(0, now.eventsIn - old.eventsIn), eventsOut: max(0, now.eventsOut - old.eventsOut),
+                                      deliveries: max(0, now.deliveries - old.deliveries))
+            return (state.sockets, delta)
+        }
+        for (name, gauge) in gauges { gauge.set(figures.sockets[name] ?? 0) }
+        eventsIn.increment(by: delta.eventsIn)
+        eventsOut.increment(by: delta.eventsOut)
+        deliveries.increment(by: delta.deliveries)
+        for sample in fanOutSamples { fanOut.recordNanoseconds(sample.nanoseconds) }
+    }
+
+    /// The registry in the text exposition format.
+    public func exposition() -> String { registry.emitToString() }
+}
+
+extension Duration {
+    var nanoseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+    }
+}

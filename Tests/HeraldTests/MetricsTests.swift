@@ -1,0 +1,43 @@
+@testable import Herald
+import Testing
+
+/// `/metrics` counters fed from cumulative stats: each reading brings the counter to the total, never adds it twice.
+@Suite struct MetricsTests {
+    @Test func cumulativeStatsBecomeCountersAtTheirTotal() {
+        let metrics = HeraldMetrics(redis: false, bootstrapMetricsSystem: false)
+        var auth = AuthStats()
+        auth.accepted = 5
+        auth.refused[.tokenExpired] = 2
+        metrics.update(auth: auth)
+        auth.accepted = 7
+        metrics.update(auth: auth)
+        metrics.update(auth: auth)
+        var publishing = PublishingStats()
+        publishing.envelope = .init(delivered: 3, duplicates: 1, bad: 0)
+        metrics.update(publishing: publishing)
+
+        let text = metrics.exposition()
+        #expect(text.contains(#"herald_auth_connections_total{result="accepted"} 7"#), "\(text)")
+        #expect(text.contains(#"herald_auth_connections_total{result="token_expired"} 2"#), "\(text)")
+        #expect(text.contains("herald_abusive_disconnects_total 0"), "\(text)")
+        #expect(text.contains(#"source="envelope""#) && text.contains("herald_published_total"), "\(text)")
+    }
+
+    @Test func figuresBecomeGaugesCountersAndAHistogram() {
+        let metrics = HeraldMetrics(redis: true, bootstrapMetricsSystem: false)
+        let figures = NodeFigures(
+            node: "n", uptimeSeconds: 12, sessions: 3, sockets: ["/": 3, "/admin": 1], rooms: 4,
+            rates: TrafficRates(), totals: TrafficTotals(eventsIn: 10, eventsOut: 20, deliveries: 300),
+            fanOut: LatencySummary(), redis: "connected", time: 0)
+        metrics.update(figures, fanOutSamples: [.microseconds(80), .milliseconds(3)])
+        var later = figures
+        later.totals.deliveries = 350
+        metrics.update(later, fanOutSamples: [])
+        let text = metrics.exposition()
+        for line in ["herald_sessions 3", "herald_rooms 4", "herald_redis_connected 1", #"herald_sockets{namespace="/admin"} 1"#,
+                     "herald_events_received_total 10", "herald_events_sent_total 20", "herald_deliveries_total 350",
+                     "herald_fanout_latency_seconds_count 2", "# TYPE herald_fanout_latency_seconds histogram"] {
+            #expect(text.contains(line), "\(line) missing in:\n\(text)")
+        }
+    }
+}
