@@ -61,6 +61,7 @@ extension HeraldConfiguration {
             logFormat = parsed
         }
         try publishing.apply(settings)
+        try chat.apply(settings)
         if let url = settings["HERALD_REDIS_URL"], !url.isEmpty {
             do {
                 redis = try RedisConfiguration(url: url)

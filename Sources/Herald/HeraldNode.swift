@@ -24,6 +24,8 @@ public final class HeraldNode: Service, Sendable {
     let apiAddress = Mutex<SocketAddress?>(nil)
     /// The Redis connections when the node is one of many; nil for a single node.
     public let cluster: RedisClusterBus?
+    /// Chat with history (`chat:send`, `chat:join`, the history API); its store opens in `run()`.
+    public let chat: ChatService
     private let clusterUp = Flag()
 
     /// A flag shared with callbacks created before `self` exists.
@@ -54,12 +56,14 @@ public final class HeraldNode: Service, Sendable {
             self.io = SocketIOServer(configuration: configuration.socketIO, logger: logger)
         }
         (publisher, publishing) = Self.makePublishing(configuration.publishing, io: io, cluster: cluster, logger: logger)
+        chat = ChatService(configuration: configuration.chat, logger: logger)
+        chat.install(on: io.sockets)
         io.engine.setRoutes { [self] request in
             switch (request.method, request.path) {
             case (.GET, "/health"):
                 return .json(.ok, health.jsonString)
             default:
-                return nil
+                return await chat.route(request)
             }
         }
     }
@@ -111,6 +115,8 @@ public final class HeraldNode: Service, Sendable {
         let channel: any Channel
         let api: (any Channel)?
         do {
+            // Before listening: a store that cannot open at all (bad SQLite path) stops the node here.
+            try await chat.open()
             // The API first: once listeningAddress() answers, apiListeningAddress is known too.
             api = try await bindPublishAPI()
             do {
@@ -147,6 +153,7 @@ public final class HeraldNode: Service, Sendable {
         try? await api?.close()
         try? await channel.close()
         await cluster?.close()
+        await chat.close()
         try? await group.shutdownGracefully()
         logger.info("herald stopped")
     }
