@@ -60,7 +60,10 @@ struct ChatPostgresLiveTests {
         // The same node, no restart: once the pool reconnects, sends are stored again.
         let after = try await Self.sendUntilOK(client, room: "chat:outage", text: "after", clientMessageID: "a")
         let texts = try await node.get("/api/rooms/chat:outage/messages").body["messages"]?.arrayValue?.compactMap { $0["text"]?.stringValue }
-        #expect(texts?.first == "before" && texts?.last == "after", "\(String(describing: texts))")
+        // "during" got an error ack; its write was not cancelled, so it may have landed once the server was back.
+        #expect(texts?.first == "before" && texts?.contains("after") == true, "\(String(describing: texts))")
+        #expect(Set(texts ?? []).isSubset(of: ["before", "during", "after"]) && texts?.count == Set(texts ?? []).count,
+                "\(String(describing: texts))")
         #expect(after["id"] != before["id"])
         await client.close()
         try await node.stop()

@@ -72,7 +72,11 @@ public final class ChatService: Sendable {
             if case .open(let store) = state.store { return store }
             return nil
         }
-        do { try await store?.close() } catch { logger.warning("chat store close failed", metadata: ["error": "\(error)"]) }
+        guard let store else { return }
+        // In a task of its own: a cancelled caller (a node stopped by cancellation) must still close the store,
+        // and sqlite-nio's close gives up when its task is cancelled.
+        let closing = Task { try await store.close() }
+        do { try await closing.value } catch { logger.warning("chat store close failed", metadata: ["error": "\(error)"]) }
     }
 
     var store: (any MessageStore)? {
