@@ -18,6 +18,8 @@ let package = Package(
         .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.7.1"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/vapor/sqlite-nio.git", from: "1.13.2"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
         .target(name: "EngineIOProtocol", dependencies: [
@@ -62,8 +64,15 @@ let package = Package(
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
         ]),
+        .target(name: "Store", dependencies: [
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "SQLiteNIO", package: "sqlite-nio"),
+            .product(name: "PostgresNIO", package: "postgres-nio"),
+        ]),
         .target(name: "Herald", dependencies: [
-            "SocketIO", "RedisAdapter", "Redis",
+            "SocketIO", "RedisAdapter", "Redis", "Store",
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -100,6 +109,10 @@ let package = Package(
             "RedisAdapter", "SocketIO", "SocketIOProtocol", "HeraldTesting", "Redis",
             .product(name: "NIOPosix", package: "swift-nio"),
         ], path: "bench/cluster-latency"),
+        .executableTarget(name: "ChatStoreBench", dependencies: [
+            "Store",
+            .product(name: "Logging", package: "swift-log"),
+        ], path: "bench/chat-store", exclude: ["run.sh"]),
         .testTarget(name: "EngineIOProtocolTests", dependencies: ["EngineIOProtocol"]),
         .testTarget(name: "SocketIOProtocolTests", dependencies: ["SocketIOProtocol"]),
         .testTarget(name: "WebSocketTests", dependencies: [
@@ -129,8 +142,13 @@ let package = Package(
             "SocketIOClient", "SocketIO",
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
+        .testTarget(name: "StoreTests", dependencies: [
+            "Store", "HeraldTesting",
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .testTarget(name: "HeraldTests", dependencies: [
-            "Herald", "HeraldTesting",
+            "Herald", "HeraldTesting", "Store",
             .product(name: "JWTKit", package: "jwt-kit"),
         ]),
     ],

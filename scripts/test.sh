@@ -81,6 +81,25 @@ for name in ("python-socketio", "python-engineio", "aiohttp", "websocket-client"
 PY
 export HERALD_TEST_PYTHON="$VENV/bin/python"
 
+section "PostgreSQL (chat store tests)"
+# The tests start their own throwaway clusters (initdb + pg_ctl on a free port, as the postgres OS user when
+# root); they only need the server binaries. Installed only when missing.
+pg_bin() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1; }
+if [ -z "$(pg_bin)" ] || [ ! -x "$(pg_bin)/pg_ctl" ]; then
+    apt_install postgresql
+fi
+HERALD_PG_BIN=$(pg_bin)
+if [ ! -x "$HERALD_PG_BIN/initdb" ]; then
+    echo "error: PostgreSQL server binaries not found under /usr/lib/postgresql/*/bin" >&2
+    exit 1
+fi
+if [ "$(id -u)" -eq 0 ] && ! id postgres >/dev/null 2>&1; then
+    echo "error: running as root but there is no postgres OS user to run the test clusters" >&2
+    exit 1
+fi
+export HERALD_PG_BIN
+echo "postgresql: $HERALD_PG_BIN ($("$HERALD_PG_BIN/postgres" --version))"
+
 section "Build (all targets and tests)"
 swift build --build-tests
 # The examples are executables that nothing else links; build them by name so a break shows here.

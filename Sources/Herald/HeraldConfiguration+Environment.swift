@@ -63,6 +63,7 @@ extension HeraldConfiguration {
         try publishing.apply(settings)
         try auth.apply(settings)
         try dashboard.apply(settings)
+        try chat.apply(settings)
         if let url = settings["HERALD_REDIS_URL"], !url.isEmpty {
             do {
                 redis = try RedisConfiguration(url: url)

@@ -24,6 +24,8 @@ public final class HeraldNode: Service, Sendable {
     let apiAddress = Mutex<SocketAddress?>(nil)
     /// The Redis connections when the node is one of many; nil for a single node.
     public let cluster: RedisClusterBus?
+    /// Chat with history (`chat:send`, `chat:join`, the history API); its store opens in `run()`.
+    public let chat: ChatService
     private let clusterUp = Flag()
     /// JWT authentication and room permissions on the default namespace; nil when no key is configured.
     public let auth: AuthGateway?
@@ -73,6 +75,8 @@ public final class HeraldNode: Service, Sendable {
                 if let auth { metrics.update(auth: auth.stats) }
                 metrics.update(publishing: publishing.currentStats)
             })
+        chat = ChatService(configuration: configuration.chat, logger: logger)
+        chat.install(on: io.sockets)
         io.engine.setRoutes { [self] request in
             switch (request.method, request.path) {
             case (.GET, "/health"):
@@ -83,7 +87,7 @@ public final class HeraldNode: Service, Sendable {
             case (.GET, "/metrics"):
                 return .text(.ok, metrics.exposition(), contentType: HeraldMetrics.contentType)
             default:
-                return nil
+                return await chat.route(request)
             }
         }
     }
@@ -151,6 +155,8 @@ public final class HeraldNode: Service, Sendable {
         do {
             // Unusable keys stop the start rather than refusing every client later.
             try await auth?.ready()
+            // Before listening: a store that cannot open at all (bad SQLite path) stops the node here.
+            try await chat.open()
             // The API first: once listeningAddress() answers, apiListeningAddress is known too.
             api = try await bindPublishAPI()
             do {
@@ -191,6 +197,7 @@ public final class HeraldNode: Service, Sendable {
         try? await api?.close()
         try? await channel.close()
         await cluster?.close()
+        await chat.close()
         try? await group.shutdownGracefully()
         logger.info("herald stopped")
     }

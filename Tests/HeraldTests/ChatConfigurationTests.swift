@@ -1,0 +1,47 @@
+import Herald
+import Store
+import Testing
+
+@Suite struct ChatConfigurationTests {
+    /// The defaults documented in ChatConfiguration and docs/chat.md.
+    @Test func documentedDefaults() {
+        let chat = ChatConfiguration()
+        #expect(chat.database == .sqliteFile(path: "herald.sqlite"))
+        #expect(chat.maxMessageLength == 4000)
+        #expect(chat.historyOnJoin == 50)
+        #expect(chat.storeTimeout == .seconds(5))
+        #expect(ChatConfiguration.defaultPageLimit == 50)
+        #expect(ChatConfiguration.maxPageLimit == 200)
+        #expect(ChatConfiguration.roomPrefix == "chat:")
+        #expect(ChatConfiguration.maxClientMessageIDLength == 128)
+        #expect(ChatService.anonymousPrefix == "anonymous:")
+        #expect(HeraldConfiguration().chat.database == .sqliteFile(path: "herald.sqlite"))
+    }
+
+    @Test func settingsApply() throws {
+        var configuration = HeraldConfiguration()
+        try configuration.apply([
+            "HERALD_DATABASE_URL": "postgres://herald:pw@db:5433/chat",
+            "HERALD_CHAT_MAX_LENGTH": "280",
+            "HERALD_CHAT_HISTORY": "20",
+            "HERALD_CHAT_STORE_TIMEOUT": "1500",
+        ])
+        #expect(configuration.chat.database == .postgres(.init(host: "db", port: 5433, username: "herald", password: "pw", database: "chat")))
+        #expect(configuration.chat.maxMessageLength == 280)
+        #expect(configuration.chat.historyOnJoin == 20)
+        #expect(configuration.chat.storeTimeout == .milliseconds(1500))
+        try configuration.apply(["HERALD_DATABASE_URL": ":memory:"])
+        #expect(configuration.chat.database == .sqliteMemory)
+        try configuration.apply(["HERALD_DATABASE_URL": "sqlite:///var/lib/herald/chat.db"])
+        #expect(configuration.chat.database == .sqliteFile(path: "/var/lib/herald/chat.db"))
+    }
+
+    @Test func badSettingsNameTheSetting() {
+        for (name, value) in [("HERALD_DATABASE_URL", "mysql://x"), ("HERALD_CHAT_MAX_LENGTH", "0"),
+                              ("HERALD_CHAT_HISTORY", "-1"), ("HERALD_CHAT_STORE_TIMEOUT", "soon")] {
+            var configuration = HeraldConfiguration()
+            let error = #expect(throws: HeraldConfiguration.SettingError.self) { try configuration.apply([name: value]) }
+            #expect(error?.description.contains(name) == true, "\(String(describing: error))")
+        }
+    }
+}
