@@ -26,7 +26,7 @@ public struct HeraldConfiguration: Sendable {
     public var dashboard = DashboardConfiguration()
     /// Redis for many nodes (rooms, broadcasts, cluster requests, recovery across nodes). Default nil: one node, in memory.
     public var redis: RedisConfiguration?
-    /// Chat with history: the message store and chat limits (see docs/chat.md). Default: SQLite file `herald.sqlite`.
+    /// Chat with history: the message store and chat limits (see docs/chat.md). Default: SQLite in memory (`:memory:`).
     public var chat = ChatConfiguration()
     /// Connection state recovery (see docs). Default nil: off.
     public var recovery: ConnectionStateRecovery? {

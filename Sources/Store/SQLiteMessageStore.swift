@@ -21,14 +21,14 @@ public final class SQLiteMessageStore: MessageStore {
         let storage: SQLiteConnection.Storage = memory || path == nil ? .memory : .file(path: path!)
         let connection = try await SQLiteConnection.open(storage: storage, logger: logger)
         do {
+            // First: another process (a second node on the same file) may hold the lock the pragmas below need.
+            _ = try await connection.query("PRAGMA busy_timeout=5000")
             if case .file = storage {
                 // WAL lets history reads run while a message is written; FULL syncs each commit, so an
                 // acknowledged message survives a power loss too (NORMAL would only survive a crash).
                 _ = try await connection.query("PRAGMA journal_mode=WAL")
                 _ = try await connection.query("PRAGMA synchronous=FULL")
             }
-            // Another process (a second node on the same file) may hold the write lock for a moment.
-            _ = try await connection.query("PRAGMA busy_timeout=5000")
         } catch {
             try? await connection.close()
             throw error

@@ -6,7 +6,7 @@ import Testing
     /// The defaults documented in ChatConfiguration and docs/chat.md.
     @Test func documentedDefaults() {
         let chat = ChatConfiguration()
-        #expect(chat.database == .sqliteFile(path: "herald.sqlite"))
+        #expect(chat.database == .sqliteMemory)
         #expect(chat.maxMessageLength == 4000)
         #expect(chat.historyOnJoin == 50)
         #expect(chat.storeTimeout == .seconds(5))
@@ -15,7 +15,7 @@ import Testing
         #expect(ChatConfiguration.roomPrefix == "chat:")
         #expect(ChatConfiguration.maxClientMessageIDLength == 128)
         #expect(ChatService.anonymousPrefix == "anonymous:")
-        #expect(HeraldConfiguration().chat.database == .sqliteFile(path: "herald.sqlite"))
+        #expect(HeraldConfiguration().chat.database == .sqliteMemory)
     }
 
     @Test func settingsApply() throws {

@@ -2,8 +2,9 @@ import Store
 
 /// Chat with history (see docs/chat.md). Every default is documented here once and asserted by ChatConfigurationTests.
 public struct ChatConfiguration: Sendable {
-    /// Where messages are stored (`HERALD_DATABASE_URL`). Default `sqlite://herald.sqlite`: a file in the working
-    /// directory, so history survives a restart with no setup; `:memory:` would lose it on every deploy.
+    /// Where messages are stored (`HERALD_DATABASE_URL`). Default `:memory:` (SQLite in memory): every node,
+    /// and every node a test starts, gets its own empty history and writes no file; a deployment that keeps
+    /// history sets a file or PostgreSQL URL (the node logs a warning while history is in memory).
     public var database: MessageStoreLocation
     /// Longest accepted `text`, in characters (`HERALD_CHAT_MAX_LENGTH`). Default 4000.
     public var maxMessageLength: Int
@@ -13,7 +14,7 @@ public struct ChatConfiguration: Sendable {
     /// (`HERALD_CHAT_STORE_TIMEOUT`, ms). Default 5 s.
     public var storeTimeout: Duration
 
-    public static let defaultDatabase = MessageStoreLocation.sqliteFile(path: "herald.sqlite")
+    public static let defaultDatabase = MessageStoreLocation.sqliteMemory
 
     public init(
         database: MessageStoreLocation = ChatConfiguration.defaultDatabase,

@@ -64,6 +64,9 @@ public final class ChatService: Sendable {
         }
         if !kept { try? await store.close() }
         logger.info("chat store open", metadata: ["database": "\(configuration.database)"])
+        if configuration.database == .sqliteMemory {
+            logger.warning("chat history is in memory and lost when the node stops; set HERALD_DATABASE_URL (sqlite://PATH or postgres://…) to keep it")
+        }
     }
 
     public func close() async {
