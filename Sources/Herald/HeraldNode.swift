@@ -77,6 +77,19 @@ public final class HeraldNode: Service, Sendable {
             })
         chat = ChatService(configuration: configuration.chat, logger: logger)
         chat.install(on: io.sockets)
+        if let auth {
+            // Chat rooms obey the same rules as `subscribe`; the history API wants the same token as the socket.
+            chat.setAuthorizer { room, data in
+                guard case .object(let claims)? = data?["claims"] else { return false }
+                return auth.allows(room, claims: ClaimSet(claims))
+            }
+            chat.setRequestClaims { request in
+                guard let token = AuthGateway.token(auth: .null, headers: request.head.headers),
+                      let claims = try? await auth.verify(token)
+                else { return nil }
+                return ["claims": .object(claims.object)]
+            }
+        }
         io.engine.setRoutes { [self] request in
             switch (request.method, request.path) {
             case (.GET, "/health"):

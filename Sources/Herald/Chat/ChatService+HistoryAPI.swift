@@ -25,7 +25,7 @@ extension ChatService {
         guard Self.isChatRoom(room) else {
             return Self.error(.notFound, ChatError(.notChatRoom, "chat rooms start with \(ChatConfiguration.roomPrefix)"))
         }
-        guard authorize(room, claims: claims(of: request)) else {
+        guard authorize(room, claims: await claims(of: request)) else {
             return Self.error(.forbidden, ChatError(.forbidden, "not allowed to read \(room)"))
         }
         let query = request.query

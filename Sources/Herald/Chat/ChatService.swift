@@ -10,7 +10,7 @@ import Synchronization
 /// request; nil when anonymous) may join or read `room`.
 public typealias ChatRoomAuthorizer = @Sendable (_ room: String, _ claims: JSONValue?) -> Bool
 /// Finds the caller's claims on a history API request; nil when anonymous.
-public typealias ChatRequestClaims = @Sendable (HTTPRequestContext) -> JSONValue?
+public typealias ChatRequestClaims = @Sendable (HTTPRequestContext) async -> JSONValue?
 
 /// Chat with history: `chat:send`, `chat:join`, `chat:history` on join and the history API. See docs/chat.md.
 public final class ChatService: Sendable {
@@ -102,9 +102,9 @@ public final class ChatService: Sendable {
         return authorizer(room, claims)
     }
 
-    func claims(of request: HTTPRequestContext) -> JSONValue? {
+    func claims(of request: HTTPRequestContext) async -> JSONValue? {
         let find = state.withLock { $0.requestClaims }
-        return find(request)
+        return await find(request)
     }
 
     static func claims(of socket: Socket) -> JSONValue? {
