@@ -68,8 +68,15 @@ let package = Package(
             .product(name: "JWTKit", package: "jwt-kit"),
         ]),
         .executableTarget(name: "herald", dependencies: [
-            "Herald",
+            "Herald", "HeraldBench", "SocketIO",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .target(name: "HeraldBench", dependencies: [
+            "EngineIOProtocol", "SocketIOProtocol", "WebSocket",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOWebSocket", package: "swift-nio"),
         ]),
         .target(name: "HeraldTesting", dependencies: [
             "EngineIO", "SocketIO", "RedisAdapter", "Redis",
@@ -123,6 +130,10 @@ let package = Package(
         ]),
         .testTarget(name: "SocketIOClientTests", dependencies: [
             "SocketIOClient", "SocketIO",
+            .product(name: "NIOPosix", package: "swift-nio"),
+        ]),
+        .testTarget(name: "HeraldBenchTests", dependencies: [
+            "HeraldBench", "SocketIO",
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
         .testTarget(name: "HeraldTests", dependencies: [
