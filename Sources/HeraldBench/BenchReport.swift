@@ -49,5 +49,7 @@ public enum BenchReport {
               [["\(r.members)", "\(r.events)", "\(r.rate)", "\(r.deliveries)", "\(r.lost)", "\(r.duplicated)", "\(r.seconds)",
                 "\(r.deliveriesPerSecond)", ms(r.latencyToLastMember.p50), ms(r.latencyToLastMember.p99),
                 ms(r.latencyToLastMember.max), "\(r.benchCPU.percentOfOneCore)", opt(r.serverCPU?.percentOfOneCore)]])
+            + (r.drainTimedOut ? "\ndrain deadline passed with \(r.lost) deliveries missing" : "")
+            + (r.dropped > 0 ? "\nserver closed \(r.dropped) members" : "")
     }
 }

@@ -241,6 +241,7 @@ public struct FanoutResult: Codable, Sendable {
     public var rate: Double
     public var expectedDeliveries: Int
     public var deliveries: Int
+    /// Deliveries that had not arrived when the drain deadline passed (lost, or only late: see `drainTimedOut`).
     public var lost: Int
     public var duplicated: Int
     public var seconds: Double
@@ -249,14 +250,19 @@ public struct FanoutResult: Codable, Sendable {
     public var latencyToLastMember: LatencySummary
     public var benchCPU: CPUShare
     public var serverCPU: CPUShare?
+    /// Whether the run ended at the drain deadline with deliveries still missing.
+    public var drainTimedOut: Bool
     public var failed: Int
+    /// Members the server closed during the run.
+    public var dropped: Int
     public var errors: [String: Int]
 }
 
 extension BenchScenarios {
     /// `members` clients in the bench server's room; one more client publishes `events` at `rate` per second,
     /// each of which the server emits to the room.
-    public static func fanout(target: BenchTarget, members: Int, events: Int, rate: Double,
+    /// Waits up to `drain` after the last send for the deliveries still on their way.
+    public static func fanout(target: BenchTarget, members: Int, events: Int, rate: Double, drain: Duration = .seconds(30),
                               probe: ServerProbe = ServerProbe(pid: nil)) async throws -> FanoutResult {
         let pool = try BenchPool(target: target)
         await pool.ramp(from: 0, to: members, rate: 0, member: true)
@@ -281,8 +287,12 @@ extension BenchScenarios {
         let clock = ContinuousClock()
         try await publish(on: publisherLoop, events: events, rate: rate)
         let expected = events * members
-        let deadline = clock.now + .seconds(10)
-        while try await pool.deliveries() < expected, clock.now < deadline { try await Task.sleep(for: .milliseconds(5)) }
+        let deadline = clock.now + drain
+        var drained = false
+        while clock.now < deadline {
+            if try await pool.deliveries() >= expected { drained = true; break }
+            try await Task.sleep(for: .milliseconds(5))
+        }
         let (benchCPU, serverCPU) = window.finish()
 
         let perLoop = try await pool.onEachLoop { ($0.fanoutCount, $0.fanoutLastMicros, $0.deliveries, $0.lastDeliveryMicros) }
@@ -301,7 +311,8 @@ extension BenchScenarios {
             lost: lost, duplicated: duplicated, seconds: rounded(seconds, 3),
             deliveriesPerSecond: rounded(Double(delivered) / seconds),
             latencyToLastMember: LatencySummary(micros: latencies),
-            benchCPU: benchCPU, serverCPU: serverCPU, failed: pool.failed, errors: pool.errors)
+            benchCPU: benchCPU, serverCPU: serverCPU, drainTimedOut: !drained, failed: pool.failed,
+            dropped: pool.run.dropped.load(ordering: .relaxed), errors: pool.errors)
         await pool.shutdown()
         return result
     }

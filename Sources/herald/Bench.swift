@@ -91,11 +91,13 @@ struct Bench: AsyncParsableCommand {
         @Option(help: "Room members.") var members = 1000
         @Option(help: "Events to publish.") var events = 2000
         @Option(help: "Events per second (0 = as fast as the publisher writes).") var rate: Double = 200
+        @Option(help: "Seconds to wait after the last send for deliveries still on their way.") var drain: Double = 30
 
         func run() async throws {
             FileDescriptorLimit.raiseToHard()
             let result = try await BenchScenarios.fanout(target: options.target, members: members, events: events,
-                                                         rate: rate, probe: options.probe)
+                                                         rate: rate, drain: .milliseconds(Int(drain * 1000)),
+                                                         probe: options.probe)
             try options.report(result, BenchReport.text(result))
         }
     }
