@@ -78,7 +78,7 @@ final class BenchClient: ChannelInboundHandler {
         case 0x1:
             handleText(payload, context: context)
         case 0x8:
-            close()
+            context.close(promise: nil)   // the server's close: counted as dropped once inactive
         case 0x9:
             payload.withUnsafeReadableBytes { write(opcode: 0xA, $0) }
         default:
@@ -95,7 +95,7 @@ final class BenchClient: ChannelInboundHandler {
             state = .joining
             write(connectPacket)
         case UInt8(ascii: "1"):
-            close()
+            context.close(promise: nil)
         case UInt8(ascii: "4"):
             let kind = payload.getInteger(at: payload.readerIndex + 1, as: UInt8.self)
             if kind == UInt8(ascii: "2") {

@@ -8,8 +8,10 @@ import Testing
 /// One tiny run of each scenario against an in-process server speaking the bench protocol.
 @Suite(.serialized) struct LiveScenarioTests {
     /// Mirrors `herald bench-server`'s handlers (Sources/herald/BenchServer.swift).
-    static func withBenchServer(_ body: (Int) async throws -> Void) async throws {
-        let io = SocketIOServer()
+    static func withBenchServer(
+        configuration: SocketIOConfiguration = SocketIOConfiguration(), _ body: (Int) async throws -> Void
+    ) async throws {
+        let io = SocketIOServer(configuration: configuration)
         io.onConnection { socket in
             if let room = socket.handshake.auth["room"]?.stringValue { socket.join(room) }
             socket.on("broadcast") { event in
@@ -54,6 +56,18 @@ import Testing
             #expect(result.benchCPU.wallSeconds > 0)
             let json = try Self.json(result)
             #expect(json["connectionsPerSecond"] != nil && json["serverKiBPerConnection"] != nil)
+        }
+    }
+
+    /// Held through several ping intervals: a client that failed to answer `2` with `3` would be dropped.
+    @Test func idleClientsAnswerPings() async throws {
+        var configuration = SocketIOConfiguration()
+        configuration.engine.pingInterval = .milliseconds(50)
+        configuration.engine.pingTimeout = .milliseconds(100)
+        try await Self.withBenchServer(configuration: configuration) { port in
+            let result = try await BenchScenarios.idle(target: Self.target(port), clients: 20, rate: 0, hold: .milliseconds(600))
+            #expect(result.connected == 20)
+            #expect(result.dropped == 0)
         }
     }
 
