@@ -22,10 +22,10 @@ public enum BenchReport {
     static func opt<T>(_ value: T?) -> String { value.map { "\($0)" } ?? "-" }
 
     public static func text(_ r: IdleResult) -> String {
-        table(["clients", "connected", "failed", "ramp s", "conn/s", "hs p50 ms", "hs p99 ms", "RSS before KiB", "RSS after KiB", "KiB/conn", "bench CPU %", "server CPU %"],
+        table(["clients", "connected", "failed", "ramp s", "conn/s", "hs p50 ms", "hs p99 ms", "RSS before KiB", "RSS after KiB", "KiB/conn", "bench KiB/conn", "bench CPU %", "server CPU %"],
               [["\(r.clients)", "\(r.connected)", "\(r.failed)", "\(r.rampSeconds)", "\(r.connectionsPerSecond)",
                 ms(r.handshake.p50), ms(r.handshake.p99), opt(r.serverRSSBeforeKiB), opt(r.serverRSSAfterKiB),
-                opt(r.serverKiBPerConnection), "\(r.benchCPU.percentOfOneCore)", opt(r.serverCPU?.percentOfOneCore)]])
+                opt(r.serverKiBPerConnection), opt(r.benchKiBPerConnection), "\(r.benchCPU.percentOfOneCore)", opt(r.serverCPU?.percentOfOneCore)]])
     }
 
     public static func text(_ r: StormResult) -> String {

@@ -57,6 +57,8 @@ public struct IdleResult: Codable, Sendable {
     public var serverRSSBeforeKiB: Int?
     public var serverRSSAfterKiB: Int?
     public var serverKiBPerConnection: Double?
+    /// The load generator's own RSS growth per connection: how lean its clients are.
+    public var benchKiBPerConnection: Double?
     public var benchCPU: CPUShare
     public var serverCPU: CPUShare?
     public var errors: [String: Int]
@@ -68,12 +70,14 @@ public enum BenchScenarios {
                             probe: ServerProbe = ServerProbe(pid: nil)) async throws -> IdleResult {
         let pool = try BenchPool(target: target)
         let before = probe.rssKiB
+        let benchBefore = ServerProcess.rssKiB(pid: getpid())
         let window = CPUWindow(probe: probe)
         await pool.ramp(from: 0, to: clients, rate: rate)
         let rampSeconds = window.wall
         let (benchCPU, serverCPU) = window.finish()
         try? await Task.sleep(for: hold)   // let the server settle (timers, allocator) before reading RSS
         let after = probe.rssKiB
+        let benchAfter = ServerProcess.rssKiB(pid: getpid())
         let handshakes = try await pool.handshakeMicros()
         let connected = pool.connected
         let result = IdleResult(
@@ -83,6 +87,7 @@ public enum BenchScenarios {
             handshake: LatencySummary(micros: handshakes),
             serverRSSBeforeKiB: before, serverRSSAfterKiB: after,
             serverKiBPerConnection: zip2(before, after).map { connected > 0 ? rounded(Double($1 - $0) / Double(connected), 2) : 0 },
+            benchKiBPerConnection: zip2(benchBefore, benchAfter).map { connected > 0 ? rounded(Double($1 - $0) / Double(connected), 2) : 0 },
             benchCPU: benchCPU, serverCPU: serverCPU, errors: pool.errors)
         await pool.shutdown()
         return result
