@@ -19,8 +19,9 @@ def broadcast(result, out, name):
     fig, (rtt, rate) = plt.subplots(1, 2, figsize=(11, 4))
     for key in ("p50", "p95", "p99"):
         rtt.plot(clients, [s["roundTrip"][key] for s in steps], marker="o", label=key)
+    rtt.plot(clients, [s["toLastClient"]["p95"] for s in steps], marker="x", linestyle=":", label="p95 to last client")
     rtt.axhline(result["p95LimitMs"], color="red", linestyle="--", linewidth=1, label="p95 limit")
-    rtt.set(xlabel="clients", ylabel="round trip (ms)", title="broadcast round trip")
+    rtt.set(xlabel="clients", ylabel="round trip (ms)", title="broadcast latency")
     rtt.legend()
     rate.plot(clients, [s["deliveriesPerSecond"] for s in steps], marker="o")
     rate.set(xlabel="clients", ylabel="deliveries / s", title="broadcast deliveries per second")

@@ -119,8 +119,12 @@ final class BenchClient: ChannelInboundHandler {
         loop.deliveries += 1
         loop.lastDeliveryMicros = now
         if BenchWire.hasPrefix(payload, "42[\"broadcast\",") {
+            let id = BenchWire.integer(after: "\"id\":", in: payload) ?? 0
             received &+= 1
-            idSum &+= BenchWire.integer(after: "\"id\":", in: payload) ?? 0
+            idSum &+= id
+            if id < loop.broadcastLastMicros.count, let sent = BenchWire.integer(after: "\"t\":", in: payload) {
+                loop.broadcastLastMicros[Int(id)] = max(loop.broadcastLastMicros[Int(id)], UInt32(clamping: now &- sent))
+            }
         } else if BenchWire.hasPrefix(payload, "42[\"tick\",") {
             guard let seq = BenchWire.integer(after: "\"seq\":", in: payload).map(Int.init),
                   let sent = BenchWire.integer(after: "\"t\":", in: payload),

@@ -38,6 +38,8 @@ final class BenchLoop: @unchecked Sendable {
     /// fanout: members that received event `seq`, and the latest arrival after its send stamp.
     var fanoutCount: [UInt32] = []
     var fanoutLastMicros: [UInt32] = []
+    /// broadcast: per id, the latest arrival after its send stamp on this loop.
+    var broadcastLastMicros: [UInt32] = []
     weak var broadcastDriver: BroadcastDriver?
 
     init(eventLoop: any EventLoop, run: BenchRun, seed: UInt64) {

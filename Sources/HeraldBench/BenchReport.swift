@@ -36,10 +36,10 @@ public enum BenchReport {
     }
 
     public static func text(_ r: BroadcastResult) -> String {
-        table(["clients", "broadcasts", "rtt p50 ms", "p95 ms", "p99 ms", "max ms", "deliveries/s", "lost", "dup", "mismatch", "bench CPU %", "server CPU %"],
+        table(["clients", "broadcasts", "rtt p50 ms", "p95 ms", "p99 ms", "max ms", "to last p50 ms", "p99 ms", "deliveries/s", "lost", "dup", "mismatch", "bench CPU %", "server CPU %"],
               r.steps.map { s in
                   ["\(s.clients)", "\(s.broadcasts)", ms(s.roundTrip.p50), ms(s.roundTrip.p95), ms(s.roundTrip.p99),
-                   ms(s.roundTrip.max), "\(s.deliveriesPerSecond)", "\(s.lost)", "\(s.duplicated)", "\(s.mismatchedClients)",
+                   ms(s.roundTrip.max), ms(s.toLastClient.p50), ms(s.toLastClient.p99), "\(s.deliveriesPerSecond)", "\(s.lost)", "\(s.duplicated)", "\(s.mismatchedClients)",
                    "\(s.benchCPU.percentOfOneCore)", opt(s.serverCPU?.percentOfOneCore)]
               }) + "\nstopped: \(r.stoppedBecause)"
     }

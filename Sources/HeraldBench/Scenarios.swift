@@ -134,6 +134,8 @@ public struct BroadcastStep: Codable, Sendable {
     public var clients: Int
     public var broadcasts: Int
     public var roundTrip: LatencySummary
+    /// Per broadcast: from the sender's stamp until the last client read it.
+    public var toLastClient: LatencySummary
     /// Expected deliveries (broadcasts × clients) that never arrived, and extra ones.
     public var expectedDeliveries: Int
     public var lost: Int
@@ -201,6 +203,7 @@ extension BenchScenarios {
         _ = try await pool.onEachLoop { loop in
             loop.resetPhase()
             loop.broadcastDriver = driver
+            loop.broadcastLastMicros = Array(repeating: 0, count: broadcasts + 1)
         }
         let window = CPUWindow(probe: probe)
         driver.start(inFlight: inFlight)
@@ -215,7 +218,7 @@ extension BenchScenarios {
         let seconds = window.wall
         let (benchCPU, serverCPU) = window.finish()
         let expectedSum = UInt64(broadcasts) * UInt64(broadcasts + 1) / 2 - driver.unsentIDSum
-        let tallies = try await pool.onEachLoop { loop -> (rtt: [UInt32], lost: Int, dup: Int, mismatched: Int, deliveries: Int) in
+        let tallies = try await pool.onEachLoop { loop -> (rtt: [UInt32], lost: Int, dup: Int, mismatched: Int, deliveries: Int, last: [UInt32]) in
             var lost = 0, dup = 0, mismatched = 0
             for client in loop.clients where client.isJoined || client.received > 0 {
                 let got = Int(client.received)
@@ -223,11 +226,17 @@ extension BenchScenarios {
                 else if client.idSum != expectedSum { mismatched += 1 }
             }
             loop.broadcastDriver = nil
-            return (loop.rttMicros, lost, dup, mismatched, loop.deliveries)
+            return (loop.rttMicros, lost, dup, mismatched, loop.deliveries, loop.broadcastLastMicros)
         }
         let delivered = tallies.reduce(0) { $0 + $1.deliveries }
+        // Ids 1...broadcasts; an id nobody received (unsent) has no latency.
+        let toLast = (1...max(broadcasts, 1)).compactMap { id -> UInt32? in
+            let latest = tallies.map { id < $0.last.count ? $0.last[id] : 0 }.max() ?? 0
+            return latest > 0 ? latest : nil
+        }
         return BroadcastStep(
             clients: clients, broadcasts: sent, roundTrip: LatencySummary(micros: tallies.flatMap(\.rtt)),
+            toLastClient: LatencySummary(micros: toLast),
             expectedDeliveries: expected,
             lost: tallies.reduce(0) { $0 + $1.lost }, duplicated: tallies.reduce(0) { $0 + $1.dup },
             mismatchedClients: tallies.reduce(0) { $0 + $1.mismatched },

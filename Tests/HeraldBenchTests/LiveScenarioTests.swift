@@ -90,6 +90,7 @@ import Testing
             for step in result.steps {
                 #expect(step.broadcasts == 20)
                 #expect(step.roundTrip.count == 20)
+                #expect(step.toLastClient.count == 20)
                 #expect(step.expectedDeliveries == 20 * step.clients)
                 #expect(step.lost == 0 && step.duplicated == 0 && step.mismatchedClients == 0)
             }
