@@ -12,9 +12,12 @@ public struct BenchTarget: Sendable {
     public var sourceAddresses: Int
     /// Handshakes allowed in progress at once while ramping (0 = unbounded).
     public var concurrency: Int
+    /// The first source address is 127.0.0.<this>, so several bench processes can use disjoint ranges.
+    public var firstSourceAddress: Int
 
     public init(host: String = "127.0.0.1", port: Int = 3300, path: String = "/socket.io/",
-                threads: Int = 2, sourceAddresses: Int = 1, concurrency: Int = 1000) {
+                threads: Int = 2, sourceAddresses: Int = 1, concurrency: Int = 1000, firstSourceAddress: Int = 1) {
+        self.firstSourceAddress = firstSourceAddress
         self.host = host
         self.port = port
         self.path = path
@@ -44,8 +47,9 @@ final class BenchPool: Sendable {
         self.loops = loops
         server = try SocketAddress(ipAddress: target.host, port: target.port)
         // Only loopback sources are generated: the bench is for 127.0.0.0/8 targets.
-        sources = target.sourceAddresses > 1
-            ? try (1...min(target.sourceAddresses, 254)).map { try SocketAddress(ipAddress: "127.0.0.\($0)", port: 0) }
+        let first = min(max(target.firstSourceAddress, 1), 254)
+        sources = target.sourceAddresses > 1 || first > 1
+            ? try (first...min(first + max(target.sourceAddresses, 1) - 1, 254)).map { try SocketAddress(ipAddress: "127.0.0.\($0)", port: 0) }
             : []
     }
 

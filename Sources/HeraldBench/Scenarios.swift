@@ -62,12 +62,18 @@ public struct IdleResult: Codable, Sendable {
     public var benchCPU: CPUShare
     public var serverCPU: CPUShare?
     public var errors: [String: Int]
+    /// Raw handshake samples, only in a worker's partial result (a parent merging processes needs them).
+    public var handshakeSamplesMicros: [UInt32]?
+    /// Bench processes the clients were spread over.
+    public var processes: Int?
 }
 
 public enum BenchScenarios {
     /// `clients` connections at `rate` per second (0 = as fast as `concurrency` allows), held for `hold`.
+    /// `afterRamp` gets a partial result (no RSS, raw samples included) as soon as every client is in.
     public static func idle(target: BenchTarget, clients: Int, rate: Double, hold: Duration = .seconds(2),
-                            probe: ServerProbe = ServerProbe(pid: nil)) async throws -> IdleResult {
+                            probe: ServerProbe = ServerProbe(pid: nil),
+                            afterRamp: @Sendable (IdleResult) throws -> Void = { _ in }) async throws -> IdleResult {
         let pool = try BenchPool(target: target)
         let before = probe.rssKiB
         let benchBefore = ServerProcess.rssKiB(pid: getpid())
@@ -75,10 +81,15 @@ public enum BenchScenarios {
         await pool.ramp(from: 0, to: clients, rate: rate)
         let rampSeconds = window.wall
         let (benchCPU, serverCPU) = window.finish()
+        let samples = try await pool.handshakeMicros()
+        try afterRamp(IdleResult(
+            clients: clients, connected: pool.connected, failed: pool.failed, dropped: 0, rampSeconds: rampSeconds,
+            connectionsPerSecond: 0, handshake: LatencySummary(micros: samples), benchCPU: benchCPU, errors: pool.errors,
+            handshakeSamplesMicros: samples))
         try? await Task.sleep(for: hold)   // let the server settle (timers, allocator) before reading RSS
         let after = probe.rssKiB
         let benchAfter = ServerProcess.rssKiB(pid: getpid())
-        let handshakes = try await pool.handshakeMicros()
+        let handshakes = samples
         let connected = pool.connected
         let result = IdleResult(
             clients: clients, connected: connected, failed: pool.failed,
@@ -91,6 +102,25 @@ public enum BenchScenarios {
             benchCPU: benchCPU, serverCPU: serverCPU, errors: pool.errors)
         await pool.shutdown()
         return result
+    }
+
+    /// Merges the partial results of bench processes that ramped at the same time.
+    public static func merge(_ parts: [IdleResult], rampSeconds: Double, hold: (before: Int?, after: Int?),
+                             serverCPU: CPUShare?) -> IdleResult {
+        let connected = parts.reduce(0) { $0 + $1.connected }
+        let cpu = parts.reduce(0.0) { $0 + $1.benchCPU.cpuSeconds }
+        var errors: [String: Int] = [:]
+        for part in parts { errors.merge(part.errors, uniquingKeysWith: +) }
+        return IdleResult(
+            clients: parts.reduce(0) { $0 + $1.clients }, connected: connected, failed: parts.reduce(0) { $0 + $1.failed },
+            dropped: parts.reduce(0) { $0 + $1.dropped }, rampSeconds: rounded(rampSeconds, 3),
+            connectionsPerSecond: rounded(Double(connected) / rampSeconds),
+            handshake: LatencySummary(micros: parts.flatMap { $0.handshakeSamplesMicros ?? [] }),
+            serverRSSBeforeKiB: hold.before, serverRSSAfterKiB: hold.after,
+            serverKiBPerConnection: zip2(hold.before, hold.after).map { connected > 0 ? rounded(Double($1 - $0) / Double(connected), 2) : 0 },
+            benchKiBPerConnection: nil,
+            benchCPU: CPUShare(cpuSeconds: cpu, wallSeconds: parts.map(\.benchCPU.wallSeconds).max() ?? 0),
+            serverCPU: serverCPU, errors: errors, processes: parts.count)
     }
 
     // MARK: storm

@@ -16,6 +16,7 @@ struct Bench: AsyncParsableCommand {
         @Option(help: "Socket.IO path.") var path = "/socket.io/"
         @Option(help: "Load generator event loop threads.") var threads = 2
         @Option(help: "Source addresses 127.0.0.1…N to bind (each gives ~28k ports).") var sourceAddresses = 1
+        @Option(help: .hidden) var firstSourceAddress = 1
         @Option(help: "Handshakes in progress at once while ramping (0 = unbounded).") var concurrency = 1000
         @Option(help: "Server pid, to read its RSS and CPU from /proc.") var serverPID: Int32?
         @Option(help: "Write the result as JSON to this file.") var output: String?
@@ -26,7 +27,7 @@ struct Bench: AsyncParsableCommand {
 
         var target: BenchTarget {
             BenchTarget(host: host, port: port, path: path, threads: threads, sourceAddresses: sourceAddresses,
-                        concurrency: concurrency)
+                        concurrency: concurrency, firstSourceAddress: firstSourceAddress)
         }
         var probe: ServerProbe { ServerProbe(pid: serverPID) }
 
@@ -45,11 +46,77 @@ struct Bench: AsyncParsableCommand {
         @Option(help: "Clients.") var clients = 1000
         @Option(help: "Connections started per second (0 = as fast as --concurrency allows).") var ramp: Double = 0
         @Option(help: "Seconds to hold the clients before reading RSS.") var hold: Double = 2
+        @Option(help: "Bench processes to spread the clients over (each has its own file-descriptor limit).") var processes = 1
+        /// Worker mode: write the partial result here once every client is in, then hold until killed.
+        @Option(help: .hidden) var readyFile: String?
 
         func run() async throws {
             FileDescriptorLimit.raiseToHard()
-            let result = try await BenchScenarios.idle(target: options.target, clients: clients, rate: ramp,
-                                                       hold: .milliseconds(Int(hold * 1000)), probe: options.probe)
+            if processes > 1 { return try await runSpread() }
+            let readyFile = self.readyFile
+            let result = try await BenchScenarios.idle(
+                target: options.target, clients: clients, rate: ramp,
+                hold: readyFile == nil ? .milliseconds(Int(hold * 1000)) : .seconds(3600), probe: options.probe,
+                afterRamp: { partial in
+                    guard let readyFile else { return }
+                    // Written then renamed, so the parent never reads half a file.
+                    try BenchReport.json(partial).write(to: URL(fileURLWithPath: readyFile + ".tmp"))
+                    _ = rename(readyFile + ".tmp", readyFile)
+                })
+            try options.report(result, BenchReport.text(result))
+        }
+
+        /// Starts `processes` workers at once on disjoint source addresses, reads the server's RSS when all
+        /// are in, then stops them and merges their results.
+        private func runSpread() async throws {
+            let executable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("herald-bench-\(getpid())")
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: directory) }
+            let perProcessSources = max(1, options.sourceAddresses / processes)
+            let probe = options.probe
+            let before = probe.pid.flatMap(ServerProcess.rssKiB(pid:))
+            let serverCPUStart = probe.pid.flatMap(ServerProcess.cpuSeconds(pid:))
+            let clock = ContinuousClock()
+            let start = clock.now
+            var workers: [(Process, String)] = []
+            for index in 0..<processes {
+                let share = clients / processes + (index < clients % processes ? 1 : 0)
+                let ready = directory.appendingPathComponent("\(index).json").path
+                let process = Process()
+                process.executableURL = executable
+                process.arguments = [
+                    "bench", "idle", "--host", options.host, "--port", "\(options.port)", "--path", options.path,
+                    "--threads", "\(options.threads)", "--source-addresses", "\(perProcessSources)",
+                    "--first-source-address", "\(1 + index * perProcessSources)",
+                    "--concurrency", "\(max(1, options.concurrency / processes))", "--clients", "\(share)",
+                    "--ramp", "\(ramp / Double(processes))", "--ready-file", ready,
+                ]
+                process.standardOutput = FileHandle.nullDevice
+                try process.run()
+                workers.append((process, ready))
+            }
+            defer { for (process, _) in workers where process.isRunning { process.terminate() } }
+            let deadline = clock.now + .seconds(300)
+            while !workers.allSatisfy({ FileManager.default.fileExists(atPath: $0.1) }) {
+                guard clock.now < deadline, workers.allSatisfy({ $0.0.isRunning }) else {
+                    throw ValidationError("a bench worker exited or timed out before its clients were in")
+                }
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            let rampSeconds = (clock.now - start) / .seconds(1)
+            var serverCPU: CPUShare?
+            if let startCPU = serverCPUStart, let endCPU = probe.pid.flatMap(ServerProcess.cpuSeconds(pid:)) {
+                serverCPU = CPUShare(cpuSeconds: endCPU - startCPU, wallSeconds: rampSeconds)
+            }
+            try await Task.sleep(for: .milliseconds(Int(hold * 1000)))
+            let after = probe.pid.flatMap(ServerProcess.rssKiB(pid:))
+            let parts = try workers.map { try JSONDecoder().decode(IdleResult.self, from: Data(contentsOf: URL(fileURLWithPath: $0.1))) }
+            for (process, _) in workers {
+                process.terminate()
+                process.waitUntilExit()
+            }
+            let result = BenchScenarios.merge(parts, rampSeconds: rampSeconds, hold: (before, after), serverCPU: serverCPU)
             try options.report(result, BenchReport.text(result))
         }
     }
