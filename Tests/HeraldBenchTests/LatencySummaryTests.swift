@@ -46,3 +46,32 @@ import Testing
         #expect(!BenchWire.hasPrefix(payload, "42[\"tick\","))
     }
 }
+
+@Suite struct IdleMergeTests {
+    static func part(clients: Int, failed: Int, samples: [UInt32], cpu: Double, wall: Double) -> IdleResult {
+        IdleResult(clients: clients, connected: clients - failed, failed: failed, dropped: 0, rampSeconds: wall,
+                   connectionsPerSecond: 0, handshake: LatencySummary(micros: samples),
+                   benchCPU: CPUShare(cpuSeconds: cpu, wallSeconds: wall), errors: failed > 0 ? ["refused": failed] : [:],
+                   handshakeSamplesMicros: samples)
+    }
+
+    /// Percentiles come from the pooled samples, not from averaging each worker's percentiles.
+    @Test func workersMergeIntoOneResult() {
+        let merged = BenchScenarios.merge(
+            [Self.part(clients: 3, failed: 0, samples: [1000, 2000, 3000], cpu: 0.5, wall: 1),
+             Self.part(clients: 3, failed: 1, samples: [10_000, 20_000], cpu: 0.3, wall: 2)],
+            rampSeconds: 2, hold: (before: 1000, after: 1050), serverCPU: nil)
+        #expect(merged.clients == 6)
+        #expect(merged.connected == 5)
+        #expect(merged.failed == 1)
+        #expect(merged.connectionsPerSecond == 2.5)
+        #expect(merged.handshake.count == 5)
+        #expect(merged.handshake.max == 20)
+        #expect(merged.handshake.p50 == 3)
+        #expect(merged.serverKiBPerConnection == 10)
+        #expect(merged.benchCPU.percentOfOneCore == 40)
+        #expect(merged.errors == ["refused": 1])
+        #expect(merged.processes == 2)
+        #expect(merged.handshakeSamplesMicros == nil)
+    }
+}
