@@ -81,8 +81,15 @@ let package = Package(
             .product(name: "Metrics", package: "swift-metrics"),
         ]),
         .executableTarget(name: "herald", dependencies: [
-            "Herald",
+            "Herald", "HeraldBench", "SocketIO",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .target(name: "HeraldBench", dependencies: [
+            "EngineIOProtocol", "SocketIOProtocol", "WebSocket",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOWebSocket", package: "swift-nio"),
         ]),
         .target(name: "HeraldTesting", dependencies: [
             "EngineIO", "SocketIO", "RedisAdapter", "Redis",
@@ -146,6 +153,10 @@ let package = Package(
             "Store", "HeraldTesting",
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
+        ]),
+        .testTarget(name: "HeraldBenchTests", dependencies: [
+            "HeraldBench", "SocketIO",
+            .product(name: "NIOPosix", package: "swift-nio"),
         ]),
         .testTarget(name: "HeraldTests", dependencies: [
             "Herald", "HeraldTesting", "Store",

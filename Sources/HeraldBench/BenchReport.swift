@@ -1,0 +1,55 @@
+import Foundation
+
+/// Plain-text tables and JSON files for the scenario results.
+public enum BenchReport {
+    public static func table(_ header: [String], _ rows: [[String]]) -> String {
+        let widths = header.indices.map { column in
+            ([header[column]] + rows.map { column < $0.count ? $0[column] : "" }).map(\.count).max() ?? 0
+        }
+        func line(_ cells: [String]) -> String {
+            cells.enumerated().map { $1.padding(toLength: widths[$0], withPad: " ", startingAt: 0) }.joined(separator: "  ")
+        }
+        return ([line(header), line(widths.map { String(repeating: "-", count: $0) })] + rows.map(line)).joined(separator: "\n")
+    }
+
+    public static func json<T: Encodable>(_ value: T) throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        return try encoder.encode(value)
+    }
+
+    static func ms(_ value: Double) -> String { String(format: "%.2f", value) }
+    static func opt<T>(_ value: T?) -> String { value.map { "\($0)" } ?? "-" }
+
+    public static func text(_ r: IdleResult) -> String {
+        table(["clients", "connected", "failed", "ramp s", "conn/s", "hs p50 ms", "hs p99 ms", "RSS before KiB", "RSS after KiB", "KiB/conn", "bench KiB/conn", "bench CPU %", "server CPU %"],
+              [["\(r.clients)", "\(r.connected)", "\(r.failed)", "\(r.rampSeconds)", "\(r.connectionsPerSecond)",
+                ms(r.handshake.p50), ms(r.handshake.p99), opt(r.serverRSSBeforeKiB), opt(r.serverRSSAfterKiB),
+                opt(r.serverKiBPerConnection), opt(r.benchKiBPerConnection), "\(r.benchCPU.percentOfOneCore)", opt(r.serverCPU?.percentOfOneCore)]])
+    }
+
+    public static func text(_ r: StormResult) -> String {
+        table(["clients", "connected", "failed", "all in s", "handshakes/s", "hs p50 ms", "hs p95 ms", "hs max ms", "bench CPU %", "server CPU %"],
+              [["\(r.clients)", "\(r.connected)", "\(r.failed)", "\(r.secondsUntilAllIn)", "\(r.handshakesPerSecond)",
+                ms(r.handshake.p50), ms(r.handshake.p95), ms(r.handshake.max), "\(r.benchCPU.percentOfOneCore)",
+                opt(r.serverCPU?.percentOfOneCore)]])
+    }
+
+    public static func text(_ r: BroadcastResult) -> String {
+        table(["clients", "broadcasts", "rtt p50 ms", "p95 ms", "p99 ms", "max ms", "to last p50 ms", "p99 ms", "deliveries/s", "lost", "dup", "mismatch", "bench CPU %", "server CPU %"],
+              r.steps.map { s in
+                  ["\(s.clients)", "\(s.broadcasts)", ms(s.roundTrip.p50), ms(s.roundTrip.p95), ms(s.roundTrip.p99),
+                   ms(s.roundTrip.max), ms(s.toLastClient.p50), ms(s.toLastClient.p99), "\(s.deliveriesPerSecond)", "\(s.lost)", "\(s.duplicated)", "\(s.mismatchedClients)",
+                   "\(s.benchCPU.percentOfOneCore)", opt(s.serverCPU?.percentOfOneCore)]
+              }) + "\nstopped: \(r.stoppedBecause)"
+    }
+
+    public static func text(_ r: FanoutResult) -> String {
+        table(["members", "events", "rate/s", "deliveries", "lost", "dup", "seconds", "deliveries/s", "last p50 ms", "p99 ms", "max ms", "bench CPU %", "server CPU %"],
+              [["\(r.members)", "\(r.events)", "\(r.rate)", "\(r.deliveries)", "\(r.lost)", "\(r.duplicated)", "\(r.seconds)",
+                "\(r.deliveriesPerSecond)", ms(r.latencyToLastMember.p50), ms(r.latencyToLastMember.p99),
+                ms(r.latencyToLastMember.max), "\(r.benchCPU.percentOfOneCore)", opt(r.serverCPU?.percentOfOneCore)]])
+            + (r.drainTimedOut ? "\ndrain deadline passed with \(r.lost) deliveries missing" : "")
+            + (r.dropped > 0 ? "\nserver closed \(r.dropped) members" : "")
+    }
+}
