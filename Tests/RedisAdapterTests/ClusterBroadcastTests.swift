@@ -117,6 +117,14 @@ import Testing
         }
     }
 
+    @Test func volatileBroadcastReachesWritableClientsOnOtherNodes() async throws {
+        try await withCluster(2) { cluster in
+            let a = try await cluster.client(on: 0)
+            cluster.nodes[1].io.volatile.emit("tick", 1)
+            try await a.client.expectEvent("tick", "1")
+        }
+    }
+
     @Test func localBroadcastStaysOnTheNode() async throws {
         try await withCluster(2) { cluster in
             let a = try await cluster.client(on: 0)

@@ -1,0 +1,32 @@
+import NIOCore
+@testable import RedisAdapter
+import Testing
+
+@Suite struct ClusterBroadcastFormatTests {
+    @Test(arguments: [false, true])
+    func roundTripKeepsAudienceFlagsAndAttachments(volatile: Bool) throws {
+        let broadcast = ClusterBroadcast(
+            origin: "node-1", rooms: ["a", "b"], except: ["c"], volatile: volatile,
+            text: ByteBuffer(string: #"51-["e",{"_placeholder":true,"num":0}]"#), attachments: [ByteBuffer(bytes: [1, 2, 3])])
+        let decoded = try ClusterBroadcast.decode(broadcast.encode())
+        #expect(decoded == broadcast)
+        #expect(decoded.options.volatile == volatile)
+        #expect(decoded.options.local, "a received broadcast is delivered on this node only")
+    }
+
+    @Test(arguments: [[UInt8](), [0x48, 0x31], [0x48, 0x31, 0, 0, 5], Array("not a broadcast".utf8)])
+    func truncatedOrForeignMessagesAreRefused(bytes: [UInt8]) {
+        #expect(throws: ClusterBroadcast.DecodeError.self) { try ClusterBroadcast.decode(ByteBuffer(bytes: bytes)) }
+    }
+
+    @Test func loggedBroadcastsCarryTheirOffset() throws {
+        let entry = ClusterBroadcast(origin: "n", rooms: [], except: [], volatile: false, text: ByteBuffer(string: #"2["x"]"#), attachments: []).encode()
+        let message = LoggedBroadcast.join(offset: "epoch:1700000000000-0", entry: entry)
+        let split = try #require(LoggedBroadcast.split(message))
+        #expect(split.offset == "epoch:1700000000000-0")
+        #expect(split.entry == entry)
+        #expect(LoggedBroadcast.split(entry) == nil)
+        let prepared = RedisAdapter.prepared(try ClusterBroadcast.decode(split.entry), offset: split.offset)
+        #expect(String(buffer: prepared.textPacket) == #"42["x","epoch:1700000000000-0"]"#)
+    }
+}
