@@ -28,6 +28,7 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Graceful shutdown drain time in ms [HERALD_DRAIN_TIMEOUT, default 10000].") var drainTimeout: Int?
     @Option(help: "Redis URL for many nodes, redis://[user:password@]host[:port][/db] [HERALD_REDIS_URL, default: one node].") var redisURL: String?
     @Option(help: "Connection state recovery window in ms, 0 for off [HERALD_RECOVERY_WINDOW, default off].") var recoveryWindow: Int?
+    @Option(help: "Chat history store: sqlite:///path.db, :memory: or postgres://… [HERALD_DATABASE_URL, default :memory:].") var databaseURL: String?
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical [HERALD_LOG_LEVEL, default info].") var logLevel: String?
     @Option(help: "Log format: json or text [HERALD_LOG_FORMAT, default json].") var logFormat: String?
     @OptionGroup(title: "Backend publishing") var publishing: PublishingOptions
@@ -44,7 +45,8 @@ struct Serve: AsyncParsableCommand {
             "HERALD_MAX_BUFFERED_BYTES": maxBufferedBytes.map(String.init), "HERALD_TRANSPORTS": transports,
             "HERALD_CORS_ORIGINS": corsOrigins, "HERALD_CORS_CREDENTIALS": corsCredentials ? "1" : nil,
             "HERALD_DRAIN_TIMEOUT": drainTimeout.map(String.init),
-            "HERALD_REDIS_URL": redisURL, "HERALD_RECOVERY_WINDOW": recoveryWindow.map(String.init), "HERALD_LOG_LEVEL": logLevel, "HERALD_LOG_FORMAT": logFormat,
+            "HERALD_REDIS_URL": redisURL, "HERALD_RECOVERY_WINDOW": recoveryWindow.map(String.init),
+            "HERALD_DATABASE_URL": databaseURL, "HERALD_LOG_LEVEL": logLevel, "HERALD_LOG_FORMAT": logFormat,
         ]
         for case let (name, value?) in flags.merging(publishing.settings, uniquingKeysWith: { $1 }).merging(auth.settings, uniquingKeysWith: { $1 }) { settings[name] = value }
         var configuration = HeraldConfiguration()
