@@ -1,6 +1,5 @@
-import SocketIOProtocol
-
-/// An event received from a client, with the acknowledgement callback when the client asked for one.
+/// An event received from the peer (a client on the server, the server on the client), with the
+/// acknowledgement callback when the peer asked for one.
 public struct SocketIOEvent: Sendable {
     public let name: String
     public let args: [JSONValue]
@@ -12,15 +11,12 @@ public struct SocketIOEvent: Sendable {
         self.acknowledge = acknowledge
     }
 
-    /// Whether the client is waiting for `ack`.
+    /// Whether the peer is waiting for `ack`.
     public var wantsAck: Bool { acknowledge != nil }
 
-    /// Answers the client's acknowledgement (the first call only; later calls do nothing).
+    /// Answers the peer's acknowledgement (the first call only; later calls do nothing).
     public func ack(_ args: JSONValue...) { acknowledge?(args) }
     public func ack(_ args: [JSONValue]) { acknowledge?(args) }
 
     public subscript(index: Int) -> JSONValue? { args.indices.contains(index) ? args[index] : nil }
 }
-
-/// Events a server may not emit, because clients reserve them.
-let reservedEventNames: Set<String> = ["connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener"]
