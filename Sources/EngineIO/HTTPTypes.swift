@@ -52,8 +52,8 @@ public struct HTTPResponse: Sendable {
 /// Routes that are not Engine.IO's (health checks, APIs, pages). Return nil for 404.
 public typealias HTTPRouteHandler = @Sendable (HTTPRequestContext) async -> HTTPResponse?
 
-enum HTTPQuery {
-    static func parse(_ uri: String) -> [String: String] {
+public enum HTTPQuery {
+    public static func parse(_ uri: String) -> [String: String] {
         guard let start = uri.firstIndex(of: "?") else { return [:] }
         var result: [String: String] = [:]
         for pair in uri[uri.index(after: start)...].split(separator: "&", omittingEmptySubsequences: true) {
@@ -64,12 +64,15 @@ enum HTTPQuery {
         return result
     }
 
-    static func decode(_ part: Substring) -> String {
-        guard part.contains(where: { $0 == "%" || $0 == "+" }) else { return String(part) }
+    static func decode(_ part: Substring) -> String { percentDecoded(part, plusAsSpace: true) }
+
+    /// `%XX` decoding; `+` means a space in query strings only, not in paths.
+    public static func percentDecoded(_ part: Substring, plusAsSpace: Bool) -> String {
+        guard part.contains(where: { $0 == "%" || (plusAsSpace && $0 == "+") }) else { return String(part) }
         var bytes: [UInt8] = []
         var iterator = part.utf8.makeIterator()
         while let byte = iterator.next() {
-            if byte == UInt8(ascii: "+") {
+            if plusAsSpace && byte == UInt8(ascii: "+") {
                 bytes.append(UInt8(ascii: " "))
             } else if byte == UInt8(ascii: "%"), let high = iterator.next(), let low = iterator.next(),
                       let value = UInt8(String(decoding: [high, low], as: UTF8.self), radix: 16) {

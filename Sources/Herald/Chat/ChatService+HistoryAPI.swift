@@ -21,7 +21,7 @@ extension ChatService {
             return response
         }
         // Clients write chat%3A42 or chat:42; both name the room chat:42.
-        let room = Self.percentDecoded(encoded)
+        let room = HTTPQuery.percentDecoded(encoded, plusAsSpace: false)
         guard Self.isChatRoom(room) else {
             return Self.error(.notFound, ChatError(.notChatRoom, "chat rooms start with \(ChatConfiguration.roomPrefix)"))
         }
@@ -53,23 +53,5 @@ extension ChatService {
 
     static func error(_ status: HTTPResponseStatus, _ error: ChatError) -> HTTPResponse {
         .json(status, JSONValue.object(["error": error.json]).jsonString)
-    }
-}
-
-extension ChatService {
-    /// %XX decoding for the room segment (EngineIO's query decoder is internal to that module).
-    static func percentDecoded(_ text: Substring) -> String {
-        guard text.contains("%") else { return String(text) }
-        var bytes: [UInt8] = []
-        var iterator = text.utf8.makeIterator()
-        while let byte = iterator.next() {
-            if byte == UInt8(ascii: "%"), let high = iterator.next(), let low = iterator.next(),
-               let value = UInt8(String(decoding: [high, low], as: UTF8.self), radix: 16) {
-                bytes.append(value)
-            } else {
-                bytes.append(byte)
-            }
-        }
-        return String(decoding: bytes, as: UTF8.self)
     }
 }
