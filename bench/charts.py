@@ -5,6 +5,12 @@
 Broadcast results give round-trip percentiles and deliveries per second against clients; fanout results
 (one or several runs) give deliveries per second and latency to the last member against room size;
 idle and storm results give one bar chart each of their headline numbers.
+
+    bench/.venv/bin/python bench/charts.py --compare bench/results/compare --out bench/results/compare
+
+With --compare DIR (the output of bench/compare.sh: DIR/<server>-<scenario>.json) it draws one chart per
+figure with a line or bar per server: compare-broadcast.png (p95 round trip and deliveries/s against
+clients) and compare-summary.png (fanout deliveries/s, idle memory per connection, storm handshakes/s).
 """
 import argparse, json, os
 
@@ -58,12 +64,69 @@ def save(fig, out, name):
     return path
 
 
+COMPARE_SERVERS = ["herald", "python", "node", "hummingbird"]
+
+
+def compare(directory, out):
+    def load(server, scenario):
+        path = os.path.join(directory, f"{server}-{scenario}.json")
+        if not os.path.exists(path):
+            return None
+        with open(path) as handle:
+            return json.load(handle)
+
+    servers = [s for s in COMPARE_SERVERS if any(load(s, sc) for sc in ("idle", "storm", "broadcast", "fanout"))]
+    written = []
+    fig, (rtt, rate) = plt.subplots(1, 2, figsize=(11, 4))
+    limit = None
+    for server in servers:
+        result = load(server, "broadcast")
+        if not result or not result["steps"]:
+            continue
+        limit = result["p95LimitMs"]
+        clients = [s["clients"] for s in result["steps"]]
+        rtt.plot(clients, [s["roundTrip"]["p95"] for s in result["steps"]], marker="o", label=server, color=f"C{COMPARE_SERVERS.index(server)}")
+        rate.plot(clients, [s["deliveriesPerSecond"] for s in result["steps"]], marker="o", label=server, color=f"C{COMPARE_SERVERS.index(server)}")
+    if limit is not None:
+        rtt.axhline(limit, color="red", linestyle="--", linewidth=1, label="p95 limit")
+    rtt.set(xlabel="clients", ylabel="p95 round trip (ms)", title="broadcast: p95 round trip")
+    rate.set(xlabel="clients", ylabel="deliveries / s", title="broadcast: deliveries per second")
+    rtt.legend()
+    rate.legend()
+    fig.tight_layout()
+    written.append(save(fig, out, "compare-broadcast"))
+
+    fig, (fan, memory, storm) = plt.subplots(1, 3, figsize=(13, 4))
+
+    def bar(ax, scenario, pick, title, ylabel):
+        names, values = [], []
+        for server in servers:
+            result = load(server, scenario)
+            value = pick(result) if result else None
+            if value is not None:
+                names.append(server)
+                values.append(value)
+        ax.bar(names, values, color=[f"C{COMPARE_SERVERS.index(n)}" for n in names])
+        ax.set(title=title, ylabel=ylabel)
+
+    bar(fan, "fanout", lambda r: r["deliveriesPerSecond"], "fanout deliveries per second", "deliveries / s")
+    bar(memory, "idle", lambda r: r.get("serverKiBPerConnection"), "idle: server memory per connection", "KiB")
+    bar(storm, "storm", lambda r: r["handshakesPerSecond"], "storm: handshakes per second", "handshakes / s")
+    fig.tight_layout()
+    written.append(save(fig, out, "compare-summary"))
+    return written
+
+
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("files", nargs="+")
+    parser.add_argument("files", nargs="*")
     parser.add_argument("--out", default=".")
+    parser.add_argument("--compare", metavar="DIR", help="draw the per-server comparison from bench/compare.sh results")
     args = parser.parse_args()
     os.makedirs(args.out, exist_ok=True)
+    if args.compare:
+        for path in compare(args.compare, args.out):
+            print(path)
     fanouts, written = [], []
     for file in args.files:
         with open(file) as handle:
