@@ -47,6 +47,8 @@ def fmt(value, digits=None):
         return "–"
     if isinstance(value, str):
         return value
+    if digits is None and isinstance(value, int):
+        digits = 0
     if digits is None:
         digits = 0 if abs(value) >= 100 else 1 if abs(value) >= 10 else 2
     text = f"{value:,.{digits}f}".replace(",", " ")

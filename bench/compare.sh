@@ -11,7 +11,8 @@
 #     FANOUT_RATE=100 bench/compare.sh     # the real run (quiet machine; see BENCHMARKS.md)
 #
 # Sizes (env): IDLE clients, STORM clients, BROADCAST_STEP/BROADCAST_MAX clients, BROADCASTS per step,
-# P95_LIMIT ms, FANOUT members, FANOUT_EVENTS, FANOUT_RATE events/s, SOURCE_ADDRESSES for the bench.
+# P95_LIMIT ms, FANOUT members, FANOUT_EVENTS, FANOUT_RATE events/s, FANOUT_DRAIN s to wait for stragglers,
+# SOURCE_ADDRESSES for the bench.
 # HERALD: the herald binary (built with `swift build -c release --product herald` when missing);
 # the Hummingbird peer is built release in its own package (bench/peers/hummingbird-peer/.build).
 # SKIP_BUILD=1 uses what is there. Needs: python3 (venv), /usr/bin/node with Debian's node-ws.
@@ -23,7 +24,7 @@ HERALD=${HERALD:-$ROOT/.build/release/herald}
 PORT=${PORT:-3300}
 IDLE=${IDLE:-500} STORM=${STORM:-500}
 BROADCAST_STEP=${BROADCAST_STEP:-500} BROADCAST_MAX=${BROADCAST_MAX:-2000} BROADCASTS=${BROADCASTS:-200} P95_LIMIT=${P95_LIMIT:-250}
-FANOUT=${FANOUT:-200} FANOUT_EVENTS=${FANOUT_EVENTS:-400} FANOUT_RATE=${FANOUT_RATE:-100}
+FANOUT=${FANOUT:-200} FANOUT_EVENTS=${FANOUT_EVENTS:-400} FANOUT_RATE=${FANOUT_RATE:-100} FANOUT_DRAIN=${FANOUT_DRAIN:-30}
 SOURCE_ADDRESSES=${SOURCE_ADDRESSES:-1}
 RESULTS=${RESULTS:-bench/results/compare}
 VENV=$ROOT/bench/.venv
@@ -107,7 +108,7 @@ bench() {   # bench SERVER SCENARIO args…
     if [ -f "$HB_PACKAGE/Package.resolved" ]; then
         echo "hummingbird: $(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(", ".join(p["identity"]+" "+p["state"].get("version","?") for p in d["pins"] if p["identity"] in ("hummingbird","hummingbird-websocket","swift-websocket")))' "$HB_PACKAGE/Package.resolved"), NIO singleton group ($(nproc) threads)"
     fi
-    echo "sizes: IDLE=$IDLE STORM=$STORM BROADCAST_STEP=$BROADCAST_STEP BROADCAST_MAX=$BROADCAST_MAX BROADCASTS=$BROADCASTS P95_LIMIT=$P95_LIMIT FANOUT=$FANOUT FANOUT_EVENTS=$FANOUT_EVENTS FANOUT_RATE=$FANOUT_RATE"
+    echo "sizes: IDLE=$IDLE STORM=$STORM BROADCAST_STEP=$BROADCAST_STEP BROADCAST_MAX=$BROADCAST_MAX BROADCASTS=$BROADCASTS P95_LIMIT=$P95_LIMIT FANOUT=$FANOUT FANOUT_EVENTS=$FANOUT_EVENTS FANOUT_RATE=$FANOUT_RATE FANOUT_DRAIN=$FANOUT_DRAIN"
 } > "$RESULTS/meta.txt"
 cat "$RESULTS/meta.txt" >&2
 
@@ -116,7 +117,7 @@ for server in "${SERVERS[@]}"; do
     bench "$server" idle --clients "$IDLE"
     bench "$server" storm --clients "$STORM"
     bench "$server" broadcast --step "$BROADCAST_STEP" --max-clients "$BROADCAST_MAX" --broadcasts "$BROADCASTS" --p95-limit "$P95_LIMIT"
-    bench "$server" fanout --members "$FANOUT" --events "$FANOUT_EVENTS" --rate "$FANOUT_RATE"
+    bench "$server" fanout --members "$FANOUT" --events "$FANOUT_EVENTS" --rate "$FANOUT_RATE" --drain "$FANOUT_DRAIN"
 done
 log "benches took $((SECONDS - STARTED)) s"
 
