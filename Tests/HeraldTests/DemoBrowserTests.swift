@@ -17,7 +17,10 @@ struct DemoBrowserTests {
             let root = LiveTestEnvironment.repositoryRoot
             let script = root.appendingPathComponent("Tests/python/demo_browser.py").path
             let screenshots = root.appendingPathComponent("artifacts/screenshots").path
-            let run = try await runProcess(python, [script, "http://127.0.0.1:\(port)", screenshots], timeout: .seconds(300))
+            // The restart check runs `herald demo` itself (built by `swift build --build-tests` into .build/debug).
+            let herald = root.appendingPathComponent(".build/debug/herald").path
+            #expect(FileManager.default.isExecutableFile(atPath: herald), "\(herald) missing: run swift build --build-tests")
+            let run = try await runProcess(python, [script, "http://127.0.0.1:\(port)", screenshots, herald], timeout: .seconds(300))
             #expect(run.status == 0, "demo_browser.py exited \(run.status)\nstdout: \(run.stdout)\nstderr: \(run.stderr)")
             #expect(run.stdout.contains(#""ok": true"#), "stdout: \(run.stdout)")
             for name in ["orders", "chat-alice", "chat-bob", "dashboard"] {

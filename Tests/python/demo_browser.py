@@ -1,13 +1,18 @@
 """Real-browser checks of herald's demo pages: headless Chromium driven by selenium.
 
-Usage: demo_browser.py BASE_URL SCREENSHOT_DIR
-The Swift test (Tests/HeraldTests/DemoBrowserTests.swift) starts a demo node with fast intervals and runs this.
+Usage: demo_browser.py BASE_URL SCREENSHOT_DIR HERALD_BINARY
+The Swift test (Tests/HeraldTests/DemoBrowserTests.swift) starts a demo node with fast intervals and runs this;
+the restart check runs `HERALD_BINARY demo` itself, since it stops and starts the server.
 Every wait is bounded and names what it waited for; nothing sleeps for a fixed time.
 Chromium and chromedriver: /usr/bin/chromium and /usr/bin/chromedriver (Debian), or HERALD_CHROMIUM / HERALD_CHROMEDRIVER.
 """
 import json
 import os
+import queue
+import socket
+import subprocess
 import sys
+import threading
 import time
 
 from selenium import webdriver
@@ -18,6 +23,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 BASE = sys.argv[1].rstrip("/")
 SHOTS = sys.argv[2]
+HERALD = sys.argv[3]
 WAIT = 20  # seconds; the node runs with 100 ms order steps, so every condition should hold within a few
 CHROMIUM = os.environ.get("HERALD_CHROMIUM", "/usr/bin/chromium")
 CHROMEDRIVER = os.environ.get("HERALD_CHROMEDRIVER", "/usr/bin/chromedriver")
@@ -112,6 +118,70 @@ def send(driver, text):
     driver.find_element(By.ID, "send-button").click()
 
 
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class DemoProcess:
+    """`herald demo` as a user starts it; ready once it prints its URLs."""
+
+    def __init__(self, port):
+        self.process = subprocess.Popen([HERALD, "demo", "--port", str(port), "--order-interval", "100"],
+                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.lines = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+        deadline = time.monotonic() + WAIT
+        seen = []
+        while True:
+            left = deadline - time.monotonic()
+            try:
+                line = self.lines.get(timeout=max(left, 0.01))
+            except queue.Empty:
+                self.stop()
+                raise AssertionError(f"herald demo printed no URLs within {WAIT} s; output: {seen}")
+            if line is None:
+                raise AssertionError(f"herald demo exited with {self.process.wait()}; output: {seen}")
+            seen.append(line.rstrip())
+            if f"http://127.0.0.1:{port}/demo/orders?user=alice" in line:
+                return
+
+    def _read(self):
+        for line in self.process.stdout:
+            self.lines.put(line)
+        self.lines.put(None)
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.terminate()  # SIGTERM: herald tells its clients it is going, then stops
+            try:
+                self.process.wait(timeout=WAIT)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                raise AssertionError(f"herald demo did not stop within {WAIT} s of SIGTERM")
+
+
+def restart(driver):
+    port = free_port()
+    server = DemoProcess(port)
+    try:
+        driver.get(f"http://127.0.0.1:{port}/demo/orders?user=frank")
+        js(driver, "window.__noReload = 'kept';")
+        connected(driver)
+        wait(driver, "a live update before the restart", lambda d: len(d.find_elements(By.CSS_SELECTOR, "#log li")) >= 1)
+        server.stop()
+        wait(driver, "the page to notice the server is gone",
+             lambda d: d.find_element(By.ID, "status").get_attribute("data-state") in ("reconnecting", "connecting", "disconnected"))
+        before = len(driver.find_elements(By.CSS_SELECTOR, "#log li"))
+        server = DemoProcess(port)
+        connected(driver)
+        wait(driver, "live updates after the restart", lambda d: len(d.find_elements(By.CSS_SELECTOR, "#log li")) > before + 1)
+        assert js(driver, "return window.__noReload") == "kept", "the page was reloaded"
+    finally:
+        server.stop()
+
+
 def main():
     started = time.monotonic()
 
@@ -183,6 +253,10 @@ def main():
     wait(blocked, "the acknowledgement over polling",
          lambda d: any(m["acked"] == "true" and "polling works" in (m["text"] or "") for m in messages(d)))
     print("forced polling: orders and chat ok")
+
+    # 5. The server restarts: the page reconnects by itself (new token, new subscriptions) and updates resume.
+    restart(alice)
+    print("restart: reconnected, live updates resumed")
 
     print(json.dumps({"ok": True, "seconds": round(time.monotonic() - started, 1)}))
 
