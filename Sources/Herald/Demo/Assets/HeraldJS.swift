@@ -46,12 +46,18 @@ extension DemoAssets {
       var type = m.data.charAt(0), data = m.data.slice(1);
       if (type === "0") { opened = true; self._fire("open", [JSON.parse(data)]); } else self._fire("packet", [type, data]);
     };
-    this._ws.onclose = function () { self._fire("close", ["transport close", opened]); };
-    this._ws.onerror = function () { /* onclose follows and reports */ };
+    // Browsers fire error then close; some runtimes only error: report the first, once.
+    var finished = false;
+    function finish() { if (!finished) { finished = true; self._fire("close", ["transport close", opened]); } }
+    this._ws.onclose = finish;
+    this._ws.onerror = finish;
   }
   WebSocketTransport.prototype = Object.create(Emitter.prototype);
   WebSocketTransport.prototype.send = function (type, data) { if (this._ws.readyState === 1) this._ws.send(type + (data || "")); };
-  WebSocketTransport.prototype.close = function () { this._ws.onclose = null; this._ws.onmessage = null; try { this._ws.close(); } catch (e) {} };
+  WebSocketTransport.prototype.close = function () {
+    this._ws.onclose = null; this._ws.onerror = null; this._ws.onmessage = null;
+    try { this._ws.close(); } catch (e) {}
+  };
 
   function PollingTransport(base, path) {
     Emitter.call(this);
@@ -122,7 +128,7 @@ extension DemoAssets {
   /// HeraldSocket(url, options): url defaults to the page's origin. Options: auth ({token} or a function returning
   /// one or a Promise of one, called on every attempt), path ("/socket.io/"), transports (["websocket","polling"]),
   /// reconnection (true), reconnectionAttempts (Infinity), reconnectionDelay (1000), reconnectionDelayMax (5000),
-  /// ackTimeout (10000), autoConnect (true).
+  /// timeout (20000, per connection attempt), ackTimeout (10000), autoConnect (true).
   function HeraldSocket(url, options) {
     Emitter.call(this);
     options = options || {};
@@ -135,6 +141,7 @@ extension DemoAssets {
       reconnectionAttempts: options.reconnectionAttempts == null ? Infinity : options.reconnectionAttempts,
       reconnectionDelay: options.reconnectionDelay == null ? 1000 : options.reconnectionDelay,
       reconnectionDelayMax: options.reconnectionDelayMax == null ? 5000 : options.reconnectionDelayMax,
+      timeout: options.timeout == null ? 20000 : options.timeout,
       ackTimeout: options.ackTimeout == null ? 10000 : options.ackTimeout
     };
     this.state = "disconnected";
@@ -148,7 +155,9 @@ extension DemoAssets {
     this._acks = {};
     this._outbox = [];
     this._websocketFailed = false;
-    if (options.autoConnect !== false) this.connect();
+    // On the next tick, so the page can add its handlers (state, connecting) first.
+    var self = this;
+    if (options.autoConnect !== false) setTimeout(function () { if (self.state === "disconnected" && !self._closedByUser) self.connect(); }, 0);
   }
   HeraldSocket.prototype = Object.create(Emitter.prototype);
 
@@ -159,6 +168,7 @@ extension DemoAssets {
 
   HeraldSocket.prototype.connect = function () {
     if (this.state === "connected" || this.state === "connecting") return this;
+    this._closedByUser = false;
     clearTimeout(this._timer);
     this._open();
     return this;
@@ -167,7 +177,7 @@ extension DemoAssets {
   HeraldSocket.prototype._useWebSocket = function () {
     var t = this.options.transports;
     if (t.indexOf("websocket") < 0 || typeof WebSocket !== "function") return false;
-    // After a websocket that never opened, polling is used for the rest of the page's life.
+    // After a websocket that never opened while polling worked, polling is used for the rest of the page's life.
     return !(this._websocketFailed && t.indexOf("polling") >= 0);
   };
 
@@ -175,11 +185,27 @@ extension DemoAssets {
     var self = this;
     this._setState("connecting");
     this._fire("connecting", [this._attempt]);
-    var ws = this._useWebSocket();
+    var ws = this._useWebSocket(), opened = false;
+    clearTimeout(this._attemptTimer);
+    // An attempt that hangs (a proxy that never answers) counts as failed after `timeout`.
+    this._attemptTimer = setTimeout(function () {
+      if (engine !== self._engine || self.state === "connected") return;
+      if (ws && !opened && self.options.transports.indexOf("polling") >= 0) { fallBack(); return; }
+      self._lost("connect timeout");
+    }, this.options.timeout);
+    function fallBack() {
+      // The websocket could not open (blocked by a proxy, or refused): fall back to long-polling at once.
+      self._websocketFailed = true;
+      self._fellBack = true;
+      engine.close();
+      self._engine = null;
+      self._open();
+    }
     var engine = ws ? new WebSocketTransport(this.url, this.options.path) : new PollingTransport(this.url, this.options.path);
     this._engine = engine;
     engine.on("open", function (handshake) {
       if (engine !== self._engine) return;
+      opened = true;
       self._pingInterval = handshake.pingInterval;
       self._pingTimeout = handshake.pingTimeout;
       self._armHeartbeat();
@@ -190,13 +216,7 @@ extension DemoAssets {
     engine.on("packet", function (type, data) { if (engine === self._engine) self._onEnginePacket(type, data); });
     engine.on("close", function (reason, opened) {
       if (engine !== self._engine) return;
-      if (ws && !opened && self.options.transports.indexOf("polling") >= 0) {
-        // The websocket could not open (blocked by a proxy, or refused): fall back to long-polling at once.
-        self._websocketFailed = true;
-        self._engine = null;
-        self._open();
-        return;
-      }
+      if (ws && !opened && self.options.transports.indexOf("polling") >= 0) { fallBack(); return; }
       self._lost(reason);
     });
   };
@@ -224,6 +244,8 @@ extension DemoAssets {
         this.id = payload && payload.sid;
         this.transport = this._engine.name;
         this._attempt = 0;
+        clearTimeout(this._attemptTimer);
+        this._fellBack = false;
         this._setState("connected", { transport: this.transport });
         this._fire("connect", []);
         var outbox = this._outbox; this._outbox = [];
@@ -281,6 +303,7 @@ extension DemoAssets {
   /// Closes for good: no reconnection.
   HeraldSocket.prototype.disconnect = function () {
     clearTimeout(this._timer);
+    this._closedByUser = true;
     var wasConnected = this.state === "connected";
     if (this._engine) { if (wasConnected) this._engine.send("4", "1"); this._engine.close(); }
     this._teardown();
@@ -291,6 +314,7 @@ extension DemoAssets {
 
   HeraldSocket.prototype._teardown = function () {
     clearTimeout(this._heartbeat);
+    clearTimeout(this._attemptTimer);
     var engine = this._engine;
     this._engine = null;
     if (engine) engine.close();
@@ -303,6 +327,8 @@ extension DemoAssets {
     var wasConnected = this.state === "connected";
     if (!this._engine && this.state !== "connecting") return;
     this._teardown();
+    // Polling failed too: the server is away, not the websocket blocked; try the websocket again next time.
+    if (!wasConnected && this._fellBack) { this._websocketFailed = false; this._fellBack = false; }
     if (wasConnected) this._fire("disconnect", [reason]);
     if (!wasConnected && reason !== "connect error") {
       var failure = new Error(reason);
