@@ -28,19 +28,21 @@ struct Demo: AsyncParsableCommand {
         bootstrapLogging(format: configuration.logFormat, level: configuration.logLevel)
         let logger = Logger(label: "herald")
         let node = HeraldNode(configuration: configuration, logger: logger)
+        let host = self.host
         let announce = Task {
             guard let address = try? await node.listeningAddress(), let bound = address.port else { return }
             let shown = host == "0.0.0.0" || host == "::" ? "127.0.0.1" : host
             let base = "http://\(shown.contains(":") ? "[\(shown)]" : shown):\(bound)"
-            print("""
+            // Written straight to the file descriptor: print() is block-buffered when stdout is a pipe.
+            FileHandle.standardOutput.write(Data("""
                 Herald demo running (Ctrl-C stops it):
                   \(base)/demo                    the three pages
                   \(base)/demo/orders?user=alice  order tracking
                   \(base)/demo/chat?user=alice    chat (open ?user=bob in a second window)
                   \(base)/demo/dashboard          live dashboard
                   \(base)/herald.js               the browser client
-                """)
-            fflush(stdout)
+
+                """.utf8))
         }
         defer { announce.cancel() }
         let group = ServiceGroup(configuration: .init(
