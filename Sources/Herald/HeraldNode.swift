@@ -95,7 +95,11 @@ public final class HeraldNode: Service, Sendable {
                 return ["claims": .object(claims.object)]
             }
         }
-        demo = configuration.demo.map { DemoSite(configuration: $0, publisher: publisher, chat: chat, io: io, logger: logger) }
+        if let settings = configuration.demo {
+            demo = DemoSite(configuration: settings, publisher: publisher, chat: chat, io: io, logger: logger)
+        } else {
+            demo = nil
+        }
         io.engine.setRoutes { [self] request in
             switch (request.method, request.path) {
             case (.GET, "/health"):

@@ -93,9 +93,9 @@ import Testing
             try await client.connect(auth: #"{"token":"\#(token)"}"#)
             client.emit("subscribe", #"{"room":"order:\#(order)"}"#, ackID: 1)
             client.emit("chat:join", #"{"room":"chat:lobby"}"#, ackID: 2)
-            var sawSubscribed = false, sawJoined = false, sawUpdate = false, sawWelcome = false, sawBot = false
-            var sent = false
             try await withTimeout(.seconds(15)) {
+                var sawSubscribed = false, sawJoined = false, sawUpdate = false, sawWelcome = false, sawBot = false
+                var sent = false
                 while !(sawSubscribed && sawJoined && sawUpdate && sawWelcome && sawBot) {
                     let text = try await client.nextText(timeout: .seconds(10))
                     if text == #"431[{"ok":true}]"# { sawSubscribed = true }
