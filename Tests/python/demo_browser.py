@@ -238,6 +238,8 @@ def main():
             for (var i = 3; i < data.length; i += 4) if (data[i] > 0) n++;
             return n;""", "c-" + chart)
         assert inked > 500, f"chart {chart} looks empty ({inked} painted pixels)"
+    # A few more readings, so the screenshot shows lines rather than dots.
+    wait(dashboard, "fifteen dashboard:stats", lambda d: int(js(d, "return document.body.dataset.stats || 0")) >= 15)
     shot(dashboard, "dashboard")
     print("dashboard: stats, business figures, charts ok")
 

@@ -52,7 +52,7 @@ function draw(chart) {
     var label = max * i / 4;
     g.fillText(label >= 100 ? label.toFixed(0) : label.toFixed(label >= 10 ? 1 : 2), 4, y + 4);
   }
-  g.fillText(POINTS + " s", right - 26, height - 4);
+  g.textAlign = "right"; g.fillText("last " + POINTS + " readings", right, height - 4); g.textAlign = "left";
   var legend = document.getElementById("l-" + chart);
   legend.innerHTML = "";
   names.forEach(function (name, index) {
