@@ -93,6 +93,29 @@ import Testing
         #expect(updates == ["order:1001=paid", "order:1002=paid", "order:1001=packed", "order:1002=packed"])
     }
 
+    /// The defaults docs/demo.md and the `DemoConfiguration` comments promise.
+    @Test func documentedDefaults() {
+        let demo = DemoConfiguration()
+        #expect(demo.orderInterval == .seconds(2))
+        #expect(demo.businessInterval == .seconds(1))
+        #expect(demo.botReplyDelay == .milliseconds(800))
+        #expect(demo.tokenLifetime == .seconds(900))
+        #expect(demo.ordersPerUser == 3)
+        #expect(demo.chatRoom == "chat:lobby" && demo.chatID == "lobby")
+        #expect(demo.botName == "herald-bot")
+        #expect(demo.secret.count == 64 && demo.secret.allSatisfy(\.isHexDigit))
+        #expect(DemoConfiguration().secret != demo.secret, "each start makes its own secret")
+        #expect(HeraldConfiguration().demo == nil, "the demo is off unless asked for")
+    }
+
+    @Test func theDemoTurnsAuthOnWithItsRulesFirst() throws {
+        let demo = DemoConfiguration(secret: String(repeating: "s", count: 32))
+        let own = try RoomRule(pattern: "news", allow: [.authenticated])
+        let auth = demo.authConfiguration(from: AuthConfiguration(permissions: RoomPermissions(rules: [own])))
+        #expect(auth.isEnabled && auth.hmacSecret == demo.secret)
+        #expect(auth.permissions.rules.map(\.pattern) == ["order:{id}", "chat:{id}", "dashboard", "news"])
+    }
+
     @Test func theBotAnswers() {
         #expect(DemoChatBot.reply(to: "Hello there", from: "alice").hasPrefix("Hello alice!"))
         #expect(DemoChatBot.reply(to: "where is my order?", from: "bob").contains("/demo/orders?user=bob"))
