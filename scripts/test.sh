@@ -55,6 +55,11 @@ fi
 if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then
     apt_install nginx
 fi
+# The demo's browser tests drive headless Chromium through chromedriver (Tests/python/demo_browser.py).
+if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
+    apt_install chromium chromium-driver
+fi
+echo "chromium: $(/usr/bin/chromium --version 2>/dev/null || echo '?'), $(/usr/bin/chromedriver --version 2>/dev/null | cut -d' ' -f1-2)"
 echo "redis-server: $(command -v redis-server) ($(redis-server --version | cut -d' ' -f3))"
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 echo "nginx: $NGINX ($("$NGINX" -v 2>&1))"
@@ -76,7 +81,7 @@ if ! cmp -s "$REQUIREMENTS" "$STAMP"; then
 fi
 "$VENV/bin/python" - <<'PY'
 import importlib.metadata as m
-for name in ("python-socketio", "python-engineio", "aiohttp", "websocket-client", "requests"):
+for name in ("python-socketio", "python-engineio", "aiohttp", "websocket-client", "requests", "selenium"):
     print(f"{name} {m.version(name)}")
 PY
 export HERALD_TEST_PYTHON="$VENV/bin/python"

@@ -33,6 +33,8 @@ public final class HeraldNode: Service, Sendable {
     public let metrics: HeraldMetrics
     /// Live figures pushed to the `dashboard` room every second (see docs/dashboard.md).
     public let dashboard: Dashboard
+    /// The demo pages, token endpoint and simulated backend; nil unless `configuration.demo` is set.
+    public let demo: DemoSite?
     /// Set when shutdown begins, so `/ready` turns load balancers away before clients are told to go.
     private let stopping = Flag()
 
@@ -45,6 +47,9 @@ public final class HeraldNode: Service, Sendable {
     }
 
     public init(configuration: HeraldConfiguration, logger: Logger) {
+        var configuration = configuration
+        // The demo signs its own tokens, so authentication runs with its secret and its room rules.
+        if let demo = configuration.demo { configuration.auth = demo.authConfiguration(from: configuration.auth) }
         self.configuration = configuration
         self.logger = logger
         self.group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, configuration.threads))
@@ -90,6 +95,11 @@ public final class HeraldNode: Service, Sendable {
                 return ["claims": .object(claims.object)]
             }
         }
+        if let settings = configuration.demo {
+            demo = DemoSite(configuration: settings, publisher: publisher, chat: chat, io: io, logger: logger)
+        } else {
+            demo = nil
+        }
         io.engine.setRoutes { [self] request in
             switch (request.method, request.path) {
             case (.GET, "/health"):
@@ -100,6 +110,7 @@ public final class HeraldNode: Service, Sendable {
             case (.GET, "/metrics"):
                 return .text(.ok, metrics.exposition(), contentType: HeraldMetrics.contentType)
             default:
+                if let response = await DemoSite.route(request, site: demo) { return response }
                 return await chat.route(request)
             }
         }
@@ -195,10 +206,12 @@ public final class HeraldNode: Service, Sendable {
         ])
 
         let ticking = Task { await dashboard.run() }
+        let simulating = demo.map { demo in Task { await demo.run() } }
 
         try? await gracefulShutdown()
         _ = stopping.set(true)
         ticking.cancel()
+        simulating?.cancel()
 
         logger.info("shutting down: disconnecting clients")
         io.close()
