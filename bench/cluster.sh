@@ -51,7 +51,7 @@ for i in $(seq 0 $((NODES - 1))); do
 done
 # Each node prints its line once it listens (after its adapter has subscribed on Redis).
 for i in $(seq 0 $((NODES - 1))); do
-    for _ in $(seq 200); do grep -q listening "$RESULTS/cluster-node-$i.log" 2>/dev/null && break; sleep 0.05; done
+    for _ in $(seq 600); do grep -q listening "$RESULTS/cluster-node-$i.log" 2>/dev/null && break; sleep 0.05; done
     grep -q listening "$RESULTS/cluster-node-$i.log" || { echo "node $i did not start:"; cat "$RESULTS/cluster-node-$i.log"; exit 1; }
 done
 echo "redis pid $REDIS_PID on $REDIS_PORT; nodes $SERVERS (pids $SERVER_PIDS); load: $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -61,7 +61,7 @@ ROTATE_FLAG=()
 "$HERALD" bench cluster --servers "$SERVERS" --server-pids "$SERVER_PIDS" --clients "$CLIENTS" \
     --processes "$PROCESSES" --threads "$BENCH_THREADS" --broadcasts "$BROADCASTS" --rate "$RATE" --ramp "$RAMP" \
     "${ROTATE_FLAG[@]}" --output "$RESULTS/cluster-$NODES-$CLIENTS.json"
-echo "redis: $(redis-cli -p "$REDIS_PORT" info cpu | grep used_cpu_sys: | tr -d '\r'), rss $(grep VmRSS /proc/$REDIS_PID/status | tr -s ' ')"
+echo "redis-server so far: $(ps -o cputime=,rss= -p "$REDIS_PID" | awk '{print "CPU " $1 ", RSS " $2 " KiB"}')"
 
 if [ "$FANOUT" -gt 0 ] && [ "$NODES" -ge 2 ]; then
     FIRST=$(echo "$SERVER_PIDS" | cut -d, -f1)

@@ -198,7 +198,7 @@ extension Bench {
                 file-descriptor limit); this process then only publishes and merges. bench/cluster.sh starts it all.
                 """)
         @OptionGroup var options: Options
-        @Option(help: "Server pids, comma-separated in --servers order, to read their CPU and RSS.") var serverPIDs: String?
+        @Option(name: .customLong("server-pids"), help: "Server pids, comma-separated in --servers order, to read their CPU and RSS.") var serverPIDs: String?
         @Option(help: "Receiving clients, spread round robin over the nodes.") var clients = 3000
         @Option(help: "Broadcasts to send.") var broadcasts = 20
         @Option(help: "Broadcasts per second (0 = all at once).") var rate: Double = 2

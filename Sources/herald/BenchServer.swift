@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Herald
 import Logging
 import NIOCore
@@ -51,6 +52,7 @@ struct BenchServer: AsyncParsableCommand {
         try await (io.sockets.adapter as? RedisAdapter)?.ready()
         let channel = try await io.bind(host: host, port: port, group: group)
         print("bench-server listening on \(host):\(port)\(redisURL.map { " (cluster node on \($0))" } ?? "")")
+        fflush(stdout)   // scripts wait for this line in a log file (block-buffered)
         try await channel.closeFuture.get()
         await bus?.close()
     }
