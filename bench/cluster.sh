@@ -10,7 +10,7 @@
 #
 # Variables: NODES, CLIENTS, PROCESSES (default: one per 18 000 clients), BROADCASTS, RATE (broadcasts/s),
 # ROTATE=1 (publish from each node in turn), RAMP (connections/s in all, 0 = unpaced), THREADS (per node),
-# BENCH_THREADS (per bench process), FANOUT (room size, 0 = skip), FANOUT_EVENTS, FANOUT_RATE,
+# BENCH_THREADS (per bench process), SOURCES (loopback source addresses, split over the processes), FANOUT (room size, 0 = skip), FANOUT_EVENTS, FANOUT_RATE,
 # REDIS_PORT (6390), BASE_PORT (3301), HERALD, RESULTS (bench/results).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,6 +19,9 @@ NODES=${NODES:-3} CLIENTS=${CLIENTS:-9000}
 PROCESSES=${PROCESSES:-$(( (CLIENTS + 17999) / 18000 ))}
 BROADCASTS=${BROADCASTS:-20} RATE=${RATE:-2} ROTATE=${ROTATE:-0} RAMP=${RAMP:-5000}
 THREADS=${THREADS:-1} BENCH_THREADS=${BENCH_THREADS:-1}
+# One loopback source address per bench process (127.0.0.1…): without them, connect() ran out of ports at
+# ~84 800 connections over 5 nodes (EADDRNOTAVAIL), although each node's 4-tuples had ports to spare.
+SOURCES=${SOURCES:-$PROCESSES}
 FANOUT=${FANOUT:-1000} FANOUT_EVENTS=${FANOUT_EVENTS:-1000} FANOUT_RATE=${FANOUT_RATE:-100}
 REDIS_PORT=${REDIS_PORT:-6390} BASE_PORT=${BASE_PORT:-3301}
 RESULTS=${RESULTS:-bench/results}
@@ -59,7 +62,7 @@ echo "redis pid $REDIS_PID on $REDIS_PORT; nodes $SERVERS (pids $SERVER_PIDS); l
 ROTATE_FLAG=()
 [ "$ROTATE" = 1 ] && ROTATE_FLAG=(--rotate)
 "$HERALD" bench cluster --servers "$SERVERS" --server-pids "$SERVER_PIDS" --clients "$CLIENTS" \
-    --processes "$PROCESSES" --threads "$BENCH_THREADS" --broadcasts "$BROADCASTS" --rate "$RATE" --ramp "$RAMP" \
+    --processes "$PROCESSES" --source-addresses "$SOURCES" --threads "$BENCH_THREADS" --broadcasts "$BROADCASTS" --rate "$RATE" --ramp "$RAMP" \
     "${ROTATE_FLAG[@]}" --output "$RESULTS/cluster-$NODES-$CLIENTS.json"
 echo "redis-server so far: $(ps -o cputime=,rss= -p "$REDIS_PID" | awk '{print "CPU " $1 ", RSS " $2 " KiB"}')"
 

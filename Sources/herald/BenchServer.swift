@@ -51,8 +51,8 @@ struct BenchServer: AsyncParsableCommand {
         // Listening only once the namespace hears the other nodes: a client let in earlier could miss a broadcast.
         try await (io.sockets.adapter as? RedisAdapter)?.ready()
         let channel = try await io.bind(host: host, port: port, group: group)
-        print("bench-server listening on \(host):\(port)\(redisURL.map { " (cluster node on \($0))" } ?? "")")
-        fflush(stdout)   // scripts wait for this line in a log file (block-buffered)
+        // Unbuffered: scripts wait for this line in a log file.
+        FileHandle.standardOutput.write(Data("bench-server listening on \(host):\(port)\(redisURL.map { " (cluster node on \($0))" } ?? "")\n".utf8))
         try await channel.closeFuture.get()
         await bus?.close()
     }
