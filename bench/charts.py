@@ -47,19 +47,19 @@ def fanout(results, out):
 
 def cluster(result, out, name):
     nodes = result["perNode"]
-    labels = [f"node {i}\n{n['clients']} clients" for i, n in enumerate(nodes)] + ["all"]
+    labels = [f"node {i}\n{n['clients']}" for i, n in enumerate(nodes)] + ["all"]
     fig, (latency, counts) = plt.subplots(1, 2, figsize=(11, 4))
     width = 0.25
     for offset, key in enumerate(("p50", "p99", "max")):
         values = [n["toLastClient"][key] for n in nodes] + [result["toLastClient"][key]]
         latency.bar([i + (offset - 1) * width for i in range(len(labels))], values, width, label=key)
-    latency.set_xticks(range(len(labels)), labels)
+    latency.set_xticks(range(len(labels)), labels, fontsize=8)
     latency.set(ylabel="ms", title=f"cluster: {result['broadcasts']} broadcasts at {result['rate']}/s, to the last client")
     latency.legend()
     x = range(len(nodes))
     counts.bar([i - 0.2 for i in x], [n["expectedDeliveries"] for n in nodes], 0.4, label="expected")
     counts.bar([i + 0.2 for i in x], [n["deliveries"] for n in nodes], 0.4, label="delivered")
-    counts.set_xticks(list(x), labels[:-1])
+    counts.set_xticks(list(x), labels[:-1], fontsize=8)
     counts.set(ylabel="deliveries", title=f"{result['deliveriesPerSecond']:.0f} deliveries/s, lost {result['lost']}, dup {result['duplicated']}")
     counts.legend()
     fig.tight_layout()
