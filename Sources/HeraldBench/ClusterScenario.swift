@@ -189,16 +189,17 @@ public final class ClusterPublishers: Sendable {
         let done = loop.eventLoop.makePromise(of: Void.self)
         let start = nowMicros()
         loop.eventLoop.execute {
-            var publishers = [BenchClient?](repeating: nil, count: nodes)
-            for client in loop.clients where client.isJoined && publishers[Int(client.server)] == nil {
-                publishers[Int(client.server)] = client
+            var found = [BenchClient?](repeating: nil, count: nodes)
+            for client in loop.clients where client.isJoined && found[Int(client.server)] == nil {
+                found[Int(client.server)] = client
             }
+            let publishers = NIOLoopBound(found, eventLoop: loop.eventLoop)
             let next = NIOLoopBoundBox(1, eventLoop: loop.eventLoop)
             loop.eventLoop.scheduleRepeatedTask(initialDelay: .zero, delay: .milliseconds(1)) { task in
                 let due = rate > 0 ? min(broadcasts, Int(Double(nowMicros() - start) / 1_000_000 * rate) + 1) : broadcasts
                 while next.value <= due {
                     let node = rotate ? (next.value - 1) % nodes : 0
-                    guard let publisher = publishers[node], publisher.isJoined else {
+                    guard let publisher = publishers.value[node], publisher.isJoined else {
                         task.cancel()
                         return done.fail(BenchError("the publisher on node \(node) was closed"))
                     }
