@@ -81,7 +81,7 @@ let package = Package(
             .product(name: "Metrics", package: "swift-metrics"),
         ]),
         .executableTarget(name: "herald", dependencies: [
-            "Herald", "HeraldBench", "SocketIO",
+            "Herald", "HeraldBench", "SocketIO", "Redis", "RedisAdapter",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .target(name: "HeraldBench", dependencies: [
@@ -155,7 +155,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "HeraldBenchTests", dependencies: [
-            "HeraldBench", "SocketIO",
+            "HeraldBench", "SocketIO", "HeraldTesting", "Redis", "RedisAdapter",
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
         .testTarget(name: "HeraldTests", dependencies: [

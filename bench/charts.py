@@ -4,7 +4,9 @@
 
 Broadcast results give round-trip percentiles and deliveries per second against clients; fanout results
 (one or several runs) give deliveries per second and latency to the last member against room size;
-idle and storm results give one bar chart each of their headline numbers.
+idle and storm results give one bar chart each of their headline numbers. Cluster results give, per node,
+the latency to its last client and its deliveries against the expected count; fanout runs over several nodes
+(`--member-node`/`--publisher-node`) give one chart of latency to the last member, one node against across nodes.
 
     bench/.venv/bin/python bench/charts.py --compare bench/results/compare --out bench/results/compare
 
@@ -47,6 +49,41 @@ def fanout(results, out):
     latency.legend()
     fig.tight_layout()
     return save(fig, out, "fanout")
+
+
+def cluster(result, out, name):
+    nodes = result["perNode"]
+    labels = [f"node {i}\n{n['clients']}" for i, n in enumerate(nodes)] + ["all"]
+    fig, (latency, counts) = plt.subplots(1, 2, figsize=(11, 4))
+    width = 0.25
+    for offset, key in enumerate(("p50", "p99", "max")):
+        values = [n["toLastClient"][key] for n in nodes] + [result["toLastClient"][key]]
+        latency.bar([i + (offset - 1) * width for i in range(len(labels))], values, width, label=key)
+    latency.set_xticks(range(len(labels)), labels, fontsize=8)
+    latency.set(ylabel="ms", title=f"cluster: {result['broadcasts']} broadcasts at {result['rate']}/s, to the last client")
+    latency.legend()
+    x = range(len(nodes))
+    counts.bar([i - 0.2 for i in x], [n["expectedDeliveries"] for n in nodes], 0.4, label="expected")
+    counts.bar([i + 0.2 for i in x], [n["deliveries"] for n in nodes], 0.4, label="delivered")
+    counts.set_xticks(list(x), labels[:-1], fontsize=8)
+    counts.set(ylabel="deliveries", title=f"{result['deliveriesPerSecond']:.0f} deliveries/s, lost {result['lost']}, dup {result['duplicated']}")
+    counts.legend()
+    fig.tight_layout()
+    return save(fig, out, name)
+
+
+def cluster_fanout(results, out):
+    labels = [("one node" if r["memberServer"] == r["publisherServer"] else "across nodes") + f"\n{r['members']} members, {r['rate']:.0f}/s"
+              for r in results]
+    fig, ax = plt.subplots(figsize=(7, 4))
+    width = 0.25
+    for offset, key in enumerate(("p50", "p99", "max")):
+        ax.bar([i + (offset - 1) * width for i in range(len(results))], [r["latencyToLastMember"][key] for r in results], width, label=key)
+    ax.set_xticks(range(len(results)), labels)
+    ax.set(ylabel="ms", title="fanout: latency to the last member")
+    ax.legend()
+    fig.tight_layout()
+    return save(fig, out, "cluster-fanout")
 
 
 def bars(result, keys, out, name, title):
@@ -127,7 +164,7 @@ def main():
     if args.compare:
         for path in compare(args.compare, args.out):
             print(path)
-    fanouts, written = [], []
+    fanouts, cluster_fanouts, written = [], [], []
     for file in args.files:
         with open(file) as handle:
             result = json.load(handle)
@@ -135,8 +172,12 @@ def main():
         kind = result.get("scenario")
         if kind == "broadcast":
             written.append(broadcast(result, args.out, name))
+        elif kind == "fanout" and result.get("memberServer"):
+            cluster_fanouts.append(result)
         elif kind == "fanout":
             fanouts.append(result)
+        elif kind == "cluster":
+            written.append(cluster(result, args.out, name))
         elif kind == "idle":
             written.append(bars(result, ["connectionsPerSecond"], args.out, name,
                                 f"idle: {result['connected']} clients, {result.get('serverKiBPerConnection')} KiB/conn"))
@@ -145,6 +186,8 @@ def main():
                                 f"storm: handshake ms, {result['handshakesPerSecond']}/s"))
     if fanouts:
         written.append(fanout(fanouts, args.out))
+    if cluster_fanouts:
+        written.append(cluster_fanout(cluster_fanouts, args.out))
     for path in written:
         print(path)
 

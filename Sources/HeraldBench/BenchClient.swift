@@ -11,6 +11,8 @@ final class BenchClient: ChannelInboundHandler {
     private unowned let loop: BenchLoop
     private let connectPacket: StaticString
     private var state = State.connecting
+    /// Index of the server (cluster node) this client is connected to.
+    let server: UInt16
     private var startedMicros: UInt64
     private var closing = false
     /// Bytes of a frame (or HTTP head) that straddle two reads; nil almost always.
@@ -24,8 +26,9 @@ final class BenchClient: ChannelInboundHandler {
     var isJoined: Bool { state == .joined }
 
     /// `member` joins the bench server's fanout room through the CONNECT auth payload (no extra round trip).
-    init(loop: BenchLoop, member: Bool, startedMicros: UInt64) {
+    init(loop: BenchLoop, member: Bool, server: UInt16 = 0, startedMicros: UInt64) {
         self.loop = loop
+        self.server = server
         self.connectPacket = member ? "40{\"room\":\"fanout\"}" : "40"
         self.startedMicros = startedMicros
     }
@@ -34,7 +37,7 @@ final class BenchClient: ChannelInboundHandler {
 
     func channelActive(context: ChannelHandlerContext) {
         state = .upgrading
-        context.writeAndFlush(wrapOutboundOut(loop.run.upgradeRequest), promise: nil)
+        context.writeAndFlush(wrapOutboundOut(loop.run.upgradeRequests[Int(server)]), promise: nil)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -122,8 +125,12 @@ final class BenchClient: ChannelInboundHandler {
             let id = BenchWire.integer(after: "\"id\":", in: payload) ?? 0
             received &+= 1
             idSum &+= id
-            if id < loop.broadcastLastMicros.count, let sent = BenchWire.integer(after: "\"t\":", in: payload) {
-                loop.broadcastLastMicros[Int(id)] = max(loop.broadcastLastMicros[Int(id)], UInt32(clamping: now &- sent))
+            if Int(server) < loop.nodeDeliveries.count { loop.nodeDeliveries[Int(server)] += 1 }
+            let index = Int(clamping: id)
+            let slot = loop.broadcastStride == .max ? index : Int(server) * loop.broadcastStride + index
+            if index < loop.broadcastStride, slot < loop.broadcastLastMicros.count,
+               let sent = BenchWire.integer(after: "\"t\":", in: payload) {
+                loop.broadcastLastMicros[slot] = max(loop.broadcastLastMicros[slot], UInt32(clamping: now &- sent))
             }
         } else if BenchWire.hasPrefix(payload, "42[\"tick\",") {
             guard let seq = BenchWire.integer(after: "\"seq\":", in: payload).map(Int.init),

@@ -7,10 +7,11 @@ final class BenchRun: Sendable {
     let failed = Atomic<Int>(0)
     /// Connections the server closed after they had joined.
     let dropped = Atomic<Int>(0)
-    let upgradeRequest: ByteBuffer
+    /// One per server (its Host header differs), indexed by `BenchClient.server`.
+    let upgradeRequests: [ByteBuffer]
     let errors = Mutex<[String: Int]>([:])
 
-    init(upgradeRequest: ByteBuffer) { self.upgradeRequest = upgradeRequest }
+    init(upgradeRequests: [ByteBuffer]) { self.upgradeRequests = upgradeRequests }
 
     func fail(_ reason: String) {
         failed.add(1, ordering: .relaxed)
@@ -38,8 +39,12 @@ final class BenchLoop: @unchecked Sendable {
     /// fanout: members that received event `seq`, and the latest arrival after its send stamp.
     var fanoutCount: [UInt32] = []
     var fanoutLastMicros: [UInt32] = []
-    /// broadcast: per id, the latest arrival after its send stamp on this loop.
+    /// broadcast: per server and id (at `server * broadcastStride + id`), the latest arrival after its send
+    /// stamp on this loop. One server: indexed by id alone.
     var broadcastLastMicros: [UInt32] = []
+    var broadcastStride = Int.max
+    /// cluster: broadcasts received by the clients of each server.
+    var nodeDeliveries: [Int] = []
     weak var broadcastDriver: BroadcastDriver?
 
     init(eventLoop: any EventLoop, run: BenchRun, seed: UInt64) {

@@ -51,5 +51,23 @@ public enum BenchReport {
                 ms(r.latencyToLastMember.max), "\(r.benchCPU.percentOfOneCore)", opt(r.serverCPU?.percentOfOneCore)]])
             + (r.drainTimedOut ? "\ndrain deadline passed with \(r.lost) deliveries missing" : "")
             + (r.dropped > 0 ? "\nserver closed \(r.dropped) members" : "")
+            + (r.memberServer.map { "\nmembers on \($0), publisher on \(r.publisherServer ?? "?")" } ?? "")
+    }
+
+    public static func text(_ r: ClusterResult) -> String {
+        let head = table(["nodes", "clients", "connected", "failed", "processes", "ramp s", "broadcasts", "rate/s", "to last p50 ms", "p95 ms", "p99 ms", "max ms", "ack p50 ms", "deliveries/s", "lost", "dup", "mismatch", "bench CPU %"],
+              [["\(r.nodes)", "\(r.clients)", "\(r.connected)", "\(r.failed)", "\(r.processes)", "\(r.rampSeconds)", "\(r.broadcasts)", "\(r.rate)",
+                ms(r.toLastClient.p50), ms(r.toLastClient.p95), ms(r.toLastClient.p99), ms(r.toLastClient.max), ms(r.roundTrip.p50),
+                "\(r.deliveriesPerSecond)", "\(r.lost)", "\(r.duplicated)", "\(r.mismatchedClients)", "\(r.benchCPU.percentOfOneCore)"]])
+        let nodes = table(["node", "server", "clients", "deliveries", "expected", "to last p50 ms", "p99 ms", "max ms", "server CPU %", "server RSS KiB"],
+              r.perNode.enumerated().map { index, n in
+                  ["\(index)", n.server, "\(n.clients)", "\(n.deliveries)", "\(n.expectedDeliveries)", ms(n.toLastClient.p50),
+                   ms(n.toLastClient.p99), ms(n.toLastClient.max), opt(n.serverCPU?.percentOfOneCore), opt(n.serverRSSKiB)]
+              })
+        return head + "\n\n" + nodes
+            + (r.drainTimedOut ? "\ndrain deadline passed with \(r.lost) deliveries missing" : "")
+            + (r.dropped > 0 ? "\nservers closed \(r.dropped) clients" : "")
+            + (r.errors.isEmpty ? "" : "\nerrors: \(r.errors)")
     }
 }
+

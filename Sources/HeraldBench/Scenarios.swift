@@ -33,12 +33,12 @@ struct CPUWindow {
     }
 }
 
-private func zip2<A, B>(_ a: A?, _ b: B?) -> (A, B)? {
+func zip2<A, B>(_ a: A?, _ b: B?) -> (A, B)? {
     guard let a, let b else { return nil }
     return (a, b)
 }
 
-private func rounded(_ value: Double, _ places: Double = 1) -> Double {
+func rounded(_ value: Double, _ places: Double = 1) -> Double {
     let scale = pow(10, places)
     return (value * scale).rounded() / scale
 }
@@ -300,17 +300,27 @@ public struct FanoutResult: Codable, Sendable {
     /// Members the server closed during the run.
     public var dropped: Int
     public var errors: [String: Int]
+    /// With several servers: where the members and the publisher were connected (equal = one node).
+    public var memberServer: String?
+    public var publisherServer: String?
 }
 
 extension BenchScenarios {
     /// `members` clients in the bench server's room; one more client publishes `events` at `rate` per second,
     /// each of which the server emits to the room.
     /// Waits up to `drain` after the last send for the deliveries still on their way.
+    /// With several servers in `target` (cluster nodes), the members connect to server `memberNode` and the
+    /// publisher to server `publisherNode`: different nodes measure the latency across the cluster bus.
     public static func fanout(target: BenchTarget, members: Int, events: Int, rate: Double, drain: Duration = .seconds(30),
-                              probe: ServerProbe = ServerProbe(pid: nil)) async throws -> FanoutResult {
+                              probe: ServerProbe = ServerProbe(pid: nil),
+                              memberNode: Int = 0, publisherNode: Int = 0) async throws -> FanoutResult {
         let pool = try BenchPool(target: target)
-        await pool.ramp(from: 0, to: members, rate: 0, member: true)
-        await pool.ramp(from: members, to: members + 1, rate: 0, member: false)
+        guard memberNode < pool.serverCount, publisherNode < pool.serverCount else {
+            await pool.shutdown()
+            throw BenchError("member node \(memberNode) or publisher node \(publisherNode) is not among the \(pool.serverCount) servers")
+        }
+        await pool.ramp(from: 0, to: members, rate: 0, member: true, server: memberNode)
+        await pool.ramp(from: members, to: members + 1, rate: 0, member: false, server: publisherNode)
         guard pool.connected == members + 1 else {
             let errors = pool.errors
             await pool.shutdown()
@@ -356,7 +366,9 @@ extension BenchScenarios {
             deliveriesPerSecond: rounded(Double(delivered) / seconds),
             latencyToLastMember: LatencySummary(micros: latencies),
             benchCPU: benchCPU, serverCPU: serverCPU, drainTimedOut: !drained, failed: pool.failed,
-            dropped: pool.run.dropped.load(ordering: .relaxed), errors: pool.errors)
+            dropped: pool.run.dropped.load(ordering: .relaxed), errors: pool.errors,
+            memberServer: pool.serverCount > 1 ? target.endpoints[memberNode].description : nil,
+            publisherServer: pool.serverCount > 1 ? target.endpoints[publisherNode].description : nil)
         await pool.shutdown()
         return result
     }

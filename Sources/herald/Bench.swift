@@ -7,8 +7,8 @@ import HeraldBench
 /// need its handlers; idle and storm work against `herald serve` too).
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Load-test a herald node: idle, storm, broadcast, fanout (cluster: not yet).",
-        subcommands: [Idle.self, Storm.self, Broadcast.self, Fanout.self])
+        abstract: "Load-test a herald node: idle, storm, broadcast, fanout; several nodes behind Redis: cluster.",
+        subcommands: [Idle.self, Storm.self, Broadcast.self, Fanout.self, Cluster.self])
 
     struct Options: ParsableArguments {
         @Option(help: "Server address (loopback only: 127.0.0.0/8).") var host = "127.0.0.1"
@@ -20,14 +20,28 @@ struct Bench: AsyncParsableCommand {
         @Option(help: "Handshakes in progress at once while ramping (0 = unbounded).") var concurrency = 1000
         @Option(help: "Server pid, to read its RSS and CPU from /proc.") var serverPID: Int32?
         @Option(help: "Write the result as JSON to this file.") var output: String?
+        @Option(help: "Several servers (cluster nodes), comma-separated: ws://127.0.0.1:3301,ws://127.0.0.1:3302 (instead of --host/--port).") var servers: String?
+
+        var endpoints: [BenchEndpoint] {
+            (servers ?? "").split(separator: ",").compactMap { BenchEndpoint(url: $0.trimmingCharacters(in: .whitespaces)) }
+        }
 
         func validate() throws {
             guard host.hasPrefix("127.") else { throw ValidationError("the bench only targets 127.0.0.0/8") }
+            if let servers {
+                let parsed = endpoints
+                guard parsed.count == servers.split(separator: ",").count, !parsed.isEmpty else {
+                    throw ValidationError("--servers: expected ws://HOST:PORT,… (got \(servers))")
+                }
+                guard parsed.allSatisfy({ $0.host.hasPrefix("127.") }) else { throw ValidationError("the bench only targets 127.0.0.0/8") }
+            }
         }
 
         var target: BenchTarget {
-            BenchTarget(host: host, port: port, path: path, threads: threads, sourceAddresses: sourceAddresses,
-                        concurrency: concurrency, firstSourceAddress: firstSourceAddress)
+            var target = BenchTarget(host: host, port: port, path: path, threads: threads, sourceAddresses: sourceAddresses,
+                                     concurrency: concurrency, firstSourceAddress: firstSourceAddress)
+            target.servers = endpoints
+            return target
         }
         var probe: ServerProbe { ServerProbe(pid: serverPID) }
 
@@ -159,13 +173,170 @@ struct Bench: AsyncParsableCommand {
         @Option(help: "Events to publish.") var events = 2000
         @Option(help: "Events per second (0 = as fast as the publisher writes).") var rate: Double = 200
         @Option(help: "Seconds to wait after the last send for deliveries still on their way.") var drain: Double = 30
+        @Option(help: "With --servers: index of the node the members connect to.") var memberNode = 0
+        @Option(help: "With --servers: index of the node the publisher connects to (another node: latency across the cluster).") var publisherNode = 0
 
         func run() async throws {
             FileDescriptorLimit.raiseToHard()
             let result = try await BenchScenarios.fanout(target: options.target, members: members, events: events,
                                                          rate: rate, drain: .milliseconds(Int(drain * 1000)),
-                                                         probe: options.probe)
+                                                         probe: options.probe, memberNode: memberNode, publisherNode: publisherNode)
             try options.report(result, BenchReport.text(result))
+        }
+    }
+}
+
+extension Bench {
+    /// `cluster`: clients spread round robin over several bench servers joined by Redis, broadcasts to all.
+    struct Cluster: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Broadcasts to every client of several nodes behind Redis: latency to the last client on every node.",
+            discussion: """
+                Needs --servers (the nodes, `herald bench-server --redis-url …` each). Connection i goes to node \
+                i % nodes; one more client per node publishes (from the first node, or with --rotate from each in \
+                turn). With --processes P the clients are spread over P bench processes (each has its own \
+                file-descriptor limit); this process then only publishes and merges. bench/cluster.sh starts it all.
+                """)
+        @OptionGroup var options: Options
+        @Option(name: .customLong("server-pids"), help: "Server pids, comma-separated in --servers order, to read their CPU and RSS.") var serverPIDs: String?
+        @Option(help: "Receiving clients, spread round robin over the nodes.") var clients = 3000
+        @Option(help: "Broadcasts to send.") var broadcasts = 20
+        @Option(help: "Broadcasts per second (0 = all at once).") var rate: Double = 2
+        @Flag(help: "Publish from each node in turn (default: all from the first node).") var rotate = false
+        @Option(help: "Padding bytes per broadcast.") var padding = 200
+        @Option(help: "Connections started per second, in all (0 = as fast as --concurrency allows).") var ramp: Double = 0
+        @Option(help: "Seconds to wait after the last send for deliveries still on their way.") var drain: Double = 30
+        @Option(help: "Bench processes to spread the clients over.") var processes = 1
+        // Worker mode (started by the parent with --processes).
+        @Option(help: .hidden) var firstClient = 0
+        @Option(help: .hidden) var readyFile: String?
+        @Option(help: .hidden) var goFile: String?
+        @Option(help: .hidden) var resultFile: String?
+
+        func validate() throws {
+            guard options.servers != nil else { throw ValidationError("cluster needs --servers ws://127.0.0.1:PORT,…") }
+            guard processes >= 1, clients >= 0, broadcasts >= 1 else { throw ValidationError("--processes ≥ 1, --broadcasts ≥ 1") }
+        }
+
+        var probes: [ServerProbe] {
+            (serverPIDs ?? "").split(separator: ",").map { ServerProbe(pid: Int32($0.trimmingCharacters(in: .whitespaces))) }
+        }
+
+        func run() async throws {
+            FileDescriptorLimit.raiseToHard()
+            if let resultFile { return try await runWorker(resultFile: resultFile) }
+            let result: ClusterResult
+            if processes > 1 {
+                result = try await runSpread()
+            } else {
+                result = try await BenchScenarios.cluster(
+                    target: options.target, clients: clients, broadcasts: broadcasts, rate: rate, rotate: rotate,
+                    padding: padding, rampRate: ramp, drain: .milliseconds(Int(drain * 1000)), probes: probes)
+            }
+            try options.report(result, BenchReport.text(result))
+        }
+
+        /// Ramps this worker's clients, says so in the ready file, counts from the go file on, and writes its part.
+        private func runWorker(resultFile: String) async throws {
+            let receivers = try ClusterReceivers(target: options.target, clients: firstClient..<(firstClient + clients))
+            let rampSeconds = await receivers.ramp(rate: ramp)
+            try await receivers.prepare(broadcasts: broadcasts)
+            if let readyFile { try Self.writeAtomically("\(receivers.connected) \(receivers.failed)", to: readyFile) }
+            let clock = ContinuousClock()
+            while let goFile, !FileManager.default.fileExists(atPath: goFile) {
+                guard getppid() != 1 else { return await receivers.shutdown() }   // the parent is gone
+                try await Task.sleep(for: .milliseconds(1))
+            }
+            let started = clock.now
+            let ownStart = ProcessCPU.now()
+            let sending = rate > 0 ? Double(broadcasts) / rate : 0
+            let drained = try await receivers.waitForDeliveries(
+                broadcasts: broadcasts, deadline: started + .milliseconds(Int((sending + drain) * 1000)))
+            let benchCPU = CPUShare(cpuSeconds: ProcessCPU.now().seconds - ownStart.seconds, wallSeconds: (clock.now - started) / .seconds(1))
+            let part = try await receivers.tally(broadcasts: broadcasts, rampSeconds: rampSeconds, benchCPU: benchCPU, drainTimedOut: !drained)
+            let data = try BenchReport.json(part)
+            try data.write(to: URL(fileURLWithPath: resultFile + ".tmp"))
+            _ = rename(resultFile + ".tmp", resultFile)
+            await receivers.shutdown()
+        }
+
+        static func writeAtomically(_ text: String, to path: String) throws {
+            try text.write(toFile: path + ".tmp", atomically: false, encoding: .utf8)
+            _ = rename(path + ".tmp", path)
+        }
+
+        /// Starts `processes` workers at once (disjoint client ranges and source addresses), publishes once every
+        /// worker has its clients in, and merges their parts.
+        private func runSpread() async throws -> ClusterResult {
+            let executable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("herald-bench-cluster-\(getpid())")
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: directory) }
+            let perProcessSources = max(1, options.sourceAddresses / processes)
+            let goFile = directory.appendingPathComponent("go").path
+            let clock = ContinuousClock()
+            let start = clock.now
+            var workers: [(process: Process, ready: String, result: String)] = []
+            defer { for worker in workers where worker.process.isRunning { worker.process.terminate() } }
+            var first = 0
+            for index in 0..<processes {
+                let share = clients / processes + (index < clients % processes ? 1 : 0)
+                let ready = directory.appendingPathComponent("\(index).ready").path
+                let result = directory.appendingPathComponent("\(index).json").path
+                let process = Process()
+                process.executableURL = executable
+                var arguments = [
+                    "bench", "cluster", "--servers", options.servers ?? "", "--path", options.path,
+                    "--threads", "\(options.threads)", "--concurrency", "\(max(1, options.concurrency / processes))",
+                    "--clients", "\(share)", "--first-client", "\(first)", "--broadcasts", "\(broadcasts)",
+                    "--rate", "\(rate)", "--drain", "\(drain)", "--ramp", "\(ramp / Double(processes))",
+                    "--ready-file", ready, "--go-file", goFile, "--result-file", result,
+                ]
+                if options.sourceAddresses > 1 || options.firstSourceAddress > 1 {
+                    arguments += ["--source-addresses", "\(perProcessSources)",
+                                  "--first-source-address", "\(options.firstSourceAddress + index * perProcessSources)"]
+                }
+                process.arguments = arguments
+                process.standardOutput = FileHandle.nullDevice
+                try process.run()
+                workers.append((process, ready, result))
+                first += share
+            }
+            let started = workers
+            func waitFor(_ path: KeyPath<(process: Process, ready: String, result: String), String>, until deadline: ContinuousClock.Instant, _ what: String) async throws {
+                let workers = started
+                while !workers.allSatisfy({ FileManager.default.fileExists(atPath: $0[keyPath: path]) }) {
+                    guard clock.now < deadline else { throw ValidationError("bench workers timed out \(what)") }
+                    guard workers.allSatisfy({ $0.process.isRunning || FileManager.default.fileExists(atPath: $0[keyPath: path]) }) else {
+                        throw ValidationError("a bench worker exited \(what)")
+                    }
+                    try await Task.sleep(for: .milliseconds(5))
+                }
+            }
+            try await waitFor(\.ready, until: clock.now + .seconds(600), "before its clients were in")
+            let rampSeconds = (clock.now - start) / .seconds(1)
+            let ready = workers.map { (try? String(contentsOfFile: $0.ready, encoding: .utf8)) ?? "" }
+            let connected = ready.compactMap { Int($0.split(separator: " ").first ?? "") }.reduce(0, +)
+            print("\(connected) of \(clients) clients in after \(String(format: "%.1f", rampSeconds)) s over \(processes) processes; publishing")
+
+            let publishers = try await ClusterPublishers(target: options.target)
+            let servers = ClusterServerWindow(probes: probes)
+            let ownStart = ProcessCPU.now()
+            let sendStart = clock.now
+            let firstSend = benchClockMicros()
+            try Self.writeAtomically("go", to: goFile)
+            try await publishers.publish(broadcasts: broadcasts, rate: rate, rotate: rotate, padding: padding)
+            try await waitFor(\.result, until: clock.now + .milliseconds(Int((drain + 120) * 1000)), "before writing its result")
+            let publisherCPU = CPUShare(cpuSeconds: ProcessCPU.now().seconds - ownStart.seconds, wallSeconds: (clock.now - sendStart) / .seconds(1))
+            let serverStats = servers.finish()
+            let parts = try workers.map { try JSONDecoder().decode(ClusterPart.self, from: Data(contentsOf: URL(fileURLWithPath: $0.result))) }
+            let roundTrips = try await publishers.roundTrips()
+            await publishers.shutdown()
+            for worker in workers { worker.process.waitUntilExit() }
+            return BenchScenarios.mergeCluster(
+                parts, servers: options.target.endpoints, broadcasts: broadcasts, rate: rate, rotate: rotate, padding: padding,
+                rampSeconds: rampSeconds, firstSendMicros: firstSend, roundTrips: roundTrips,
+                publisherCPU: publisherCPU, serverStats: serverStats)
         }
     }
 }

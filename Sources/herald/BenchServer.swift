@@ -1,8 +1,11 @@
 import ArgumentParser
+import Foundation
 import Herald
 import Logging
 import NIOCore
 import NIOPosix
+import Redis
+import RedisAdapter
 import SocketIO
 
 /// The server half of `herald bench`: a plain SocketIOServer with the shootout's handlers, so the numbers
@@ -14,31 +17,57 @@ struct BenchServer: AsyncParsableCommand {
         discussion: """
             CONNECT auth {"room": R} joins room R. Event `broadcast` (payload P, with ack): io.emit("broadcast", P), \
             then the ack answers P to the sender. Event `echo`: acks its arguments. Event `fanout` (payload P): \
-            io.to("fanout").emit("tick", P).
+            io.to("fanout").emit("tick", P). With --redis-url, the server is one node of a cluster: its broadcasts \
+            reach the clients of every node on the same Redis (the `cluster` scenario).
             """)
 
     @Option(help: "Listen address.") var host = "127.0.0.1"
     @Option(help: "Listen port.") var port = 3300
     @Option(help: "Event loop threads (default: cores).") var threads: Int?
     @Option(help: "Ping interval in ms.") var pingInterval = 25_000
+    @Option(help: "Redis URL (redis://host:port): join the other bench servers on it through the Redis adapter.") var redisURL: String?
 
     func run() async throws {
         bootstrapLogging(format: .text, level: .warning)
         FileDescriptorLimit.raiseToHard()
         var configuration = SocketIOConfiguration()
         configuration.engine.pingInterval = .milliseconds(pingInterval)
-        let io = SocketIOServer(configuration: configuration, logger: Logger(label: "herald.bench-server"))
-        Self.install(on: io)
+        let logger = Logger(label: "herald.bench-server")
         let group = MultiThreadedEventLoopGroup(numberOfThreads: threads ?? System.coreCount)
+        let io: SocketIOServer
+        var bus: RedisClusterBus?
+        if let redisURL {
+            let redis: RedisConfiguration
+            do { redis = try RedisConfiguration(url: redisURL) } catch { throw ValidationError("--redis-url: \(error)") }
+            let cluster = RedisClusterBus(configuration: redis, eventLoop: group.next(), logger: logger)
+            try await cluster.connect()
+            io = SocketIOServer(configuration: configuration, logger: logger,
+                                adapterFactory: RedisAdapter.factory(bus: cluster, logger: logger))
+            bus = cluster
+        } else {
+            io = SocketIOServer(configuration: configuration, logger: logger)
+        }
+        Self.install(on: io, clustered: bus != nil)
+        // Listening only once the namespace hears the other nodes: a client let in earlier could miss a broadcast.
+        try await (io.sockets.adapter as? RedisAdapter)?.ready()
         let channel = try await io.bind(host: host, port: port, group: group)
-        print("bench-server listening on \(host):\(port)")
+        // Unbuffered: scripts wait for this line in a log file.
+        FileHandle.standardOutput.write(Data("bench-server listening on \(host):\(port)\(redisURL.map { " (cluster node on \($0))" } ?? "")\n".utf8))
         try await channel.closeFuture.get()
+        await bus?.close()
     }
 
     /// Kept in step with the copy in Tests/HeraldBenchTests (tests cannot import an executable).
-    static func install(on io: SocketIOServer) {
+    /// Clustered, the room is joined in middleware: the adapter then holds the room's Redis subscription in
+    /// place before the client hears CONNECT, so an event published on another node right after reaches it.
+    static func install(on io: SocketIOServer, clustered: Bool = false) {
+        if clustered {
+            io.use { socket in
+                if let room = socket.handshake.auth["room"]?.stringValue { socket.join(room) }
+            }
+        }
         io.onConnection { socket in
-            if let room = socket.handshake.auth["room"]?.stringValue { socket.join(room) }
+            if !clustered, let room = socket.handshake.auth["room"]?.stringValue { socket.join(room) }
             socket.on("broadcast") { event in
                 io.emit("broadcast", event[0] ?? .null)
                 event.ack(event.args)
