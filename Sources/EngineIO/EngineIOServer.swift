@@ -121,8 +121,7 @@ public final class EngineIOServer: Sendable {
         case .success(.handshake):
             let eventLoop = responder.context.eventLoop
             let info = EngineIORequestInfo(
-                headers: request.head.headers, uri: request.uri, query: query,
-                remoteAddress: request.remoteAddress, transport: .polling)
+                headers: request.head.headers, uri: request.uri, remoteAddress: request.remoteAddress, transport: .polling)
             let session = openSession(on: eventLoop, request: info, websocket: nil)
             var payload = ByteBuffer()
             openPacket(for: session, upgrades: upgradesForPolling).encode(into: &payload)
@@ -192,8 +191,7 @@ public final class EngineIOServer: Sendable {
             return
         }
         let info = EngineIORequestInfo(
-            headers: head.headers, uri: head.uri, query: query,
-            remoteAddress: connection.remoteAddress, transport: .websocket)
+            headers: head.headers, uri: head.uri, remoteAddress: connection.remoteAddress, transport: .websocket)
         let session = openSession(on: connection.eventLoop, request: info, websocket: connection)
         connection.delegate = EngineIOWebSocketBridge(session: session)
         var payload = ByteBuffer()

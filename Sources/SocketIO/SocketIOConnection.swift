@@ -80,8 +80,7 @@ final class SocketIOConnection: EngineIOSessionDelegate, @unchecked Sendable {
         }
         let request = session.request
         let handshake = SocketIOHandshake(
-            auth: auth ?? .object([:]), headers: request.headers, query: request.query,
-            url: request.uri, remoteAddress: request.remoteAddress)
+            auth: auth ?? .object([:]), headers: request.headers, url: request.uri, remoteAddress: request.remoteAddress)
         let recovery = server.configuration.connectionStateRecovery
         let middleware = namespace.middleware
         if recovery == nil && middleware.isEmpty {

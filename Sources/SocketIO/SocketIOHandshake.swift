@@ -8,9 +8,26 @@ public struct SocketIOHandshake: Sendable {
     /// The CONNECT packet's payload; an empty object when the client sent none.
     public var auth: JSONValue
     public var headers: HTTPHeaders
-    public var query: [String: String]
+    /// The URL's query parameters, parsed from `url` when asked for (an idle socket keeps no dictionary).
+    public var query: [String: String] {
+        get { queryOverride ?? HTTPQuery.parse(url) }
+        set { queryOverride = newValue }
+    }
     public var url: String
     public var remoteAddress: SocketAddress?
+    private var queryOverride: [String: String]?
+
+    public init(auth: JSONValue, headers: HTTPHeaders, url: String, remoteAddress: SocketAddress?) {
+        self.auth = auth
+        self.headers = headers
+        self.url = url
+        self.remoteAddress = remoteAddress
+    }
+
+    public init(auth: JSONValue, headers: HTTPHeaders, query: [String: String], url: String, remoteAddress: SocketAddress?) {
+        self.init(auth: auth, headers: headers, url: url, remoteAddress: remoteAddress)
+        if query != HTTPQuery.parse(url) { queryOverride = query }
+    }
 
     /// The client's IP address, as text.
     public var address: String { remoteAddress?.ipAddress ?? "" }
