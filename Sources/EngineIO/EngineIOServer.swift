@@ -13,6 +13,8 @@ public final class EngineIOServer: Sendable {
     public let logger: Logger
     private let sessions = Mutex<[String: EngineIOSession]>([:])
     private let handlers = Mutex<Handlers>(Handlers())
+    /// Each event loop's heartbeat timers (see `EngineIOHeartbeatTimers`), looked up once per session.
+    private let timers = Mutex<[ObjectIdentifier: EngineIOHeartbeatTimers]>([:])
 
     struct Handlers {
         var onSession: (@Sendable (EngineIOSession) -> Void)?
@@ -48,6 +50,16 @@ public final class EngineIOServer: Sendable {
     public func closeAllSessions() {
         for session in sessions.withLock({ Array($0.values) }) {
             session.eventLoop.execute { session.close(reason: .forcedClose) }
+        }
+    }
+
+    func heartbeatTimers(for eventLoop: any EventLoop) -> EngineIOHeartbeatTimers {
+        timers.withLock { timers in
+            let key = ObjectIdentifier(eventLoop as AnyObject)
+            if let existing = timers[key] { return existing }
+            let created = EngineIOHeartbeatTimers(eventLoop: eventLoop)
+            timers[key] = created
+            return created
         }
     }
 

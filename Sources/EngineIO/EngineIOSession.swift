@@ -54,7 +54,9 @@ public final class EngineIOSession: @unchecked Sendable {
     private var pendingPoll: HTTPResponder?
     private var queue: [Outbound] = []
     private var queuedBytes = 0
-    private var heartbeatTimer: Scheduled<Void>?
+    /// Bumped by every arm and by close: a heartbeat entry with an older generation is stale.
+    private var heartbeatGeneration: UInt32 = 0
+    private let heartbeatTimers: EngineIOHeartbeatTimers
     private var upgradeTimer: Scheduled<Void>?
     private var lingerTimer: Scheduled<Void>?
     private var flushScheduled = false
@@ -62,6 +64,9 @@ public final class EngineIOSession: @unchecked Sendable {
     private var unwritableBytes = 0
     /// The websocket's writability as last reported by its loop (it may be another loop after an upgrade).
     private var websocketWritable = true
+    /// Whether `websocket` lives on this session's loop (always, unless it upgraded a polling session from
+    /// another loop): then writes skip the connection's thread check.
+    private var websocketOnSessionLoop = false
 
     enum Outbound {
         case packet(EngineIOPacket)
@@ -75,6 +80,13 @@ public final class EngineIOSession: @unchecked Sendable {
         self.server = server
         self.websocket = websocket
         self.machine = EngineIOSessionStateMachine(transport: websocket == nil ? .polling : .websocket)
+        self.heartbeatTimers = server.heartbeatTimers(for: eventLoop)
+        if let websocket { self.websocketOnSessionLoop = Self.sameLoop(websocket, eventLoop) }
+    }
+
+    private static func sameLoop(_ connection: WebSocketConnection, _ eventLoop: any EventLoop) -> Bool {
+        guard connection.channel != nil else { return false }
+        return (connection.eventLoop as AnyObject) === (eventLoop as AnyObject)
     }
 
     public var transport: EngineIOTransportKind { machine.transport == .polling ? .polling : .websocket }
@@ -199,17 +211,21 @@ public final class EngineIOSession: @unchecked Sendable {
     }
 
     private func armHeartbeat(after delay: Duration) {
-        heartbeatTimer?.cancel()
-        heartbeatTimer = eventLoop.scheduleTask(in: TimeAmount(delay)) { [self] in
-            switch machine.heartbeatTimerFired() {
-            case .sendPingAndArmTimeout:
-                sendPacket(.ping(ByteBuffer()))
-                armHeartbeat(after: server.configuration.pingTimeout)
-            case .close(let reason):
-                close(reason: reason)
-            case .armPingInterval, .none:
-                break
-            }
+        heartbeatGeneration &+= 1
+        heartbeatTimers.arm(self, generation: heartbeatGeneration, after: TimeAmount(delay))
+    }
+
+    /// Called by the loop's heartbeat timers when an armed deadline passes.
+    func heartbeatTimerFired(generation: UInt32) {
+        guard generation == heartbeatGeneration else { return }
+        switch machine.heartbeatTimerFired() {
+        case .sendPingAndArmTimeout:
+            sendPacket(.ping(ByteBuffer()))
+            armHeartbeat(after: server.configuration.pingTimeout)
+        case .close(let reason):
+            close(reason: reason)
+        case .armPingInterval, .none:
+            break
         }
     }
 
@@ -444,7 +460,7 @@ public final class EngineIOSession: @unchecked Sendable {
     func close(reason: EngineIOCloseReason) {
         eventLoop.preconditionInEventLoop()
         guard machine.close() else { return }
-        heartbeatTimer?.cancel()
+        heartbeatGeneration &+= 1
         upgradeTimer?.cancel()
         if let poll = pendingPoll {
             pendingPoll = nil
