@@ -106,7 +106,8 @@ public final class EngineIOSession: @unchecked Sendable {
 
     /// Writes without flushing; the caller flushes (a broadcast writes to every member, then flushes each once).
     public func write(_ message: EngineIOPreparedMessage, volatile: Bool = false) {
-        eventLoop.preconditionInEventLoop()
+        // Once per recipient of every broadcast: checked in debug builds only.
+        eventLoop.assertInEventLoop()
         guard !machine.closed else { return }
         if volatile && !isWritable { return }
         if machine.transport == .websocket, let websocket {
@@ -135,11 +136,26 @@ public final class EngineIOSession: @unchecked Sendable {
     public func flush() {
         guard !machine.closed else { return }
         if machine.transport == .websocket, let websocket {
-            websocket.flush()
+            if websocketOnSessionLoop { websocket.flushOnEventLoop() } else { websocket.flush() }
         } else if let poll = pendingPoll, !queue.isEmpty {
             pendingPoll = nil
             respondToPoll(poll)
         }
+    }
+
+    /// For a caller that writes to many sessions in one loop tick and flushes them itself at the end of the tick
+    /// (a broadcast): true when this session has no flush pending yet, and it is now the caller's to flush with
+    /// `flushClaimed()`; false when a flush is already pending this tick (which will carry the caller's writes too).
+    public func claimFlush() -> Bool {
+        guard !flushScheduled else { return false }
+        flushScheduled = true
+        return true
+    }
+
+    /// Flushes a session whose flush `claimFlush()` handed to the caller.
+    public func flushClaimed() {
+        flushScheduled = false
+        flush()
     }
 
     private func scheduleFlush() {
@@ -161,8 +177,13 @@ public final class EngineIOSession: @unchecked Sendable {
             }
         }
         // The connection hops by itself when it lives on another loop; on the hot path it does not, and no closure is allocated.
-        websocket.write(preframed: message.frame)
-        for frame in message.attachmentFrames { websocket.write(preframed: frame) }
+        if websocketOnSessionLoop && websocket === self.websocket {
+            websocket.writeOnEventLoop(preframed: message.frame)
+            for frame in message.attachmentFrames { websocket.writeOnEventLoop(preframed: frame) }
+        } else {
+            websocket.write(preframed: message.frame)
+            for frame in message.attachmentFrames { websocket.write(preframed: frame) }
+        }
     }
 
     /// Sends a single packet (for example a lone binary message), flushed within this loop tick.
@@ -418,6 +439,7 @@ public final class EngineIOSession: @unchecked Sendable {
             upgradeTimer?.cancel()
             probe = nil
             websocket = connection
+            websocketOnSessionLoop = Self.sameLoop(connection, eventLoop)
             if let poll = pendingPoll {
                 pendingPoll = nil
                 poll.respond(.pollPayload(ByteBuffer(string: "6")))
