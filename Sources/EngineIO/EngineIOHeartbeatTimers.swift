@@ -9,6 +9,10 @@ import NIOCore
 /// where a NIO `Scheduled` task costs a promise, a future, two closures and a heap slot (about 250 bytes), and
 /// arming takes no lock. Timing is unchanged: each session's timer fires at its own deadline.
 ///
+/// Stale entries (a re-armed or closed session's) keep their session until they come due; when they outnumber
+/// the live sessions' entries (one each) by more than 1 024, the queues are compacted, so a burst of closing
+/// connections does not keep its sessions for a whole ping interval.
+///
 /// Confined to its event loop.
 final class EngineIOHeartbeatTimers: @unchecked Sendable {
     struct Entry {
@@ -22,10 +26,16 @@ final class EngineIOHeartbeatTimers: @unchecked Sendable {
     private var scheduled: Scheduled<Void>?
     private var scheduledDeadline: NIODeadline?
     private var firing = false
+    /// Open sessions on this loop (each has exactly one current entry) and entries queued, stale ones included.
+    private var live = 0
+    private var queued = 0
 
     init(eventLoop: any EventLoop) {
         self.eventLoop = eventLoop
     }
+
+    func sessionOpened() { live += 1 }
+    func sessionClosed() { live -= 1 }
 
     func arm(_ session: EngineIOSession, generation: UInt32, after delay: TimeAmount) {
         let deadline = eventLoop.now + delay
@@ -37,6 +47,8 @@ final class EngineIOHeartbeatTimers: @unchecked Sendable {
             entries.append(entry)
             queues.append((delay, entries))
         }
+        queued += 1
+        if queued > 2 * live + 1024 { compact() }
         guard !firing else { return }
         if let scheduledDeadline, scheduledDeadline <= deadline { return }
         schedule(at: deadline)
@@ -46,6 +58,16 @@ final class EngineIOHeartbeatTimers: @unchecked Sendable {
         scheduled?.cancel()
         scheduledDeadline = deadline
         scheduled = eventLoop.scheduleTask(deadline: deadline) { [self] in fire() }
+    }
+
+    /// Drops stale entries, keeping each queue's order.
+    private func compact() {
+        queued = 0
+        for index in queues.indices {
+            let current = queues[index].entries.filter { $0.generation == $0.session.heartbeatGeneration }
+            queues[index].entries = CircularBuffer(current)
+            queued += current.count
+        }
     }
 
     private func fire() {
@@ -58,6 +80,7 @@ final class EngineIOHeartbeatTimers: @unchecked Sendable {
         while index < queues.count {
             while let first = queues[index].entries.first, first.deadline <= now {
                 queues[index].entries.removeFirst()
+                queued -= 1
                 first.session.heartbeatTimerFired(generation: first.generation)
             }
             index += 1

@@ -95,7 +95,7 @@ public final class EngineIOSession: @unchecked Sendable {
     private var queue: [Outbound] = []
     private var queuedBytes = 0
     /// Bumped by every arm and by close: a heartbeat entry with an older generation is stale.
-    private var heartbeatGeneration: UInt32 = 0
+    private(set) var heartbeatGeneration: UInt32 = 0
     private let heartbeatTimers: EngineIOHeartbeatTimers
     private var upgradeTimer: Scheduled<Void>?
     private var lingerTimer: Scheduled<Void>?
@@ -268,6 +268,7 @@ public final class EngineIOSession: @unchecked Sendable {
     // MARK: Heartbeat
 
     func start() {
+        heartbeatTimers.sessionOpened()
         armHeartbeat(after: server.configuration.pingInterval)
     }
 
@@ -523,6 +524,7 @@ public final class EngineIOSession: @unchecked Sendable {
         eventLoop.preconditionInEventLoop()
         guard machine.close() else { return }
         heartbeatGeneration &+= 1
+        heartbeatTimers.sessionClosed()
         upgradeTimer?.cancel()
         if let poll = pendingPoll {
             pendingPoll = nil
@@ -541,6 +543,8 @@ public final class EngineIOSession: @unchecked Sendable {
         }
         if let websocket {
             websocket.close(code: .normalClosure)
+            // The heartbeat queue may hold this session until its stale entry comes due: let the connection go now.
+            self.websocket = nil
         }
         closeProbe()
         queue.removeAll()
