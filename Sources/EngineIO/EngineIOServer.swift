@@ -13,6 +13,8 @@ public final class EngineIOServer: Sendable {
     public let logger: Logger
     private let sessions = Mutex<[String: EngineIOSession]>([:])
     private let handlers = Mutex<Handlers>(Handlers())
+    /// Each event loop's heartbeat timers (see `EngineIOHeartbeatTimers`), looked up once per session.
+    private let timers = Mutex<[ObjectIdentifier: EngineIOHeartbeatTimers]>([:])
 
     struct Handlers {
         var onSession: (@Sendable (EngineIOSession) -> Void)?
@@ -51,39 +53,63 @@ public final class EngineIOServer: Sendable {
         }
     }
 
+    func heartbeatTimers(for eventLoop: any EventLoop) -> EngineIOHeartbeatTimers {
+        timers.withLock { timers in
+            let key = ObjectIdentifier(eventLoop as AnyObject)
+            if let existing = timers[key] { return existing }
+            let created = EngineIOHeartbeatTimers(eventLoop: eventLoop)
+            timers[key] = created
+            return created
+        }
+    }
+
     func remove(_ session: EngineIOSession) {
         _ = sessions.withLock { $0.removeValue(forKey: session.id) }
     }
 
     // MARK: Pipeline
 
-    /// Installs the HTTP server, the websocket upgrader and the request handler on a freshly accepted channel.
+    /// Installs the handlers of a freshly accepted channel: the websocket fast path, which answers a plain websocket
+    /// upgrade itself (see `WebSocketUpgradeFastPath`) and hands anything else to the HTTP pipeline.
     public func configure(channel: any Channel) -> EventLoopFuture<Void> {
         channel.eventLoop.makeCompletedFuture {
-            let pipeline = channel.pipeline.syncOperations
-            let encoder = HTTPResponseEncoder()
-            let decoder = ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .forwardBytes))
-            let pipelining = HTTPServerPipelineHandler()
-            let errors = HTTPServerProtocolErrorHandler()
-            try pipeline.addHandlers([encoder, decoder, pipelining, errors])
-            // NIO's upgrade handler only looks at a connection's first request, but clients reuse keep-alive
-            // connections for the websocket upgrade, so the HTTP handler puts a fresh one back after each request.
-            let handler = HTTPServerHandler(server: self) { [self] in
-                HTTPServerUpgradeHandler(
-                    upgraders: [makeUpgrader()], httpEncoder: encoder,
-                    extraHTTPHandlers: [decoder, pipelining, errors],
-                    upgradeCompletionHandler: { context in
-                        context.pipeline.removeHandler(name: HTTPServerHandler.name, promise: nil)
-                    })
-            }
-            try pipeline.addHandler(handler.makeUpgradeHandler())
-            try pipeline.addHandler(handler, name: HTTPServerHandler.name)
+            let fastPath = WebSocketUpgradeFastPath(
+                configuration: webSocketConfiguration,
+                shouldUpgrade: { [self] channel, head in shouldUpgrade(head, remoteAddress: channel.remoteAddress) },
+                upgraded: { [self] connection, head in webSocketUpgraded(connection, head: head) },
+                installHTTPPipeline: { [self] pipeline in try installHTTPPipeline(on: pipeline) })
+            try channel.pipeline.syncOperations.addHandler(fastPath)
         }
     }
 
-    private func makeUpgrader() -> NIOWebSocketServerUpgrader {
+    /// Appends the HTTP server, the websocket upgrader and the request handler.
+    private func installHTTPPipeline(on pipeline: ChannelPipeline.SynchronousOperations) throws {
+        let encoder = HTTPResponseEncoder()
+        let decoder = ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .forwardBytes))
+        let pipelining = HTTPServerPipelineHandler()
+        let errors = HTTPServerProtocolErrorHandler()
+        try pipeline.addHandlers([encoder, decoder, pipelining, errors])
+        // NIO's upgrade handler only looks at a connection's first request, but clients reuse keep-alive
+        // connections for the websocket upgrade, so the HTTP handler puts a fresh one back after each request.
+        let handler = HTTPServerHandler(server: self) { [self] in
+            HTTPServerUpgradeHandler(
+                upgraders: [makeUpgrader()], httpEncoder: encoder,
+                extraHTTPHandlers: [decoder, pipelining, errors],
+                upgradeCompletionHandler: { context in
+                    context.pipeline.removeHandler(name: HTTPServerHandler.name, promise: nil)
+                })
+        }
+        try pipeline.addHandler(handler.makeUpgradeHandler())
+        try pipeline.addHandler(handler, name: HTTPServerHandler.name)
+    }
+
+    private var webSocketConfiguration: WebSocketConfiguration {
+        WebSocketConfiguration(maxFrameSize: configuration.maxPayload, maxMessageSize: configuration.maxPayload)
+    }
+
+    private func makeUpgrader() -> WebSocketServerUpgrader {
         WebSocketServerUpgrade.makeUpgrader(
-            configuration: WebSocketConfiguration(maxFrameSize: configuration.maxPayload, maxMessageSize: configuration.maxPayload),
+            configuration: webSocketConfiguration,
             shouldUpgrade: { [self] channel, head in
                 channel.eventLoop.makeSucceededFuture(shouldUpgrade(head, remoteAddress: channel.remoteAddress) ? HTTPHeaders() : nil)
             },
@@ -121,8 +147,7 @@ public final class EngineIOServer: Sendable {
         case .success(.handshake):
             let eventLoop = responder.context.eventLoop
             let info = EngineIORequestInfo(
-                headers: request.head.headers, uri: request.uri, query: query,
-                remoteAddress: request.remoteAddress, transport: .polling)
+                headers: request.head.headers, uri: request.uri, remoteAddress: request.remoteAddress, transport: .polling)
             let session = openSession(on: eventLoop, request: info, websocket: nil)
             var payload = ByteBuffer()
             openPacket(for: session, upgrades: upgradesForPolling).encode(into: &payload)
@@ -192,8 +217,7 @@ public final class EngineIOServer: Sendable {
             return
         }
         let info = EngineIORequestInfo(
-            headers: head.headers, uri: head.uri, query: query,
-            remoteAddress: connection.remoteAddress, transport: .websocket)
+            headers: head.headers, uri: head.uri, remoteAddress: connection.remoteAddress, transport: .websocket)
         let session = openSession(on: connection.eventLoop, request: info, websocket: connection)
         connection.delegate = EngineIOWebSocketBridge(session: session)
         var payload = ByteBuffer()
@@ -226,14 +250,25 @@ public final class EngineIOServer: Sendable {
         ).packet
     }
 
-    /// 20 URL-safe characters from 15 random bytes, like the reference server's ids.
+    /// 20 URL-safe characters from 15 random bytes, like the reference server's ids (base64url, no padding).
     public static func makeSessionID() -> String {
         var generator = SystemRandomNumberGenerator()
-        var bytes = [UInt8](repeating: 0, count: 15)
-        for index in bytes.indices { bytes[index] = generator.next() }
-        var id = Base64.encode(bytes)
-        id = String(id.map { $0 == "+" ? "-" : $0 == "/" ? "_" : $0 })
-        return id
+        // 15 bytes = five 24-bit groups; two 64-bit draws give 16 random bytes.
+        let high = generator.next() as UInt64
+        let low = generator.next() as UInt64
+        return String(unsafeUninitializedCapacity: 20) { out in
+            let alphabet: StaticString = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+            let table = alphabet.utf8Start
+            for group in 0..<5 {
+                let bits = group < 2 ? high >> UInt64(40 - group * 24) : (group == 2 ? (high << 8 | low >> 56) : low >> UInt64(32 - (group - 3) * 24))
+                let value = Int(truncatingIfNeeded: bits & 0xFF_FFFF)
+                out[group * 4] = table[value >> 18]
+                out[group * 4 + 1] = table[value >> 12 & 63]
+                out[group * 4 + 2] = table[value >> 6 & 63]
+                out[group * 4 + 3] = table[value & 63]
+            }
+            return 20
+        }
     }
 
     // MARK: CORS

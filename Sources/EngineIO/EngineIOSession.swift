@@ -18,12 +18,66 @@ public protocol EngineIOSessionDelegate: AnyObject {
 
 /// What the session knows about the request that opened it.
 public struct EngineIORequestInfo: Sendable {
-    public var headers: HTTPHeaders
+    /// The request's headers, rebuilt when asked for from one packed string (see `init`).
+    public var headers: HTTPHeaders {
+        get { headersOverride ?? Self.unpack(packedHeaders) }
+        set { headersOverride = newValue }
+    }
     public var uri: String
-    public var query: [String: String]
+    /// The URI's query parameters, parsed from `uri` when asked for: a session keeps no dictionary for them.
+    public var query: [String: String] {
+        get { queryOverride ?? HTTPQuery.parse(uri) }
+        set { queryOverride = newValue }
+    }
     public var remoteAddress: SocketAddress?
     /// Transport of the opening request.
     public var transport: EngineIOTransportKind
+    private var packedHeaders: String
+    private var headersOverride: HTTPHeaders?
+    private var queryOverride: [String: String]?
+
+    /// Keeps the headers as one string (`name:value\n` each): a session holds its request for its whole life,
+    /// and NIO's parsed form is an array with room for 16 headers (544 bytes) plus a string object per long name
+    /// or value, several hundred bytes per connection for data read once, if at all, at the Socket.IO handshake.
+    init(headers: HTTPHeaders, uri: String, remoteAddress: SocketAddress?, transport: EngineIOTransportKind) {
+        self.uri = uri
+        self.remoteAddress = remoteAddress
+        self.transport = transport
+        if let packed = Self.pack(headers) {
+            self.packedHeaders = packed
+        } else {
+            self.packedHeaders = ""
+            self.headersOverride = HTTPHeaders(headers.map { ($0.name, $0.value) })
+        }
+    }
+
+    /// nil when a name holds `:` or `\n`, or a value holds `\n` (a parsed request has neither).
+    static func pack(_ headers: HTTPHeaders) -> String? {
+        var count = 0
+        for (name, value) in headers {
+            if name.utf8.contains(where: { $0 == UInt8(ascii: ":") || $0 == UInt8(ascii: "\n") }) { return nil }
+            if value.utf8.contains(UInt8(ascii: "\n")) { return nil }
+            count += name.utf8.count + value.utf8.count + 2
+        }
+        var packed = ""
+        packed.reserveCapacity(count)
+        for (name, value) in headers {
+            packed += name
+            packed += ":"
+            packed += value
+            packed += "\n"
+        }
+        return packed
+    }
+
+    static func unpack(_ packed: String) -> HTTPHeaders {
+        var pairs: [(String, String)] = []
+        for line in packed.utf8.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: true) {
+            guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { continue }
+            pairs.append((String(Substring(line[..<colon])), String(Substring(line[line.index(after: colon)...]))))
+        }
+        return HTTPHeaders(pairs)
+    }
 }
 
 /// One Engine.IO session. Confined to `eventLoop`: call its methods there (`eventLoop.execute` from elsewhere).
@@ -40,7 +94,9 @@ public final class EngineIOSession: @unchecked Sendable {
     private var pendingPoll: HTTPResponder?
     private var queue: [Outbound] = []
     private var queuedBytes = 0
-    private var heartbeatTimer: Scheduled<Void>?
+    /// Bumped by every arm and by close: a heartbeat entry with an older generation is stale.
+    private(set) var heartbeatGeneration: UInt32 = 0
+    private let heartbeatTimers: EngineIOHeartbeatTimers
     private var upgradeTimer: Scheduled<Void>?
     private var lingerTimer: Scheduled<Void>?
     private var flushScheduled = false
@@ -48,6 +104,9 @@ public final class EngineIOSession: @unchecked Sendable {
     private var unwritableBytes = 0
     /// The websocket's writability as last reported by its loop (it may be another loop after an upgrade).
     private var websocketWritable = true
+    /// Whether `websocket` lives on this session's loop (always, unless it upgraded a polling session from
+    /// another loop): then writes skip the connection's thread check.
+    private var websocketOnSessionLoop = false
 
     enum Outbound {
         case packet(EngineIOPacket)
@@ -61,6 +120,13 @@ public final class EngineIOSession: @unchecked Sendable {
         self.server = server
         self.websocket = websocket
         self.machine = EngineIOSessionStateMachine(transport: websocket == nil ? .polling : .websocket)
+        self.heartbeatTimers = server.heartbeatTimers(for: eventLoop)
+        if let websocket { self.websocketOnSessionLoop = Self.sameLoop(websocket, eventLoop) }
+    }
+
+    private static func sameLoop(_ connection: WebSocketConnection, _ eventLoop: any EventLoop) -> Bool {
+        guard connection.channel != nil else { return false }
+        return (connection.eventLoop as AnyObject) === (eventLoop as AnyObject)
     }
 
     public var transport: EngineIOTransportKind { machine.transport == .polling ? .polling : .websocket }
@@ -80,7 +146,8 @@ public final class EngineIOSession: @unchecked Sendable {
 
     /// Writes without flushing; the caller flushes (a broadcast writes to every member, then flushes each once).
     public func write(_ message: EngineIOPreparedMessage, volatile: Bool = false) {
-        eventLoop.preconditionInEventLoop()
+        // Once per recipient of every broadcast: checked in debug builds only.
+        eventLoop.assertInEventLoop()
         guard !machine.closed else { return }
         if volatile && !isWritable { return }
         if machine.transport == .websocket, let websocket {
@@ -109,11 +176,26 @@ public final class EngineIOSession: @unchecked Sendable {
     public func flush() {
         guard !machine.closed else { return }
         if machine.transport == .websocket, let websocket {
-            websocket.flush()
+            if websocketOnSessionLoop { websocket.flushOnEventLoop() } else { websocket.flush() }
         } else if let poll = pendingPoll, !queue.isEmpty {
             pendingPoll = nil
             respondToPoll(poll)
         }
+    }
+
+    /// For a caller that writes to many sessions in one loop tick and flushes them itself at the end of the tick
+    /// (a broadcast): true when this session has no flush pending yet, and it is now the caller's to flush with
+    /// `flushClaimed()`; false when a flush is already pending this tick (which will carry the caller's writes too).
+    public func claimFlush() -> Bool {
+        guard !flushScheduled else { return false }
+        flushScheduled = true
+        return true
+    }
+
+    /// Flushes a session whose flush `claimFlush()` handed to the caller.
+    public func flushClaimed() {
+        flushScheduled = false
+        flush()
     }
 
     private func scheduleFlush() {
@@ -135,8 +217,13 @@ public final class EngineIOSession: @unchecked Sendable {
             }
         }
         // The connection hops by itself when it lives on another loop; on the hot path it does not, and no closure is allocated.
-        websocket.write(preframed: message.frame)
-        for frame in message.attachmentFrames { websocket.write(preframed: frame) }
+        if websocketOnSessionLoop && websocket === self.websocket {
+            websocket.writeOnEventLoop(preframed: message.frame)
+            for frame in message.attachmentFrames { websocket.writeOnEventLoop(preframed: frame) }
+        } else {
+            websocket.write(preframed: message.frame)
+            for frame in message.attachmentFrames { websocket.write(preframed: frame) }
+        }
     }
 
     /// Sends a single packet (for example a lone binary message), flushed within this loop tick.
@@ -181,21 +268,26 @@ public final class EngineIOSession: @unchecked Sendable {
     // MARK: Heartbeat
 
     func start() {
+        heartbeatTimers.sessionOpened()
         armHeartbeat(after: server.configuration.pingInterval)
     }
 
     private func armHeartbeat(after delay: Duration) {
-        heartbeatTimer?.cancel()
-        heartbeatTimer = eventLoop.scheduleTask(in: TimeAmount(delay)) { [self] in
-            switch machine.heartbeatTimerFired() {
-            case .sendPingAndArmTimeout:
-                sendPacket(.ping(ByteBuffer()))
-                armHeartbeat(after: server.configuration.pingTimeout)
-            case .close(let reason):
-                close(reason: reason)
-            case .armPingInterval, .none:
-                break
-            }
+        heartbeatGeneration &+= 1
+        heartbeatTimers.arm(self, generation: heartbeatGeneration, after: TimeAmount(delay))
+    }
+
+    /// Called by the loop's heartbeat timers when an armed deadline passes.
+    func heartbeatTimerFired(generation: UInt32) {
+        guard generation == heartbeatGeneration else { return }
+        switch machine.heartbeatTimerFired() {
+        case .sendPingAndArmTimeout:
+            sendPacket(.ping(ByteBuffer()))
+            armHeartbeat(after: server.configuration.pingTimeout)
+        case .close(let reason):
+            close(reason: reason)
+        case .armPingInterval, .none:
+            break
         }
     }
 
@@ -388,6 +480,7 @@ public final class EngineIOSession: @unchecked Sendable {
             upgradeTimer?.cancel()
             probe = nil
             websocket = connection
+            websocketOnSessionLoop = Self.sameLoop(connection, eventLoop)
             if let poll = pendingPoll {
                 pendingPoll = nil
                 poll.respond(.pollPayload(ByteBuffer(string: "6")))
@@ -430,7 +523,8 @@ public final class EngineIOSession: @unchecked Sendable {
     func close(reason: EngineIOCloseReason) {
         eventLoop.preconditionInEventLoop()
         guard machine.close() else { return }
-        heartbeatTimer?.cancel()
+        heartbeatGeneration &+= 1
+        heartbeatTimers.sessionClosed()
         upgradeTimer?.cancel()
         if let poll = pendingPoll {
             pendingPoll = nil
@@ -449,6 +543,8 @@ public final class EngineIOSession: @unchecked Sendable {
         }
         if let websocket {
             websocket.close(code: .normalClosure)
+            // The heartbeat queue may hold this session until its stale entry comes due: let the connection go now.
+            self.websocket = nil
         }
         closeProbe()
         queue.removeAll()

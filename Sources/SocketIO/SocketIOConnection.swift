@@ -79,9 +79,7 @@ final class SocketIOConnection: EngineIOSessionDelegate, @unchecked Sendable {
             return
         }
         let request = session.request
-        let handshake = SocketIOHandshake(
-            auth: auth ?? .object([:]), headers: request.headers, query: request.query,
-            url: request.uri, remoteAddress: request.remoteAddress)
+        let handshake = SocketIOHandshake(auth: auth ?? .object([:]), request: request)
         let recovery = server.configuration.connectionStateRecovery
         let middleware = namespace.middleware
         if recovery == nil && middleware.isEmpty {

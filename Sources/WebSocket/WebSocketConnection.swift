@@ -68,6 +68,19 @@ public final class WebSocketConnection: ChannelInboundHandler, RemovableChannelH
         context.write(wrapOutboundOut(preframed), promise: nil)
     }
 
+    /// `write(preframed:)` for a caller known to be on the connection's event loop: no check, no hop (the
+    /// broadcast path calls it once per recipient).
+    public func writeOnEventLoop(preframed: ByteBuffer) {
+        guard machine.canSend, let context else { return }
+        context.write(wrapOutboundOut(preframed), promise: nil)
+    }
+
+    /// `flush()` for a caller known to be on the connection's event loop.
+    public func flushOnEventLoop() {
+        guard machine.state != .closed, let context else { return }
+        context.flush()
+    }
+
     /// Flushes now.
     public func flush() {
         if let loop, !loop.inEventLoop {

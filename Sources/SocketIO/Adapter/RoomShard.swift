@@ -7,6 +7,8 @@ final class RoomShard: @unchecked Sendable {
     let stats: SocketIOStats
     private(set) var rooms: [String: Set<SocketKey>] = [:]
     private(set) var sockets: Set<SocketKey> = []
+    /// Sessions written to by broadcasts this loop tick, flushed once each at its end.
+    private var pendingFlush: [EngineIOSession] = []
 
     init(eventLoop: any EventLoop, stats: SocketIOStats) {
         self.eventLoop = eventLoop
@@ -53,14 +55,45 @@ final class RoomShard: @unchecked Sendable {
         return result
     }
 
-    /// Writes the shared message to every recipient, then flushes each connection once.
+    /// Writes the shared message to every recipient; each connection is flushed once at the end of this loop
+    /// tick, so several broadcasts (and direct sends) in one tick leave in one `writev` per connection.
     func deliver(_ message: EngineIOPreparedMessage, options: BroadcastOptions, probe: FanOutProbe? = nil) {
-        let recipients = recipients(options)
-        for socket in recipients { socket.session.write(message, volatile: options.volatile) }
-        for socket in recipients { socket.session.flush() }
+        let count: Int
+        if options.except.isEmpty && options.rooms.count <= 1 {
+            // The common cases (a whole namespace, one room) walk the member set itself: no array of recipients.
+            // The set is a value: a member closed by its write (slow client) changes `rooms`, not this copy.
+            let members = options.rooms.isEmpty ? sockets : (rooms[options.rooms.first!] ?? [])
+            for key in members { write(message, to: key.socket.session, volatile: options.volatile) }
+            count = members.count
+        } else {
+            let recipients = recipients(options)
+            for socket in recipients { write(message, to: socket.session, volatile: options.volatile) }
+            count = recipients.count
+        }
         // Counted once per shard, not per recipient: one atomic add whatever the room's size.
-        stats.delivered(recipients.count)
-        probe?.shardDone(recipients: recipients.count)
+        stats.delivered(count)
+        probe?.shardDone(recipients: count)
+    }
+
+    @inline(__always)
+    private func write(_ message: EngineIOPreparedMessage, to session: EngineIOSession, volatile: Bool) {
+        session.write(message, volatile: volatile)
+        guard session.claimFlush() else { return }
+        if pendingFlush.isEmpty {
+            eventLoop.execute { self.flushPending() }
+        }
+        pendingFlush.append(session)
+    }
+
+    private func flushPending() {
+        // Swapped out first: a flush can end a session, whose handlers may broadcast again (a new tick's batch).
+        var sessions: [EngineIOSession] = []
+        swap(&sessions, &pendingFlush)
+        for session in sessions { session.flushClaimed() }
+        if pendingFlush.isEmpty {
+            sessions.removeAll(keepingCapacity: true)
+            pendingFlush = sessions
+        }
     }
 
     var isEmpty: Bool { sockets.isEmpty }
