@@ -236,12 +236,15 @@ public final class RedisAdapter: SocketIOAdapter {
             return
         }
         let prepared = packet.prepared()
-        local.deliverLocally(prepared, options: options)
-        guard !options.local else { return }
-        let (channel, message) = clusterMessage(prepared, options: options)
-        bus.publishDetached(channel: channel, message: message) { [weak self] error in
-            self?.publishFailed(error)
+        // Publish before writing to local members: the other nodes then fan out while this one does,
+        // instead of waiting for every local write (19 000 frames ≈ 0.4 s on a loaded node).
+        if !options.local {
+            let (channel, message) = clusterMessage(prepared, options: options)
+            bus.publishDetached(channel: channel, message: message) { [weak self] error in
+                self?.publishFailed(error)
+            }
         }
+        local.deliverLocally(prepared, options: options)
     }
 
     public func broadcastConfirmed(_ packet: SocketIOPacket, options: BroadcastOptions) async throws {
@@ -250,10 +253,15 @@ public final class RedisAdapter: SocketIOAdapter {
             return
         }
         let prepared = packet.prepared()
-        local.deliverLocally(prepared, options: options)
-        guard !options.local else { return }
+        guard !options.local else {
+            local.deliverLocally(prepared, options: options)
+            return
+        }
         let (channel, message) = clusterMessage(prepared, options: options)
-        try await bus.publish(channel: channel, message: message)
+        // Runs alongside the local writes (as in `broadcast`, the other nodes need not wait for them).
+        async let published: Void = bus.publish(channel: channel, message: message)
+        local.deliverLocally(prepared, options: options)
+        try await published
     }
 
     private func publishFailed(_ error: any Error) {
