@@ -34,17 +34,7 @@ import Testing
         // These tests read every frame in order; dashboard:stats to the room `dashboard` would interleave.
         configuration.dashboard.enabled = false
         let node = HeraldNode(configuration: configuration, logger: logger)
-        let running = Task { try await node.run() }
-        do {
-            let port = try #require(try await withTimeout(.seconds(10)) { try await node.listeningAddress() }.port)
-            try await body(node, port)
-        } catch {
-            running.cancel()
-            _ = try? await running.value
-            throw error
-        }
-        running.cancel()
-        try await withTimeout(.seconds(10)) { try await running.value }
+        try await withRunningNode(node, body)
     }
 
     func client(_ port: Int) async throws -> RawSocketIOClient {

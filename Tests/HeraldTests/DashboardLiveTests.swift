@@ -182,15 +182,5 @@ private func withDashboardNode(
     node.io.use { socket in
         if let room = socket.handshake.auth["room"]?.stringValue { socket.join(room) }
     }
-    let running = Task { try await node.run() }
-    do {
-        let port = try #require(try await withTimeout(.seconds(10)) { try await node.listeningAddress() }.port)
-        try await body(node, port)
-    } catch {
-        running.cancel()
-        _ = try? await running.value
-        throw error
-    }
-    running.cancel()
-    try await withTimeout(.seconds(10)) { try await running.value }
+    try await withRunningNode(node, body)
 }

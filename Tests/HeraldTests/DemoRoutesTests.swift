@@ -125,15 +125,5 @@ func withDemoNode(demo: Bool = true, _ body: (HeraldNode, Int) async throws -> V
             orderInterval: .milliseconds(100), businessInterval: .milliseconds(200), botReplyDelay: .milliseconds(20))
     }
     let node = HeraldNode(configuration: configuration, logger: logger)
-    let running = Task { try await node.run() }
-    do {
-        let port = try #require(try await withTimeout(.seconds(10)) { try await node.listeningAddress() }.port)
-        try await body(node, port)
-    } catch {
-        running.cancel()
-        _ = try? await running.value
-        throw error
-    }
-    running.cancel()
-    try await withTimeout(.seconds(10)) { try await running.value }
+    try await withRunningNode(node, body)
 }

@@ -37,6 +37,22 @@ import Testing
     }
 }
 
+/// Runs `node` (no ServiceGroup: cancelling its task ends run()'s wait for graceful shutdown), hands `body` the
+/// node and its Socket.IO port, and always stops the node; a stop that hangs fails the test.
+func withRunningNode(_ node: HeraldNode, _ body: (HeraldNode, Int) async throws -> Void) async throws {
+    let running = Task { try await node.run() }
+    do {
+        let port = try #require(try await withTimeout(.seconds(10)) { try await node.listeningAddress() }.port)
+        try await body(node, port)
+    } catch {
+        running.cancel()
+        _ = try? await running.value
+        throw error
+    }
+    running.cancel()
+    try await withTimeout(.seconds(10)) { try await running.value }
+}
+
 /// Throws if `body` takes longer than `timeout`, so a broken server fails the test instead of hanging it.
 func withTimeout<T: Sendable>(_ timeout: Duration, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
     try await withThrowingTaskGroup(of: T.self) { group in

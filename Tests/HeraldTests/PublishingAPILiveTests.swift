@@ -170,18 +170,10 @@ private func withPublishingNode(_ body: (PublishAPIClient, Int) async throws -> 
             if let room = socket.handshake.auth["room"]?.stringValue { socket.join(room) }
         }
     }
-    let running = Task { try await node.run() }
-    do {
-        let main = try #require(try await withTimeout(.seconds(10)) { try await node.listeningAddress() }.port)
+    try await withRunningNode(node) { node, main in
         let api = try #require(node.apiListeningAddress?.port)
         try await body(PublishAPIClient(port: api), main)
-    } catch {
-        running.cancel()
-        _ = try? await running.value
-        throw error
     }
-    running.cancel()
-    try await withTimeout(.seconds(10)) { try await running.value }
 }
 
 struct PublishAPIClient {
