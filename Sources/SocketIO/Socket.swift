@@ -173,6 +173,19 @@ public final class Socket: Sendable {
         }
     }
 
+    /// Joins, and returns once a broadcast to these rooms from any node reaches this socket: a cluster adapter
+    /// subscribes a room's channel asynchronously, so answer "subscribed" to a client only after this.
+    /// Meant for a connected socket (joins in middleware are made reachable before the CONNECT reply).
+    public func joinReachable(_ rooms: [String]) async {
+        let adapter = namespace.adapter
+        // The hold subscribes the channels and waits for them; the join then counts as a member on its loop.
+        await adapter.holdRooms(rooms)
+        join(rooms)
+        // Tasks on one loop run in order: once this one has, the join has reached the adapter.
+        try? await eventLoop.submit {}.get()
+        adapter.releaseRooms(rooms)
+    }
+
     public func leave(_ room: String) {
         onLoop { [self] in
             let removed = state.withLock { $0.rooms.remove(room) != nil }

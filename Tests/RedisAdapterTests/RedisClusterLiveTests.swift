@@ -30,6 +30,12 @@ struct RedisClusterLiveTests {
                     socket.join(event.args.compactMap(\.stringValue))
                     event.ack()
                 }
+                socket.on("joinReachable") { event in
+                    Task {
+                        await socket.joinReachable(event.args.compactMap(\.stringValue))
+                        event.ack()
+                    }
+                }
             }
             channel = try await io.bind(host: "127.0.0.1", port: 0, group: group)
             try await (io.sockets.adapter as! RedisAdapter).ready()
@@ -86,6 +92,22 @@ struct RedisClusterLiveTests {
             let found = try await nodes[1].io.in("order:7").fetchSockets()
             #expect(found.map(\.id) == [aSid])
             #expect(try await nodes[1].io.sockets.adapter.serverCount() == 2)
+        }
+    }
+
+    /// No `subscriptionsSettled()` here: the ack itself must mean that a publish from another node arrives.
+    @Test func joinReachableAcksOnlyOnceOtherNodesReachTheRoom() async throws {
+        try await Self.withNodes(2) { _, nodes, clients in
+            let a = try await RawSocketIOClient.open(port: nodes[0].port, group: clients)
+            _ = try await a.connect()
+            for round in 0..<20 {
+                a.emit("joinReachable", "\"room-\(round)\"", ackID: round)
+                #expect(try await a.nextText() == "43\(round)[]")
+                // Confirmed by Redis before the ack left, not merely queued.
+                #expect(nodes[0].adapter.subscribedRooms.contains("room-\(round)"))
+                nodes[1].io.to("room-\(round)").emit("hit", .int(round))
+                #expect(try await a.nextText() == #"42["hit",\#(round)]"#)
+            }
         }
     }
 

@@ -78,7 +78,8 @@ extension AuthGateway {
         case nil:
             return .refused(AuthError(.invalidRequest, "the connection is closing"))
         case .admitted?:
-            socket.join(room)
+            // The ack says "subscribed": a publish from any node right after it must reach this socket.
+            await socket.joinReachable([room])
             return .ok
         case .refused(let error, let disconnect)?:
             if disconnect { socket.disconnect() }

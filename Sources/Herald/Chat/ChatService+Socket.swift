@@ -51,7 +51,6 @@ extension ChatService {
     }
 
     /// `chat:join {room}` (or `"room"`): joins when the authorizer allows, acks `{ok}`, then sends `chat:history`.
-    /// The room subscription work will call `didJoin` from its own `subscribe` instead.
     func join(_ socket: Socket, _ event: SocketIOEvent) {
         let room: String
         switch event[0] {
@@ -74,9 +73,12 @@ extension ChatService {
             event.ack(ChatError(.forbidden, "not allowed to join \(room)").ack)
             return
         }
-        socket.join(room)
-        event.ack(["ok": true])
-        didJoin(socket, room: room)
+        // Acked once a message sent from any node reaches the socket, so nothing after the ack is missed.
+        Task {
+            await socket.joinReachable([room])
+            event.ack(["ok": true])
+            didJoin(socket, room: room)
+        }
     }
 
     /// Sends the room's recent messages as `chat:history {room, messages, next}` (oldest first; `next` pages
