@@ -121,9 +121,9 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ], path: "bench/chat-store", exclude: ["run.sh"]),
         .testTarget(name: "EngineIOProtocolTests", dependencies: ["EngineIOProtocol"]),
-        .testTarget(name: "SocketIOProtocolTests", dependencies: ["SocketIOProtocol"]),
+        .testTarget(name: "SocketIOProtocolTests", dependencies: ["SocketIOProtocol", "HeraldTesting"]),
         .testTarget(name: "WebSocketTests", dependencies: [
-            "WebSocket",
+            "WebSocket", "HeraldTesting",
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOEmbedded", package: "swift-nio"),
         ]),
@@ -146,7 +146,7 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
         .testTarget(name: "SocketIOClientTests", dependencies: [
-            "SocketIOClient", "SocketIO",
+            "SocketIOClient", "SocketIO", "HeraldTesting",
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
         .testTarget(name: "StoreTests", dependencies: [

@@ -1,17 +1,6 @@
+import HeraldTesting
 import SocketIOClient
 import Testing
-
-/// SplitMix64: a tiny seeded generator so the jitter is reproducible.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 @Suite struct BackoffTests {
     @Test func ceilingDoublesUpToTheMaximum() {
@@ -24,7 +13,7 @@ struct SeededGenerator: RandomNumberGenerator {
     }
 
     @Test func fullJitterStaysWithinTheCeilingAndCoversIt() {
-        var generator = SeededGenerator(state: 42)
+        var generator = SeededGenerator(seed: 42)
         for attempt in 1...10 {
             let ceiling = ReconnectionBackoff.ceiling(attempt: attempt, initialDelay: .seconds(1), maxDelay: .seconds(5))
             let delays = (0..<2000).map { _ in
@@ -39,8 +28,8 @@ struct SeededGenerator: RandomNumberGenerator {
     }
 
     @Test func sameSeedSameDelays() {
-        var first = SeededGenerator(state: 7)
-        var second = SeededGenerator(state: 7)
+        var first = SeededGenerator(seed: 7)
+        var second = SeededGenerator(seed: 7)
         let a = (1...10).map { ReconnectionBackoff.delay(attempt: $0, initialDelay: .seconds(1), maxDelay: .seconds(5), using: &first) }
         let b = (1...10).map { ReconnectionBackoff.delay(attempt: $0, initialDelay: .seconds(1), maxDelay: .seconds(5), using: &second) }
         #expect(a == b)
