@@ -10,13 +10,24 @@ extension HeraldConfiguration {
         public let description: String
     }
 
+    /// The integer setting `name` (nil when absent); anything else than an integer of at least `minimum` throws
+    /// an error naming the setting. Shared by every feature's `apply(_:)`.
+    static func integer(_ name: String, in settings: [String: String], minimum: Int = 0) throws -> Int? {
+        guard let text = settings[name] else { return nil }
+        guard let number = Int(text), number >= minimum else {
+            let requirement = switch minimum {
+            case 0: "a non-negative integer"
+            case 1: "a positive integer"
+            default: "an integer of at least \(minimum)"
+            }
+            throw SettingError(description: "\(name) must be \(requirement), got \(text)")
+        }
+        return number
+    }
+
     /// Applies every `HERALD_*` setting present in `settings`; unknown values throw with the setting's name.
     public mutating func apply(_ settings: [String: String]) throws {
-        func int(_ name: String) throws -> Int? {
-            guard let text = settings[name] else { return nil }
-            guard let number = Int(text), number >= 0 else { throw SettingError(description: "\(name) must be a non-negative integer, got \(text)") }
-            return number
-        }
+        func int(_ name: String) throws -> Int? { try Self.integer(name, in: settings) }
         if let host = settings["HERALD_HOST"] { self.host = host }
         if let port = try int("HERALD_PORT") { self.port = port }
         if let threads = try int("HERALD_THREADS") { self.threads = max(1, threads) }

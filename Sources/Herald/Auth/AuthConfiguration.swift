@@ -173,13 +173,7 @@ extension ConnectionLimits {
     /// `HERALD_MAX_ROOMS`, `HERALD_EVENTS_PER_SECOND`, `HERALD_EVENT_BURST`, `HERALD_MAX_EVENT_SIZE`,
     /// `HERALD_MAX_VIOLATIONS`, `HERALD_VIOLATION_WINDOW` (ms).
     public mutating func apply(_ settings: [String: String]) throws {
-        func positive(_ name: String) throws -> Int? {
-            guard let text = settings[name] else { return nil }
-            guard let number = Int(text), number > 0 else {
-                throw HeraldConfiguration.SettingError(description: "\(name) must be a positive integer, got \(text)")
-            }
-            return number
-        }
+        func positive(_ name: String) throws -> Int? { try HeraldConfiguration.integer(name, in: settings, minimum: 1) }
         if let value = try positive("HERALD_MAX_ROOMS") { maxRooms = value }
         if let value = try positive("HERALD_EVENTS_PER_SECOND") { eventsPerSecond = Double(value) }
         if let value = try positive("HERALD_EVENT_BURST") { burst = value }

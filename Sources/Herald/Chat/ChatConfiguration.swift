@@ -38,13 +38,7 @@ public struct ChatConfiguration: Sendable {
 
     /// Applies the `HERALD_DATABASE_URL` and `HERALD_CHAT_*` settings present in `settings`.
     public mutating func apply(_ settings: [String: String]) throws {
-        func int(_ name: String) throws -> Int? {
-            guard let text = settings[name] else { return nil }
-            guard let number = Int(text), number >= 0 else {
-                throw HeraldConfiguration.SettingError(description: "\(name) must be a non-negative integer, got \(text)")
-            }
-            return number
-        }
+        func int(_ name: String) throws -> Int? { try HeraldConfiguration.integer(name, in: settings) }
         if let url = settings["HERALD_DATABASE_URL"], !url.isEmpty {
             do {
                 database = try MessageStoreLocation(url: url)

@@ -6,10 +6,7 @@ extension DashboardConfiguration {
             guard flag == "0" || flag == "1" else { throw SettingError(description: "HERALD_DASHBOARD must be 0 or 1, got \(flag)") }
             enabled = flag == "1"
         }
-        if let text = settings["HERALD_DASHBOARD_INTERVAL"] {
-            guard let ms = Int(text), ms >= 10 else {
-                throw SettingError(description: "HERALD_DASHBOARD_INTERVAL must be an integer of at least 10 (ms), got \(text)")
-            }
+        if let ms = try HeraldConfiguration.integer("HERALD_DASHBOARD_INTERVAL", in: settings, minimum: 10) {
             interval = .milliseconds(ms)
         }
         if let room = settings["HERALD_DASHBOARD_ROOM"] {

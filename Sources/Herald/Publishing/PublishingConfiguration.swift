@@ -46,11 +46,7 @@ extension PublishingConfiguration {
     public mutating func apply(_ settings: [String: String]) throws {
         typealias SettingError = HeraldConfiguration.SettingError
         func int(_ name: String, minimum: Int = 0) throws -> Int? {
-            guard let text = settings[name] else { return nil }
-            guard let number = Int(text), number >= minimum else {
-                throw SettingError(description: "\(name) must be an integer of at least \(minimum), got \(text)")
-            }
-            return number
+            try HeraldConfiguration.integer(name, in: settings, minimum: minimum)
         }
         if let host = settings["HERALD_API_HOST"] { apiHost = host }
         if let port = try int("HERALD_API_PORT") {
