@@ -144,7 +144,7 @@ func freePort() async throws -> Int {
     return port
 }
 
-/// Sends raw bytes and reads until the peer closes (RESP needs no HTTP parsing).
+/// Sends raw bytes and reads until the peer closes (RESP and raw HTTP requests alike).
 func tcpExchange(_ request: String, port: Int, timeout: Duration = .seconds(5)) async throws -> String {
     try await withTimeout(timeout) {
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)

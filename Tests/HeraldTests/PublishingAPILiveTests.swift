@@ -205,21 +205,7 @@ struct PublishAPIClient {
 extension RawHTTP {
     /// Sends `request` as is and reads until the server closes.
     static func exchange(_ request: String, port: Int, timeout: Duration = .seconds(10)) async throws -> Response {
-        let raw = try await withTimeout(timeout) {
-            let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-                .connect(host: "127.0.0.1", port: port) { channel in
-                    channel.eventLoop.makeCompletedFuture {
-                        try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
-                    }
-                }
-            return try await channel.executeThenClose { inbound, outbound in
-                try await outbound.write(ByteBuffer(string: request))
-                var received = ByteBuffer()
-                for try await var chunk in inbound { received.writeBuffer(&chunk) }
-                return String(buffer: received)
-            }
-        }
-        return try parse(raw)
+        try parse(try await tcpExchange(request, port: port, timeout: timeout))
     }
 }
 
