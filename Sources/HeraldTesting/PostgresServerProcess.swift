@@ -190,14 +190,6 @@ public final class PostgresServerProcess: @unchecked Sendable {
         // WIFEXITED / WEXITSTATUS by hand: the C macros are not imported.
         return status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
     }
-
-    private static func freePort() async throws -> Int {
-        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .bind(host: "127.0.0.1", port: 0).get()
-        let port = channel.localAddress!.port!
-        try await channel.close()
-        return port
-    }
 }
 
 /// The one cluster a test process shares; torn down at process exit.

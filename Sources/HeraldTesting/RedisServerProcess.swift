@@ -86,14 +86,6 @@ public final class RedisServerProcess: @unchecked Sendable {
     }
 
     deinit { kill() }
-
-    private static func freePort() async throws -> Int {
-        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .bind(host: "127.0.0.1", port: 0).get()
-        let port = channel.localAddress!.port!
-        try await channel.close()
-        return port
-    }
 }
 
 public struct TestFailure: Error, CustomStringConvertible {

@@ -1,3 +1,4 @@
+import HeraldTesting
 import Foundation
 import SocketIOProtocol
 import Testing
@@ -40,7 +41,7 @@ final class ClusterFixture: @unchecked Sendable {
 
     /// Starts everything, or stops what it started and throws.
     static func start(slowNode: Bool = false) async throws -> ClusterFixture {
-        guard let python = LiveTestEnvironment.python, let herald = ClusterLiveEnvironment.herald,
+        guard let python = TestEnvironment.python, let herald = ClusterLiveEnvironment.herald,
               let nginx = ClusterLiveEnvironment.nginx, ClusterLiveEnvironment.redisServer != nil else {
             throw NotReady(what: "cluster", detail: "missing: \(ClusterLiveEnvironment.missing.joined(separator: ", ")); run scripts/test.sh")
         }

@@ -25,7 +25,7 @@ enum ClusterLiveEnvironment {
 
     static var missing: [String] {
         var missing: [String] = []
-        if LiveTestEnvironment.python == nil { missing.append("HERALD_TEST_PYTHON (python-socketio)") }
+        if TestEnvironment.python == nil { missing.append("HERALD_TEST_PYTHON (python-socketio)") }
         if redisServer == nil { missing.append("redis-server") }
         if nginx == nil { missing.append("nginx") }
         if herald == nil { missing.append("the herald binary (swift build)") }
@@ -132,16 +132,6 @@ func waitUntilReady(_ what: String, timeout: Duration = .seconds(15), process: M
         try await Task.sleep(for: .milliseconds(50))
     }
     throw NotReady(what: what, detail: "after \(timeout): \(last)\n\(process?.logTail() ?? "")")
-}
-
-/// A free TCP port on 127.0.0.1 (bound then released; nothing else here takes ports meanwhile).
-func freePort() async throws -> Int {
-    let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-        .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-        .bind(host: "127.0.0.1", port: 0).get()
-    let port = channel.localAddress!.port!
-    try await channel.close()
-    return port
 }
 
 /// Sends raw bytes and reads until the peer closes (RESP and raw HTTP requests alike).

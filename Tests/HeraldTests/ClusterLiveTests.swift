@@ -1,3 +1,4 @@
+import HeraldTesting
 import Foundation
 import SocketIOProtocol
 import Testing
@@ -5,7 +6,7 @@ import Testing
 /// The deployment, live: redis-server, two `herald serve` nodes sharing rooms through it, and nginx in front
 /// (deploy/nginx/herald.conf, read timeout cut to 3 s), driven by python-socketio clients. Every process is
 /// started here; `scripts/test.sh` installs them and builds `herald`. In CI a missing one fails the suite.
-@Suite(.serialized, .enabled(if: ClusterLiveEnvironment.missing.isEmpty || LiveTestEnvironment.isCI,
+@Suite(.serialized, .enabled(if: ClusterLiveEnvironment.missing.isEmpty || TestEnvironment.isCI,
                               "needs redis-server, nginx, HERALD_TEST_PYTHON and a built herald: run scripts/test.sh"))
 struct ClusterLiveTests {
     init() {

@@ -1,3 +1,4 @@
+import HeraldTesting
 import Foundation
 import Herald
 import Testing
@@ -5,11 +6,11 @@ import Testing
 /// The demo pages in a real browser: headless Chromium driven by selenium (Tests/python/demo_browser.py)
 /// against a demo node with fast intervals. Screenshots go to artifacts/screenshots/.
 /// `scripts/test.sh` installs chromium, chromium-driver and selenium; in CI a missing one fails the run.
-@Suite(.serialized, .enabled(if: LiveTestEnvironment.python != nil || LiveTestEnvironment.isCI,
+@Suite(.serialized, .enabled(if: TestEnvironment.python != nil || TestEnvironment.isCI,
                               "HERALD_TEST_PYTHON is unset: run scripts/test.sh to set up selenium and chromium"))
 struct DemoBrowserTests {
     @Test func pagesWorkInChromium() async throws {
-        guard let python = LiveTestEnvironment.python else {
+        guard let python = TestEnvironment.python else {
             Issue.record("CI is set but HERALD_TEST_PYTHON is not: run scripts/test.sh, which installs selenium and chromium")
             return
         }

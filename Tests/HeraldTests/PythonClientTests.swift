@@ -1,3 +1,4 @@
+import HeraldTesting
 import Foundation
 import Logging
 import NIOCore
@@ -9,7 +10,7 @@ import Testing
 
 /// Live tests: a real server on a real port, driven by python-socketio (a client nobody here wrote).
 /// `scripts/test.sh` provides the Python; in CI a missing one fails instead of skipping.
-@Suite(.serialized, .enabled(if: LiveTestEnvironment.python != nil || LiveTestEnvironment.isCI,
+@Suite(.serialized, .enabled(if: TestEnvironment.python != nil || TestEnvironment.isCI,
                               "HERALD_TEST_PYTHON is unset: run scripts/test.sh to set up python-socketio"))
 struct PythonClientTests {
     @Test("python-socketio AsyncClient scenarios", arguments: ["websocket", "polling", "upgrade"])
@@ -57,7 +58,7 @@ struct PythonClientTests {
 
     /// Starts the fixture, hands it the Python to run, and always stops it.
     private func withScenarioServer(_ body: (ScenarioServer, String) async throws -> Void) async throws {
-        guard let python = LiveTestEnvironment.python else {
+        guard let python = TestEnvironment.python else {
             Issue.record("CI is set but HERALD_TEST_PYTHON is not: run scripts/test.sh, which installs the Python clients")
             return
         }
@@ -73,16 +74,6 @@ struct PythonClientTests {
 }
 
 enum LiveTestEnvironment {
-    static var python: String? {
-        guard let value = ProcessInfo.processInfo.environment["HERALD_TEST_PYTHON"], !value.isEmpty else { return nil }
-        return value
-    }
-
-    static var isCI: Bool {
-        guard let value = ProcessInfo.processInfo.environment["CI"] else { return false }
-        return !value.isEmpty && value != "false" && value != "0"
-    }
-
     /// Tests/HeraldTests/<this file> → repository root.
     static let repositoryRoot = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()

@@ -1,3 +1,4 @@
+import HeraldTesting
 import Foundation
 import NIOCore
 import NIOPosix
@@ -8,7 +9,7 @@ import Testing
 /// The Swift client against a server nobody here wrote: python-socketio's AsyncServer on uvicorn
 /// (Tests/python/sio_server.py), started by the test. `scripts/test.sh` provides the Python; in CI a missing
 /// one fails instead of skipping.
-@Suite(.serialized, .enabled(if: PythonServer.python != nil || PythonServer.isCI,
+@Suite(.serialized, .enabled(if: TestEnvironment.python != nil || TestEnvironment.isCI,
                               "HERALD_TEST_PYTHON is unset: run scripts/test.sh to set up python-socketio"))
 struct PythonServerTests {
     @Test(arguments: [TransportSetup.websocket, .polling, .pollingUpgrade])
@@ -46,26 +47,14 @@ final class PythonServer: Sendable {
     let port: Int
     private let process: Process
 
-    static var python: String? {
-        guard let value = ProcessInfo.processInfo.environment["HERALD_TEST_PYTHON"], !value.isEmpty else { return nil }
-        return value
-    }
-
-    static var isCI: Bool {
-        guard let value = ProcessInfo.processInfo.environment["CI"] else { return false }
-        return !value.isEmpty && value != "false" && value != "0"
-    }
-
     private init(port: Int, process: Process) {
         self.port = port
         self.process = process
     }
 
     static func start() async throws -> PythonServer {
-        guard let python else { throw PythonServerError("HERALD_TEST_PYTHON is unset: run scripts/test.sh") }
-        let probe = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: 0).get()
-        let port = probe.localAddress!.port!
-        try await probe.close()
+        guard let python = TestEnvironment.python else { throw PythonServerError("HERALD_TEST_PYTHON is unset: run scripts/test.sh") }
+        let port = try await freePort()
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("Tests/python/sio_server.py").path
         let process = Process()
