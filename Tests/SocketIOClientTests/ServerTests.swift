@@ -9,165 +9,145 @@ import Testing
 @Suite struct ServerTests {
     @Test(arguments: TransportSetup.allCases)
     func connectsWithAuth(setup: TransportSetup) async throws {
-        let server = try await HeraldServer.start()
-        let client = TestClient(port: server.port, configuration: setup.configuration)
-        let socket = client.manager.socket(auth: ["token": "abc"])
-        let events = socket.events()
-        try await socket.connect()
-        #expect(socket.state == .connected)
-        #expect(socket.id != nil)
-        let auth = await events.next(named: "auth")
-        #expect(auth?.args == [["token": "abc"]])
-        await client.shutdown()
-        await server.shutdown()
+        try await withServerAndClient(setup.configuration) { server, client in
+            let socket = client.manager.socket(auth: ["token": "abc"])
+            let events = socket.events()
+            try await socket.connect()
+            #expect(socket.state == .connected)
+            #expect(socket.id != nil)
+            let auth = await events.next(named: "auth")
+            #expect(auth?.args == [["token": "abc"]])
+        }
     }
 
     @Test(arguments: TransportSetup.allCases)
     func refusedAuthSurfacesTheConnectError(setup: TransportSetup) async throws {
-        let server = try await HeraldServer.start()
-        let client = TestClient(port: server.port, configuration: setup.configuration)
-        let socket = client.manager.socket(auth: ["token": "bad"])
-        await #expect(throws: SocketIOConnectError(message: "not authorized", data: ["code": 401])) {
-            try await socket.connect()
+        try await withServerAndClient(setup.configuration) { server, client in
+            let socket = client.manager.socket(auth: ["token": "bad"])
+            await #expect(throws: SocketIOConnectError(message: "not authorized", data: ["code": 401])) {
+                try await socket.connect()
+            }
+            #expect(socket.state == .disconnected(.connectError))
         }
-        #expect(socket.state == .disconnected(.connectError))
-        await client.shutdown()
-        await server.shutdown()
     }
 
     @Test(arguments: TransportSetup.allCases)
     func eventsBothWays(setup: TransportSetup) async throws {
-        let server = try await HeraldServer.start()
-        let client = TestClient(port: server.port, configuration: setup.configuration)
-        let socket = client.manager.socket()
-        let events = socket.events()
-        try await socket.connect()
-        socket.emit("message", 1, "2", ["3": [true]])
-        let back = await events.next(named: "message-back")
-        #expect(back?.args == [1, "2", ["3": [true]]])
-        await client.shutdown()
-        await server.shutdown()
+        try await withServerAndClient(setup.configuration) { server, client in
+            let socket = client.manager.socket()
+            let events = socket.events()
+            try await socket.connect()
+            socket.emit("message", 1, "2", ["3": [true]])
+            let back = await events.next(named: "message-back")
+            #expect(back?.args == [1, "2", ["3": [true]]])
+        }
     }
 
     @Test(arguments: TransportSetup.allCases)
     func onHandlerIsCalled(setup: TransportSetup) async throws {
-        let server = try await HeraldServer.start()
-        let client = TestClient(port: server.port, configuration: setup.configuration)
-        let socket = client.manager.socket()
-        let (stream, continuation) = AsyncStream.makeStream(of: [JSONValue].self)
-        socket.on("message-back") { event in continuation.yield(event.args) }
-        try await socket.connect()
-        socket.emit("message", "via on")
-        #expect(await stream.first { _ in true } == ["via on"])
-        await client.shutdown()
-        await server.shutdown()
+        try await withServerAndClient(setup.configuration) { server, client in
+            let socket = client.manager.socket()
+            let (stream, continuation) = AsyncStream.makeStream(of: [JSONValue].self)
+            socket.on("message-back") { event in continuation.yield(event.args) }
+            try await socket.connect()
+            socket.emit("message", "via on")
+            #expect(await stream.first { _ in true } == ["via on"])
+        }
     }
 
     @Test(arguments: TransportSetup.allCases)
     func acksBothWays(setup: TransportSetup) async throws {
-        let server = try await HeraldServer.start()
-        let client = TestClient(port: server.port, configuration: setup.configuration)
-        let socket = client.manager.socket()
-        // The server asks; the client answers from its handler.
-        socket.on("question") { event in event.ack("answer", event[0] ?? nil) }
-        let events = socket.events()
-        try await socket.connect()
+        try await withServerAndClient(setup.configuration) { server, client in
+            let socket = client.manager.socket()
+            // The server asks; the client answers from its handler.
+            socket.on("question") { event in event.ack("answer", event[0] ?? nil) }
+            let events = socket.events()
+            try await socket.connect()
 
-        let answer = try await socket.emitWithAck("message-with-ack", 1, "2", timeout: .seconds(5))
-        #expect(answer == [1, "2"])
+            let answer = try await socket.emitWithAck("message-with-ack", 1, "2", timeout: .seconds(5))
+            #expect(answer == [1, "2"])
 
-        socket.emit("ask-client", 42)
-        let answered = await events.next(named: "client-answered")
-        #expect(answered?.args == ["answer", 42])
-        await client.shutdown()
-        await server.shutdown()
+            socket.emit("ask-client", 42)
+            let answered = await events.next(named: "client-answered")
+            #expect(answered?.args == ["answer", 42])
+        }
     }
 
     @Test(arguments: TransportSetup.allCases)
     func ackTimesOut(setup: TransportSetup) async throws {
-        let server = try await HeraldServer.start()
-        let client = TestClient(port: server.port, configuration: setup.configuration)
-        let socket = client.manager.socket()
-        try await socket.connect()
-        await #expect(throws: SocketIOClientError.ackTimeout) {
-            try await socket.emitWithAck("silent", timeout: .milliseconds(50))
+        try await withServerAndClient(setup.configuration) { server, client in
+            let socket = client.manager.socket()
+            try await socket.connect()
+            await #expect(throws: SocketIOClientError.ackTimeout) {
+                try await socket.emitWithAck("silent", timeout: .milliseconds(50))
+            }
         }
-        await client.shutdown()
-        await server.shutdown()
     }
 
     @Test(arguments: TransportSetup.allCases)
     func binaryBothWays(setup: TransportSetup) async throws {
-        let server = try await HeraldServer.start()
-        let client = TestClient(port: server.port, configuration: setup.configuration)
-        let socket = client.manager.socket()
-        let events = socket.events()
-        try await socket.connect()
-        let first = JSONValue.binary(ByteBuffer(bytes: [1, 2, 3]))
-        let nested: JSONValue = ["data": .binary(ByteBuffer(bytes: [4, 5, 6, 0xFF]))]
-        socket.emit("message", first, nested, "text")
-        let back = await events.next(named: "message-back")
-        #expect(back?.args == [first, nested, "text"])
+        try await withServerAndClient(setup.configuration) { server, client in
+            let socket = client.manager.socket()
+            let events = socket.events()
+            try await socket.connect()
+            let first = JSONValue.binary(ByteBuffer(bytes: [1, 2, 3]))
+            let nested: JSONValue = ["data": .binary(ByteBuffer(bytes: [4, 5, 6, 0xFF]))]
+            socket.emit("message", first, nested, "text")
+            let back = await events.next(named: "message-back")
+            #expect(back?.args == [first, nested, "text"])
 
-        let acked = try await socket.emitWithAck("message-with-ack", first, timeout: .seconds(5))
-        #expect(acked == [first])
-        await client.shutdown()
-        await server.shutdown()
+            let acked = try await socket.emitWithAck("message-with-ack", first, timeout: .seconds(5))
+            #expect(acked == [first])
+        }
     }
 
     @Test(arguments: TransportSetup.allCases)
     func twoNamespacesShareOneConnection(setup: TransportSetup) async throws {
-        let server = try await HeraldServer.start()
-        let client = TestClient(port: server.port, configuration: setup.configuration)
-        let main = client.manager.socket("/", auth: ["who": "main"])
-        let custom = client.manager.socket("/custom", auth: ["who": "custom"])
-        let mainEvents = main.events()
-        let customEvents = custom.events()
-        try await main.connect()
-        try await custom.connect()
-        #expect(await mainEvents.next(named: "auth")?.args == [["who": "main"]])
-        #expect(await customEvents.next(named: "auth")?.args == [["who": "custom"]])
-        #expect(server.io.engine.sessionCount == 1)
-        #expect(server.io.of("/custom").socketCount == 1)
+        try await withServerAndClient(setup.configuration) { server, client in
+            let main = client.manager.socket("/", auth: ["who": "main"])
+            let custom = client.manager.socket("/custom", auth: ["who": "custom"])
+            let mainEvents = main.events()
+            let customEvents = custom.events()
+            try await main.connect()
+            try await custom.connect()
+            #expect(await mainEvents.next(named: "auth")?.args == [["who": "main"]])
+            #expect(await customEvents.next(named: "auth")?.args == [["who": "custom"]])
+            #expect(server.io.engine.sessionCount == 1)
+            #expect(server.io.of("/custom").socketCount == 1)
 
-        // Leaving one namespace keeps the other working.
-        custom.disconnect()
-        main.emit("message", "still here")
-        #expect(await mainEvents.next(named: "message-back")?.args == ["still here"])
-        await client.shutdown()
-        await server.shutdown()
+            // Leaving one namespace keeps the other working.
+            custom.disconnect()
+            main.emit("message", "still here")
+            #expect(await mainEvents.next(named: "message-back")?.args == ["still here"])
+        }
     }
 
     @Test(arguments: TransportSetup.allCases)
     func serverSideDisconnect(setup: TransportSetup) async throws {
-        let server = try await HeraldServer.start()
-        let client = TestClient(port: server.port, configuration: setup.configuration)
-        let socket = client.manager.socket()
-        let states = socket.stateUpdates()
-        try await socket.connect()
-        socket.emit("kick")
-        let state = await states.first { if case .disconnected = $0 { true } else { false } }
-        #expect(state == .disconnected(.ioServerDisconnect))
-        await client.shutdown()
-        await server.shutdown()
+        try await withServerAndClient(setup.configuration) { server, client in
+            let socket = client.manager.socket()
+            let states = socket.stateUpdates()
+            try await socket.connect()
+            socket.emit("kick")
+            let state = await states.first { if case .disconnected = $0 { true } else { false } }
+            #expect(state == .disconnected(.ioServerDisconnect))
+        }
     }
 
     @Test func pollingUpgradesToWebSocket() async throws {
-        let server = try await HeraldServer.start()
-        let client = TestClient(port: server.port, configuration: TransportSetup.pollingUpgrade.configuration)
-        let (upgraded, continuation) = AsyncStream.makeStream(of: Void.self)
-        client.manager.onUpgrade { continuation.yield() }
-        let socket = client.manager.socket()
-        let events = socket.events()
-        try await socket.connect()
-        _ = await upgraded.first { true }
-        #expect(client.manager.transport == .websocket)
-        socket.emit("message", "after upgrade")
-        #expect(await events.next(named: "message-back")?.args == ["after upgrade"])
-        let serverSocket = try #require(server.io.sockets.sockets.first)
-        #expect(serverSocket.transport == .websocket)
-        await client.shutdown()
-        await server.shutdown()
+        try await withServerAndClient(TransportSetup.pollingUpgrade.configuration) { server, client in
+            let (upgraded, continuation) = AsyncStream.makeStream(of: Void.self)
+            client.manager.onUpgrade { continuation.yield() }
+            let socket = client.manager.socket()
+            let events = socket.events()
+            try await socket.connect()
+            _ = await upgraded.first { true }
+            #expect(client.manager.transport == .websocket)
+            socket.emit("message", "after upgrade")
+            #expect(await events.next(named: "message-back")?.args == ["after upgrade"])
+            let serverSocket = try #require(server.io.sockets.sockets.first)
+            #expect(serverSocket.transport == .websocket)
+        }
     }
 
     @Test(arguments: TransportSetup.allCases)

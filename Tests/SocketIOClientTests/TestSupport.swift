@@ -83,6 +83,22 @@ enum TransportSetup: String, CaseIterable, CustomTestStringConvertible, Sendable
 }
 
 /// A client manager on its own event loop.
+/// A herald server and a client with `configuration`, both shut down when `body` ends, whether it threw or not.
+func withServerAndClient(_ configuration: SocketIOClientConfiguration,
+                         _ body: (HeraldServer, TestClient) async throws -> Void) async throws {
+    let server = try await HeraldServer.start()
+    let client = TestClient(port: server.port, configuration: configuration)
+    do {
+        try await body(server, client)
+    } catch {
+        await client.shutdown()
+        await server.shutdown()
+        throw error
+    }
+    await client.shutdown()
+    await server.shutdown()
+}
+
 final class TestClient: Sendable {
     let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
     let manager: SocketIOManager
