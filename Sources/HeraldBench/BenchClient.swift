@@ -1,4 +1,5 @@
 import NIOCore
+import WebSocket
 
 /// One lean bench connection: a single handler does the upgrade, Engine.IO open, Socket.IO CONNECT, answers
 /// pings, and counts what arrives, all on its event loop. Per-connection state is a few words.
@@ -185,7 +186,9 @@ final class BenchClient: ChannelInboundHandler {
     private func write(opcode: UInt8, _ payload: UnsafeRawBufferPointer) {
         guard state != .closed, let context else { return }
         var buffer = context.channel.allocator.buffer(capacity: payload.count + 14)
-        BenchWire.writeMaskedFrame(opcode: opcode, payload: payload, mask: UInt32(truncatingIfNeeded: loop.nextRandom()), into: &buffer)
+        // The key comes from the loop's cheap generator: unpredictability buys nothing on loopback.
+        WebSocketFrameBuilder.writeMaskedFrame(
+            opcode: opcode, payload: payload, maskKey: UInt32(truncatingIfNeeded: loop.nextRandom()), into: &buffer)
         context.write(wrapOutboundOut(buffer), promise: nil)
         needsFlush = true
     }

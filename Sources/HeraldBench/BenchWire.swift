@@ -54,28 +54,6 @@ enum BenchWire {
         return (first & 0xF, payload, first & 0x80 != 0 && second & 0x80 == 0)
     }
 
-    /// Appends one masked client frame (FIN set). Clients must mask (RFC 6455 5.3); the key comes from the
-    /// loop's cheap generator because unpredictability buys nothing on loopback.
-    static func writeMaskedFrame(opcode: UInt8, payload: UnsafeRawBufferPointer, mask: UInt32, into buffer: inout ByteBuffer) {
-        let length = payload.count
-        buffer.writeInteger(0x80 | opcode)
-        if length <= 125 {
-            buffer.writeInteger(0x80 | UInt8(length))
-        } else if length <= 0xFFFF {
-            buffer.writeInteger(UInt8(0x80 | 126))
-            buffer.writeInteger(UInt16(length))
-        } else {
-            buffer.writeInteger(UInt8(0x80 | 127))
-            buffer.writeInteger(UInt64(length))
-        }
-        buffer.writeInteger(mask)
-        let key = [UInt8(mask >> 24), UInt8(truncatingIfNeeded: mask >> 16), UInt8(truncatingIfNeeded: mask >> 8), UInt8(truncatingIfNeeded: mask)]
-        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: length) { output in
-            for i in 0..<length { output[i] = payload[i] ^ key[i & 3] }
-            return length
-        }
-    }
-
     /// The unsigned integer right after `"key":` in a small JSON text (the bench puts its numbers first).
     static func integer(after key: StaticString, in payload: ByteBuffer) -> UInt64? {
         payload.withUnsafeReadableBytes { bytes -> UInt64? in

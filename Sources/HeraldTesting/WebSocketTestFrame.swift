@@ -1,4 +1,5 @@
 import NIOCore
+import WebSocket
 
 /// One websocket frame as the test client sees it.
 public struct WebSocketTestFrame: Sendable, Hashable, CustomStringConvertible {
@@ -37,21 +38,12 @@ public struct WebSocketTestFrame: Sendable, Hashable, CustomStringConvertible {
 
     /// A client frame: masked with `maskKey`, as RFC 6455 requires of clients.
     func encodeMasked(maskKey: [UInt8]) -> ByteBuffer {
+        precondition(maskKey.count == 4, "a mask key is 4 bytes")
         var buffer = ByteBuffer()
-        buffer.writeInteger((fin ? 0x80 : 0) | opcode.rawValue)
-        let length = payload.readableBytes
-        if length <= 125 {
-            buffer.writeInteger(0x80 | UInt8(length))
-        } else if length <= 0xFFFF {
-            buffer.writeInteger(UInt8(0x80 | 126))
-            buffer.writeInteger(UInt16(length))
-        } else {
-            buffer.writeInteger(UInt8(0x80 | 127))
-            buffer.writeInteger(UInt64(length))
-        }
-        buffer.writeBytes(maskKey)
-        for (index, byte) in payload.readableBytesView.enumerated() {
-            buffer.writeInteger(byte ^ maskKey[index % 4])
+        payload.withUnsafeReadableBytes { bytes in
+            WebSocketFrameBuilder.writeMaskedFrame(
+                fin: fin, opcode: opcode.rawValue, payload: bytes,
+                maskKey: maskKey.reduce(0) { $0 << 8 | UInt32($1) }, into: &buffer)
         }
         return buffer
     }

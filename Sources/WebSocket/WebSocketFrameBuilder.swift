@@ -56,6 +56,31 @@ public enum WebSocketFrameBuilder {
         }
     }
 
+    /// Appends one masked client frame, as RFC 6455 5.3 requires of clients: `opcode` is the raw 4-bit value,
+    /// `maskKey`'s bytes (most significant first) follow the length, then the payload XORed with them.
+    /// For clients that frame by hand (the load generator, the test kit); servers never mask.
+    public static func writeMaskedFrame(fin: Bool = true, opcode: UInt8, payload: UnsafeRawBufferPointer, maskKey: UInt32,
+                                        into buffer: inout ByteBuffer) {
+        let length = payload.count
+        buffer.writeInteger((fin ? 0x80 : 0) | opcode)
+        if length <= 125 {
+            buffer.writeInteger(0x80 | UInt8(length))
+        } else if length <= 0xFFFF {
+            buffer.writeInteger(UInt8(0x80 | 126))
+            buffer.writeInteger(UInt16(length))
+        } else {
+            buffer.writeInteger(UInt8(0x80 | 127))
+            buffer.writeInteger(UInt64(length))
+        }
+        buffer.writeInteger(maskKey)
+        withUnsafeBytes(of: maskKey.bigEndian) { key in
+            buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: length) { output in
+                for i in 0..<length { output[i] = payload[i] ^ key[i & 3] }
+                return length
+            }
+        }
+    }
+
     /// A Close frame payload: 2-byte code then the reason truncated to fit 125 bytes at a
     /// character boundary. `nil` code (or 1005/1006, which must never be sent) gives an empty payload.
     static func makeCloseFrame(code: WebSocketCloseCode?, reason: String, allocator: ByteBufferAllocator) -> ByteBuffer {
