@@ -23,6 +23,22 @@ public struct EngineIOConfiguration: Sendable {
     public var maxBufferedBytes: Int
     /// Largest request body accepted on non-Engine.IO routes. Default 1 MiB.
     public var maxHTTPBodySize: Int
+    /// The listener's limits on HTTP connections (head size and time, keep-alive idle time, backpressure).
+    /// Defaults in `HTTPConnectionLimits`.
+    public var connectionLimits: HTTPConnectionLimits
+    /// After the server sends a websocket Close, how long the peer has to answer before TCP is closed. Default 5 s.
+    public var webSocketCloseTimeout: Duration
+    /// Open TCP connections on the listener, beyond which a new one is answered 503 (with `Retry-After`) and
+    /// closed. Default nil: no cap (the process's file descriptor limit is the cap).
+    public var maxConnections: Int?
+    /// Open TCP connections from one remote address, beyond which a new one is refused like `maxConnections`.
+    /// Default nil: no cap (behind a proxy every client has the proxy's address).
+    public var maxConnectionsPerAddress: Int?
+    /// New sessions (handshakes) per second the server admits; the excess is refused at once with 503 and
+    /// `Retry-After` (polling handshake and websocket upgrade alike), so a reconnect storm is admitted at the
+    /// rate the node sustains while its connected clients keep their heartbeats. Up to one second's worth may
+    /// come in a burst. Default nil: no limit.
+    public var maxHandshakesPerSecond: Int?
 
     public init(
         path: String = "/engine.io/",
@@ -34,7 +50,12 @@ public struct EngineIOConfiguration: Sendable {
         allowUpgrades: Bool = true,
         cors: CORSConfiguration? = nil,
         maxBufferedBytes: Int = 4 << 20,
-        maxHTTPBodySize: Int = 1 << 20
+        maxHTTPBodySize: Int = 1 << 20,
+        connectionLimits: HTTPConnectionLimits = HTTPConnectionLimits(),
+        webSocketCloseTimeout: Duration = .seconds(5),
+        maxConnections: Int? = nil,
+        maxConnectionsPerAddress: Int? = nil,
+        maxHandshakesPerSecond: Int? = nil
     ) {
         self.path = path
         self.pingInterval = pingInterval
@@ -46,6 +67,11 @@ public struct EngineIOConfiguration: Sendable {
         self.cors = cors
         self.maxBufferedBytes = maxBufferedBytes
         self.maxHTTPBodySize = maxHTTPBodySize
+        self.connectionLimits = connectionLimits
+        self.webSocketCloseTimeout = webSocketCloseTimeout
+        self.maxConnections = maxConnections
+        self.maxConnectionsPerAddress = maxConnectionsPerAddress
+        self.maxHandshakesPerSecond = maxHandshakesPerSecond
     }
 
     /// The path with exactly one trailing slash, as matched against request URIs.

@@ -15,6 +15,15 @@ public final class EngineIOServer: Sendable {
     private let handlers = Mutex<Handlers>(Handlers())
     /// Each event loop's heartbeat timers (see `EngineIOHeartbeatTimers`), looked up once per session.
     private let timers = Mutex<[ObjectIdentifier: EngineIOHeartbeatTimers]>([:])
+    /// Refusals and timeouts at the listener's edge.
+    public let edgeStats = EngineIOEdgeStats()
+    /// Handshakes admitted under `maxHandshakesPerSecond`.
+    private let handshakeBucket = Mutex(EngineIOTokenBucket())
+    /// Open connections per remote address, kept only when `maxConnectionsPerAddress` is set.
+    private let connectionsPerAddress = Mutex<[String: Int]>([:])
+    /// `Retry-After` of every refusal, in seconds: socket.io-client ignores it and retries with its own backoff
+    /// (1 s initial); other clients and proxies may honour it.
+    static let retryAfterSeconds = 1
 
     struct Handlers {
         var onSession: (@Sendable (EngineIOSession) -> Void)?
@@ -69,33 +78,98 @@ public final class EngineIOServer: Sendable {
 
     // MARK: Pipeline
 
-    /// Installs the handlers of a freshly accepted channel: the websocket fast path, which answers a plain websocket
-    /// upgrade itself (see `WebSocketUpgradeFastPath`) and hands anything else to the HTTP pipeline.
+    /// Installs the handlers of a freshly accepted channel: the connection guard (timeouts, backpressure, refusal
+    /// when over `maxConnections`, see `HTTPConnectionGuard`), then the websocket fast path, which answers a plain
+    /// websocket upgrade itself (see `WebSocketUpgradeFastPath`) and hands anything else to the HTTP pipeline.
     public func configure(channel: any Channel) -> EventLoopFuture<Void> {
         channel.eventLoop.makeCompletedFuture {
+            let limits = configuration.connectionLimits
+            guard admitConnection(channel) else {
+                let refusal = HTTPConnectionGuard.serviceUnavailable(
+                    retryAfter: Self.retryAfterSeconds, allocator: channel.allocator)
+                try channel.pipeline.syncOperations.addHandler(HTTPConnectionGuard(limits: limits, stats: edgeStats, refusal: refusal))
+                return
+            }
+            let connectionGuard = HTTPConnectionGuard(limits: limits, stats: edgeStats)
             let fastPath = WebSocketUpgradeFastPath(
                 configuration: webSocketConfiguration,
-                shouldUpgrade: { [self] channel, head in shouldUpgrade(head, remoteAddress: channel.remoteAddress) },
-                upgraded: { [self] connection, head in webSocketUpgraded(connection, head: head) },
-                installHTTPPipeline: { [self] pipeline in try installHTTPPipeline(on: pipeline) })
-            try channel.pipeline.syncOperations.addHandler(fastPath)
+                shouldUpgrade: { [self] channel, head in
+                    switch upgradeDecision(head, remoteAddress: channel.remoteAddress) {
+                    case .upgrade: .upgrade
+                    case .decline: .httpPipeline
+                    case .refuse(let seconds): .refuse(HTTPConnectionGuard.serviceUnavailable(retryAfter: seconds, allocator: channel.allocator))
+                    }
+                },
+                upgraded: { [self] connection, head in
+                    connectionGuard.connectionUpgraded()
+                    webSocketUpgraded(connection, head: head)
+                },
+                installHTTPPipeline: { [self] pipeline in try installHTTPPipeline(on: pipeline, guard: connectionGuard) })
+            try channel.pipeline.syncOperations.addHandlers(connectionGuard, fastPath)
         }
     }
 
+    /// Counts an accepted connection against `maxConnections` and `maxConnectionsPerAddress`; false refuses it.
+    /// A counted connection is uncounted when it closes.
+    private func admitConnection(_ channel: any Channel) -> Bool {
+        let open = edgeStats.connectionOpened()
+        let address = configuration.maxConnectionsPerAddress != nil ? channel.remoteAddress?.ipAddress : nil
+        if let max = configuration.maxConnections, open > max {
+            edgeStats.connectionClosed()
+            edgeStats.connectionRefused()
+            return false
+        }
+        if let address, let max = configuration.maxConnectionsPerAddress {
+            let admitted = connectionsPerAddress.withLock { counts in
+                let count = counts[address, default: 0]
+                guard count < max else { return false }
+                counts[address] = count + 1
+                return true
+            }
+            guard admitted else {
+                edgeStats.connectionClosed()
+                edgeStats.connectionRefused()
+                return false
+            }
+        }
+        channel.closeFuture.whenComplete { [self] _ in
+            edgeStats.connectionClosed()
+            if let address {
+                connectionsPerAddress.withLock { counts in
+                    let count = counts[address, default: 1] - 1
+                    counts[address] = count > 0 ? count : nil
+                }
+            }
+        }
+        return true
+    }
+
+    /// The one place that decides whether a new session may open now (polling handshake or websocket upgrade
+    /// without a sid): `.accept`, or `.refuse` with the seconds after which to retry.
+    func admitHandshake() -> EngineIOAdmission {
+        if let rate = configuration.maxHandshakesPerSecond {
+            let now = ContinuousClock.now
+            guard handshakeBucket.withLock({ $0.take(rate: rate, now: now) }) else {
+                edgeStats.handshakeRefused()
+                return .refuse(retryAfter: Self.retryAfterSeconds)
+            }
+        }
+        return .accept
+    }
+
     /// Appends the HTTP server, the websocket upgrader and the request handler.
-    private func installHTTPPipeline(on pipeline: ChannelPipeline.SynchronousOperations) throws {
-        let encoder = HTTPResponseEncoder()
-        let decoder = ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .forwardBytes))
-        let pipelining = HTTPServerPipelineHandler()
-        let errors = HTTPServerProtocolErrorHandler()
-        try pipeline.addHandlers([encoder, decoder, pipelining, errors])
+    private func installHTTPPipeline(on pipeline: ChannelPipeline.SynchronousOperations, guard connectionGuard: HTTPConnectionGuard) throws {
+        let (encoder, others) = configuration.connectionLimits.makeHTTPServerHandlers()
+        try pipeline.addHandler(encoder)
+        try pipeline.addHandlers(others)
         // NIO's upgrade handler only looks at a connection's first request, but clients reuse keep-alive
         // connections for the websocket upgrade, so the HTTP handler puts a fresh one back after each request.
-        let handler = HTTPServerHandler(server: self) { [self] in
+        let handler = HTTPServerHandler(server: self, connectionGuard: connectionGuard) { [self] in
             HTTPServerUpgradeHandler(
                 upgraders: [makeUpgrader()], httpEncoder: encoder,
-                extraHTTPHandlers: [decoder, pipelining, errors],
+                extraHTTPHandlers: others,
                 upgradeCompletionHandler: { context in
+                    connectionGuard.connectionUpgraded()
                     context.pipeline.removeHandler(name: HTTPServerHandler.name, promise: nil)
                 })
         }
@@ -104,14 +178,20 @@ public final class EngineIOServer: Sendable {
     }
 
     private var webSocketConfiguration: WebSocketConfiguration {
-        WebSocketConfiguration(maxFrameSize: configuration.maxPayload, maxMessageSize: configuration.maxPayload)
+        WebSocketConfiguration(
+            maxFrameSize: configuration.maxPayload, maxMessageSize: configuration.maxPayload,
+            closeTimeout: configuration.webSocketCloseTimeout)
     }
 
     private func makeUpgrader() -> WebSocketServerUpgrader {
         WebSocketServerUpgrade.makeUpgrader(
             configuration: webSocketConfiguration,
             shouldUpgrade: { [self] channel, head in
-                channel.eventLoop.makeSucceededFuture(shouldUpgrade(head, remoteAddress: channel.remoteAddress) ? HTTPHeaders() : nil)
+                // A declined or refused request reaches `handle`, which answers the error (or 503).
+                guard case .upgrade = upgradeDecision(head, remoteAddress: channel.remoteAddress) else {
+                    return channel.eventLoop.makeSucceededFuture(nil)
+                }
+                return channel.eventLoop.makeSucceededFuture(HTTPHeaders())
             },
             upgraded: { [self] connection, head in
                 webSocketUpgraded(connection, head: head)
@@ -140,11 +220,18 @@ public final class EngineIOServer: Sendable {
         switch verify(request.head, query: query, isUpgrade: wantsUpgrade, remoteAddress: request.remoteAddress) {
         case .failure(let code):
             responder.respond(.engineError(code))
+        case .success(.handshake) where wantsUpgrade && query["transport"] == EngineIOTransportKind.websocket.rawValue:
+            // A valid new websocket handshake that the upgrader declined: only admission declines those.
+            responder.respond(.serviceUnavailable(retryAfter: Self.retryAfterSeconds))
         case .success where wantsUpgrade || query["transport"] != EngineIOTransportKind.polling.rawValue:
             responder.respond(.engineError(.badRequest))
         case .success(.existing(let session)):
             session.eventLoop.execute { session.handlePoll(request, responder: responder) }
         case .success(.handshake):
+            if case .refuse(let seconds) = admitHandshake() {
+                responder.respond(.serviceUnavailable(retryAfter: seconds))
+                return
+            }
             let eventLoop = responder.context.eventLoop
             let info = EngineIORequestInfo(
                 headers: request.head.headers, uri: request.uri, remoteAddress: request.remoteAddress, transport: .polling)
@@ -197,12 +284,26 @@ public final class EngineIOServer: Sendable {
         return .success(.handshake)
     }
 
-    private func shouldUpgrade(_ head: HTTPRequestHead, remoteAddress: SocketAddress?) -> Bool {
-        guard isEngineRequest(head.uri) else { return false }
+    /// What to do with a websocket upgrade request: a valid one upgrades, unless admission refuses the new session
+    /// it would open (a probe with a sid joins an admitted session); anything else goes to the HTTP pipeline, which
+    /// answers the right error.
+    private func upgradeDecision(_ head: HTTPRequestHead, remoteAddress: SocketAddress?) -> UpgradeDecision {
+        guard isEngineRequest(head.uri) else { return .decline }
         let query = HTTPQuery.parse(head.uri)
-        guard query["transport"] == EngineIOTransportKind.websocket.rawValue else { return false }
-        if case .success = verify(head, query: query, isUpgrade: true, remoteAddress: remoteAddress) { return true }
-        return false
+        guard query["transport"] == EngineIOTransportKind.websocket.rawValue else { return .decline }
+        switch verify(head, query: query, isUpgrade: true, remoteAddress: remoteAddress) {
+        case .failure: return .decline
+        case .success(.existing): return .upgrade
+        case .success(.handshake):
+            if case .refuse(let seconds) = admitHandshake() { return .refuse(retryAfter: seconds) }
+            return .upgrade
+        }
+    }
+
+    enum UpgradeDecision {
+        case upgrade
+        case decline
+        case refuse(retryAfter: Int)
     }
 
     private func webSocketUpgraded(_ connection: WebSocketConnection, head: HTTPRequestHead) {
@@ -302,15 +403,18 @@ public final class EngineIOServer: Sendable {
 }
 
 extension Duration {
+    /// Whole milliseconds, clamped to `Int64` (durations come from configuration: never a trap).
     var milliseconds: Int64 {
         let (seconds, attoseconds) = components
-        return seconds * 1000 + attoseconds / 1_000_000_000_000_000
+        return Self.clampedSum(seconds, times: 1000, plus: attoseconds / 1_000_000_000_000_000)
     }
-}
 
-extension TimeAmount {
-    init(_ duration: Duration) {
-        let (seconds, attoseconds) = duration.components
-        self = .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+    /// `value * factor + addend`, saturating at the bounds of `Int64` instead of trapping.
+    static func clampedSum(_ value: Int64, times factor: Int64, plus addend: Int64) -> Int64 {
+        let (scaled, overflow) = value.multipliedReportingOverflow(by: factor)
+        if overflow { return value < 0 ? .min : .max }
+        let (sum, overflowed) = scaled.addingReportingOverflow(addend)
+        if overflowed { return scaled < 0 ? .min : .max }
+        return sum
     }
 }

@@ -207,15 +207,19 @@ public final class EngineIOSession: @unchecked Sendable {
         }
     }
 
+    /// Counts bytes written while the websocket is not writable against `maxBufferedBytes`; false when over the
+    /// bound (the session is then closed).
+    private func admitUnwritable(_ bytes: Int) -> Bool {
+        guard !websocketWritable else { return true }
+        unwritableBytes &+= bytes
+        guard unwritableBytes > server.configuration.maxBufferedBytes else { return true }
+        server.logger.info("closing slow client", metadata: ["sid": "\(id)", "buffered": "\(unwritableBytes)"])
+        close(reason: .transportError)
+        return false
+    }
+
     private func writeToWebSocket(_ websocket: WebSocketConnection, _ message: EngineIOPreparedMessage) {
-        if !websocketWritable {
-            unwritableBytes += message.wireSize
-            if unwritableBytes > server.configuration.maxBufferedBytes {
-                server.logger.info("closing slow client", metadata: ["sid": "\(id)", "buffered": "\(unwritableBytes)"])
-                close(reason: .transportError)
-                return
-            }
-        }
+        guard admitUnwritable(message.wireSize) else { return }
         // The connection hops by itself when it lives on another loop; on the hot path it does not, and no closure is allocated.
         if websocketOnSessionLoop && websocket === self.websocket {
             websocket.writeOnEventLoop(preframed: message.frame)
@@ -253,6 +257,8 @@ public final class EngineIOSession: @unchecked Sendable {
             packet.encode(into: &buffer)
             message = .text(buffer)
         }
+        // Pings, noops and single packets count too (a probe's are not: it is not `websocket` yet).
+        if websocket === self.websocket, !admitUnwritable(message.payload.readableBytes &+ 10) { return }
         websocket.send(message)
     }
 

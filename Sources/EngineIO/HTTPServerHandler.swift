@@ -32,6 +32,7 @@ struct HTTPResponder: Sendable {
         if response.body.readableBytes > 0 {
             context.write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(response.body))), promise: nil)
         }
+        handler.connectionGuard?.responseCompleted(keepAlive: keepAlive)
         if keepAlive {
             context.writeAndFlush(NIOAny(HTTPServerResponsePart.end(nil)), promise: nil)
         } else {
@@ -59,6 +60,8 @@ final class HTTPServerHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias OutboundOut = HTTPServerResponsePart
 
     private let server: EngineIOServer
+    /// Told where each request is, for the connection's timeouts.
+    let connectionGuard: HTTPConnectionGuard?
     private var head: HTTPRequestHead?
     private var collector = HTTPBodyCollector()
     private var requestID: UInt64 = 0
@@ -68,8 +71,9 @@ final class HTTPServerHandler: ChannelInboundHandler, RemovableChannelHandler {
     static let name = "engine.io.http"
     let makeUpgradeHandler: () -> HTTPServerUpgradeHandler
 
-    init(server: EngineIOServer, makeUpgradeHandler: @escaping () -> HTTPServerUpgradeHandler) {
+    init(server: EngineIOServer, connectionGuard: HTTPConnectionGuard?, makeUpgradeHandler: @escaping () -> HTTPServerUpgradeHandler) {
         self.server = server
+        self.connectionGuard = connectionGuard
         self.makeUpgradeHandler = makeUpgradeHandler
     }
 
@@ -77,6 +81,7 @@ final class HTTPServerHandler: ChannelInboundHandler, RemovableChannelHandler {
         switch unwrapInboundIn(data) {
         case .head(let head):
             self.head = head
+            connectionGuard?.requestHeadReceived()
             collector.begin(head, limit: server.isEngineRequest(head.uri) ? server.configuration.maxPayload : server.configuration.maxHTTPBodySize)
         case .body(let chunk):
             collector.append(chunk)

@@ -38,6 +38,22 @@ extension HeraldConfiguration {
         if let bytes = try int("HERALD_MAX_PAYLOAD") { engine.maxPayload = bytes }
         if let ms = try int("HERALD_UPGRADE_TIMEOUT") { engine.upgradeTimeout = .milliseconds(ms) }
         if let bytes = try int("HERALD_MAX_BUFFERED_BYTES") { engine.maxBufferedBytes = bytes }
+        if let ms = try Self.integer("HERALD_REQUEST_HEAD_TIMEOUT", in: settings, minimum: 1) {
+            engine.connectionLimits.requestHeadTimeout = .milliseconds(ms)
+        }
+        if let ms = try Self.integer("HERALD_KEEP_ALIVE_TIMEOUT", in: settings, minimum: 1) {
+            engine.connectionLimits.keepAliveTimeout = .milliseconds(ms)
+        }
+        if let bytes = try Self.integer("HERALD_MAX_REQUEST_HEAD_SIZE", in: settings, minimum: 1024) {
+            engine.connectionLimits.maxRequestHeadSize = bytes
+        }
+        if let ms = try Self.integer("HERALD_WEBSOCKET_CLOSE_TIMEOUT", in: settings, minimum: 1) {
+            engine.webSocketCloseTimeout = .milliseconds(ms)
+        }
+        // 0 turns a cap off.
+        if let count = try int("HERALD_MAX_CONNECTIONS") { engine.maxConnections = count == 0 ? nil : count }
+        if let count = try int("HERALD_MAX_CONNECTIONS_PER_ADDRESS") { engine.maxConnectionsPerAddress = count == 0 ? nil : count }
+        if let rate = try int("HERALD_MAX_HANDSHAKES_PER_SECOND") { engine.maxHandshakesPerSecond = rate == 0 ? nil : rate }
         if let list = settings["HERALD_TRANSPORTS"] {
             var kinds: Set<EngineIOTransportKind> = []
             for name in list.split(separator: ",") {

@@ -6,10 +6,15 @@ import NIOWebSocket
 /// codes, limits, close handshake) live in `WebSocketConnectionStateMachine`; this handler
 /// feeds it bytes and events and carries out its actions.
 ///
+/// Backpressure: while the channel is not writable, the connection issues no reads, so a peer that sends (pings,
+/// say) without reading what the server writes (pongs) makes it queue at most one read's worth more; reading
+/// resumes when the channel is writable again.
+///
 /// Confined to its channel's event loop. The public methods may be called from other threads:
 /// they hop to the loop first.
-public final class WebSocketConnection: ChannelInboundHandler, RemovableChannelHandler, @unchecked Sendable {
+public final class WebSocketConnection: ChannelDuplexHandler, RemovableChannelHandler, @unchecked Sendable {
     public typealias InboundIn = ByteBuffer
+    public typealias OutboundIn = ByteBuffer
     public typealias OutboundOut = ByteBuffer
 
     /// Strong; set to nil after `didCloseWith` to break the usual connection <-> delegate cycle.
@@ -22,6 +27,8 @@ public final class WebSocketConnection: ChannelInboundHandler, RemovableChannelH
     private var closeTimer: Scheduled<Void>?
     /// Bytes of a header or control frame split across reads.
     private var cumulation: ByteBuffer?
+    /// A read was asked for while the channel was not writable; issued when it is writable again.
+    private var readPending = false
 
     public init(configuration: WebSocketConfiguration) {
         self.machine = WebSocketConnectionStateMachine(configuration: configuration)
@@ -114,9 +121,17 @@ public final class WebSocketConnection: ChannelInboundHandler, RemovableChannelH
         }
         guard let context, let frame = machine.closeRequested(code: code, reason: reason) else { return }
         context.writeAndFlush(wrapOutboundOut(frame), promise: nil)
+        startCloseTimer(context: context)
+    }
+
+    /// Closes TCP after `closeTimeout` unless the close handshake finished first: a peer that never answers our
+    /// Close, or never reads the Close we echo, does not keep the connection.
+    private func startCloseTimer(context: ChannelHandlerContext) {
+        closeTimer?.cancel()
         closeTimer = context.eventLoop.scheduleTask(in: TimeAmount(configuration.closeTimeout)) {
             self.closeTimer = nil
-            if self.machine.closeTimerFired() { self.context?.close(promise: nil) }
+            // `.closing`: our last Close is still not written.
+            if self.machine.closeTimerFired() || self.machine.state == .closing { self.context?.close(promise: nil) }
         }
     }
 
@@ -157,8 +172,21 @@ public final class WebSocketConnection: ChannelInboundHandler, RemovableChannelH
     }
 
     public func channelWritabilityChanged(context: ChannelHandlerContext) {
-        delegate?.webSocket(self, writabilityChanged: context.channel.isWritable)
+        let writable = context.channel.isWritable
+        if writable && readPending {
+            readPending = false
+            context.read()
+        }
+        delegate?.webSocket(self, writabilityChanged: writable)
         context.fireChannelWritabilityChanged()
+    }
+
+    public func read(context: ChannelHandlerContext) {
+        if context.channel.isWritable {
+            context.read()
+        } else {
+            readPending = true
+        }
     }
 
     public func errorCaught(context: ChannelHandlerContext, error: any Error) {
@@ -179,10 +207,10 @@ public final class WebSocketConnection: ChannelInboundHandler, RemovableChannelH
                 context.write(wrapOutboundOut(frame), promise: nil)
                 scheduleFlush()
             case .writeAndClose(let frame):
-                cancelCloseTimer()
                 let promise = context.eventLoop.makePromise(of: Void.self)
                 context.writeAndFlush(wrapOutboundOut(frame), promise: promise)
                 promise.futureResult.whenComplete { _ in self.context?.close(promise: nil) }
+                startCloseTimer(context: context)
             case .closeTCP:
                 cancelCloseTimer()
                 context.close(promise: nil)

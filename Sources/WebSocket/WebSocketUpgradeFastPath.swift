@@ -10,7 +10,7 @@ import NIOHTTP1
 /// requests it can judge completely and strictly: the first request of the connection, complete in the bytes
 /// received so far, `GET <target> HTTP/1.1`, header lines of visible ASCII, no body, `Connection: upgrade`,
 /// `Upgrade: websocket`, exactly one `Sec-WebSocket-Key` and `Sec-WebSocket-Version: 13`, and `shouldUpgrade`
-/// agreeing. Its 101 response is byte for byte the one NIO's upgrader and encoder send. Everything else, errors
+/// agreeing (or refusing it with a complete HTTP response of its own, e.g. a 503 when the server is busy). Its 101 response is byte for byte the one NIO's upgrader and encoder send. Everything else, errors
 /// included, goes to the HTTP pipeline, which answers as before.
 public final class WebSocketUpgradeFastPath: ChannelInboundHandler, RemovableChannelHandler {
     public typealias InboundIn = ByteBuffer
@@ -20,17 +20,27 @@ public final class WebSocketUpgradeFastPath: ChannelInboundHandler, RemovableCha
     static let maxHeadSize = 4096
 
     private let configuration: WebSocketConfiguration
-    private let shouldUpgrade: (any Channel, HTTPRequestHead) -> Bool
+    private let shouldUpgrade: (any Channel, HTTPRequestHead) -> Decision
     private let upgraded: (WebSocketConnection, HTTPRequestHead) -> Void
     private let installHTTPPipeline: (ChannelPipeline.SynchronousOperations) throws -> Void
     private var buffered: ByteBuffer?
 
+    /// What to do with a request the fast path could take.
+    public enum Decision {
+        /// Answer 101 and install the `WebSocketConnection`.
+        case upgrade
+        /// Hand the request to the HTTP pipeline (which refuses it with the right error).
+        case httpPipeline
+        /// Write these bytes (a complete HTTP response) and close the connection.
+        case refuse(ByteBuffer)
+    }
+
     /// - Parameters:
-    ///   - shouldUpgrade: whether the request may upgrade; false sends it to the HTTP pipeline (which refuses it).
+    ///   - shouldUpgrade: what to do with a websocket upgrade request.
     ///   - upgraded: called on the event loop once the connection is in the pipeline, before any frame is read.
     ///   - installHTTPPipeline: appends the HTTP handlers; this handler then passes them the bytes and leaves.
     public init(configuration: WebSocketConfiguration,
-                shouldUpgrade: @escaping (any Channel, HTTPRequestHead) -> Bool,
+                shouldUpgrade: @escaping (any Channel, HTTPRequestHead) -> Decision,
                 upgraded: @escaping (WebSocketConnection, HTTPRequestHead) -> Void,
                 installHTTPPipeline: @escaping (ChannelPipeline.SynchronousOperations) throws -> Void) {
         self.configuration = configuration
@@ -49,8 +59,16 @@ public final class WebSocketUpgradeFastPath: ChannelInboundHandler, RemovableCha
         switch Self.parse(incoming) {
         case .needMore where incoming.readableBytes < Self.maxHeadSize:
             buffered = incoming
-        case .request(let head, let headLength) where shouldUpgrade(context.channel, head):
-            upgrade(context: context, head: head, bytes: incoming, headLength: headLength)
+        case .request(let head, let headLength):
+            switch shouldUpgrade(context.channel, head) {
+            case .upgrade:
+                upgrade(context: context, head: head, bytes: incoming, headLength: headLength)
+            case .httpPipeline:
+                fallBack(context: context, bytes: incoming)
+            case .refuse(let response):
+                context.writeAndFlush(NIOAny(response), promise: nil)
+                context.close(promise: nil)
+            }
         default:
             fallBack(context: context, bytes: incoming)
         }

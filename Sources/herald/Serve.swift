@@ -22,6 +22,13 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Websocket upgrade timeout in ms [HERALD_UPGRADE_TIMEOUT, default 10000].") var upgradeTimeout: Int?
     @Option(help: "Time to join a namespace in ms [HERALD_CONNECT_TIMEOUT, default 45000].") var connectTimeout: Int?
     @Option(help: "Bytes buffered for a slow client before it is dropped [HERALD_MAX_BUFFERED_BYTES, default 4194304].") var maxBufferedBytes: Int?
+    @Option(help: "Time for a request head to arrive in ms [HERALD_REQUEST_HEAD_TIMEOUT, default 10000].") var requestHeadTimeout: Int?
+    @Option(help: "Idle keep-alive HTTP connection timeout in ms [HERALD_KEEP_ALIVE_TIMEOUT, default 65000].") var keepAliveTimeout: Int?
+    @Option(help: "Largest HTTP request head in bytes, else 431 [HERALD_MAX_REQUEST_HEAD_SIZE, default 16384].") var maxRequestHeadSize: Int?
+    @Option(help: "Wait for the peer's websocket Close in ms [HERALD_WEBSOCKET_CLOSE_TIMEOUT, default 5000].") var websocketCloseTimeout: Int?
+    @Option(help: "Open connections, beyond which new ones get 503; 0 for no cap [HERALD_MAX_CONNECTIONS, default no cap].") var maxConnections: Int?
+    @Option(help: "Open connections per client address; 0 for no cap [HERALD_MAX_CONNECTIONS_PER_ADDRESS, default no cap].") var maxConnectionsPerAddress: Int?
+    @Option(help: "New sessions per second, the excess gets 503; 0 for no limit [HERALD_MAX_HANDSHAKES_PER_SECOND, default no limit].") var maxHandshakesPerSecond: Int?
     @Option(help: "Enabled transports, comma-separated [HERALD_TRANSPORTS, default polling,websocket].") var transports: String?
     @Option(help: "Allowed CORS origins, comma-separated, or * [HERALD_CORS_ORIGINS, default: CORS off].") var corsOrigins: String?
     @Flag(help: "Allow credentials in CORS answers [HERALD_CORS_CREDENTIALS=1].") var corsCredentials = false
@@ -42,7 +49,14 @@ struct Serve: AsyncParsableCommand {
             "HERALD_PATH": path, "HERALD_PING_INTERVAL": pingInterval.map(String.init),
             "HERALD_PING_TIMEOUT": pingTimeout.map(String.init), "HERALD_MAX_PAYLOAD": maxPayload.map(String.init),
             "HERALD_UPGRADE_TIMEOUT": upgradeTimeout.map(String.init), "HERALD_CONNECT_TIMEOUT": connectTimeout.map(String.init),
-            "HERALD_MAX_BUFFERED_BYTES": maxBufferedBytes.map(String.init), "HERALD_TRANSPORTS": transports,
+            "HERALD_MAX_BUFFERED_BYTES": maxBufferedBytes.map(String.init),
+            "HERALD_REQUEST_HEAD_TIMEOUT": requestHeadTimeout.map(String.init),
+            "HERALD_KEEP_ALIVE_TIMEOUT": keepAliveTimeout.map(String.init),
+            "HERALD_MAX_REQUEST_HEAD_SIZE": maxRequestHeadSize.map(String.init),
+            "HERALD_WEBSOCKET_CLOSE_TIMEOUT": websocketCloseTimeout.map(String.init),
+            "HERALD_MAX_CONNECTIONS": maxConnections.map(String.init),
+            "HERALD_MAX_CONNECTIONS_PER_ADDRESS": maxConnectionsPerAddress.map(String.init),
+            "HERALD_MAX_HANDSHAKES_PER_SECOND": maxHandshakesPerSecond.map(String.init), "HERALD_TRANSPORTS": transports,
             "HERALD_CORS_ORIGINS": corsOrigins, "HERALD_CORS_CREDENTIALS": corsCredentials ? "1" : nil,
             "HERALD_DRAIN_TIMEOUT": drainTimeout.map(String.init),
             "HERALD_REDIS_URL": redisURL, "HERALD_RECOVERY_WINDOW": recoveryWindow.map(String.init),

@@ -14,6 +14,32 @@ import Testing
         #expect(configuration.cors == nil)
         #expect(configuration.maxBufferedBytes == 4 * 1024 * 1024)
         #expect(configuration.maxHTTPBodySize == 1024 * 1024)
+        #expect(configuration.connectionLimits.requestHeadTimeout == .seconds(10))
+        #expect(configuration.connectionLimits.keepAliveTimeout == .seconds(65))
+        #expect(configuration.connectionLimits.maxRequestHeadSize == 16 * 1024)
+        #expect(configuration.webSocketCloseTimeout == .seconds(5))
+        #expect(configuration.maxConnections == nil)
+        #expect(configuration.maxConnectionsPerAddress == nil)
+        #expect(configuration.maxHandshakesPerSecond == nil)
+    }
+
+    /// Durations come from configuration: converting any of them is never a trap.
+    @Test func extremeDurationsSaturate() {
+        #expect(Duration.seconds(Int64.max).milliseconds == Int64.max)
+        #expect(Duration.seconds(Int64.min).milliseconds == Int64.min)
+        #expect(Duration.milliseconds(Int64.max).milliseconds == Int64.max)
+        #expect(Duration.milliseconds(1500).milliseconds == 1500)
+    }
+
+    @Test func tokenBucketAdmitsOneSecondsWorthThenTheRate() {
+        var bucket = EngineIOTokenBucket()
+        let start = ContinuousClock.now
+        let burst = (0..<10).filter { _ in bucket.take(rate: 5, now: start) }.count
+        #expect(burst == 5)
+        let early = bucket.take(rate: 5, now: start + .milliseconds(100))
+        let refilled = bucket.take(rate: 5, now: start + .milliseconds(200))
+        let again = bucket.take(rate: 5, now: start + .milliseconds(200))
+        #expect(!early && refilled && !again)
     }
 
     @Test func corsDefaults() {

@@ -20,6 +20,28 @@ import Testing
         #expect(configuration.socketIO.connectTimeout == .seconds(45))
     }
 
+    @Test func edgeLimitSettings() throws {
+        var configuration = HeraldConfiguration()
+        try configuration.apply([
+            "HERALD_REQUEST_HEAD_TIMEOUT": "2000", "HERALD_KEEP_ALIVE_TIMEOUT": "3000",
+            "HERALD_MAX_REQUEST_HEAD_SIZE": "8192", "HERALD_WEBSOCKET_CLOSE_TIMEOUT": "700",
+            "HERALD_MAX_CONNECTIONS": "100", "HERALD_MAX_CONNECTIONS_PER_ADDRESS": "0",
+            "HERALD_MAX_HANDSHAKES_PER_SECOND": "500",
+        ])
+        let engine = configuration.socketIO.engine
+        #expect(engine.connectionLimits == HTTPConnectionLimits(
+            requestHeadTimeout: .seconds(2), keepAliveTimeout: .seconds(3), maxRequestHeadSize: 8192))
+        #expect(engine.webSocketCloseTimeout == .milliseconds(700))
+        #expect(engine.maxConnections == 100)
+        #expect(engine.maxConnectionsPerAddress == nil)
+        #expect(engine.maxHandshakesPerSecond == 500)
+        for bad in [["HERALD_REQUEST_HEAD_TIMEOUT": "0"], ["HERALD_MAX_REQUEST_HEAD_SIZE": "10"],
+                    ["HERALD_MAX_CONNECTIONS": "99999999999999999999"]] {
+            var refused = HeraldConfiguration()
+            #expect(throws: HeraldConfiguration.SettingError.self) { try refused.apply(bad) }
+        }
+    }
+
     @Test func settingsOverrideDefaults() throws {
         var configuration = HeraldConfiguration()
         try configuration.apply([

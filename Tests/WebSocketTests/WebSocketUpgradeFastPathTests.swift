@@ -17,7 +17,7 @@ import Testing
         init(accept: Bool = true) throws {
             let handler = WebSocketUpgradeFastPath(
                 configuration: WebSocketConfiguration(),
-                shouldUpgrade: { _, _ in accept },
+                shouldUpgrade: { _, _ in accept ? .upgrade : .httpPipeline },
                 upgraded: { [unowned self] connection, head in
                     upgraded.append(head)
                     connection.delegate = RecordingDelegate(echo: true)

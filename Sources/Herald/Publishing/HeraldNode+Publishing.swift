@@ -29,7 +29,8 @@ extension HeraldNode {
             ["status": "ok", "sessions": .int(io.engine.sessionCount)]
         }
         let channel = try await PublishAPIServer.bind(
-            api: api, host: settings.apiHost, port: port, maxBodySize: settings.maxBodySize, group: group)
+            api: api, host: settings.apiHost, port: port, maxBodySize: settings.maxBodySize,
+            limits: configuration.socketIO.engine.connectionLimits, group: group)
         apiAddress.withLock { $0 = channel.localAddress }
         logger.info("publish API listening", metadata: ["address": "\(channel.localAddress.map { "\($0)" } ?? "?")"])
         return channel

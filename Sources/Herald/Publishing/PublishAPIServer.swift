@@ -3,16 +3,22 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 
-/// The publish API's own listener: plain HTTP/1.1, no Engine.IO, kept apart from public traffic.
+/// The publish API's own listener: plain HTTP/1.1, no Engine.IO, kept apart from public traffic. Its connections
+/// have the same head size and time limits and keep-alive timeout as the public listener (`limits`).
 public enum PublishAPIServer {
-    public static func bind(api: PublishAPI, host: String, port: Int, maxBodySize: Int, group: any EventLoopGroup) async throws -> any Channel {
+    public static func bind(api: PublishAPI, host: String, port: Int, maxBodySize: Int,
+                            limits: HTTPConnectionLimits = HTTPConnectionLimits(), group: any EventLoopGroup) async throws -> any Channel {
         try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
-                    try channel.pipeline.syncOperations.addHandler(PublishAPIHandler(api: api, maxBodySize: maxBodySize))
+                    let connectionGuard = HTTPConnectionGuard(limits: limits)
+                    let (encoder, others) = limits.makeHTTPServerHandlers()
+                    let pipeline = channel.pipeline.syncOperations
+                    try pipeline.addHandlers(connectionGuard, encoder)
+                    try pipeline.addHandlers(others)
+                    try pipeline.addHandler(PublishAPIHandler(api: api, maxBodySize: maxBodySize, connectionGuard: connectionGuard))
                 }
             }
             .bind(host: host, port: port)
@@ -27,18 +33,21 @@ final class PublishAPIHandler: ChannelInboundHandler {
 
     private let api: PublishAPI
     private let maxBodySize: Int
+    private let connectionGuard: HTTPConnectionGuard
     private var head: HTTPRequestHead?
     private var collector = HTTPBodyCollector()
 
-    init(api: PublishAPI, maxBodySize: Int) {
+    init(api: PublishAPI, maxBodySize: Int, connectionGuard: HTTPConnectionGuard) {
         self.api = api
         self.maxBodySize = maxBodySize
+        self.connectionGuard = connectionGuard
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
         case .head(let head):
             self.head = head
+            connectionGuard.requestHeadReceived()
             collector.begin(head, limit: maxBodySize)
         case .body(let chunk):
             collector.append(chunk)
@@ -62,6 +71,7 @@ final class PublishAPIHandler: ChannelInboundHandler {
         var head = HTTPResponseHead(version: request.version, status: response.status, headers: response.headers)
         head.headers.replaceOrAdd(name: "Content-Length", value: String(response.body.readableBytes))
         let keepAlive = request.isKeepAlive
+        connectionGuard.responseCompleted(keepAlive: keepAlive)
         if !keepAlive { head.headers.replaceOrAdd(name: "Connection", value: "close") }
         context.write(wrapOutboundOut(.head(head)), promise: nil)
         if response.body.readableBytes > 0, request.method != .HEAD {
