@@ -136,6 +136,15 @@ public final class EngineIOSession: @unchecked Sendable {
         websocket != nil ? websocketWritable : queuedBytes < server.configuration.maxBufferedBytes / 2
     }
 
+    /// Bytes waiting to go to the client: the websocket channel's unsent bytes (frames, pongs included), or the
+    /// polling queue. Call on the session's loop (it reads the websocket's channel, which lives there).
+    public var outboundBufferedBytes: Int {
+        if let channel = websocket?.channel {
+            return (try? channel.syncOptions?.getOption(.bufferedWritableBytes)) ?? 0
+        }
+        return queuedBytes
+    }
+
     // MARK: Sending
 
     /// Queues or writes a message and schedules one flush for this loop tick.
