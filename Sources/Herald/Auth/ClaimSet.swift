@@ -37,10 +37,14 @@ public struct ClaimSet: JWTPayload, Hashable {
     public func seconds(_ name: String) -> Double? {
         switch object[name] {
         case .int(let value): Double(value)
-        case .double(let value): value
+        case .double(let value) where value.isFinite: value
         default: nil
         }
     }
+
+    /// The latest NumericDate accepted: 9999-12-31T23:59:59Z. Later is a unit mistake (milliseconds, say),
+    /// refused as `token_invalid` rather than trusted as "practically never".
+    public static let latestNumericDate: Double = 253_402_300_799
 }
 
 /// JSONValue through Codable, for jwt-kit's coders (JSONValue itself is not Codable).
