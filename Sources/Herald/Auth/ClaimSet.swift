@@ -1,15 +1,14 @@
-import JWTKit
 import SocketIOProtocol
 
 /// A token payload kept as plain JSON: herald checks `exp`, `nbf`, `iss` and `aud` itself (with its leeway
 /// and clock) so that each failure gets its own code, and room rules can read any claim.
-public struct ClaimSet: JWTPayload, Hashable {
+///
+/// Its `JWTPayload` conformance lives in TokenVerifier.swift, so this file (with RoomRule.swift) builds without
+/// jwt-kit: the fuzz target (Fuzz/HeraldFuzz) compiles it directly.
+public struct ClaimSet: Codable, Hashable, Sendable {
     public var object: JSONObject
 
     public init(_ object: JSONObject) { self.object = object }
-
-    /// Signature checks happen in jwt-kit; claim checks in `TokenVerifier`, where the clock is injectable.
-    public func verify(using algorithm: some JWTAlgorithm) async throws {}
 
     public init(from decoder: any Decoder) throws {
         guard case .object(let object) = try CodableJSON(from: decoder).value else {

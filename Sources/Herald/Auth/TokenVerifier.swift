@@ -141,3 +141,8 @@ public struct TokenVerifier: Sendable {
         return Data(base64Encoded: base64)
     }
 }
+
+extension ClaimSet: JWTPayload {
+    /// Signature checks happen in jwt-kit; claim checks in `TokenVerifier`, where the clock is injectable.
+    public func verify(using algorithm: some JWTAlgorithm) async throws {}
+}
