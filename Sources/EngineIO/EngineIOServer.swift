@@ -11,10 +11,12 @@ import WebSocket
 public final class EngineIOServer: Sendable {
     public let configuration: EngineIOConfiguration
     public let logger: Logger
-    private let sessions = Mutex<[String: EngineIOSession]>([:])
+    let sessions = Mutex<[String: EngineIOSession]>([:])
     private let handlers = Mutex<Handlers>(Handlers())
     /// Each event loop's heartbeat timers (see `EngineIOHeartbeatTimers`), looked up once per session.
     private let timers = Mutex<[ObjectIdentifier: EngineIOHeartbeatTimers]>([:])
+    /// Set when a drain stops taking new sessions (see EngineIOServer+Drain.swift).
+    let refusingHandshakes = Atomic<Bool>(false)
 
     struct Handlers {
         var onSession: (@Sendable (EngineIOSession) -> Void)?
@@ -46,10 +48,10 @@ public final class EngineIOServer: Sendable {
 
     public func session(id: String) -> EngineIOSession? { sessions.withLock { $0[id] } }
 
-    /// Closes every session ("forced close").
-    public func closeAllSessions() {
+    /// Closes every session at once, by default as "forced close" (a close packet to polling clients).
+    public func closeAllSessions(reason: EngineIOCloseReason = .forcedClose) {
         for session in sessions.withLock({ Array($0.values) }) {
-            session.eventLoop.execute { session.close(reason: .forcedClose) }
+            session.eventLoop.execute { session.close(reason: reason) }
         }
     }
 
@@ -140,6 +142,8 @@ public final class EngineIOServer: Sendable {
         switch verify(request.head, query: query, isUpgrade: wantsUpgrade, remoteAddress: request.remoteAddress) {
         case .failure(let code):
             responder.respond(.engineError(code))
+        case .success(.handshake) where refusingHandshakes.load(ordering: .relaxed):
+            responder.respond(.handshakeRefusedWhileDraining)
         case .success where wantsUpgrade || query["transport"] != EngineIOTransportKind.polling.rawValue:
             responder.respond(.engineError(.badRequest))
         case .success(.existing(let session)):
@@ -201,8 +205,12 @@ public final class EngineIOServer: Sendable {
         guard isEngineRequest(head.uri) else { return false }
         let query = HTTPQuery.parse(head.uri)
         guard query["transport"] == EngineIOTransportKind.websocket.rawValue else { return false }
-        if case .success = verify(head, query: query, isUpgrade: true, remoteAddress: remoteAddress) { return true }
-        return false
+        switch verify(head, query: query, isUpgrade: true, remoteAddress: remoteAddress) {
+        // A refused handshake goes on to the HTTP handler, which answers it with a 503.
+        case .success(.handshake): return !refusingHandshakes.load(ordering: .relaxed)
+        case .success: return true
+        case .failure: return false
+        }
     }
 
     private func webSocketUpgraded(_ connection: WebSocketConnection, head: HTTPRequestHead) {
