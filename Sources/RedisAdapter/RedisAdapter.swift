@@ -26,6 +26,8 @@ public final class RedisAdapter: SocketIOAdapter {
     /// subscription in the wrong state.
     private let subscriptionQueue: AsyncStream<SubscriptionWork>.Continuation
     private let publishFailures = Mutex(0)
+    /// Recovery sessions being written to the cluster log (see `sessionsPersisted()`).
+    let savesInFlight = Mutex(SavesInFlight())
 
     enum SubscriptionWork: Sendable {
         case room(String)

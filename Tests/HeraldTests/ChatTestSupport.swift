@@ -20,7 +20,7 @@ struct ChatTestNode {
                       chat: (inout ChatConfiguration) -> Void = { _ in }) async throws -> ChatTestNode {
         var logger = Logger(label: "chat-test")
         logger.logLevel = .critical
-        var configuration = HeraldConfiguration(host: "127.0.0.1", port: 0, threads: 1, drainTimeout: .milliseconds(200))
+        var configuration = HeraldConfiguration(host: "127.0.0.1", port: 0, threads: 1, preDrainDelay: .zero, drainWindow: .zero, drainTimeout: .milliseconds(200))
         configuration.chat = ChatConfiguration(database: database, maxMessageLength: maxMessageLength,
                                                historyOnJoin: historyOnJoin, storeTimeout: storeTimeout)
         chat(&configuration.chat)
