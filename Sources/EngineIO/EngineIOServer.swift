@@ -14,7 +14,7 @@ public final class EngineIOServer: Sendable {
     private let sessions = Mutex<[String: EngineIOSession]>([:])
     private let handlers = Mutex<Handlers>(Handlers())
     /// Each event loop's heartbeat timers (see `EngineIOHeartbeatTimers`), looked up once per session.
-    private let timers = Mutex<[ObjectIdentifier: EngineIOHeartbeatTimers]>([:])
+    let timers = Mutex<[ObjectIdentifier: EngineIOHeartbeatTimers]>([:])
 
     struct Handlers {
         var onSession: (@Sendable (EngineIOSession) -> Void)?
