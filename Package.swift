@@ -155,7 +155,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "HeraldBenchTests", dependencies: [
-            "HeraldBench", "SocketIO", "HeraldTesting", "Redis", "RedisAdapter",
+            "HeraldBench", "Herald", "SocketIO", "HeraldTesting", "Redis", "RedisAdapter",
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
         .testTarget(name: "HeraldTests", dependencies: [

@@ -14,7 +14,7 @@ public final class EngineIOServer: Sendable {
     let sessions = Mutex<[String: EngineIOSession]>([:])
     private let handlers = Mutex<Handlers>(Handlers())
     /// Each event loop's heartbeat timers (see `EngineIOHeartbeatTimers`), looked up once per session.
-    private let timers = Mutex<[ObjectIdentifier: EngineIOHeartbeatTimers]>([:])
+    let timers = Mutex<[ObjectIdentifier: EngineIOHeartbeatTimers]>([:])
     /// Refusals and timeouts at the listener's edge.
     public let edgeStats = EngineIOEdgeStats()
     /// Handshakes admitted under `maxHandshakesPerSecond`.

@@ -124,9 +124,11 @@ public final class EngineIOSession: @unchecked Sendable {
         if let websocket { self.websocketOnSessionLoop = Self.sameLoop(websocket, eventLoop) }
     }
 
+    /// Loops first: `channel` may be read only on the connection's own loop (an upgrade's websocket often lands
+    /// on another loop than its polling session's).
     private static func sameLoop(_ connection: WebSocketConnection, _ eventLoop: any EventLoop) -> Bool {
-        guard connection.channel != nil else { return false }
-        return (connection.eventLoop as AnyObject) === (eventLoop as AnyObject)
+        guard (connection.eventLoop as AnyObject) === (eventLoop as AnyObject) else { return false }
+        return connection.channel != nil
     }
 
     public var transport: EngineIOTransportKind { machine.transport == .polling ? .polling : .websocket }

@@ -79,7 +79,7 @@ public final class HeraldNode: Service, Sendable {
             gatewayStats: { metrics in
                 if let auth { metrics.update(auth: auth.stats) }
                 metrics.update(publishing: publishing.currentStats)
-            })
+            }, bus: cluster)
         chat = ChatService(configuration: configuration.chat, logger: logger)
         chat.install(on: io.sockets)
         if let auth {
