@@ -155,7 +155,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "HeraldBenchTests", dependencies: [
-            "HeraldBench", "SocketIO", "HeraldTesting", "Redis", "RedisAdapter",
+            "HeraldBench", "Herald", "SocketIO", "HeraldTesting", "Redis", "RedisAdapter",
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
         .testTarget(name: "HeraldTests", dependencies: [
@@ -165,3 +165,18 @@ let package = Package(
     ],
     swiftLanguageModes: [.v6]
 )
+
+// The fuzz targets (Fuzz/, run by scripts/fuzz.sh) exist only when HERALD_FUZZ=1: they need -sanitize=fuzzer
+// to link, so the normal build must not see them. Fuzz/HeraldFuzz/Herald holds symlinks to the three Herald files
+// it fuzzes (room rules, claims, publish requests) instead of depending on Herald, whose jwt-kit, PostgreSQL and
+// SQLite dependencies would more than double the sanitizer build.
+if Context.environment["HERALD_FUZZ"] == "1" {
+    package.targets.append(.target(name: "HeraldFuzzDriver", path: "Fuzz/HeraldFuzzDriver"))
+    package.targets.append(.executableTarget(name: "HeraldFuzz", dependencies: [
+        "HeraldFuzzDriver", "SocketIOProtocol", "EngineIOProtocol", "WebSocket", "Redis",
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOEmbedded", package: "swift-nio"),
+        .product(name: "NIOHTTP1", package: "swift-nio"),
+        .product(name: "NIOWebSocket", package: "swift-nio"),
+    ], path: "Fuzz/HeraldFuzz"))
+}

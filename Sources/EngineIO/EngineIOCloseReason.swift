@@ -10,6 +10,9 @@ public enum EngineIOCloseReason: String, Sendable, Hashable, CustomStringConvert
     case parseError = "parse error"
     /// The server closed the session.
     case forcedClose = "forced close"
+    /// The server is going away (a drain): the transport ends without an Engine.IO close packet and the session
+    /// is forgotten, so that clients reconnect, to another node if there is one.
+    case serverShuttingDown = "server shutting down"
 
     public var description: String { rawValue }
 }

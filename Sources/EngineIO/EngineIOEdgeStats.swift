@@ -35,7 +35,15 @@ public final class EngineIOEdgeStats: Sendable {
 public enum EngineIOAdmission: Sendable, Equatable {
     case accept
     /// Refused for now: the client is told to retry after this many seconds (503 with `Retry-After`).
-    case refuse(retryAfter: Int)
+    case refuse(retryAfter: Int, reason: EngineIORefusalReason)
+}
+
+/// Why a new session is refused; the raw value is the `error` of the 503's JSON body.
+public enum EngineIORefusalReason: String, Sendable, Equatable {
+    /// Over the connection cap or the handshake rate: another attempt soon may succeed here.
+    case busy = "server busy, retry later"
+    /// Draining: the client should reconnect (through the load balancer, to another node).
+    case shuttingDown = "server shutting down"
 }
 
 /// A token bucket of one second's capacity: at most `rate` admissions per second, as a burst or spread out.

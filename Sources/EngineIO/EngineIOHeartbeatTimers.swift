@@ -34,6 +34,9 @@ final class EngineIOHeartbeatTimers: @unchecked Sendable {
         self.eventLoop = eventLoop
     }
 
+    /// Entries queued, stale ones included: what the timers hold on to (each keeps its session alive).
+    var entryCount: Int { queued }
+
     func sessionOpened() { live += 1 }
     func sessionClosed() { live -= 1 }
 
@@ -91,5 +94,17 @@ final class EngineIOHeartbeatTimers: @unchecked Sendable {
             if let head = queue.entries.first?.deadline, next.map({ head < $0 }) ?? true { next = head }
         }
         if let next { schedule(at: next) }
+    }
+}
+
+extension EngineIOServer {
+    /// Heartbeat timer entries queued on all event loops, stale ones included (see `EngineIOHeartbeatTimers`): zero
+    /// once every session has closed and the last stale entry came due, so a leak check can watch it return to zero.
+    public func heartbeatTimerEntries() async -> Int {
+        var total = 0
+        for timers in timers.withLock({ Array($0.values) }) {
+            total += (try? await timers.eventLoop.submit { timers.entryCount }.get()) ?? 0
+        }
+        return total
     }
 }

@@ -11,10 +11,10 @@ import WebSocket
 public final class EngineIOServer: Sendable {
     public let configuration: EngineIOConfiguration
     public let logger: Logger
-    private let sessions = Mutex<[String: EngineIOSession]>([:])
+    let sessions = Mutex<[String: EngineIOSession]>([:])
     private let handlers = Mutex<Handlers>(Handlers())
     /// Each event loop's heartbeat timers (see `EngineIOHeartbeatTimers`), looked up once per session.
-    private let timers = Mutex<[ObjectIdentifier: EngineIOHeartbeatTimers]>([:])
+    let timers = Mutex<[ObjectIdentifier: EngineIOHeartbeatTimers]>([:])
     /// Refusals and timeouts at the listener's edge.
     public let edgeStats = EngineIOEdgeStats()
     /// Handshakes admitted under `maxHandshakesPerSecond`.
@@ -24,6 +24,8 @@ public final class EngineIOServer: Sendable {
     /// `Retry-After` of every refusal, in seconds: socket.io-client ignores it and retries with its own backoff
     /// (1 s initial); other clients and proxies may honour it.
     static let retryAfterSeconds = 1
+    /// Set when a drain stops taking new sessions (see EngineIOServer+Drain.swift).
+    let refusingHandshakes = Atomic<Bool>(false)
 
     struct Handlers {
         var onSession: (@Sendable (EngineIOSession) -> Void)?
@@ -55,10 +57,10 @@ public final class EngineIOServer: Sendable {
 
     public func session(id: String) -> EngineIOSession? { sessions.withLock { $0[id] } }
 
-    /// Closes every session ("forced close").
-    public func closeAllSessions() {
+    /// Closes every session at once, by default as "forced close" (a close packet to polling clients).
+    public func closeAllSessions(reason: EngineIOCloseReason = .forcedClose) {
         for session in sessions.withLock({ Array($0.values) }) {
-            session.eventLoop.execute { session.close(reason: .forcedClose) }
+            session.eventLoop.execute { session.close(reason: reason) }
         }
     }
 
@@ -97,7 +99,8 @@ public final class EngineIOServer: Sendable {
                     switch upgradeDecision(head, remoteAddress: channel.remoteAddress) {
                     case .upgrade: .upgrade
                     case .decline: .httpPipeline
-                    case .refuse(let seconds): .refuse(HTTPConnectionGuard.serviceUnavailable(retryAfter: seconds, allocator: channel.allocator))
+                    case .refuse(let seconds, let reason):
+                        .refuse(HTTPConnectionGuard.serviceUnavailable(retryAfter: seconds, reason: reason, allocator: channel.allocator))
                     }
                 },
                 upgraded: { [self] connection, head in
@@ -145,13 +148,18 @@ public final class EngineIOServer: Sendable {
     }
 
     /// The one place that decides whether a new session may open now (polling handshake or websocket upgrade
-    /// without a sid): `.accept`, or `.refuse` with the seconds after which to retry.
+    /// without a sid): `.accept`, or `.refuse` with the seconds after which to retry. A draining server refuses
+    /// every one; otherwise `maxHandshakesPerSecond` decides.
     func admitHandshake() -> EngineIOAdmission {
+        if refusingHandshakes.load(ordering: .relaxed) {
+            edgeStats.handshakeRefused()
+            return .refuse(retryAfter: Self.retryAfterSeconds, reason: .shuttingDown)
+        }
         if let rate = configuration.maxHandshakesPerSecond {
             let now = ContinuousClock.now
             guard handshakeBucket.withLock({ $0.take(rate: rate, now: now) }) else {
                 edgeStats.handshakeRefused()
-                return .refuse(retryAfter: Self.retryAfterSeconds)
+                return .refuse(retryAfter: Self.retryAfterSeconds, reason: .busy)
             }
         }
         return .accept
@@ -222,14 +230,15 @@ public final class EngineIOServer: Sendable {
             responder.respond(.engineError(code))
         case .success(.handshake) where wantsUpgrade && query["transport"] == EngineIOTransportKind.websocket.rawValue:
             // A valid new websocket handshake that the upgrader declined: only admission declines those.
-            responder.respond(.serviceUnavailable(retryAfter: Self.retryAfterSeconds))
+            let reason: EngineIORefusalReason = refusingHandshakes.load(ordering: .relaxed) ? .shuttingDown : .busy
+            responder.respond(.serviceUnavailable(retryAfter: Self.retryAfterSeconds, reason: reason))
         case .success where wantsUpgrade || query["transport"] != EngineIOTransportKind.polling.rawValue:
             responder.respond(.engineError(.badRequest))
         case .success(.existing(let session)):
             session.eventLoop.execute { session.handlePoll(request, responder: responder) }
         case .success(.handshake):
-            if case .refuse(let seconds) = admitHandshake() {
-                responder.respond(.serviceUnavailable(retryAfter: seconds))
+            if case .refuse(let seconds, let reason) = admitHandshake() {
+                responder.respond(.serviceUnavailable(retryAfter: seconds, reason: reason))
                 return
             }
             let eventLoop = responder.context.eventLoop
@@ -295,7 +304,7 @@ public final class EngineIOServer: Sendable {
         case .failure: return .decline
         case .success(.existing): return .upgrade
         case .success(.handshake):
-            if case .refuse(let seconds) = admitHandshake() { return .refuse(retryAfter: seconds) }
+            if case .refuse(let seconds, let reason) = admitHandshake() { return .refuse(retryAfter: seconds, reason: reason) }
             return .upgrade
         }
     }
@@ -303,7 +312,7 @@ public final class EngineIOServer: Sendable {
     enum UpgradeDecision {
         case upgrade
         case decline
-        case refuse(retryAfter: Int)
+        case refuse(retryAfter: Int, reason: EngineIORefusalReason)
     }
 
     private func webSocketUpgraded(_ connection: WebSocketConnection, head: HTTPRequestHead) {

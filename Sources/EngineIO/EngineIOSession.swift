@@ -124,9 +124,11 @@ public final class EngineIOSession: @unchecked Sendable {
         if let websocket { self.websocketOnSessionLoop = Self.sameLoop(websocket, eventLoop) }
     }
 
+    /// Loops first: `channel` may be read only on the connection's own loop (an upgrade's websocket often lands
+    /// on another loop than its polling session's).
     private static func sameLoop(_ connection: WebSocketConnection, _ eventLoop: any EventLoop) -> Bool {
-        guard connection.channel != nil else { return false }
-        return (connection.eventLoop as AnyObject) === (eventLoop as AnyObject)
+        guard (connection.eventLoop as AnyObject) === (eventLoop as AnyObject) else { return false }
+        return connection.channel != nil
     }
 
     public var transport: EngineIOTransportKind { machine.transport == .polling ? .polling : .websocket }
@@ -544,8 +546,12 @@ public final class EngineIOSession: @unchecked Sendable {
         if let poll = pendingPoll {
             pendingPoll = nil
             server.remove(self)
-            // A client that asked to close gets a noop; any other close tells the client with a close packet.
-            poll.respond(.pollPayload(ByteBuffer(string: reason == .transportClose ? "6" : "1")))
+            // A client that asked to close gets a noop; any other close tells the client with a close packet,
+            // except going away: python-engineio never reconnects after a close packet, so a draining server ends
+            // the poll with a noop and the client's next request meets "Session ID unknown" (a transport error,
+            // which every official client reconnects from).
+            let answer = reason == .transportClose || reason == .serverShuttingDown ? "6" : "1"
+            poll.respond(.pollPayload(ByteBuffer(string: answer)))
         } else if reason == .transportClose && machine.transport == .polling {
             // The client's close came in a POST; its last GET may still be on the way over another connection
             // (and loop). That GET gets the noop instead of an unknown-session error; later ones get the error.
@@ -557,7 +563,8 @@ public final class EngineIOSession: @unchecked Sendable {
             server.remove(self)
         }
         if let websocket {
-            websocket.close(code: .normalClosure)
+            // 1001 is RFC 6455's "server going down"; the official clients reconnect after any close frame.
+            websocket.close(code: reason == .serverShuttingDown ? .goingAway : .normalClosure)
             // The heartbeat queue may hold this session until its stale entry comes due: let the connection go now.
             self.websocket = nil
         }

@@ -228,8 +228,10 @@ public final class HTTPConnectionGuard: ChannelDuplexHandler, RemovableChannelHa
     }
 
     /// A complete `503 Service Unavailable` with `Retry-After` and a JSON body, for a refused connection or handshake.
-    public static func serviceUnavailable(retryAfter seconds: Int, allocator: ByteBufferAllocator = ByteBufferAllocator()) -> ByteBuffer {
-        let body = HTTPResponse.busyBody(retryAfter: seconds)
+    public static func serviceUnavailable(
+        retryAfter seconds: Int, reason: EngineIORefusalReason = .busy, allocator: ByteBufferAllocator = ByteBufferAllocator()
+    ) -> ByteBuffer {
+        let body = HTTPResponse.refusalBody(retryAfter: seconds, reason: reason)
         var buffer = allocator.buffer(capacity: 160 + body.utf8.count)
         buffer.writeString("HTTP/1.1 503 Service Unavailable\r\nRetry-After: \(seconds)\r\nContent-Type: application/json\r\n")
         buffer.writeString("Content-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)")
@@ -281,13 +283,13 @@ public final class HTTPRequestErrorHandler: ChannelDuplexHandler, RemovableChann
 
 extension HTTPResponse {
     /// The JSON body of a 503 refusal.
-    static func busyBody(retryAfter seconds: Int) -> String {
-        #"{"error":"server busy, retry later","retryAfter":\#(seconds)}"#
+    static func refusalBody(retryAfter seconds: Int, reason: EngineIORefusalReason) -> String {
+        #"{"error":"\#(reason.rawValue)","retryAfter":\#(seconds)}"#
     }
 
     /// 503 with `Retry-After` and a JSON body: the server refuses a new session for now.
-    public static func serviceUnavailable(retryAfter seconds: Int) -> HTTPResponse {
-        var response = HTTPResponse.json(.serviceUnavailable, busyBody(retryAfter: seconds))
+    public static func serviceUnavailable(retryAfter seconds: Int, reason: EngineIORefusalReason = .busy) -> HTTPResponse {
+        var response = HTTPResponse.json(.serviceUnavailable, refusalBody(retryAfter: seconds, reason: reason))
         response.headers.add(name: "Retry-After", value: String(seconds))
         return response
     }

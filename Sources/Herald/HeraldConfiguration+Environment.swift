@@ -74,6 +74,8 @@ extension HeraldConfiguration {
         }
         socketIO.engine = engine
         if let ms = try int("HERALD_CONNECT_TIMEOUT") { socketIO.connectTimeout = .milliseconds(ms) }
+        if let ms = try int("HERALD_PRE_DRAIN_DELAY") { preDrainDelay = .milliseconds(ms) }
+        if let ms = try int("HERALD_DRAIN_WINDOW") { drainWindow = .milliseconds(ms) }
         if let ms = try int("HERALD_DRAIN_TIMEOUT") { drainTimeout = .milliseconds(ms) }
         if let level = settings["HERALD_LOG_LEVEL"] {
             guard let parsed = Logger.Level(rawValue: level) else {

@@ -14,7 +14,16 @@ public struct HeraldConfiguration: Sendable {
     public var threads: Int
     /// The Socket.IO and Engine.IO options (path `/socket.io/`, pingInterval 25 s, pingTimeout 20 s, maxPayload 1 000 000, connectTimeout 45 s).
     public var socketIO: SocketIOConfiguration
-    /// How long a graceful shutdown waits for clients to go after they were told to. Default 10 s.
+    /// Graceful shutdown, first phase: after SIGTERM `/ready` answers 503 at once while new connections are still
+    /// accepted for this long, so that load balancers polling `/ready` stop sending clients here before they
+    /// would be refused. Default 5 s (a health check every 1–2 s failing 2–3 times, or Kubernetes' endpoint
+    /// removal, fits in it); 0 when nothing polls `/ready`.
+    public var preDrainDelay: Duration
+    /// Second phase: new connections are refused (retryable 503) and the open transports are closed in paced
+    /// batches spread over this window, so their clients reconnect elsewhere gradually. Default 5 s.
+    public var drainWindow: Duration
+    /// Last phase: how long the node then waits for the closes to leave and recovery sessions to be stored
+    /// before it exits anyway. Default 10 s.
     public var drainTimeout: Duration
     public var logLevel: Logger.Level
     public var logFormat: LogFormat
@@ -46,6 +55,8 @@ public struct HeraldConfiguration: Sendable {
         port: Int = 3000,
         threads: Int = System.coreCount,
         socketIO: SocketIOConfiguration = SocketIOConfiguration(),
+        preDrainDelay: Duration = .seconds(5),
+        drainWindow: Duration = .seconds(5),
         drainTimeout: Duration = .seconds(10),
         logLevel: Logger.Level = .info,
         logFormat: LogFormat = .json
@@ -54,6 +65,8 @@ public struct HeraldConfiguration: Sendable {
         self.port = port
         self.threads = threads
         self.socketIO = socketIO
+        self.preDrainDelay = preDrainDelay
+        self.drainWindow = drainWindow
         self.drainTimeout = drainTimeout
         self.logLevel = logLevel
         self.logFormat = logFormat

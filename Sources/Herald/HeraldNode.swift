@@ -35,7 +35,7 @@ public final class HeraldNode: Service, Sendable {
     public let dashboard: Dashboard
     /// The demo pages, token endpoint and simulated backend; nil unless `configuration.demo` is set.
     public let demo: DemoSite?
-    /// Set when shutdown begins, so `/ready` turns load balancers away before clients are told to go.
+    /// Set when shutdown begins, so `/ready` turns load balancers away before the drain starts.
     private let stopping = Flag()
 
     /// A flag shared with callbacks created before `self` exists.
@@ -79,7 +79,7 @@ public final class HeraldNode: Service, Sendable {
             gatewayStats: { metrics in
                 if let auth { metrics.update(auth: auth.stats) }
                 metrics.update(publishing: publishing.currentStats)
-            })
+            }, bus: cluster)
         chat = ChatService(configuration: configuration.chat, logger: logger)
         chat.install(on: io.sockets)
         if let auth {
@@ -213,18 +213,42 @@ public final class HeraldNode: Service, Sendable {
         ticking.cancel()
         simulating?.cancel()
 
-        logger.info("shutting down: disconnecting clients")
-        io.close()
-        // Give the close packets a moment to leave before the listener and loops go away.
-        let deadline = ContinuousClock.now + configuration.drainTimeout
-        while io.engine.sessionCount > 0 && ContinuousClock.now < deadline {
-            try? await Task.sleep(for: .milliseconds(20))
-        }
+        await drain()
         try? await api?.close()
         try? await channel.close()
         await cluster?.close()
         await chat.close()
         try? await group.shutdownGracefully()
         logger.info("herald stopped")
+    }
+
+    /// Going away so that clients come back elsewhere: `/ready` already answers 503 (`stopping`); new connections
+    /// are still taken during the pre-drain delay, then refused while the open ones are closed in paced batches
+    /// (recoverable: sessions are saved for connection state recovery), then the last writes get `drainTimeout`.
+    private func drain() async {
+        logger.info("shutting down: /ready answers 503", metadata: [
+            "preDrainDelay": "\(configuration.preDrainDelay)", "drainWindow": "\(configuration.drainWindow)",
+            "sessions": "\(io.engine.sessionCount)",
+        ])
+        // A cancelled sleep (the service group giving up) goes straight on to the drain.
+        try? await Task.sleep(for: configuration.preDrainDelay)
+        io.engine.refuseNewSessions()
+        logger.info("draining: refusing new connections, closing open ones", metadata: ["sessions": "\(io.engine.sessionCount)"])
+        let started = ContinuousClock.now
+        let deadline = started + configuration.drainWindow + configuration.drainTimeout
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { [io, configuration] in await io.drain(over: configuration.drainWindow) }
+            // Saving recovery sessions waits on Redis: bounded, so an unreachable Redis cannot hold the exit.
+            group.addTask { try? await Task.sleep(until: deadline) }
+            await group.next()
+            group.cancelAll()
+        }
+        // Polling sessions closed by their client linger a moment before they leave the table.
+        while io.engine.sessionCount > 0 && ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        logger.info("drained", metadata: [
+            "sessions": "\(io.engine.sessionCount)", "milliseconds": "\((ContinuousClock.now - started) / .milliseconds(1))",
+        ])
     }
 }

@@ -54,6 +54,23 @@ public enum BenchReport {
             + (r.memberServer.map { "\nmembers on \($0), publisher on \(r.publisherServer ?? "?")" } ?? "")
     }
 
+    public static func text(_ r: SoakResult) -> String {
+        let head = table(["cycles", "completed", "failed", "seconds", "cycles/s", "RSS warm KiB", "RSS end KiB", "growth %", "settle s", "bench CPU %", "server CPU %"],
+              [["\(r.cycles)", "\(r.completed)", "\(r.failed)", "\(r.seconds)", "\(r.cyclesPerSecond)", opt(r.serverRSSWarmKiB),
+                opt(r.serverRSSEndKiB), opt(r.rssGrowthPercent), opt(r.settleSeconds), "\(r.benchCPU.percentOfOneCore)",
+                opt(r.serverCPU?.percentOfOneCore)]])
+        let modes = table(["mode", "completed", "failed"],
+              r.byMode.sorted { $0.key < $1.key }.map { [$0.key, "\($0.value.completed)", "\($0.value.failed)"] })
+        let names = Set(r.resourcesWarm.keys).union(r.resourcesEnd.keys).sorted()
+        let gauges = table(["gauge", "warm", "end"], names.map { name in
+            [name, r.resourcesWarm[name].map { String(format: "%g", $0) } ?? "-", r.resourcesEnd[name].map { String(format: "%g", $0) } ?? "-"]
+        })
+        return head + "\n\n" + modes + "\n\n" + gauges
+            + "\nRSS every tenth (KiB): \(r.rssSamplesKiB.map(String.init).joined(separator: " "))"
+            + (r.leftovers.isEmpty ? "\nleftovers: none" : "\nleftovers: \(r.leftovers)")
+            + (r.errors.isEmpty ? "" : "\nerrors: \(r.errors)")
+    }
+
     public static func text(_ r: ClusterResult) -> String {
         let head = table(["nodes", "clients", "connected", "failed", "processes", "ramp s", "broadcasts", "rate/s", "to last p50 ms", "p95 ms", "p99 ms", "max ms", "ack p50 ms", "deliveries/s", "lost", "dup", "mismatch", "bench CPU %"],
               [["\(r.nodes)", "\(r.clients)", "\(r.connected)", "\(r.failed)", "\(r.processes)", "\(r.rampSeconds)", "\(r.broadcasts)", "\(r.rate)",

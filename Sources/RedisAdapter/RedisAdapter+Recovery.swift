@@ -28,12 +28,25 @@ extension RedisAdapter {
             "data": session.data, "connectOffset": .string(session.connectOffset),
         ]
         let name = logName
-        Task { [logger] in
+        savesInFlight.withLock { $0.count += 1 }
+        Task { [logger, self] in
             do {
                 try await log.saveSession(log: name, pid: session.pid, session: ByteBuffer(string: json.jsonString), ttl: recovery.maxDisconnectionDuration)
             } catch {
                 logger.warning("session not saved for recovery", metadata: ["error": "\(error)"])
             }
+            for waiter in savesInFlight.withLock({ $0.finishOne() }) { waiter.resume() }
+        }
+    }
+
+    public func sessionsPersisted() async {
+        await withCheckedContinuation { (waiter: CheckedContinuation<Void, Never>) in
+            let idle = savesInFlight.withLock { saves in
+                if saves.count == 0 { return true }
+                saves.waiters.append(waiter)
+                return false
+            }
+            if idle { waiter.resume() }
         }
     }
 
@@ -55,5 +68,19 @@ extension RedisAdapter {
             }
         }
         return .recovered(session, missed: missed)
+    }
+}
+
+/// Session saves under way and who waits for them all to finish.
+struct SavesInFlight {
+    var count = 0
+    var waiters: [CheckedContinuation<Void, Never>] = []
+
+    /// Counts one save as done; the waiters to resume once none is left.
+    mutating func finishOne() -> [CheckedContinuation<Void, Never>] {
+        count -= 1
+        guard count == 0 else { return [] }
+        defer { waiters = [] }
+        return waiters
     }
 }

@@ -26,6 +26,8 @@ public final class RedisAdapter: SocketIOAdapter {
     /// subscription in the wrong state.
     private let subscriptionQueue: AsyncStream<SubscriptionWork>.Continuation
     private let publishFailures = Mutex(0)
+    /// Recovery sessions being written to the cluster log (see `sessionsPersisted()`).
+    let savesInFlight = Mutex(SavesInFlight())
 
     enum SubscriptionWork: Sendable {
         case room(String)
@@ -232,16 +234,20 @@ public final class RedisAdapter: SocketIOAdapter {
 
     public func broadcast(_ packet: SocketIOPacket, options: BroadcastOptions) {
         if let (log, maxAge) = recoveryLog(for: packet, options: options) {
-            _ = broadcastLogged(packet, options: options, log: log, maxAge: maxAge)
+            _ = try? broadcastLogged(packet, options: options, log: log, maxAge: maxAge)
             return
         }
         let prepared = packet.prepared()
         // Publish before writing to local members: the other nodes then fan out while this one does,
         // instead of waiting for every local write (19 000 frames ≈ 0.4 s on a loaded node).
         if !options.local {
-            let (channel, message) = clusterMessage(prepared, options: options)
-            bus.publishDetached(channel: channel, message: message) { [weak self] error in
-                self?.publishFailed(error)
+            do {
+                let (channel, message) = try clusterMessage(prepared, options: options)
+                bus.publishDetached(channel: channel, message: message) { [weak self] error in
+                    self?.publishFailed(error)
+                }
+            } catch {
+                publishFailed(error)
             }
         }
         local.deliverLocally(prepared, options: options)
@@ -257,7 +263,7 @@ public final class RedisAdapter: SocketIOAdapter {
             local.deliverLocally(prepared, options: options)
             return
         }
-        let (channel, message) = clusterMessage(prepared, options: options)
+        let (channel, message) = try clusterMessage(prepared, options: options)
         // Runs alongside the local writes (as in `broadcast`, the other nodes need not wait for them).
         async let published: Void = bus.publish(channel: channel, message: message)
         local.deliverLocally(prepared, options: options)
@@ -281,10 +287,17 @@ public final class RedisAdapter: SocketIOAdapter {
 
     /// Logs and publishes in one step, then delivers here with the offset the log gave. When the log cannot
     /// be reached, this node's members still get the event, without an offset (it cannot be recovered).
-    private func broadcastLogged(_ packet: SocketIOPacket, options: BroadcastOptions, log: any ClusterLog, maxAge: Duration) -> EventLoopFuture<Void> {
+    private func broadcastLogged(_ packet: SocketIOPacket, options: BroadcastOptions, log: any ClusterLog, maxAge: Duration) throws -> EventLoopFuture<Void> {
         let prepared = packet.prepared()
-        let (channel, message) = clusterMessage(prepared, options: options)
         let local = self.local
+        let channel: String, message: ByteBuffer
+        do {
+            (channel, message) = try clusterMessage(prepared, options: options)
+        } catch {
+            local.deliverLocally(prepared, options: options)
+            publishFailed(error)
+            throw error
+        }
         return log.appendAndPublish(log: logName, entry: message, channel: channel, maxAge: maxAge)
             .flatMapErrorThrowing { [weak self] error in
                 local.deliverLocally(prepared, options: options)
@@ -312,7 +325,7 @@ public final class RedisAdapter: SocketIOAdapter {
         }
     }
 
-    private func clusterMessage(_ prepared: EngineIOPreparedMessage, options: BroadcastOptions) -> (String, ByteBuffer) {
+    private func clusterMessage(_ prepared: EngineIOPreparedMessage, options: BroadcastOptions) throws -> (String, ByteBuffer) {
         var text = prepared.textPacket
         text.moveReaderIndex(forwardBy: 1)   // Engine.IO's "4"
         let message = ClusterBroadcast(
@@ -321,7 +334,7 @@ public final class RedisAdapter: SocketIOAdapter {
         // One room: only the nodes with members hear it. A socket's own room, several rooms or everyone: the
         // namespace channel, once.
         let channel = options.rooms.count == 1 && !Self.looksLikeSocketID(options.rooms.first!) ? channel(options.rooms.first!) : channel()
-        return (channel, message.encode())
+        return (channel, try message.encode())
     }
 
     /// Socket ids are 20 URL-safe characters. A room that merely looks like one also goes on the namespace

@@ -48,6 +48,9 @@ public final class RedisClusterBus: ClusterBus, ClusterLog {
         try await subscriber.connect()
     }
 
+    /// Channels and patterns subscribed on this bus (one handler each).
+    public var subscriptionCount: Int { routing.handlers.withLock { $0.count } }
+
     public var isConnected: Bool { routing.states.withLock { $0.client == .connected && $0.subscriber == .connected } }
 
     public func close() async {

@@ -25,6 +25,7 @@ public enum DisconnectReason: String, Sendable, Hashable, CustomStringConvertibl
         case .pingTimeout: self = .pingTimeout
         case .parseError: self = .parseError
         case .forcedClose: self = .forcedClose
+        case .serverShuttingDown: self = .serverShuttingDown
         }
     }
 }

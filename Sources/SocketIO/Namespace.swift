@@ -14,6 +14,7 @@ public final class Namespace: Sendable {
         var connectionHandlers: [@Sendable (Socket) -> Void] = []
         var sockets: [String: Socket] = [:]
         var serverSideHandlers: [@Sendable (SocketIOEvent) -> Void] = []
+        var recoveryGate: RecoveryGate?
     }
 
     init(name: String, server: SocketIOServer, adapter: any SocketIOAdapter) {
@@ -33,6 +34,12 @@ public final class Namespace: Sendable {
     }
 
     var middleware: [@Sendable (Socket) async throws -> Void] { state.withLock { $0.middleware } }
+    var recoveryGate: RecoveryGate? { state.withLock { $0.recoveryGate } }
+
+    /// Installs the gate recoveries into this namespace pass (see `RecoveryGate`); a second replaces the first.
+    public func gateRecovery(_ gate: @escaping RecoveryGate) {
+        state.withLock { $0.recoveryGate = gate }
+    }
 
     /// Connected sockets of this namespace on this node.
     public var sockets: [Socket] { state.withLock { Array($0.sockets.values) } }

@@ -12,18 +12,27 @@ public struct SocketIOConfiguration: Sendable {
     public var maxAttachments: Int
     /// Connection state recovery. Default nil (off).
     public var connectionStateRecovery: ConnectionStateRecovery?
+    /// Longest room name taken from outside, in UTF-8 bytes (see `RoomName`). Default 256.
+    public var maxRoomNameBytes: Int
+    /// Most rooms one socket may be in, not counting its own; a join beyond is refused (see `Socket.join`), on
+    /// every path: handlers, middleware, recovery, cluster requests. Default 1000.
+    public var maxRoomsPerSocket: Int
 
     public init(
         engine: EngineIOConfiguration = EngineIOConfiguration(path: "/socket.io/"),
         connectTimeout: Duration = .seconds(45),
         ackTimeout: Duration = .seconds(10),
         maxAttachments: Int = 10,
-        connectionStateRecovery: ConnectionStateRecovery? = nil
+        connectionStateRecovery: ConnectionStateRecovery? = nil,
+        maxRoomNameBytes: Int = RoomName.defaultMaxBytes,
+        maxRoomsPerSocket: Int = 1000
     ) {
         self.engine = engine
         self.connectTimeout = connectTimeout
         self.ackTimeout = ackTimeout
         self.maxAttachments = maxAttachments
         self.connectionStateRecovery = connectionStateRecovery
+        self.maxRoomNameBytes = maxRoomNameBytes
+        self.maxRoomsPerSocket = maxRoomsPerSocket
     }
 }

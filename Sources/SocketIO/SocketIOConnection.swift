@@ -93,9 +93,10 @@ final class SocketIOConnection: EngineIOSessionDelegate, @unchecked Sendable {
             var missed: [EngineIOPreparedMessage] = []
             var runMiddleware = true
             if let recovery, let pid = auth?["pid"]?.stringValue,
-               case .recovered(let saved, let events) = await namespace.adapter.restoreSession(pid: pid, offset: auth?["offset"]?.stringValue) {
+               case .recovered(let saved, let events) = await namespace.adapter.restoreSession(pid: pid, offset: auth?["offset"]?.stringValue),
+               let data = await Self.admitRecovery(saved, handshake: handshake, gate: namespace.recoveryGate) {
                 let restored = Socket(id: saved.id, namespace: namespace, handshake: handshake, connection: self, pid: saved.pid, recovered: true)
-                restored.data = saved.data
+                restored.data = data
                 restored.join(saved.rooms)
                 restored.connectOffset = saved.connectOffset
                 socket = restored
@@ -124,6 +125,12 @@ final class SocketIOConnection: EngineIOSessionDelegate, @unchecked Sendable {
                 }
             }
         }
+    }
+
+    /// The data a recovered socket gets: the saved data, or what the namespace's gate says (nil: no recovery).
+    private static func admitRecovery(_ saved: RecoverableSession, handshake: SocketIOHandshake, gate: RecoveryGate?) async -> JSONValue? {
+        guard let gate else { return saved.data }
+        return await gate(saved, handshake)
     }
 
     private static func runMiddleware(_ middleware: [@Sendable (Socket) async throws -> Void], on socket: Socket) async -> ConnectError? {

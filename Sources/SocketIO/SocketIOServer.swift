@@ -48,6 +48,17 @@ public final class SocketIOServer: Sendable {
 
     func namespace(named name: String) -> Namespace? { namespaces.withLock { $0[name] } }
 
+    /// The namespace with this name if the server serves it (created by `of` or a handler), without creating one:
+    /// for names that come from outside (a publish, a bridge), where an unknown namespace is an error.
+    public func existingNamespace(_ name: String) -> Namespace? {
+        namespace(named: name.hasPrefix("/") ? name : "/" + name)
+    }
+
+    /// Checks a room name from outside against `configuration.maxRoomNameBytes`.
+    public func roomName(_ name: String) throws(RoomNameError) -> RoomName {
+        try RoomName(name, maxBytes: configuration.maxRoomNameBytes)
+    }
+
     /// Every namespace created so far.
     public var allNamespaces: [Namespace] { namespaces.withLock { Array($0.values) } }
 
@@ -90,18 +101,19 @@ public final class SocketIOServer: Sendable {
     /// or chatty client; a connection that reads more grows its buffer as before (up to 64 KiB).
     public static let receiveBufferAllocator = AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 256, maximum: 65536)
 
-    /// Disconnects every socket ("server shutting down") and closes every session.
+    /// Closes every session at once as "server shutting down", as the reference server's `close()` does: the
+    /// transports end without a Socket.IO DISCONNECT (which would tell official clients not to come back), so
+    /// clients reconnect and, with connection state recovery, their sessions are kept for them. To throw a
+    /// client out for good, use `disconnectSockets` or `Socket.disconnect()` instead.
     public func close() {
-        for namespace in namespaces.withLock({ Array($0.values) }) {
-            for socket in namespace.sockets {
-                socket.onLoop {
-                    if socket.connected {
-                        socket.send(.disconnect(namespace: namespace.name))
-                        socket.didDisconnect(reason: .serverShuttingDown)
-                    }
-                }
-            }
-        }
-        engine.closeAllSessions()
+        engine.closeAllSessions(reason: .serverShuttingDown)
+    }
+
+    /// A graceful close: refuses new sessions, closes the open ones as "server shutting down" in paced batches
+    /// over `window` (see `EngineIOServer.drain(over:)`), then waits until the sessions kept for connection
+    /// state recovery are stored.
+    public func drain(over window: Duration) async {
+        await engine.drain(over: window)
+        for namespace in allNamespaces { await namespace.adapter.sessionsPersisted() }
     }
 }

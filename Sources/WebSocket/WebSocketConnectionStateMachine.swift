@@ -3,8 +3,9 @@ import NIOWebSocket
 
 /// The protocol logic of one server connection as a value type: bytes and lifecycle events in,
 /// actions out. `WebSocketConnection` only translates between the channel and this machine.
-struct WebSocketConnectionStateMachine {
-    enum State: Equatable {
+/// `package` for the fuzz target (Fuzz/HeraldFuzz), which drives it with hostile bytes.
+package struct WebSocketConnectionStateMachine {
+    package enum State: Equatable {
         /// Messages flow both ways.
         case open
         /// We sent Close and wait for the peer's Close (or the timeout).
@@ -15,7 +16,7 @@ struct WebSocketConnectionStateMachine {
         case closed
     }
 
-    enum ReadAction: Equatable {
+    package enum ReadAction: Equatable {
         /// A complete, validated message for the delegate.
         case deliver(WebSocketMessage)
         /// Write this frame (a Pong) and flush soon.
@@ -26,7 +27,7 @@ struct WebSocketConnectionStateMachine {
         case closeTCP
     }
 
-    private(set) var state = State.open
+    package private(set) var state = State.open
     let configuration: WebSocketConfiguration
     var allocator = ByteBufferAllocator()
 
@@ -39,7 +40,7 @@ struct WebSocketConnectionStateMachine {
     private var utf8 = WebSocketUTF8Validator()
     private var receivedClose: (code: WebSocketCloseCode, reason: String)?
 
-    init(configuration: WebSocketConfiguration) {
+    package init(configuration: WebSocketConfiguration) {
         self.configuration = configuration
     }
 
@@ -51,7 +52,7 @@ struct WebSocketConnectionStateMachine {
     // MARK: Events
 
     /// Bytes arrived: parses until an action results (call again for more) or more bytes are needed.
-    mutating func bytesReceived(_ buffer: inout ByteBuffer) -> ReadAction? {
+    package mutating func bytesReceived(_ buffer: inout ByteBuffer) -> ReadAction? {
         while isReading, let event = parser.next(&buffer) {
             let action: ReadAction?
             switch event {
@@ -67,7 +68,7 @@ struct WebSocketConnectionStateMachine {
 
     /// The application asked to close: returns the Close frame to send (then start the timer),
     /// or nil when closing has already started.
-    mutating func closeRequested(code: WebSocketCloseCode, reason: String) -> ByteBuffer? {
+    package mutating func closeRequested(code: WebSocketCloseCode, reason: String) -> ByteBuffer? {
         guard state == .open else { return nil }
         state = .closeSent
         return WebSocketFrameBuilder.makeCloseFrame(code: code, reason: reason, allocator: allocator)
@@ -87,7 +88,7 @@ struct WebSocketConnectionStateMachine {
     }
 
     /// The channel is gone: returns what to report to the delegate, exactly once.
-    mutating func channelClosed() -> (code: WebSocketCloseCode, reason: String)? {
+    package mutating func channelClosed() -> (code: WebSocketCloseCode, reason: String)? {
         resetMessage()
         guard state != .closed else { return nil }
         state = .closed

@@ -7,8 +7,8 @@ import HeraldBench
 /// need its handlers; idle and storm work against `herald serve` too).
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Load-test a herald node: idle, storm, broadcast, fanout; several nodes behind Redis: cluster.",
-        subcommands: [Idle.self, Storm.self, Broadcast.self, Fanout.self, Cluster.self])
+        abstract: "Load-test a herald node: idle, storm, broadcast, fanout, soak; several nodes behind Redis: cluster.",
+        subcommands: [Idle.self, Storm.self, Broadcast.self, Fanout.self, Soak.self, Cluster.self])
 
     struct Options: ParsableArguments {
         @Option(help: "Server address (loopback only: 127.0.0.0/8).") var host = "127.0.0.1"
@@ -144,6 +144,43 @@ struct Bench: AsyncParsableCommand {
             FileDescriptorLimit.raiseToHard()
             let result = try await BenchScenarios.storm(target: options.target, clients: clients, probe: options.probe)
             try options.report(result, BenchReport.text(result))
+        }
+    }
+
+    struct Soak: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Cycles of connect, join, echo with ack, leave over websocket, polling, upgrade, TCP reset and ping timeout: RSS and leftovers.",
+            discussion: """
+                Against `herald bench-server --metrics` (give it a short --ping-interval/--ping-timeout, which the \
+                ping-timeout cycles wait out). After the warm-up and after the run, waits until the node's gauges on \
+                --metrics-url (sessions, sockets, rooms, heartbeat timer entries, Redis room subscriptions) are zero, \
+                then reads its RSS (--server-pid). Exits 1 when a cycle failed or a gauge stayed above zero.
+                """)
+        @OptionGroup var options: Options
+        @Option(help: "Measured cycles.") var cycles = 10_000
+        @Option(help: "Warm-up cycles before the baseline RSS.") var warmup = 2_000
+        @Option(help: "Cycles in progress at once.") var cycleConcurrency = 32
+        @Option(help: "Comma-separated modes (websocket, polling, upgrade, reset, ping-timeout), taken in turn.")
+        var modes = SoakMode.allCases.map(\.rawValue).joined(separator: ",")
+        @Option(help: "The node's Prometheus page (default http://HOST:PORT/metrics).") var metricsURL: String?
+        @Option(help: "Seconds a cycle may take before it is abandoned as failed.") var cycleTimeout: Double = 10
+        @Option(help: "Seconds to wait for the gauges to return to zero.") var settleTimeout: Double = 30
+
+        func run() async throws {
+            FileDescriptorLimit.raiseToHard()
+            let parsed = modes.split(separator: ",").map { SoakMode(rawValue: $0.trimmingCharacters(in: .whitespaces)) }
+            guard !parsed.isEmpty, parsed.allSatisfy({ $0 != nil }) else { throw ValidationError("--modes: unknown mode in \(modes)") }
+            let url = metricsURL ?? "http://\(options.host):\(options.port)/metrics"
+            guard let endpoint = BenchEndpoint(url: url) else { throw ValidationError("--metrics-url: expected http://HOST:PORT/PATH") }
+            let afterScheme = url.range(of: "://").map { url[$0.upperBound...] } ?? Substring(url)
+            let path = afterScheme.firstIndex(of: "/").map { String(afterScheme[$0...]) } ?? "/metrics"
+            let soakOptions = SoakOptions(
+                cycles: cycles, warmup: warmup, concurrency: cycleConcurrency, modes: parsed.compactMap { $0 },
+                metrics: (endpoint, path), cycleTimeout: .milliseconds(Int(cycleTimeout * 1000)),
+                settleTimeout: .milliseconds(Int(settleTimeout * 1000)))
+            let result = try await BenchScenarios.soak(target: options.target, options: soakOptions, probe: options.probe) { print($0) }
+            try options.report(result, BenchReport.text(result))
+            if !result.leftovers.isEmpty || result.failed > 0 { throw ExitCode(1) }
         }
     }
 

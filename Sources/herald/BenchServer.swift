@@ -25,6 +25,8 @@ struct BenchServer: AsyncParsableCommand {
     @Option(help: "Listen port.") var port = 3300
     @Option(help: "Event loop threads (default: cores).") var threads: Int?
     @Option(help: "Ping interval in ms.") var pingInterval = 25_000
+    @Option(help: "Ping timeout in ms.") var pingTimeout = 20_000
+    @Flag(help: "Serve the resource gauges (sessions, sockets, rooms, timers, subscriptions, descriptors) at /metrics.") var metrics = false
     @Option(help: "Redis URL (redis://host:port): join the other bench servers on it through the Redis adapter.") var redisURL: String?
 
     func run() async throws {
@@ -32,6 +34,7 @@ struct BenchServer: AsyncParsableCommand {
         FileDescriptorLimit.raiseToHard()
         var configuration = SocketIOConfiguration()
         configuration.engine.pingInterval = .milliseconds(pingInterval)
+        configuration.engine.pingTimeout = .milliseconds(pingTimeout)
         let logger = Logger(label: "herald.bench-server")
         let group = MultiThreadedEventLoopGroup(numberOfThreads: threads ?? System.coreCount)
         let io: SocketIOServer
@@ -48,6 +51,9 @@ struct BenchServer: AsyncParsableCommand {
             io = SocketIOServer(configuration: configuration, logger: logger)
         }
         Self.install(on: io, clustered: bus != nil)
+        if metrics {
+            io.engine.setRoutes(HeraldMetrics(redis: bus != nil, bootstrapMetricsSystem: false).resourceRoute(io: io, bus: bus))
+        }
         // Listening only once the namespace hears the other nodes: a client let in earlier could miss a broadcast.
         try await (io.sockets.adapter as? RedisAdapter)?.ready()
         let channel = try await io.bind(host: host, port: port, group: group)

@@ -21,7 +21,8 @@ struct Demo: AsyncParsableCommand {
     }
 
     func run() async throws {
-        var configuration = HeraldConfiguration(host: host, port: port)
+        // One node and no load balancer: nothing to wait for or hand clients to, so shutdown closes at once.
+        var configuration = HeraldConfiguration(host: host, port: port, preDrainDelay: .zero, drainWindow: .zero)
         configuration.logLevel = Logger.Level(rawValue: logLevel)!
         configuration.logFormat = .text
         configuration.demo = DemoConfiguration(orderInterval: .milliseconds(orderInterval))

@@ -32,7 +32,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Enabled transports, comma-separated [HERALD_TRANSPORTS, default polling,websocket].") var transports: String?
     @Option(help: "Allowed CORS origins, comma-separated, or * [HERALD_CORS_ORIGINS, default: CORS off].") var corsOrigins: String?
     @Flag(help: "Allow credentials in CORS answers [HERALD_CORS_CREDENTIALS=1].") var corsCredentials = false
-    @Option(help: "Graceful shutdown drain time in ms [HERALD_DRAIN_TIMEOUT, default 10000].") var drainTimeout: Int?
+    @Option(help: "After SIGTERM, ms during which /ready answers 503 but connections are still accepted [HERALD_PRE_DRAIN_DELAY, default 5000].") var preDrainDelay: Int?
+    @Option(help: "Window in ms over which a drain closes the open connections in paced batches [HERALD_DRAIN_WINDOW, default 5000].") var drainWindow: Int?
+    @Option(help: "Longest wait in ms after the drain window for the last closes and recovery sessions [HERALD_DRAIN_TIMEOUT, default 10000].") var drainTimeout: Int?
     @Option(help: "Redis URL for many nodes, redis://[user:password@]host[:port][/db] [HERALD_REDIS_URL, default: one node].") var redisURL: String?
     @Option(help: "Connection state recovery window in ms, 0 for off [HERALD_RECOVERY_WINDOW, default off].") var recoveryWindow: Int?
     @Option(help: "Chat history store: sqlite:///path.db, :memory: or postgres://… [HERALD_DATABASE_URL, default :memory:].") var databaseURL: String?
@@ -58,6 +60,7 @@ struct Serve: AsyncParsableCommand {
             "HERALD_MAX_CONNECTIONS_PER_ADDRESS": maxConnectionsPerAddress.map(String.init),
             "HERALD_MAX_HANDSHAKES_PER_SECOND": maxHandshakesPerSecond.map(String.init), "HERALD_TRANSPORTS": transports,
             "HERALD_CORS_ORIGINS": corsOrigins, "HERALD_CORS_CREDENTIALS": corsCredentials ? "1" : nil,
+            "HERALD_PRE_DRAIN_DELAY": preDrainDelay.map(String.init), "HERALD_DRAIN_WINDOW": drainWindow.map(String.init),
             "HERALD_DRAIN_TIMEOUT": drainTimeout.map(String.init),
             "HERALD_REDIS_URL": redisURL, "HERALD_RECOVERY_WINDOW": recoveryWindow.map(String.init),
             "HERALD_DATABASE_URL": databaseURL, "HERALD_LOG_LEVEL": logLevel, "HERALD_LOG_FORMAT": logFormat,

@@ -9,9 +9,11 @@ import Testing
 @Suite(.serialized) struct LiveScenarioTests {
     /// Mirrors `herald bench-server`'s handlers (Sources/herald/BenchServer.swift).
     static func withBenchServer(
-        configuration: SocketIOConfiguration = SocketIOConfiguration(), _ body: (Int) async throws -> Void
+        configuration: SocketIOConfiguration = SocketIOConfiguration(), threads: Int = 1,
+        setUp: (SocketIOServer) -> Void = { _ in }, _ body: (Int) async throws -> Void
     ) async throws {
         let io = SocketIOServer(configuration: configuration)
+        setUp(io)
         io.onConnection { socket in
             if let room = socket.handshake.auth["room"]?.stringValue { socket.join(room) }
             socket.on("broadcast") { event in
@@ -21,7 +23,7 @@ import Testing
             socket.on("echo") { event in event.ack(event.args) }
             socket.on("fanout") { event in io.to("fanout").emit("tick", event[0] ?? .null) }
         }
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
         let channel = try await io.bind(host: "127.0.0.1", port: 0, group: group)
         do {
             try await body(channel.localAddress!.port!)

@@ -28,7 +28,7 @@ import Testing
                   _ body: (HeraldNode, Int) async throws -> Void) async throws {
         var logger = Logger(label: "auth-live-test")
         logger.logLevel = .critical
-        var configuration = HeraldConfiguration(host: "127.0.0.1", port: 0, threads: 1, drainTimeout: .seconds(1))
+        var configuration = HeraldConfiguration(host: "127.0.0.1", port: 0, threads: 1, preDrainDelay: .zero, drainWindow: .zero, drainTimeout: .seconds(1))
         configuration.auth = AuthConfiguration(hmacSecret: Self.secret, leeway: leeway, limits: limits)
         try configuration.auth.applyFile(Self.rules)
         // These tests read every frame in order; dashboard:stats to the room `dashboard` would interleave.

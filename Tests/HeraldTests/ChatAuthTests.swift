@@ -17,7 +17,7 @@ import Testing
     @Test func chatRoomsFollowTheRoomRules() async throws {
         var logger = Logger(label: "chat-auth-test")
         logger.logLevel = .critical
-        var configuration = HeraldConfiguration(host: "127.0.0.1", port: 0, threads: 1, drainTimeout: .seconds(1))
+        var configuration = HeraldConfiguration(host: "127.0.0.1", port: 0, threads: 1, preDrainDelay: .zero, drainWindow: .zero, drainTimeout: .seconds(1))
         configuration.auth = AuthConfiguration(hmacSecret: AuthLiveTests.secret)
         try configuration.auth.applyFile(Self.rules)
         configuration.dashboard.enabled = false

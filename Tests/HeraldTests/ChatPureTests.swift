@@ -1,4 +1,5 @@
 @testable import Herald
+import Store
 import SocketIOProtocol
 import Testing
 
@@ -12,8 +13,8 @@ import Testing
     }
 
     @Test func sendPayloadValidation() throws {
-        func parse(_ json: String, max: Int = 10) throws(ChatError) -> SendRequest {
-            try SendRequest(try? JSONValue(parsing: json), maxLength: max)
+        func parse(_ json: String, max: Int = 10, maxBytes: Int = 40) throws(ChatError) -> SendRequest {
+            try SendRequest(try? JSONValue(parsing: json), maxLength: max, maxBytes: maxBytes)
         }
         #expect(try parse(#"{"room":"chat:1","text":"hi"}"#) == SendRequest(room: "chat:1", text: "hi", clientMessageID: nil))
         #expect(try parse(#"{"room":"chat:1","text":"hi","clientMessageId":"c1"}"#).clientMessageID == "c1")
@@ -30,6 +31,10 @@ import Testing
             (#"{"room":"chat:1","text":""}"#, .emptyText),
             (#"{"room":"chat:1","text":" \n\t "}"#, .emptyText),
             (#"{"room":"chat:1","text":"12345678901"}"#, .textTooLong),
+            // One character of 41 bytes: a letter and twenty combining acute accents.
+            (#"{"room":"chat:1","text":"a\#(String(repeating: "\u{301}", count: 20))"}"#, .textTooLong),
+            ("{\"room\":\"chat:\(String(repeating: "r", count: 200))\",\"text\":\"hi\"}", .invalidRoom),
+            (#"{"room":"chat:\u0007","text":"hi"}"#, .invalidRoom),
             (#"{"room":"chat:1","text":"hi","clientMessageId":7}"#, .invalidPayload),
             (#"{"room":"chat:1","text":"hi","clientMessageId":""}"#, .invalidPayload),
             ("{\"room\":\"chat:1\",\"text\":\"hi\",\"clientMessageId\":\"\(String(repeating: "c", count: 129))\"}", .invalidPayload),
@@ -38,6 +43,24 @@ import Testing
             let error = #expect(throws: ChatError.self, "\(json)") { try parse(json) }
             #expect(error?.code == code, "\(json)")
         }
+    }
+
+    @Test func historyPagesAreBoundedInBytes() {
+        let messages = (1...5).map {
+            StoredMessage(id: Int64($0), room: "chat:1", sender: "s", text: String(repeating: "x", count: 100), timeMilliseconds: 0, clientMessageID: nil)
+        }
+        let size = messages[0].json.jsonString.utf8.count + 1
+        let whole = MessagePage(messages: messages, next: nil).json(maxBytes: 5 * size)
+        #expect(whole["messages"]?.arrayValue?.count == 5)
+        #expect(whole["next"] == .null)
+        // Two fit: the newest two, and `next` pages on from the oldest kept one.
+        let trimmed = MessagePage(messages: messages, next: nil).json(maxBytes: 2 * size + 1)
+        #expect(trimmed["messages"]?.arrayValue?.map { $0["id"] } == ["4", "5"])
+        #expect(trimmed["next"] == "4")
+        // A message larger than the page still goes out alone, so paging always moves.
+        let tiny = MessagePage(messages: messages, next: 1).json(maxBytes: 10)
+        #expect(tiny["messages"]?.arrayValue?.map { $0["id"] } == ["5"])
+        #expect(tiny["next"] == "5")
     }
 
     @Test func errorAckShape() {

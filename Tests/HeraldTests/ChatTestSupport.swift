@@ -16,12 +16,14 @@ struct ChatTestNode {
 
     static func start(database: MessageStoreLocation = .sqliteMemory, storeTimeout: Duration = .seconds(5),
                       maxMessageLength: Int = 4000, historyOnJoin: Int = 50,
-                      configure: (HeraldNode) -> Void = { _ in }) async throws -> ChatTestNode {
+                      configure: (HeraldNode) -> Void = { _ in },
+                      chat: (inout ChatConfiguration) -> Void = { _ in }) async throws -> ChatTestNode {
         var logger = Logger(label: "chat-test")
         logger.logLevel = .critical
-        var configuration = HeraldConfiguration(host: "127.0.0.1", port: 0, threads: 1, drainTimeout: .milliseconds(200))
+        var configuration = HeraldConfiguration(host: "127.0.0.1", port: 0, threads: 1, preDrainDelay: .zero, drainWindow: .zero, drainTimeout: .milliseconds(200))
         configuration.chat = ChatConfiguration(database: database, maxMessageLength: maxMessageLength,
                                                historyOnJoin: historyOnJoin, storeTimeout: storeTimeout)
+        chat(&configuration.chat)
         let node = HeraldNode(configuration: configuration, logger: logger)
         configure(node)
         let running = Task { try await node.run() }
@@ -82,6 +84,9 @@ final class ChatTestClient {
             }
         }
     }
+
+    /// How many events named `name` arrived and were kept unread.
+    func keptCount(_ name: String) -> Int { events.count { $0.name == name } }
 
     private func keep(_ text: String) throws {
         guard text.hasPrefix("42[") else { throw TestFailure("unexpected frame \(text)") }

@@ -124,7 +124,7 @@ final class ClusterFixture: @unchecked Sendable {
             "--api-port", "\(apiPort)", "--api-key", Self.apiKey,
             // nginx's read timeout only sees the interval; a pong timeout above it spares a CPU-starved CI run.
             "--ping-interval", "\(pingInterval)", "--ping-timeout", "\(max(pingInterval, 3000))",
-            "--log-format", "text", "--drain-timeout", "1000",
+            "--log-format", "text", "--drain-timeout", "1000", "--pre-drain-delay", "0", "--drain-window", "0",
         ]
         if clustered { arguments += ["--redis-url", "redis://127.0.0.1:\(redisPort)"] }
         let process = try ManagedProcess(name: "herald \(name)", executable: herald, arguments: arguments,

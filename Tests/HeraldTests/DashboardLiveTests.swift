@@ -174,7 +174,7 @@ private func withDashboardNode(
 ) async throws {
     var logger = Logger(label: "dashboard-test")
     logger.logLevel = .critical
-    var configuration = HeraldConfiguration(host: "127.0.0.1", port: 0, threads: 2, drainTimeout: .seconds(1))
+    var configuration = HeraldConfiguration(host: "127.0.0.1", port: 0, threads: 2, preDrainDelay: .zero, drainWindow: .zero, drainTimeout: .seconds(1))
     configuration.dashboard = DashboardConfiguration(interval: .milliseconds(100), nodeID: id)
     configuration.redis = redis
     if api { configuration.publishing = PublishingConfiguration(apiPort: 0, apiKey: PublishingAPILiveTests.key) }

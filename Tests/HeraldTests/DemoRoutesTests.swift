@@ -118,7 +118,7 @@ import Testing
 func withDemoNode(demo: Bool = true, _ body: (HeraldNode, Int) async throws -> Void) async throws {
     var logger = Logger(label: "demo-test")
     logger.logLevel = .critical
-    var configuration = HeraldConfiguration(host: "127.0.0.1", port: 0, threads: 2, drainTimeout: .seconds(1))
+    var configuration = HeraldConfiguration(host: "127.0.0.1", port: 0, threads: 2, preDrainDelay: .zero, drainWindow: .zero, drainTimeout: .seconds(1))
     configuration.dashboard = DashboardConfiguration(interval: .milliseconds(200), nodeID: "demo-node", bootstrapMetricsSystem: false)
     if demo {
         configuration.demo = DemoConfiguration(

@@ -8,6 +8,8 @@ import Testing
         let configuration = HeraldConfiguration()
         #expect(configuration.host == "0.0.0.0")
         #expect(configuration.port == 3000)
+        #expect(configuration.preDrainDelay == .seconds(5))
+        #expect(configuration.drainWindow == .seconds(5))
         #expect(configuration.drainTimeout == .seconds(10))
         #expect(configuration.logLevel == .info)
         #expect(configuration.logFormat == .json)
@@ -48,7 +50,7 @@ import Testing
             "HERALD_PORT": "4000", "HERALD_PING_INTERVAL": "1000", "HERALD_PING_TIMEOUT": "500",
             "HERALD_TRANSPORTS": "websocket", "HERALD_CORS_ORIGINS": "https://a.example, https://b.example",
             "HERALD_REDIS_URL": "redis://:secret@10.0.0.5:6380/2", "HERALD_RECOVERY_WINDOW": "60000",
-            "HERALD_LOG_FORMAT": "text",
+            "HERALD_LOG_FORMAT": "text", "HERALD_PRE_DRAIN_DELAY": "0", "HERALD_DRAIN_WINDOW": "250",
         ])
         #expect(configuration.port == 4000)
         #expect(configuration.socketIO.engine.pingInterval == .milliseconds(1000))
@@ -61,11 +63,14 @@ import Testing
         #expect(configuration.redis?.password == "secret")
         #expect(configuration.recovery?.maxDisconnectionDuration == .milliseconds(60000))
         #expect(configuration.logFormat == .text)
+        #expect(configuration.preDrainDelay == .zero)
+        #expect(configuration.drainWindow == .milliseconds(250))
     }
 
     @Test(arguments: [
         ["HERALD_PORT": "x"], ["HERALD_TRANSPORTS": "carrier-pigeon"], ["HERALD_LOG_LEVEL": "loud"],
         ["HERALD_REDIS_URL": "rediss://secure:6379"], ["HERALD_REDIS_URL": "http://nope"], ["HERALD_PING_INTERVAL": "-1"],
+        ["HERALD_PRE_DRAIN_DELAY": "-5"], ["HERALD_DRAIN_WINDOW": "soon"],
     ])
     func badSettingsAreRefusedWithTheirName(settings: [String: String]) {
         var configuration = HeraldConfiguration()

@@ -11,7 +11,7 @@ import Testing
         var logger = Logger(label: "herald-node-test")
         logger.logLevel = .warning
         let node = HeraldNode(
-            configuration: HeraldConfiguration(host: "127.0.0.1", port: 0, threads: 1, drainTimeout: .seconds(1)),
+            configuration: HeraldConfiguration(host: "127.0.0.1", port: 0, threads: 1, preDrainDelay: .zero, drainWindow: .zero, drainTimeout: .seconds(1)),
             logger: logger)
         // No ServiceGroup: cancelling the task is what ends run()'s wait for graceful shutdown.
         let running = Task { try await node.run() }

@@ -33,8 +33,13 @@ import Testing
         var later = figures
         later.totals.deliveries = 350
         metrics.update(later, fanOutSamples: [])
+        metrics.update(NodeResources(
+            sessions: 3, socketsByNamespace: ["/": 3, "/admin": 1], rooms: 4, heartbeatTimerEntries: 5,
+            redisRoomSubscriptions: 4, redisSubscriptions: 9, openFileDescriptors: 17))
         let text = metrics.exposition()
         for line in ["herald_sessions 3", "herald_rooms 4", "herald_redis_connected 1", #"herald_sockets{namespace="/admin"} 1"#,
+                     "herald_heartbeat_timer_entries 5", "herald_redis_room_subscriptions 4", "herald_redis_subscriptions 9",
+                     "herald_open_fds 17",
                      "herald_events_received_total 10", "herald_events_sent_total 20", "herald_deliveries_total 350",
                      "herald_fanout_latency_seconds_count 2", "# TYPE herald_fanout_latency_seconds histogram"] {
             #expect(text.contains(line), "\(line) missing in:\n\(text)")

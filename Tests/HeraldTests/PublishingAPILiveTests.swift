@@ -161,7 +161,7 @@ import Testing
 private func withPublishingNode(_ body: (PublishAPIClient, Int) async throws -> Void) async throws {
     var logger = Logger(label: "publishing-test")
     logger.logLevel = .warning
-    var configuration = HeraldConfiguration(host: "127.0.0.1", port: 0, threads: 1, drainTimeout: .seconds(1))
+    var configuration = HeraldConfiguration(host: "127.0.0.1", port: 0, threads: 1, preDrainDelay: .zero, drainWindow: .zero, drainTimeout: .seconds(1))
     configuration.publishing = PublishingConfiguration(apiPort: 0, apiKey: PublishingAPILiveTests.key, maxBodySize: 4096)
     let node = HeraldNode(configuration: configuration, logger: logger)
     // Clients name their room in the CONNECT auth; joins made in middleware are in place before the CONNECT reply.

@@ -1,3 +1,4 @@
+import Synchronization
 import HeraldTesting
 import SocketIO
 import SocketIOProtocol
@@ -50,7 +51,9 @@ import Testing
         }
     }
 
-    @Test func serverCloseDisconnectsEverySocket() async throws {
+    /// Like the reference server's `close()`: the transports close, with no Socket.IO DISCONNECT (which official
+    /// clients take as "do not come back").
+    @Test func serverCloseClosesEveryTransportWithoutDisconnectPackets() async throws {
         let reasons = Mailbox<DisconnectReason>("disconnect reason")
         try await withServer(setUp: { io in
             io.onConnection { socket in socket.onDisconnect { reasons.send($0) } }
@@ -61,11 +64,34 @@ import Testing
             try await chat.connect(namespace: "/chat")
             server.io.close()
             for (client, _) in clients {
-                #expect(try await client.expectClosed() == [.text("41")])
+                #expect(try await client.expectClosed() == [])
             }
-            #expect(try await chat.expectClosed() == [.text("41/chat,")])
+            #expect(try await chat.expectClosed() == [])
             for _ in 0..<5 { #expect(try await reasons.next() == .serverShuttingDown) }
             #expect(server.io.sockets.socketCount == 0)
+        }
+    }
+
+    /// A drain spreads the closes over its window (batches 50 ms apart), as the clients see them.
+    @Test func drainClosesInPacedBatchesOverTheWindow() async throws {
+        try await withServer { server in
+            let clients = try await server.connectedClients(8)
+            let closedAt = Mutex<[ContinuousClock.Instant]>([])
+            for (client, _) in clients {
+                client.channel.closeFuture.whenComplete { _ in closedAt.withLock { $0.append(.now) } }
+            }
+            let window = Duration.milliseconds(400)
+            let started = ContinuousClock.now
+            await server.io.drain(over: window)
+            for (client, _) in clients { #expect(try await client.expectClosed() == []) }
+            let times = closedAt.withLock { $0 }.sorted()
+            #expect(times.count == 8)
+            // Eight batches: the last starts 7/8 of the window after the first.
+            let spread = try #require(times.last) - (try #require(times.first))
+            #expect(spread >= .milliseconds(300), "closes spread over \(spread)")
+            #expect(try #require(times.first) - started < .milliseconds(200), "the first batch goes at once")
+            #expect(server.io.engine.isRefusingNewSessions)
+            #expect(server.io.engine.sessionCount == 0)
         }
     }
 }

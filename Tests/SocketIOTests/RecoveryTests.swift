@@ -1,3 +1,4 @@
+import EngineIO
 import HeraldTesting
 import NIOCore
 import SocketIO
@@ -143,6 +144,49 @@ import Testing
         }
     }
 
+    /// A gate sees the saved session and the new handshake; it replaces the data or refuses the recovery.
+    @Test func theGateReplacesDataOrRefusesRecovery() async throws {
+        let disconnects = Mailbox<DisconnectReason>("disconnect")
+        let setUp = Self.setUp(disconnects: disconnects)
+        try await withServer(configuration: Self.configuration(), setUp: { io in
+            setUp(io)
+            io.sockets.gateRecovery { session, handshake in
+                guard handshake.auth["key"] == "open" else { return nil }
+                return ["user": "ann", "rooms": .int(session.rooms.count)]
+            }
+        }) { server in
+            let first = try await server.client()
+            let (sid, pid) = try await Self.connect(first)
+            first.emit("join", #""r""#, ackID: 1)
+            #expect(try await first.nextText() == "431[]")
+            await first.disconnectTransport()
+            _ = try await disconnects.next()
+
+            let refused = try await server.client()
+            refused.send(#"40{"pid":"\#(pid)","key":"wrong"}"#)
+            let reply = try await refused.nextText()
+            #expect(reply.jsonStringField("sid") != sid, "\(reply)")
+            refused.emit("whoami", ackID: 2)
+            #expect(try await refused.nextText() == #"432[false,{"user":"ann"}]"#, "a new session runs the middleware")
+            // Refused once, the session is gone: presenting the right key afterwards does not bring it back.
+            let late = try await server.client()
+            late.send(#"40{"pid":"\#(pid)","key":"open"}"#)
+            #expect(try await late.nextText().jsonStringField("sid") != sid)
+
+            let second = try await server.client()
+            let (sid2, pid2) = try await Self.connect(second)
+            second.emit("join", #""r""#, ackID: 3)
+            #expect(try await second.nextText() == "433[]")
+            await second.disconnectTransport()
+            _ = try await disconnects.next()
+            let back = try await server.client()
+            back.send(#"40{"pid":"\#(pid2)","key":"open"}"#)
+            #expect(try await back.nextText() == #"40{"sid":"\#(sid2)","pid":"\#(pid2)"}"#)
+            back.emit("whoami", ackID: 4)
+            #expect(try await back.nextText() == #"434[true,{"user":"ann","rooms":1}]"#)
+        }
+    }
+
     @Test func defaults() {
         let recovery = ConnectionStateRecovery()
         #expect(recovery.maxDisconnectionDuration == .seconds(120))
@@ -153,6 +197,27 @@ import Testing
 }
 
 @Suite struct RecoveryLogTests {
+    /// Only offsets the log issued during the session's life count: not one from before it connected (which
+    /// would replay events it was never sent), not one not yet issued, not another log's.
+    @Test func offsetsOutsideTheSessionsLifeAreRefused() {
+        let log = InMemoryRecoveryLog(configuration: ConnectionStateRecovery())
+        _ = log.append(rooms: [], except: []) { _ in EngineIOPreparedMessage(text: "e") }
+        let connected = log.currentOffset
+        let epoch = String(connected[..<connected.lastIndex(of: "-")!])
+        _ = log.append(rooms: [], except: []) { _ in EngineIOPreparedMessage(text: "e") }
+        let session = RecoverableSession(id: "s", pid: "p", rooms: [], data: .null, connectOffset: connected)
+        for forged in ["\(epoch)-0", "\(epoch)-99", "other-1", "\(epoch)--1", "\(epoch)-18446744073709551616"] {
+            log.save(session)
+            if case .recovered = log.restore(pid: "p", offset: forged) { Issue.record("\(forged) was honoured") }
+        }
+        log.save(session)
+        guard case .recovered(_, let missed) = log.restore(pid: "p", offset: connected) else {
+            Issue.record("the connect offset was refused")
+            return
+        }
+        #expect(missed.count == 1)
+    }
+
     /// Epochs are random URL-safe text, "-" included; many logs make sure every shape of epoch parses.
     @Test func offsetsParseWhateverTheEpoch() {
         for _ in 0..<300 {

@@ -171,7 +171,7 @@ public final class AuthGateway: Sendable {
         guard let exp = claims.seconds("exp") else { return }
         let leeway = Double(configuration.leeway.components.seconds)
         let remaining = max(0, exp + leeway - Date().timeIntervalSince1970)
-        let timer = socket.eventLoop.scheduleTask(in: .nanoseconds(Int64(remaining * 1e9))) { [self] in
+        let timer = socket.eventLoop.scheduleTask(in: Self.timeAmount(seconds: remaining)) { [self] in
             let session = state.withLock { state -> Session? in
                 // A refresh since this timer was set moved the expiry: that newer timer decides.
                 guard state.sessions[socket.id]?.context.claims.seconds("exp") == exp,
@@ -190,6 +190,14 @@ public final class AuthGateway: Sendable {
             return state.sessions[socket.id]?.expiry
         }
         previous?.cancel()
+    }
+
+    /// `seconds` as a timer delay, saturating at TimeAmount's 292 years: the claim and the leeway come from
+    /// outside, and `Int64(seconds * 1e9)` traps beyond that.
+    static func timeAmount(seconds: Double) -> TimeAmount {
+        guard seconds > 0 else { return .zero }
+        let nanoseconds = seconds * 1e9
+        return nanoseconds < Double(Int64.max) ? .nanoseconds(Int64(nanoseconds)) : .nanoseconds(.max)
     }
 
     // MARK: Limits

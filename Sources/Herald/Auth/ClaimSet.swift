@@ -1,15 +1,14 @@
-import JWTKit
 import SocketIOProtocol
 
 /// A token payload kept as plain JSON: herald checks `exp`, `nbf`, `iss` and `aud` itself (with its leeway
 /// and clock) so that each failure gets its own code, and room rules can read any claim.
-public struct ClaimSet: JWTPayload, Hashable {
+///
+/// Its `JWTPayload` conformance lives in TokenVerifier.swift, so this file (with RoomRule.swift) builds without
+/// jwt-kit: the fuzz target (Fuzz/HeraldFuzz) compiles it directly.
+public struct ClaimSet: Codable, Hashable, Sendable {
     public var object: JSONObject
 
     public init(_ object: JSONObject) { self.object = object }
-
-    /// Signature checks happen in jwt-kit; claim checks in `TokenVerifier`, where the clock is injectable.
-    public func verify(using algorithm: some JWTAlgorithm) async throws {}
 
     public init(from decoder: any Decoder) throws {
         guard case .object(let object) = try CodableJSON(from: decoder).value else {
@@ -37,10 +36,14 @@ public struct ClaimSet: JWTPayload, Hashable {
     public func seconds(_ name: String) -> Double? {
         switch object[name] {
         case .int(let value): Double(value)
-        case .double(let value): value
+        case .double(let value) where value.isFinite: value
         default: nil
         }
     }
+
+    /// The latest NumericDate accepted: 9999-12-31T23:59:59Z. Later is a unit mistake (milliseconds, say),
+    /// refused as `token_invalid` rather than trusted as "practically never".
+    public static let latestNumericDate: Double = 253_402_300_799
 }
 
 /// JSONValue through Codable, for jwt-kit's coders (JSONValue itself is not Codable).

@@ -11,13 +11,22 @@ public enum TokenSigner {
         public var description: String { "the HS256 secret must be at least \(TokenSigner.minimumSecretLength) bytes" }
     }
 
+    public struct LifetimeOutOfRange: Error, CustomStringConvertible {
+        public var description: String { "the lifetime puts exp after the year 9999" }
+    }
+
     /// Signs `claims` with `secret`; `iat` and `exp` (now + ttl) are added unless present.
     public static func hs256(secret: String, claims: JSONObject, ttl: Duration?, now: Date = Date()) async throws -> String {
         guard secret.utf8.count >= minimumSecretLength else { throw SecretTooShort() }
         var claims = claims
         let issuedAt = Int(now.timeIntervalSince1970)
         if claims["iat"] == nil { claims["iat"] = .int(issuedAt) }
-        if let ttl, claims["exp"] == nil { claims["exp"] = .int(issuedAt + Int(ttl.components.seconds)) }
+        if let ttl, claims["exp"] == nil {
+            // A verifier refuses an exp past the year 9999, so a lifetime reaching beyond it is refused here.
+            let (exp, overflow) = issuedAt.addingReportingOverflow(Int(ttl.components.seconds))
+            guard !overflow, Double(exp) <= ClaimSet.latestNumericDate else { throw LifetimeOutOfRange() }
+            claims["exp"] = .int(exp)
+        }
         let keys = await JWTKeyCollection().add(hmac: HMACKey(from: secret), digestAlgorithm: .sha256)
         return try await keys.sign(ClaimSet(claims))
     }

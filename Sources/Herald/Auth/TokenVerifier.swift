@@ -96,17 +96,20 @@ public struct TokenVerifier: Sendable {
     public func check(_ claims: ClaimSet, now: Date) throws(AuthError) {
         let clock = now.timeIntervalSince1970
         let slack = Double(leeway.components.seconds) + Double(leeway.components.attoseconds) / 1e18
+        for name in ["exp", "nbf", "iat"] {
+            guard let value = claims[name] else { continue }
+            guard let seconds = claims.seconds(name) else { throw AuthError(.tokenInvalid, "\(name) must be a number of seconds") }
+            guard seconds <= ClaimSet.latestNumericDate else {
+                throw AuthError(.tokenInvalid, "\(name) \(value.jsonString) is after the year 9999: NumericDates are seconds since 1970, not milliseconds")
+            }
+        }
         if let exp = claims.seconds("exp") {
             if clock >= exp + slack { throw AuthError(.tokenExpired, "the token expired; get a new one and reconnect or refresh") }
-        } else if claims["exp"] != nil {
-            throw AuthError(.tokenInvalid, "exp must be a number of seconds")
         } else if requireExpiration {
             throw AuthError(.tokenInvalid, "the token has no exp claim")
         }
         if let nbf = claims.seconds("nbf") {
             if clock + slack < nbf { throw AuthError(.tokenNotYetValid, "the token is not valid yet (nbf); check the clocks") }
-        } else if claims["nbf"] != nil {
-            throw AuthError(.tokenInvalid, "nbf must be a number of seconds")
         }
         if let issuer, claims["iss"]?.stringValue != issuer {
             throw AuthError(.issuerMismatch, "the token was not issued by \(issuer)")
@@ -137,4 +140,9 @@ public struct TokenVerifier: Sendable {
         while base64.count % 4 != 0 { base64 += "=" }
         return Data(base64Encoded: base64)
     }
+}
+
+extension ClaimSet: JWTPayload {
+    /// Signature checks happen in jwt-kit; claim checks in `TokenVerifier`, where the clock is injectable.
+    public func verify(using algorithm: some JWTAlgorithm) async throws {}
 }

@@ -8,11 +8,20 @@ public struct ChatConfiguration: Sendable {
     public var database: MessageStoreLocation
     /// Longest accepted `text`, in characters (`HERALD_CHAT_MAX_LENGTH`). Default 4000.
     public var maxMessageLength: Int
+    /// Longest accepted `text`, in UTF-8 bytes (`HERALD_CHAT_MAX_BYTES`). Default 16 384: one character may be
+    /// a letter with thousands of combining marks, so characters alone bound nothing.
+    public var maxMessageBytes: Int
     /// Messages sent as `chat:history` when a socket joins a chat room (`HERALD_CHAT_HISTORY`). Default 50; 0 sends none.
     public var historyOnJoin: Int
     /// How long a send or history read waits for the store before answering `storage_unavailable`
     /// (`HERALD_CHAT_STORE_TIMEOUT`, ms). Default 5 s.
     public var storeTimeout: Duration
+    /// Largest history page in bytes (the messages' JSON), for `chat:history` on join and the history API
+    /// (`HERALD_CHAT_HISTORY_MAX_BYTES`). Older messages beyond it are left to the next page; a page always
+    /// holds at least one message. Default 262 144.
+    public var historyMaxBytes: Int
+    /// Chat rooms one socket may be in at once through `chat:join` (`HERALD_CHAT_MAX_ROOMS`). Default 100.
+    public var maxRooms: Int
 
     public static let defaultDatabase = MessageStoreLocation.sqliteMemory
 
@@ -20,12 +29,18 @@ public struct ChatConfiguration: Sendable {
         database: MessageStoreLocation = ChatConfiguration.defaultDatabase,
         maxMessageLength: Int = 4000,
         historyOnJoin: Int = 50,
-        storeTimeout: Duration = .seconds(5)
+        storeTimeout: Duration = .seconds(5),
+        maxMessageBytes: Int = 16_384,
+        historyMaxBytes: Int = 262_144,
+        maxRooms: Int = 100
     ) {
         self.database = database
         self.maxMessageLength = maxMessageLength
         self.historyOnJoin = historyOnJoin
         self.storeTimeout = storeTimeout
+        self.maxMessageBytes = maxMessageBytes
+        self.historyMaxBytes = historyMaxBytes
+        self.maxRooms = maxRooms
     }
 
     /// Rooms whose names start with this are chat rooms: only they take `chat:send` and have history.
@@ -50,6 +65,9 @@ public struct ChatConfiguration: Sendable {
             guard length > 0 else { throw HeraldConfiguration.SettingError(description: "HERALD_CHAT_MAX_LENGTH must be at least 1") }
             maxMessageLength = length
         }
+        if let bytes = try HeraldConfiguration.integer("HERALD_CHAT_MAX_BYTES", in: settings, minimum: 1) { maxMessageBytes = bytes }
+        if let bytes = try HeraldConfiguration.integer("HERALD_CHAT_HISTORY_MAX_BYTES", in: settings, minimum: 1) { historyMaxBytes = bytes }
+        if let count = try HeraldConfiguration.integer("HERALD_CHAT_MAX_ROOMS", in: settings, minimum: 1) { maxRooms = count }
         if let count = try int("HERALD_CHAT_HISTORY") { historyOnJoin = min(count, Self.maxPageLimit) }
         if let ms = try int("HERALD_CHAT_STORE_TIMEOUT") {
             guard ms > 0 else { throw HeraldConfiguration.SettingError(description: "HERALD_CHAT_STORE_TIMEOUT must be at least 1 ms") }

@@ -13,6 +13,10 @@ public struct ChatError: Error, Sendable, Equatable, CustomStringConvertible {
         case notChatRoom = "not_chat_room"
         /// `chat:send` to a room this socket has not joined.
         case notInRoom = "not_in_room"
+        /// The room name is empty, too long or has control characters.
+        case invalidRoom = "invalid_room"
+        /// (`chat:join`) the socket is already in `maxRooms` chat rooms.
+        case tooManyRooms = "too_many_rooms"
         /// The room authorizer refused.
         case forbidden
         case emptyText = "empty_text"

@@ -22,6 +22,9 @@ extension ChatService {
         }
         // Clients write chat%3A42 or chat:42; both name the room chat:42.
         let room = HTTPQuery.percentDecoded(encoded, plusAsSpace: false)
+        guard AuthGateway.validRoom(room) else {
+            return Self.error(.badRequest, ChatError(.invalidRoom, "room must be a name of at most \(AuthGateway.maxRoomLength) bytes without control characters"))
+        }
         guard Self.isChatRoom(room) else {
             return Self.error(.notFound, ChatError(.notChatRoom, "chat rooms start with \(ChatConfiguration.roomPrefix)"))
         }
@@ -45,7 +48,7 @@ extension ChatService {
         }
         do {
             let page = try await withStore { [before, limit] store in try await store.page(room: room, before: before, limit: limit) }
-            return .json(.ok, JSONValue.object(page.json).jsonString)
+            return .json(.ok, JSONValue.object(page.json(maxBytes: configuration.historyMaxBytes)).jsonString)
         } catch {
             return Self.error(.serviceUnavailable, error)
         }

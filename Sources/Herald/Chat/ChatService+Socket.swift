@@ -8,7 +8,7 @@ extension ChatService {
     func send(_ socket: Socket, _ event: SocketIOEvent) {
         let request: SendRequest
         do {
-            request = try SendRequest(event[0], maxLength: configuration.maxMessageLength)
+            request = try SendRequest(event[0], maxLength: configuration.maxMessageLength, maxBytes: configuration.maxMessageBytes)
         } catch {
             event.ack(error.ack)
             return
@@ -65,6 +65,10 @@ extension ChatService {
             event.ack(ChatError(.invalidPayload, "expected {room}").ack)
             return
         }
+        guard AuthGateway.validRoom(room) else {
+            event.ack(ChatError(.invalidRoom, "room must be a name of at most \(AuthGateway.maxRoomLength) bytes without control characters").ack)
+            return
+        }
         guard Self.isChatRoom(room) else {
             event.ack(ChatError(.notChatRoom, "chat rooms start with \(ChatConfiguration.roomPrefix)").ack)
             return
@@ -73,11 +77,39 @@ extension ChatService {
             event.ack(ChatError(.forbidden, "not allowed to join \(room)").ack)
             return
         }
-        // Acked once a message sent from any node reaches the socket, so nothing after the ack is missed.
-        Task {
-            await socket.joinReachable([room])
+        switch reserveJoin(socket, room: room) {
+        case .alreadyIn:
+            // A repeated join changes nothing and sends no second history: the client has it already.
             event.ack(["ok": true])
-            didJoin(socket, room: room)
+        case .tooManyRooms:
+            event.ack(ChatError(.tooManyRooms, "at most \(configuration.maxRooms) chat rooms per connection").ack)
+        case .reserved:
+            // Acked once a message sent from any node reaches the socket, so nothing after the ack is missed.
+            Task {
+                await socket.joinReachable([room])
+                state.withLock { state in
+                    state.joining[socket.id]?.remove(room)
+                    if state.joining[socket.id]?.isEmpty == true { state.joining[socket.id] = nil }
+                }
+                event.ack(["ok": true])
+                didJoin(socket, room: room)
+            }
+        }
+    }
+
+    enum JoinReservation { case reserved, alreadyIn, tooManyRooms }
+
+    /// Counts joins still on their way with the rooms the socket is in, so a burst of joins cannot pass the cap
+    /// nor a quick repeat send the history twice.
+    private func reserveJoin(_ socket: Socket, room: String) -> JoinReservation {
+        let rooms = socket.rooms
+        return state.withLock { state in
+            let joining = state.joining[socket.id, default: []]
+            if rooms.contains(room) || joining.contains(room) { return .alreadyIn }
+            let chatRooms = rooms.lazy.filter(Self.isChatRoom).count + joining.count
+            guard chatRooms < configuration.maxRooms else { return .tooManyRooms }
+            state.joining[socket.id, default: []].insert(room)
+            return .reserved
         }
     }
 
@@ -88,10 +120,11 @@ extension ChatService {
     public func didJoin(_ socket: Socket, room: String) {
         guard Self.isChatRoom(room), configuration.historyOnJoin > 0 else { return }
         let limit = configuration.historyOnJoin
+        let maxBytes = configuration.historyMaxBytes
         Task {
             do throws(ChatError) {
                 let page = try await withStore { store in try await store.page(room: room, before: nil, limit: limit) }
-                var payload = page.json
+                var payload = page.json(maxBytes: maxBytes)
                 payload["room"] = .string(room)
                 socket.emit("chat:history", .object(payload))
             } catch {
@@ -117,15 +150,20 @@ struct SendRequest: Equatable {
         self.clientMessageID = clientMessageID
     }
 
-    init(_ payload: JSONValue?, maxLength: Int) throws(ChatError) {
+    init(_ payload: JSONValue?, maxLength: Int, maxBytes: Int) throws(ChatError) {
         guard case .object(let object)? = payload else {
             throw ChatError(.invalidPayload, "expected {room, text, clientMessageId?}")
         }
         guard case .string(let room)? = object["room"] else { throw ChatError(.invalidPayload, "room must be a string") }
+        guard AuthGateway.validRoom(room) else {
+            throw ChatError(.invalidRoom, "room must be a name of at most \(AuthGateway.maxRoomLength) bytes without control characters")
+        }
         guard ChatService.isChatRoom(room) else {
             throw ChatError(.notChatRoom, "chat rooms start with \(ChatConfiguration.roomPrefix)")
         }
         guard case .string(let text)? = object["text"] else { throw ChatError(.invalidPayload, "text must be a string") }
+        // Bytes first: counting characters walks the whole text, and one character can be 600 KB of marks.
+        guard text.utf8.count <= maxBytes else { throw ChatError(.textTooLong, "text is longer than \(maxBytes) bytes") }
         // Whitespace alone renders as nothing, so it counts as empty.
         guard text.contains(where: { !$0.isWhitespace }) else { throw ChatError(.emptyText, "text is empty") }
         guard text.count <= maxLength else { throw ChatError(.textTooLong, "text is longer than \(maxLength) characters") }

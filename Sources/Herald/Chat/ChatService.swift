@@ -16,7 +16,7 @@ public typealias ChatRequestClaims = @Sendable (HTTPRequestContext) async -> JSO
 public final class ChatService: Sendable {
     public let configuration: ChatConfiguration
     let logger: Logger
-    private let state: Mutex<State>
+    let state: Mutex<State>
 
     enum StoreState {
         case notOpen
@@ -29,6 +29,8 @@ public final class ChatService: Sendable {
         // Both default to "anyone": the auth work plugs its room rules in here.
         var authorizer: ChatRoomAuthorizer = { _, _ in true }
         var requestClaims: ChatRequestClaims = { _ in nil }
+        /// Per socket id, `chat:join`s admitted but not yet applied; emptied as each completes.
+        var joining: [String: Set<String>] = [:]
     }
 
     /// `store` replaces the configured database (tests, embedding); otherwise `open()` opens `configuration.database`.
@@ -168,7 +170,22 @@ extension StoredMessage {
 }
 
 extension MessagePage {
-    var json: JSONObject {
-        ["messages": .array(messages.map(\.json)), "next": next.map { .string(String($0)) } ?? .null]
+    /// `{messages, next}` keeping the newest messages whose JSON fits in `maxBytes` (at least one, so paging
+    /// always moves); when older ones are left out, `next` points at them.
+    func json(maxBytes: Int) -> JSONObject {
+        var kept: [JSONValue] = []
+        var bytes = 0
+        var cursor = next
+        for message in messages.reversed() {
+            let json = message.json
+            let size = json.jsonString.utf8.count + 1
+            if !kept.isEmpty && bytes + size > maxBytes {
+                cursor = messages[messages.count - kept.count].id
+                break
+            }
+            bytes += size
+            kept.append(json)
+        }
+        return ["messages": .array(kept.reversed()), "next": cursor.map { .string(String($0)) } ?? .null]
     }
 }

@@ -16,6 +16,8 @@ public final class Dashboard: Sendable {
     let metrics: HeraldMetrics?
     let logger: Logger
     private let clustered: Bool
+    /// The cluster bus, for its subscription count on `/metrics`.
+    private let bus: RedisClusterBus?
     private let redisState: @Sendable () -> String
     /// Other components' counters for `/metrics` (auth, publishing), read once per tick.
     private let gatewayStats: @Sendable (HeraldMetrics) -> Void
@@ -32,8 +34,9 @@ public final class Dashboard: Sendable {
 
     init(configuration: DashboardConfiguration, io: SocketIOServer, clustered: Bool, metrics: HeraldMetrics?, logger: Logger,
          redisState: @escaping @Sendable () -> String, gatewayStats: @escaping @Sendable (HeraldMetrics) -> Void = { _ in },
-         now: @escaping @Sendable () -> ContinuousClock.Instant = { .now }) {
+         now: @escaping @Sendable () -> ContinuousClock.Instant = { .now }, bus: RedisClusterBus? = nil) {
         self.configuration = configuration
+        self.bus = bus
         self.nodeID = configuration.nodeID ?? String(EngineIOServer.makeSessionID().prefix(12))
         self.io = io
         self.clustered = clustered
@@ -98,23 +101,14 @@ public final class Dashboard: Sendable {
         let samples = stats.drainFanOutSamples()
         let instant = now()
         let rates = state.withLock { $0.meter.rates(for: totals, at: instant) }
-        var sockets: [String: Int] = [:]
-        var rooms = 0
-        for namespace in io.allNamespaces {
-            sockets[namespace.name] = namespace.socketCount
-            // Counts, not room lists: a tick must cost the event loops the same with 10 rooms or 100 000.
-            if let adapter = namespace.adapter as? InMemoryAdapter {
-                rooms += await adapter.roomCount()
-            } else if let adapter = namespace.adapter as? RedisAdapter {
-                rooms += await adapter.roomCount()
-            }
-        }
+        let resources = await NodeResources.measure(io, bus: bus)
         let figures = NodeFigures(
-            node: nodeID, uptimeSeconds: RateMeter.seconds(instant - started), sessions: io.engine.sessionCount,
-            sockets: sockets, rooms: rooms, rates: rates, totals: totals, fanOut: LatencySummary(samples),
+            node: nodeID, uptimeSeconds: RateMeter.seconds(instant - started), sessions: resources.sessions,
+            sockets: resources.socketsByNamespace, rooms: resources.rooms, rates: rates, totals: totals, fanOut: LatencySummary(samples),
             redis: redisState(), time: Date().timeIntervalSince1970)
         if let metrics {
             metrics.update(figures, fanOutSamples: samples)
+            metrics.update(resources)
             gatewayStats(metrics)
         }
         return figures

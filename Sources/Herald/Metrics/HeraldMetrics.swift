@@ -1,4 +1,7 @@
 import CoreMetrics
+import EngineIO
+import RedisAdapter
+import SocketIO
 import Metrics
 import Prometheus
 import Synchronization
@@ -14,6 +17,10 @@ public final class HeraldMetrics: Sendable {
     let rooms: Meter
     let uptime: Meter
     let redisConnected: Meter?
+    let heartbeatTimerEntries: Meter
+    let openFileDescriptors: Meter
+    let redisSubscriptions: Meter?
+    let redisRoomSubscriptions: Meter?
     let eventsIn: CoreMetrics.Counter
     let eventsOut: CoreMetrics.Counter
     let deliveries: CoreMetrics.Counter
@@ -49,6 +56,10 @@ public final class HeraldMetrics: Sendable {
         rooms = Meter(label: "herald_rooms", factory: factory)
         uptime = Meter(label: "herald_uptime_seconds", factory: factory)
         redisConnected = redis ? Meter(label: "herald_redis_connected", factory: factory) : nil
+        heartbeatTimerEntries = Meter(label: "herald_heartbeat_timer_entries", factory: factory)
+        openFileDescriptors = Meter(label: "herald_open_fds", factory: factory)
+        redisSubscriptions = redis ? Meter(label: "herald_redis_subscriptions", factory: factory) : nil
+        redisRoomSubscriptions = redis ? Meter(label: "herald_redis_room_subscriptions", factory: factory) : nil
         eventsIn = CoreMetrics.Counter(label: "herald_events_received_total", factory: factory)
         eventsOut = CoreMetrics.Counter(label: "herald_events_sent_total", factory: factory)
         deliveries = CoreMetrics.Counter(label: "herald_deliveries_total", factory: factory)
@@ -60,27 +71,47 @@ public final class HeraldMetrics: Sendable {
         }
     }
 
-    /// Brings the metrics up to one reading of the figures, with the fan-out latencies sampled since the last one.
+    /// Brings the traffic metrics up to one reading of the figures, with the fan-out latencies sampled since the last one.
     func update(_ figures: NodeFigures, fanOutSamples: [Duration]) {
-        sessions.set(figures.sessions)
-        rooms.set(figures.rooms)
         uptime.set(figures.uptimeSeconds)
         redisConnected?.set(figures.redis == "connected" ? 1 : 0)
-        let (gauges, delta) = state.withLock { state in
-            for name in figures.sockets.keys where state.sockets[name] == nil {
-                state.sockets[name] = Meter(label: "herald_sockets", dimensions: [("namespace", name)], factory: factory)
-            }
+        let delta = state.withLock { state in
             let now = figures.totals, old = state.counted
             state.counted = now
-            let delta = TrafficTotals(eventsIn: max(0, now.eventsIn - old.eventsIn), eventsOut: max(0, now.eventsOut - old.eventsOut),
-                                      deliveries: max(0, now.deliveries - old.deliveries))
-            return (state.sockets, delta)
+            return TrafficTotals(eventsIn: max(0, now.eventsIn - old.eventsIn), eventsOut: max(0, now.eventsOut - old.eventsOut),
+                                 deliveries: max(0, now.deliveries - old.deliveries))
         }
-        for (name, gauge) in gauges { gauge.set(figures.sockets[name] ?? 0) }
         eventsIn.increment(by: delta.eventsIn)
         eventsOut.increment(by: delta.eventsOut)
         deliveries.increment(by: delta.deliveries)
         for sample in fanOutSamples { fanOut.recordNanoseconds(sample.nanoseconds) }
+    }
+
+    /// Sets the gauges of what the node holds (sessions, sockets, rooms, timers, subscriptions, descriptors).
+    public func update(_ resources: NodeResources) {
+        sessions.set(resources.sessions)
+        rooms.set(resources.rooms)
+        heartbeatTimerEntries.set(resources.heartbeatTimerEntries)
+        if let fds = resources.openFileDescriptors { openFileDescriptors.set(fds) }
+        if let count = resources.redisSubscriptions { redisSubscriptions?.set(count) }
+        if let count = resources.redisRoomSubscriptions { redisRoomSubscriptions?.set(count) }
+        let gauges = state.withLock { state in
+            for name in resources.socketsByNamespace.keys where state.sockets[name] == nil {
+                state.sockets[name] = Meter(label: "herald_sockets", dimensions: [("namespace", name)], factory: factory)
+            }
+            return state.sockets
+        }
+        for (name, gauge) in gauges { gauge.set(resources.socketsByNamespace[name] ?? 0) }
+    }
+
+    /// A `/metrics` route for a bare `SocketIOServer` (`herald bench-server`, tests): the resource gauges, measured
+    /// at each request.
+    public func resourceRoute(io: SocketIOServer, bus: RedisClusterBus? = nil) -> HTTPRouteHandler {
+        { [self] request in
+            guard request.method == .GET, request.path == "/metrics" else { return nil }
+            update(await NodeResources.measure(io, bus: bus))
+            return .text(.ok, exposition(), contentType: Self.contentType)
+        }
     }
 
     /// The registry in the text exposition format.

@@ -63,6 +63,9 @@ public protocol SocketIOAdapter: Sendable {
     /// Keeps a disconnected socket's session for its client to come back to. Synchronous so that the session
     /// is in place (or its write is queued) before the client can possibly come back.
     func persistSession(_ session: RecoverableSession)
+    /// Returns once every session persisted so far is stored (or its write failed): a draining server waits
+    /// for this before it lets its cluster connections go.
+    func sessionsPersisted() async
     /// Takes a session back, with the events its client missed after `offset`.
     func restoreSession(pid: String, offset: String?) async -> RecoveryOutcome
 }
@@ -100,6 +103,7 @@ extension SocketIOAdapter {
 
     public func recoveryOffset() async -> String { "" }
     public func persistSession(_ session: RecoverableSession) {}
+    public func sessionsPersisted() async {}
     public func restoreSession(pid: String, offset: String?) async -> RecoveryOutcome { .unavailable }
 }
 

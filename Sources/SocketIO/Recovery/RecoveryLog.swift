@@ -74,10 +74,11 @@ public final class InMemoryRecoveryLog: Sendable {
             let now = ContinuousClock.now
             guard let saved = state.sessions.removeValue(forKey: pid), saved.expires > now else { return .unavailable }
             let session = saved.session
-            // The epoch is URL-safe base64 and may itself contain "-": the sequence follows the last one.
-            let text = offset ?? session.connectOffset
-            guard let dash = text.lastIndex(of: "-"), text[..<dash] == state.epoch,
-                  let seen = UInt64(text[text.index(after: dash)...]), seen < state.nextSequence
+            // Only an offset this log issued during the session's life is honoured: one from before the socket
+            // connected would replay events it never was sent, and an unknown one means nothing here.
+            guard let connected = Self.sequence(session.connectOffset, epoch: state.epoch),
+                  let seen = Self.sequence(offset ?? session.connectOffset, epoch: state.epoch),
+                  seen >= connected, seen < state.nextSequence
             else { return .unavailable }
             // Every event after `seen` must still be kept, or the gap cannot be filled.
             let oldestKept = state.start < state.entries.count ? state.entries[state.start].sequence : state.nextSequence
@@ -90,5 +91,12 @@ public final class InMemoryRecoveryLog: Sendable {
             }
             return .recovered(session, missed: missed)
         }
+    }
+
+    /// The sequence of `EPOCH-SEQ` when EPOCH is this log's. The epoch is URL-safe base64 and may itself
+    /// contain "-": the sequence follows the last one.
+    static func sequence(_ offset: String, epoch: String) -> UInt64? {
+        guard let dash = offset.lastIndex(of: "-"), offset[..<dash] == epoch else { return nil }
+        return UInt64(offset[offset.index(after: dash)...])
     }
 }

@@ -1,0 +1,1 @@
+../../../Sources/Herald/Auth/ClaimSet.swift

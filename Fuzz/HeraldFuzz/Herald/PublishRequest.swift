@@ -1,0 +1,1 @@
+../../../Sources/Herald/Publishing/PublishRequest.swift

@@ -1,0 +1,52 @@
+import Foundation
+import Herald
+import HeraldTesting
+import Logging
+import NIOPosix
+import SocketIOProtocol
+import Testing
+
+/// Attacks on rooms, packets and publishing against a running node over real sockets: each test checks that
+/// the node stays up, a fresh client still connects, and what the attacker made the node keep stays bounded.
+@Suite(.serialized, .enabled(if: RedisServerProcess.liveTestsEnabled, "redis-server not on PATH (set CI to make this fail)"))
+struct HostileRoomsTests {
+    /// Regression: with Redis and auth off, `chat:send` to a joined 70 000-byte room trapped the 16-bit length
+    /// conversion of the cluster broadcast encoder and killed the process.
+    @Test func aRoomOfSeventyThousandBytesDoesNotKillAClusteredNode() async throws {
+        let redis = try await RedisServerProcess.start()
+        defer { redis.kill() }
+        try await withHostileNode(redis: redis) { _, port in
+            let attacker = ChatTestClient(raw: try await RawSocketIOClient.open(port: port, group: MultiThreadedEventLoopGroup.singleton))
+            try await attacker.raw.connect()
+            let room = "chat:" + String(repeating: "A", count: 70_000)
+            let joined = try await attacker.emitWithAck("chat:join", ["room": .string(room)])
+            if joined["ok"] == true {
+                _ = try await attacker.emitWithAck("chat:send", ["room": .string(room), "text": "boom"])
+            }
+            try await expectNodeServes(port: port)
+            await attacker.close()
+        }
+    }
+}
+
+/// A node with chat (SQLite in memory) and, when given, Redis; auth off, as `herald serve` by default.
+func withHostileNode(redis: RedisServerProcess? = nil, configure: (inout HeraldConfiguration) -> Void = { _ in },
+                     _ body: (HeraldNode, Int) async throws -> Void) async throws {
+    var logger = Logger(label: "hostile-test")
+    logger.logLevel = .critical
+    var configuration = HeraldConfiguration(host: "127.0.0.1", port: 0, threads: 1, drainTimeout: .milliseconds(200))
+    configuration.chat = ChatConfiguration(database: .sqliteMemory)
+    configuration.redis = redis?.configuration
+    configure(&configuration)
+    try await withRunningNode(HeraldNode(configuration: configuration, logger: logger), body)
+}
+
+/// The node is up: a fresh client connects to the main namespace and an event round-trips through a room.
+func expectNodeServes(port: Int) async throws {
+    let fresh = ChatTestClient(raw: try await RawSocketIOClient.open(port: port, group: MultiThreadedEventLoopGroup.singleton))
+    try await fresh.raw.connect()
+    try await fresh.join("chat:fresh")
+    #expect(try await fresh.send("chat:fresh", "still here")["ok"] == true)
+    #expect(try await fresh.next("chat:message")["text"] == "still here")
+    await fresh.close()
+}
