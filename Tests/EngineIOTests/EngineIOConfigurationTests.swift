@@ -31,6 +31,18 @@ import Testing
         #expect(Duration.milliseconds(1500).milliseconds == 1500)
     }
 
+    /// A configured interval too long for nanoseconds used to trap when the heartbeat was armed.
+    @Test func hugeConfiguredTimeoutsServeAHandshake() throws {
+        let fixture = EngineIOFixture(EngineIOConfiguration(
+            pingInterval: .seconds(Int64.max), pingTimeout: .seconds(Int64.max), upgradeTimeout: .seconds(Int64.max),
+            connectionLimits: HTTPConnectionLimits(requestHeadTimeout: .seconds(Int64.max), keepAliveTimeout: .seconds(Int64.max)),
+            webSocketCloseTimeout: .seconds(Int64.max)))
+        let sid = try fixture.handshake()
+        #expect(fixture.engine.session(id: sid) != nil)
+        fixture.server.advanceTime(by: .hours(24))
+        #expect(fixture.engine.session(id: sid)?.isClosed == false)
+    }
+
     @Test func tokenBucketAdmitsOneSecondsWorthThenTheRate() {
         var bucket = EngineIOTokenBucket()
         let start = ContinuousClock.now
