@@ -15,7 +15,7 @@ public final class EngineIOEdgeStats: Sendable {
     public var openConnections: Int { open.load(ordering: .relaxed) }
     /// Connections refused by `maxConnections` or `maxConnectionsPerAddress`.
     public var connectionsRefused: Int { connectionRefusals.load(ordering: .relaxed) }
-    /// Handshakes refused by `maxHandshakesPerSecond`.
+    /// Handshakes refused: over `maxHandshakesPerSecond`, or while draining.
     public var handshakesRefused: Int { handshakeRefusals.load(ordering: .relaxed) }
     /// Connections closed because a request head did not arrive within `requestHeadTimeout`.
     public var requestHeadTimeouts: Int { headTimeouts.load(ordering: .relaxed) }

@@ -72,13 +72,14 @@ public final class HeraldNode: Service, Sendable {
         auth?.install(on: io.sockets)
         (publisher, publishing) = Self.makePublishing(configuration.publishing, io: io, cluster: cluster, logger: logger)
         metrics = HeraldMetrics(redis: cluster != nil, bootstrapMetricsSystem: configuration.dashboard.bootstrapMetricsSystem)
-        let clustered = cluster != nil, up = clusterUp, auth = auth, publishing = publishing
+        let clustered = cluster != nil, up = clusterUp, auth = auth, publishing = publishing, edge = io.engine.edgeStats
         dashboard = Dashboard(
             configuration: configuration.dashboard, io: io, clustered: clustered, metrics: metrics, logger: logger,
             redisState: { clustered ? (up.isSet ? "connected" : "unreachable") : "off" },
             gatewayStats: { metrics in
                 if let auth { metrics.update(auth: auth.stats) }
                 metrics.update(publishing: publishing.currentStats)
+                metrics.update(edge: edge)
             }, bus: cluster)
         chat = ChatService(configuration: configuration.chat, logger: logger)
         chat.install(on: io.sockets)

@@ -162,6 +162,12 @@ import WebSocket
             #expect(engine.edgeStats.connectionsRefused == 1)
             for connection in held { try await connection.channel.close() }
             #expect(await eventually { engine.edgeStats.openConnections == 0 }, "held connections uncounted")
+            // /metrics counts the refusal from the dashboard's next tick on.
+            let counted = await eventually {
+                let metrics = try? await RawHTTP.get("/metrics", port: port)
+                return metrics?.body.contains(#"herald_edge_refusals_total{limit="connections"} 1"#) == true
+            }
+            #expect(counted)
             try await expectFreshClientConnects(port: port)
         }
     }
