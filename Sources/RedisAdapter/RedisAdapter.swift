@@ -10,8 +10,7 @@ import Synchronization
 /// reaches only the nodes that serve it. Requests (fetchSockets, socketsJoin, serverSideEmit…) go to every
 /// node and wait for their answers, with a timeout.
 ///
-/// Channels, for prefix P and namespace N: `P#N#` (broadcasts to the whole namespace, or to several rooms),
-/// `P#N#ROOM#` (broadcasts to one room), `P#N#request#` and `P#N#response#NODE#`.
+/// Channels: see `channelName(prefix:namespace:_:)` and docs/cluster.md.
 public final class RedisAdapter: SocketIOAdapter {
     public let configuration: RedisAdapterConfiguration
     /// This node's id, random per process.
@@ -100,14 +99,44 @@ public final class RedisAdapter: SocketIOAdapter {
 
     // MARK: Channels
 
-    func channel(_ suffix: String? = nil) -> String {
-        let base = "\(configuration.channelPrefix)#\(namespaceName)#"
-        guard let suffix else { return base }
-        return base + suffix + "#"
+    /// What a cluster channel carries; `channelName` spells each one.
+    enum ChannelKind: Hashable {
+        /// Broadcasts to the whole namespace, to several rooms or to a socket's own room.
+        case namespace
+        /// Broadcasts to exactly this room.
+        case room(String)
+        /// Cluster requests to every node.
+        case request
+        /// Answers to one node's requests.
+        case response(node: String)
     }
 
-    var requestChannel: String { channel("request") }
-    var responseChannel: String { channel("response#\(nodeID)") }
+    /// The channel layout, injective so that no namespace or room can reach another's channel or a control
+    /// channel (`|x|` is x's length in UTF-8 bytes, in decimal):
+    ///
+    ///     P#|N|:N#              namespace broadcasts       P#|N|:N#r|R|:R   room R
+    ///     P#|N|:N#request       cluster requests           P#|N|:N#response#ID   answers to node ID
+    ///
+    /// The namespace's length says where it ends whatever it contains (`#` included); after it, a room channel
+    /// is `r` and a digit, which neither control suffix can be, and the room's length runs to the end.
+    static func channelName(prefix: String, namespace: String, _ kind: ChannelKind) -> String {
+        let base = "\(prefix)#\(namespace.utf8.count):\(namespace)#"
+        switch kind {
+        case .namespace: return base
+        case .room(let room): return base + "r\(room.utf8.count):" + room
+        case .request: return base + "request"
+        case .response(let node): return base + "response#" + node
+        }
+    }
+
+    func channel(_ kind: ChannelKind = .namespace) -> String {
+        Self.channelName(prefix: configuration.channelPrefix, namespace: namespaceName, kind)
+    }
+
+    func channel(_ room: String) -> String { channel(.room(room)) }
+
+    var requestChannel: String { channel(.request) }
+    var responseChannel: String { channel(.response(node: nodeID)) }
 
     // MARK: Lifecycle
 
@@ -283,7 +312,9 @@ public final class RedisAdapter: SocketIOAdapter {
         return (log, recovery.maxDisconnectionDuration)
     }
 
-    var logName: String { "\(configuration.channelPrefix):\(namespaceName):log" }
+    /// The namespace's event log key (and the prefix of its epoch and session keys), length-prefixed like the
+    /// channels so that no namespace's keys can be another's.
+    var logName: String { "\(configuration.channelPrefix):log:\(namespaceName.utf8.count):\(namespaceName)" }
 
     /// Logs and publishes in one step, then delivers here with the offset the log gave. When the log cannot
     /// be reached, this node's members still get the event, without an offset (it cannot be recovered).

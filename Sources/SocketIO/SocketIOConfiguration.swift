@@ -8,8 +8,12 @@ public struct SocketIOConfiguration: Sendable {
     public var connectTimeout: Duration
     /// Default wait for a client's acknowledgement to `emitWithAck`. Default 10 s.
     public var ackTimeout: Duration
-    /// Most binary attachments one packet may announce. Default 10.
+    /// Most binary attachments one packet may announce. Default 10. All of one packet's attachments together
+    /// are bounded by `engine.maxPayload`.
     public var maxAttachments: Int
+    /// How long a binary packet may wait for its attachments; then the connection is closed ("parse error").
+    /// Default 30 s.
+    public var attachmentTimeout: Duration
     /// Connection state recovery. Default nil (off).
     public var connectionStateRecovery: ConnectionStateRecovery?
     /// Longest room name taken from outside, in UTF-8 bytes (see `RoomName`). Default 256.
@@ -23,6 +27,7 @@ public struct SocketIOConfiguration: Sendable {
         connectTimeout: Duration = .seconds(45),
         ackTimeout: Duration = .seconds(10),
         maxAttachments: Int = 10,
+        attachmentTimeout: Duration = .seconds(30),
         connectionStateRecovery: ConnectionStateRecovery? = nil,
         maxRoomNameBytes: Int = RoomName.defaultMaxBytes,
         maxRoomsPerSocket: Int = 1000
@@ -31,6 +36,7 @@ public struct SocketIOConfiguration: Sendable {
         self.connectTimeout = connectTimeout
         self.ackTimeout = ackTimeout
         self.maxAttachments = maxAttachments
+        self.attachmentTimeout = attachmentTimeout
         self.connectionStateRecovery = connectionStateRecovery
         self.maxRoomNameBytes = maxRoomNameBytes
         self.maxRoomsPerSocket = maxRoomsPerSocket

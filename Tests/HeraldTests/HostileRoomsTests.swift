@@ -3,6 +3,8 @@ import Herald
 import HeraldTesting
 import Logging
 import NIOPosix
+import RedisAdapter
+import SocketIO
 import SocketIOProtocol
 import Testing
 
@@ -23,6 +25,48 @@ struct HostileRoomsTests {
             if joined["ok"] == true {
                 _ = try await attacker.emitWithAck("chat:send", ["room": .string(room), "text": "boom"])
             }
+            try await expectNodeServes(port: port)
+            await attacker.close()
+        }
+    }
+
+    /// A client asking for room after room on a clustered node: past the cap every join is refused before it
+    /// costs a Redis SUBSCRIBE, names past 256 bytes or with control characters are refused at the edge, and
+    /// the node keeps serving.
+    @Test func roomFloodIsCappedBeforeItReachesRedis() async throws {
+        let redis = try await RedisServerProcess.start()
+        defer { redis.kill() }
+        try await withHostileNode(redis: redis, configure: { $0.socketIO.maxRoomsPerSocket = 5 }) { node, port in
+            node.io.onConnection { socket in
+                socket.on("join") { event in
+                    Task {
+                        do {
+                            try await socket.joinReachable([node.io.roomName(event[0]?.stringValue ?? "")])
+                            event.ack("ok")
+                        } catch let error as RoomLimitError {
+                            event.ack(.string(error.code))
+                        } catch let error as RoomNameError {
+                            event.ack(.string(error.code))
+                        } catch {
+                            event.ack("other")
+                        }
+                    }
+                }
+            }
+            let attacker = ChatTestClient(raw: try await RawSocketIOClient.open(port: port, group: MultiThreadedEventLoopGroup.singleton))
+            try await attacker.raw.connect()
+            var answers: [String: Int] = [:]
+            for index in 0..<200 {
+                let answer = try await attacker.emitWithAck("join", .string("flood:\(index)"))
+                answers[answer.stringValue ?? "?", default: 0] += 1
+            }
+            #expect(answers == ["ok": 5, "too_many_rooms": 195])
+            #expect(try await attacker.emitWithAck("join", .string("chat:" + String(repeating: "A", count: 70_000))) == "room_too_long")
+            #expect(try await attacker.emitWithAck("join", "bell\u{7}") == "room_control_character")
+            let adapter = try #require(node.io.sockets.adapter as? RedisAdapter)
+            await adapter.subscriptionsSettled()
+            #expect(adapter.subscribedRooms.count == 5, "\(adapter.subscribedRooms.count) Redis subscriptions")
+            #expect(node.io.stats.roomJoinsRefused == 195)
             try await expectNodeServes(port: port)
             await attacker.close()
         }
@@ -49,4 +93,19 @@ func expectNodeServes(port: Int) async throws {
     #expect(try await fresh.send("chat:fresh", "still here")["ok"] == true)
     #expect(try await fresh.next("chat:message")["text"] == "still here")
     await fresh.close()
+}
+
+extension HeraldConfigurationTests {
+    @Test func roomAndPacketSettings() throws {
+        var configuration = HeraldConfiguration()
+        #expect(configuration.socketIO.attachmentTimeout == .seconds(30))
+        try configuration.apply(["HERALD_MAX_ROOM_NAME_BYTES": "64", "HERALD_MAX_ROOMS_PER_SOCKET": "5",
+                                 "HERALD_MAX_ATTACHMENTS": "2", "HERALD_ATTACHMENT_TIMEOUT": "1500"])
+        #expect(configuration.socketIO.maxRoomNameBytes == 64)
+        #expect(configuration.socketIO.maxRoomsPerSocket == 5)
+        #expect(configuration.socketIO.maxAttachments == 2)
+        #expect(configuration.socketIO.attachmentTimeout == .milliseconds(1500))
+        #expect(throws: HeraldConfiguration.SettingError.self) { try configuration.apply(["HERALD_MAX_ROOMS_PER_SOCKET": "0"]) }
+        #expect(throws: HeraldConfiguration.SettingError.self) { try configuration.apply(["HERALD_MAX_ROOM_NAME_BYTES": "lots"]) }
+    }
 }
