@@ -96,6 +96,14 @@ public final class HeraldNode: Service, Sendable {
                 return ["claims": .object(claims.object)]
             }
         }
+        // A recovered socket gets nothing a new connection would not: its chat rooms within the chat cap and,
+        // with auth, a valid token for the same user whose claims still grant every room.
+        let maxChatRooms = configuration.chat.maxRooms
+        io.sockets.gateRecovery { [auth] session, handshake in
+            guard session.rooms.count(where: ChatService.isChatRoom) <= maxChatRooms else { return nil }
+            guard let auth else { return session.data }
+            return await auth.admitRecovery(session, handshake: handshake)
+        }
         if let settings = configuration.demo {
             demo = DemoSite(configuration: settings, publisher: publisher, chat: chat, io: io, logger: logger)
         } else {

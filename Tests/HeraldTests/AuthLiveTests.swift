@@ -3,6 +3,7 @@ import Herald
 import HeraldTesting
 import Logging
 import NIOPosix
+import SocketIO
 import SocketIOProtocol
 import Testing
 
@@ -25,11 +26,13 @@ import Testing
     static func authJSON(_ token: String) -> String { #"{"token":"\#(token)"}"# }
 
     func withNode(limits: ConnectionLimits = ConnectionLimits(), leeway: Duration = .seconds(30),
+                  recovery: ConnectionStateRecovery? = nil,
                   _ body: (HeraldNode, Int) async throws -> Void) async throws {
         var logger = Logger(label: "auth-live-test")
         logger.logLevel = .critical
         var configuration = HeraldConfiguration(host: "127.0.0.1", port: 0, threads: 1, preDrainDelay: .zero, drainWindow: .zero, drainTimeout: .seconds(1))
         configuration.auth = AuthConfiguration(hmacSecret: Self.secret, leeway: leeway, limits: limits)
+        configuration.recovery = recovery
         try configuration.auth.applyFile(Self.rules)
         // These tests read every frame in order; dashboard:stats to the room `dashboard` would interleave.
         configuration.dashboard.enabled = false

@@ -2,6 +2,7 @@ import Foundation
 import Herald
 import HeraldTesting
 import NIOPosix
+import SocketIO
 import SocketIOProtocol
 import Testing
 
@@ -103,5 +104,121 @@ import Testing
             throw error
         }
         try await chat.stop()
+    }
+}
+
+/// Connection state recovery with auth on: a recovery is a connection, and gets nothing a new one would not.
+@Suite struct HostileRecoveryTests {
+    let auth = AuthLiveTests()
+    static let token = AuthLiveTests.token
+    static let authJSON = AuthLiveTests.authJSON
+
+    /// Connects with `auth` (JSON object text) and returns the reply's sid and pid.
+    static func connect(_ client: RawSocketIOClient, _ auth: String) async throws -> (sid: String, pid: String) {
+        client.send("40" + auth)
+        let reply = try await client.nextText()
+        return (try #require(reply.jsonStringField("sid"), "\(reply)"), try #require(reply.jsonStringField("pid"), "\(reply)"))
+    }
+
+    /// `auth` with `pid` added, as a client coming back sends it.
+    static func returning(_ token: String?, pid: String) -> String {
+        token.map { #"{"token":"\#($0)","pid":"\#(pid)"}"# } ?? #"{"pid":"\#(pid)"}"#
+    }
+
+    @Test func recoveryNeedsAValidTokenForTheSameUserAndStillGrantedRooms() async throws {
+        try await auth.withNode(limits: ConnectionLimits(maxRooms: 2), recovery: ConnectionStateRecovery()) { node, port in
+            let gone = Mailbox<String>("disconnects")
+            node.io.sockets.onConnection { socket in socket.onDisconnect { _ in gone.send(socket.id) } }
+            let orders: JSONObject = ["orders": ["1", "2", "3"]]
+
+            /// A connected socket holding order:1 and a grant's support:7, then cut off: its sid and pid.
+            func away() async throws -> (sid: String, pid: String) {
+                let client = try await auth.client(port)
+                let (sid, pid) = try await Self.connect(client, Self.authJSON(try await Self.token(orders, "alice", 600)))
+                client.emit("subscribe", #"{"room":"order:1"}"#, ackID: 1)
+                #expect(try await client.nextText() == #"431[{"ok":true}]"#)
+                let grant = try await Self.token(["room": "support:7", "token_use": "subscribe"], "alice", 60)
+                client.emit("subscribe", #"{"room":"support:7","token":"\#(grant)"}"#, ackID: 2)
+                #expect(try await client.nextText() == #"432[{"ok":true}]"#)
+                await client.disconnectTransport()
+                #expect(try await gone.next() == sid)
+                return (sid, pid)
+            }
+
+            // No token: not recovered, and a new session without a token is refused.
+            var (sid, pid) = try await away()
+            var client = try await auth.client(port)
+            client.send("40" + Self.returning(nil, pid: pid))
+            #expect(try await client.nextText().hasPrefix(#"44{"message":"authentication required"#))
+            // An expired token: the same.
+            (sid, pid) = try await away()
+            client = try await auth.client(port)
+            client.send("40" + Self.returning(try await Self.token(orders, "alice", -3600), pid: pid))
+            #expect(try await client.nextText().hasPrefix(#"44{"message":"the token expired"#))
+            // Another user's valid token: a new session for that user.
+            (sid, pid) = try await away()
+            client = try await auth.client(port)
+            var reply = try await Self.connect(client, Self.returning(try await Self.token(orders, "bob", 600), pid: pid))
+            #expect(reply.sid != sid)
+            #expect(node.io.sockets.socket(id: reply.sid)?.rooms == [reply.sid, "user:bob"])
+            // Claims that no longer grant order:1: a new session, not a socket still in order:1.
+            (sid, pid) = try await away()
+            client = try await auth.client(port)
+            reply = try await Self.connect(client, Self.returning(try await Self.token(["orders": ["2"]], "alice", 600), pid: pid))
+            #expect(reply.sid != sid)
+            #expect(node.io.sockets.socket(id: reply.sid)?.rooms == [reply.sid, "user:alice"])
+
+            // A valid token whose claims still grant everything: recovered, with the new claims and the missed event.
+            (sid, pid) = try await away()
+            node.io.to("order:1").emit("order:updated", "while away")
+            client = try await auth.client(port)
+            reply = try await Self.connect(client, Self.returning(try await Self.token(["orders": ["1", "2", "3"], "tier": "gold"], "alice", 600), pid: pid))
+            #expect(reply.sid == sid)
+            #expect(try await client.nextText().hasPrefix(#"42["order:updated","while away","#))
+            let socket = try #require(node.io.sockets.socket(id: sid))
+            #expect(socket.recovered)
+            #expect(socket.data["claims"]?["tier"] == "gold")
+            #expect(socket.rooms == [sid, "user:alice", "order:1", "support:7"])
+            // The restored rooms still count: two is the cap here.
+            client.emit("subscribe", #"{"room":"order:2"}"#, ackID: 3)
+            #expect(try await client.nextText() == #"433[{"ok":false,"error":{"code":"too_many_rooms","message":"at most 2 rooms per connection"}}]"#)
+
+            let stats = try #require(node.auth).stats
+            #expect(stats.recovered == 1)
+            #expect(stats.recoveryRefused == 4)
+            let fresh = try await auth.client(port)
+            #expect(try await Self.connect(fresh, Self.authJSON(try await Self.token([:], "fresh", 600))).sid != sid)
+        }
+    }
+
+    /// A subscription grant opens no connection and refreshes none; an access token is no grant.
+    @Test func grantsAndAccessTokensAreNotInterchangeable() async throws {
+        try await auth.withNode { node, port in
+            let grant = try await Self.token(["room": "support:7", "token_use": "subscribe"], "alice", 60)
+            let refused = try await auth.client(port)
+            refused.send("40" + Self.authJSON(grant))
+            #expect(try await refused.nextText() == #"44{"message":"a subscription grant (token_use subscribe) cannot open a connection or refresh one","data":{"code":"token_invalid"}}"#)
+
+            let client = try await auth.client(port)
+            try await client.connect(auth: Self.authJSON(try await Self.token([:], "alice", 600)))
+            client.emit("refresh", #"{"token":"\#(grant)"}"#, ackID: 1)
+            #expect(try await client.nextText() == #"431[{"ok":false,"error":{"code":"token_invalid","message":"a subscription grant (token_use subscribe) cannot open a connection or refresh one"}}]"#)
+            let access = try await Self.token(["room": "support:7", "token_use": "access"], "alice", 60)
+            client.emit("subscribe", #"{"room":"support:7","token":"\#(access)"}"#, ackID: 2)
+            #expect(try await client.nextText() == #"432[{"ok":false,"error":{"code":"token_invalid","message":"subscription token: not a subscription grant (token_use subscribe)"}}]"#)
+            client.emit("subscribe", #"{"room":"support:7","token":"\#(grant)"}"#, ackID: 3)
+            #expect(try await client.nextText() == #"433[{"ok":true}]"#)
+            #expect(node.auth?.stats.refused == [.tokenInvalid: 1])
+        }
+    }
+}
+
+@Suite struct GrantSettingTests {
+    @Test func untypedGrantsSettingAndDefault() throws {
+        var auth = AuthConfiguration()
+        #expect(auth.acceptUntypedGrants)
+        try auth.apply(["HERALD_JWT_UNTYPED_GRANTS": "0"])
+        #expect(!auth.acceptUntypedGrants)
+        #expect(throws: HeraldConfiguration.SettingError.self) { try auth.apply(["HERALD_JWT_UNTYPED_GRANTS": "maybe"]) }
     }
 }

@@ -19,6 +19,10 @@ public struct AuthConfiguration: Sendable {
     public var leeway: Duration
     /// Whether a token without `exp` is refused. Default true: a token that never expires cannot be revoked.
     public var requireExpiration: Bool
+    /// Whether a subscription grant without `token_use` is accepted (`HERALD_JWT_UNTYPED_GRANTS`, 0 or 1).
+    /// Default true, for backends that sign grants without it; with false only `token_use: "subscribe"` grants
+    /// count, so no access token can serve as one. A grant with that claim never opens a connection either way.
+    public var acceptUntypedGrants: Bool
     /// Room permission rules, from the configuration file's `auth.rooms`. Default none: only personal rooms.
     public var permissions: RoomPermissions
     public var limits: ConnectionLimits
@@ -31,6 +35,7 @@ public struct AuthConfiguration: Sendable {
         audience: String? = nil,
         leeway: Duration = .seconds(30),
         requireExpiration: Bool = true,
+        acceptUntypedGrants: Bool = true,
         permissions: RoomPermissions = RoomPermissions(),
         limits: ConnectionLimits = ConnectionLimits()
     ) {
@@ -41,6 +46,7 @@ public struct AuthConfiguration: Sendable {
         self.audience = audience
         self.leeway = leeway
         self.requireExpiration = requireExpiration
+        self.acceptUntypedGrants = acceptUntypedGrants
         self.permissions = permissions
         self.limits = limits
     }
@@ -113,6 +119,12 @@ extension AuthConfiguration {
                 throw SettingError(description: "HERALD_JWT_LEEWAY must be a non-negative number of seconds, got \(text)")
             }
             leeway = .seconds(seconds)
+        }
+        if let text = settings["HERALD_JWT_UNTYPED_GRANTS"] {
+            guard let flag = ["1": true, "true": true, "0": false, "false": false][text.lowercased()] else {
+                throw SettingError(description: "HERALD_JWT_UNTYPED_GRANTS must be 0 or 1, got \(text)")
+            }
+            acceptUntypedGrants = flag
         }
         try limits.apply(settings)
     }

@@ -44,6 +44,7 @@ extension AuthGateway {
         default:
             return .refused(AuthError(.invalidRequest, "token must be a string"))
         }
+        var grantExpiry: JSONValue?
         if let grant {
             let claims: ClaimSet
             do {
@@ -51,12 +52,21 @@ extension AuthGateway {
             } catch {
                 return .refused(AuthError(error.code, "subscription token: \(error.message)"))
             }
+            // An access token is no grant: a grant says so (token_use), or, while untyped grants are accepted,
+            // says nothing.
+            switch claims["token_use"]?.stringValue {
+            case Self.grantUse?: break
+            case nil where claims["token_use"] == nil && configuration.acceptUntypedGrants: break
+            default:
+                return .refused(AuthError(.tokenInvalid, "subscription token: not a subscription grant (token_use \(Self.grantUse))"))
+            }
             let rooms: [String] = (claims["room"]?.stringValue.map { [$0] } ?? [])
                 + (claims["rooms"]?.arrayValue ?? []).compactMap(\.stringValue)
             // A grant is for one user: a leaked one cannot be replayed by another account.
             guard rooms.contains(room), claims.subject == context.subject else {
                 return .refused(AuthError(.forbidden, "the subscription token does not grant \(room) to this user"))
             }
+            grantExpiry = claims["exp"].flatMap { claims.seconds("exp") != nil ? $0 : nil } ?? .null
         } else if !allows(room, claims: context.claims) {
             return .refused(AuthError(.forbidden, "not allowed to subscribe to \(room)"))
         }
@@ -64,6 +74,7 @@ extension AuthGateway {
         let verdict = state.withLock { state -> ConnectionLimiter.Verdict? in
             guard var session = state.sessions[socket.id] else { return nil }
             defer { state.sessions[socket.id] = session }
+            if let grantExpiry { session.grants[room] = grantExpiry }
             if session.subscribed.contains(room) { return .admitted }
             guard session.subscribed.count < configuration.limits.maxRooms else {
                 let verdict = session.limiter.violation(
@@ -78,6 +89,7 @@ extension AuthGateway {
         case nil:
             return .refused(AuthError(.invalidRequest, "the connection is closing"))
         case .admitted?:
+            if grantExpiry != nil { publishIdentity(socket) }
             // The ack says "subscribed": a publish from any node right after it must reach this socket.
             await socket.joinReachable([room])
             return .ok
@@ -94,7 +106,13 @@ extension AuthGateway {
         guard room != socket.id, room != context.personalRoom else {
             return .refused(AuthError(.invalidRoom, "the personal room cannot be left"))
         }
-        state.withLock { _ = $0.sessions[socket.id]?.subscribed.remove(room) }
+        let hadGrant = state.withLock { state in
+            state.sessions[socket.id]?.subscribed.remove(room)
+            guard state.sessions[socket.id]?.grants[room] != nil else { return false }
+            state.sessions[socket.id]?.grants[room] = nil
+            return true
+        }
+        if hadGrant { publishIdentity(socket) }
         socket.leave(room)
         return .ok
     }
@@ -103,7 +121,7 @@ extension AuthGateway {
         let reply: AuthReply
         if case .string(let token)? = request?["token"] {
             do {
-                let claims = try await verify(token)
+                let claims = try await verifyAccess(token)
                 if claims.subject != context.subject {
                     reply = .refused(AuthError(.subjectMismatch, "a refreshed token must be for the same user (sub)"))
                 } else {
@@ -115,7 +133,7 @@ extension AuthGateway {
                         return true
                     }
                     guard present else { return .refused(AuthError(.invalidRequest, "the connection is closing")) }
-                    socket.data = ["sub": .string(updated.subject), "claims": .object(claims.object)]
+                    publishIdentity(socket)
                     socket.eventLoop.execute { [self] in scheduleExpiry(socket, claims: claims) }
                     return .ok
                 }
@@ -130,5 +148,11 @@ extension AuthGateway {
             logger.info("refresh refused", metadata: ["code": "\(error.code.rawValue)", "sub": "\(context.subject)"])
         }
         return reply
+    }
+
+    /// Writes the session's subject, claims and grants to `socket.data`, where handlers and recovery read them.
+    func publishIdentity(_ socket: Socket) {
+        guard let session = state.withLock({ $0.sessions[socket.id] }) else { return }
+        socket.data = Self.data(subject: session.context.subject, claims: session.context.claims, grants: session.grants)
     }
 }

@@ -34,6 +34,9 @@ public final class AuthGateway: Sendable {
         var expiry: Scheduled<Void>?
         /// Rooms joined through `subscribe`, counted against `maxRooms`.
         var subscribed: Set<String> = []
+        /// Rooms held by a subscription grant, with the grant's `exp` (null: none), kept in `socket.data` so that
+        /// a recovery can tell whether the grant still holds.
+        var grants: JSONObject = [:]
     }
 
     /// Built-in events answered by the gateway.
@@ -79,6 +82,18 @@ public final class AuthGateway: Sendable {
         return try await verifier.verify(token, now: now)
     }
 
+    /// The `token_use` claim value of a subscription grant.
+    public static let grantUse = "subscribe"
+
+    /// Verifies a token that opens a connection or refreshes one: a subscription grant is refused.
+    public func verifyAccess(_ token: String) async throws(AuthError) -> ClaimSet {
+        let claims = try await verify(token)
+        if claims["token_use"]?.stringValue == Self.grantUse {
+            throw AuthError(.tokenInvalid, "a subscription grant (token_use \(Self.grantUse)) cannot open a connection or refresh one")
+        }
+        return claims
+    }
+
     // MARK: Installing
 
     public func install(on namespace: Namespace) {
@@ -115,12 +130,12 @@ public final class AuthGateway: Sendable {
         }
         let claims: ClaimSet
         do {
-            claims = try await verify(token)
+            claims = try await verifyAccess(token)
         } catch {
             throw refuse(error, socket)
         }
         let subject = claims.subject!
-        socket.data = ["sub": .string(subject), "claims": .object(claims.object)]
+        socket.data = Self.data(subject: subject, claims: claims, grants: [:])
         // Joins made in middleware are applied when the socket is accepted.
         socket.join(Self.personalRoom(subject))
         state.withLock { $0.stats.accepted += 1 }
@@ -134,11 +149,29 @@ public final class AuthGateway: Sendable {
         return ConnectError(error.message, data: ["code": .string(error.code.rawValue)])
     }
 
+    /// What a socket's `data` holds: `sub`, `claims`, and `grants` when a subscription grant holds a room.
+    static func data(subject: String, claims: ClaimSet, grants: JSONObject) -> JSONValue {
+        var data: JSONObject = ["sub": .string(subject), "claims": .object(claims.object)]
+        if !grants.isEmpty { data["grants"] = .object(grants) }
+        return .object(data)
+    }
+
+    /// Rooms `subscribe` counts against `maxRooms`: not the socket's own, not its personal room, not chat rooms
+    /// (`chat:join` counts those against the chat's own cap).
+    static func countsAgainstMaxRooms(_ room: String, socketID: String, subject: String) -> Bool {
+        room != socketID && room != personalRoom(subject) && !ChatService.isChatRoom(room)
+    }
+
     /// Runs on the socket's event loop once it is accepted.
     func attach(_ socket: Socket) {
         guard case .string(let subject)? = socket.data["sub"], case .object(let object)? = socket.data["claims"] else { return }
         let context = AuthContext(subject: subject, claims: ClaimSet(object))
-        let session = Session(context: context, limiter: ConnectionLimiter(limits: configuration.limits, now: .now()))
+        var session = Session(context: context, limiter: ConnectionLimiter(limits: configuration.limits, now: .now()))
+        if socket.recovered {
+            // The recovery gate checked these rooms and their number; they keep counting against the cap.
+            session.subscribed = socket.rooms.filter { Self.countsAgainstMaxRooms($0, socketID: socket.id, subject: subject) }
+            session.grants = socket.data["grants"]?.objectValue ?? [:]
+        }
         state.withLock { $0.sessions[socket.id] = session }
         scheduleExpiry(socket, claims: context.claims)
         // A gate, not a listener: an event over the limits never reaches any handler.
@@ -158,6 +191,64 @@ public final class AuthGateway: Sendable {
         socket.onDisconnect { [self] _ in
             let session = state.withLock { $0.sessions.removeValue(forKey: socket.id) }
             session?.expiry?.cancel()
+        }
+    }
+
+    // MARK: Recovery
+
+    /// The recovery gate: the returning client presents a valid access token for the saved `sub`; every saved
+    /// room must still be granted, by the new claims' rules or by a subscription grant that has not expired; the
+    /// rooms stay within `maxRooms`. The recovered socket gets the new claims. Anything else: a new session.
+    public func admitRecovery(_ session: RecoverableSession, handshake: SocketIOHandshake) async -> JSONValue? {
+        let refusal: String
+        decide: do {
+            guard let token = Self.token(auth: handshake.auth, headers: handshake.headers) else {
+                refusal = "no token"
+                break decide
+            }
+            let claims: ClaimSet
+            do {
+                claims = try await verifyAccess(token)
+            } catch {
+                refusal = error.code.rawValue
+                break decide
+            }
+            guard let subject = claims.subject, session.data["sub"]?.stringValue == subject else {
+                refusal = "another sub"
+                break decide
+            }
+            let saved = session.data["grants"]?.objectValue ?? [:]
+            let now = Date().timeIntervalSince1970
+            var grants: JSONObject = [:]
+            var counted = 0
+            for room in session.rooms where room != session.id && room != Self.personalRoom(subject) {
+                if Self.countsAgainstMaxRooms(room, socketID: session.id, subject: subject) { counted += 1 }
+                if allows(room, claims: claims) { continue }
+                guard let grant = saved[room], grantHolds(grant, now: now) else {
+                    refusal = "room no longer granted"
+                    break decide
+                }
+                grants[room] = grant
+            }
+            guard counted <= configuration.limits.maxRooms else {
+                refusal = "too many rooms"
+                break decide
+            }
+            state.withLock { $0.stats.recovered += 1 }
+            return Self.data(subject: subject, claims: claims, grants: grants)
+        }
+        state.withLock { $0.stats.recoveryRefused += 1 }
+        logger.info("recovery refused: new session", metadata: ["reason": "\(refusal)", "socket": "\(session.id)"])
+        return nil
+    }
+
+    /// Whether a grant's recorded `exp` (null: none) is still ahead, leeway included.
+    private func grantHolds(_ exp: JSONValue, now: Double) -> Bool {
+        switch exp {
+        case .null: true
+        case .int(let seconds): Double(seconds) + Double(configuration.leeway.components.seconds) > now
+        case .double(let seconds): seconds + Double(configuration.leeway.components.seconds) > now
+        default: false
         }
     }
 

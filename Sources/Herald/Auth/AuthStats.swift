@@ -8,6 +8,9 @@ public struct AuthStats: Sendable, Hashable {
     public var subscribeRefused: [AuthError.Code: Int] = [:]
     public var refreshed = 0
     public var refreshRefused = 0
+    /// Sockets recovered (connection state recovery) with a valid token, and recoveries refused (new session).
+    public var recovered = 0
+    public var recoveryRefused = 0
     /// Sockets disconnected because their token expired.
     public var expired = 0
     /// Events refused by a limit, by code (`rate_limited`, `event_too_large`).
