@@ -121,4 +121,9 @@ section "Tests (swift test, all suites)"
 # together on a 2-core machine, they starve each other's heartbeats and bounded waits.
 swift test --skip-build --no-parallel
 
+section "Fuzzing (libFuzzer, every target briefly)"
+# A short coverage-guided run of every parser from its seed corpus (docs/security.md, "Fuzzing"); long runs are
+# by hand. The sanitizer build has its own scratch path (.build-fuzz), apart from the build above.
+scripts/fuzz.sh all "${HERALD_FUZZ_SECONDS:-10}"
+
 section "Done in $((SECONDS - START)) s"

@@ -8,7 +8,7 @@ import NIOHTTP1
 /// removal a promise and a future), an HTTP parser, and an upgrade handler; for a client that opens with the
 /// upgrade (every websocket-only Socket.IO client) that is most of the handshake's CPU. This handler only takes
 /// requests it can judge completely and strictly: the first request of the connection, complete in the bytes
-/// received so far, `GET <target> HTTP/1.1`, header lines of visible ASCII, no body, `Connection: upgrade`,
+/// received so far, `GET /<path> HTTP/1.1`, header lines of visible ASCII, no body, `Connection: upgrade`,
 /// `Upgrade: websocket`, exactly one `Sec-WebSocket-Key` and `Sec-WebSocket-Version: 13`, and `shouldUpgrade`
 /// agreeing (or refusing it with a complete HTTP response of its own, e.g. a 503 when the server is busy). Its 101 response is byte for byte the one NIO's upgrader and encoder send. Everything else, errors
 /// included, goes to the HTTP pipeline, which answers as before.
@@ -154,7 +154,9 @@ public final class WebSocketUpgradeFastPath: ChannelInboundHandler, RemovableCha
             var position = 4
             let targetStart = position
             while position < end, bytes[position] > 0x20, bytes[position] < 0x7F { position += 1 }
-            guard position > targetStart, position + 11 <= end, bytes[position] == 0x20 else { return .other }
+            // Origin-form only (`/…`, what browsers send); other forms are NIO's parser's to judge or refuse.
+            guard position > targetStart, bytes[targetStart] == UInt8(ascii: "/"), position + 11 <= end, bytes[position] == 0x20
+            else { return .other }
             let target = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[targetStart..<position]), as: UTF8.self)
             let version: StaticString = " HTTP/1.1\r\n"
             guard UnsafeRawBufferPointer(rebasing: bytes[position..<(position + 11)])

@@ -71,6 +71,21 @@ import Testing
         #expect(order.grants("order:123", claims: notArray) == false, "contains needs an array claim")
     }
 
+    /// Found by the roomrule fuzz target: placeholders were replaced one binding after another, so a room holding
+    /// `{b}` in the text bound to `{a}` had it replaced too, and the grant depended on the dictionary's order.
+    @Test func aRoomCannotInjectPlaceholdersIntoConditions() throws {
+        let mallory = try claims(#"{"sub":"mallory"}"#)
+        let first = try rule(#"{"pattern":"dm-{a}-{b}","allow":[{"claim":"sub","equals":"{a}"}]}"#)
+        let second = try rule(#"{"pattern":"dm-{a}-{b}","allow":[{"claim":"sub","equals":"{b}"}]}"#)
+        // Whichever order the bindings iterate in, one of these two was granted before.
+        #expect(first.grants("dm-{b}-mallory", claims: mallory) == false)
+        #expect(second.grants("dm-mallory-{a}", claims: mallory) == false)
+        #expect(first.grants("dm-mallory-x", claims: mallory) == true)
+        #expect(second.grants("dm-x-mallory", claims: mallory) == true)
+        let literal = try claims(#"{"sub":"{b}"}"#)
+        #expect(first.grants("dm-{b}-mallory", claims: literal) == true, "the bound text itself still compares")
+    }
+
     @Test func firstMatchingRuleDecidesAndDefaultDenies() throws {
         var configuration = AuthConfiguration()
         try configuration.applyFile(#"""

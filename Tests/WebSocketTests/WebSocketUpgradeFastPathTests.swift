@@ -78,6 +78,8 @@ import Testing
         "GET /chat HTTP/1.1\r\nHost: x\r\n folded\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
         "GET /chat HTTP/1.1\nHost: x\n\n",
         "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
+        // Found by the upgrade fuzz target: a target that is not origin-form, which NIO's parser refuses.
+        "GET k/s.etcoio/?EIO=4&transport=websocket HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
     ])
     func leavesEverythingElseToTheHTTPPipeline(request: String) throws {
         let fixture = try Fixture()

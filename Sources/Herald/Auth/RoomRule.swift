@@ -159,10 +159,24 @@ public indirect enum RoomCondition: Sendable, Hashable {
         return current
     }
 
+    /// One left-to-right pass: bound text is never searched again, so a room holding `{name}` cannot inject a
+    /// placeholder (replacing binding after binding did, in the dictionary's per-process order).
     static func fill(_ value: JSONValue, _ bindings: [String: String]) -> JSONValue {
-        guard case .string(var text) = value, text.contains("{") else { return value }
-        for (name, bound) in bindings { text = text.replacingOccurrences(of: "{\(name)}", with: bound) }
-        return .string(text)
+        guard case .string(let text) = value, text.contains("{") else { return value }
+        let scalars = text.unicodeScalars
+        var result = String.UnicodeScalarView()
+        var index = scalars.startIndex
+        while index < scalars.endIndex {
+            if scalars[index] == "{", let close = scalars[index...].firstIndex(of: "}"),
+               let bound = bindings[String(String.UnicodeScalarView(scalars[scalars.index(after: index)..<close]))] {
+                result.append(contentsOf: bound.unicodeScalars)
+                index = scalars.index(after: close)
+            } else {
+                result.append(scalars[index])
+                index = scalars.index(after: index)
+            }
+        }
+        return .string(String(result))
     }
 
     /// Scalars compare by text so a claim `[123]` grants room `order:123`; objects and arrays never match.
