@@ -92,8 +92,11 @@ final class SocketIOConnection: EngineIOSessionDelegate, @unchecked Sendable {
             var socket: Socket?
             var missed: [EngineIOPreparedMessage] = []
             var runMiddleware = true
+            // Rooms the adapter held for a restored session, released with the connection's own hold below.
+            var restoredHold: [String] = []
             if let recovery, let pid = auth?["pid"]?.stringValue,
                case .recovered(let saved, let events) = await namespace.adapter.restoreSession(pid: pid, offset: auth?["offset"]?.stringValue) {
+                restoredHold = saved.rooms + [saved.id]
                 let restored = Socket(id: saved.id, namespace: namespace, handshake: handshake, connection: self, pid: saved.pid, recovered: true)
                 restored.data = saved.data
                 restored.join(saved.rooms)
@@ -112,9 +115,12 @@ final class SocketIOConnection: EngineIOSessionDelegate, @unchecked Sendable {
             _ = try? await eventLoop.submit {}.get()
             let held = refusal == nil ? Array(accepted.rooms) : []
             if !held.isEmpty { await namespace.adapter.holdRooms(held) }
-            eventLoop.execute { [self, missed] in
+            eventLoop.execute { [self, missed, restoredHold] in
                 connecting.remove(name)
-                defer { if !held.isEmpty { namespace.adapter.releaseRooms(held) } }
+                defer {
+                    if !held.isEmpty { namespace.adapter.releaseRooms(held) }
+                    if !restoredHold.isEmpty { namespace.adapter.releaseRooms(restoredHold) }
+                }
                 guard !closed else { return accepted.discard() }
                 if let refusal {
                     accepted.discard()
