@@ -86,6 +86,27 @@ for name in ("python-socketio", "python-engineio", "aiohttp", "websocket-client"
 PY
 export HERALD_TEST_PYTHON="$VENV/bin/python"
 
+section "Official JavaScript client (socket.io-client)"
+# The official socket.io-client browser bundle (v4.8.1, MIT) as shipped inside the nicegui wheel on PyPI:
+# downloaded here, never committed (.official-clients/ is git-ignored). The tests run it in headless Chromium.
+NICEGUI_VERSION=3.18.0
+OFFICIAL_CLIENTS="$ROOT/.official-clients"
+SOCKETIO_JS="$OFFICIAL_CLIENTS/socket.io.min.js"
+if ! head -c 200 "$SOCKETIO_JS" 2>/dev/null | grep -q "Socket.IO v4.8.1"; then
+    mkdir -p "$OFFICIAL_CLIENTS"
+    WHEELS=$(mktemp -d)
+    "$VENV/bin/python" -m pip download --disable-pip-version-check --quiet --no-deps "nicegui==$NICEGUI_VERSION" -d "$WHEELS"
+    "$VENV/bin/python" - "$WHEELS/nicegui-$NICEGUI_VERSION-py3-none-any.whl" "$SOCKETIO_JS" <<'PY'
+import sys, zipfile
+with zipfile.ZipFile(sys.argv[1]) as wheel, open(sys.argv[2], "wb") as out:
+    out.write(wheel.read("nicegui/static/socket.io.min.js"))
+PY
+    rm -rf "$WHEELS"
+fi
+head -c 200 "$SOCKETIO_JS" | grep -q "Socket.IO v4.8.1" || { echo "error: $SOCKETIO_JS is not socket.io-client 4.8.1" >&2; exit 1; }
+echo "socket.io-client: $SOCKETIO_JS ($(head -c 200 "$SOCKETIO_JS" | grep -o 'Socket.IO v[0-9.]*'), from nicegui $NICEGUI_VERSION)"
+export HERALD_SOCKETIO_JS="$SOCKETIO_JS"
+
 section "PostgreSQL (chat store tests)"
 # The tests start their own throwaway clusters (initdb + pg_ctl on a free port, as the postgres OS user when
 # root); they only need the server binaries. Installed only when missing.

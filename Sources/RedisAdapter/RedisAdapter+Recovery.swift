@@ -58,8 +58,15 @@ extension RedisAdapter {
         let session = RecoverableSession(
             id: id, pid: pid, rooms: (json["rooms"]?.arrayValue ?? []).compactMap(\.stringValue),
             data: json["data"] ?? .null, connectOffset: connectOffset)
-        guard let entries = try? await log.entries(log: logName, after: offset ?? session.connectOffset) else { return .unavailable }
         let rooms = Set(session.rooms).union([session.id])
+        // Subscribe to the rooms before reading the log: an event logged after the read then reaches this node
+        // live. Read first, and one logged between the read and the subscription would be in neither.
+        // The caller releases the hold once the socket joined (see `SocketIOAdapter.restoreSession`).
+        await holdRooms(Array(rooms))
+        guard let entries = try? await log.entries(log: logName, after: offset ?? session.connectOffset) else {
+            releaseRooms(Array(rooms))
+            return .unavailable
+        }
         var missed: [EngineIOPreparedMessage] = []
         for (entryOffset, entry) in entries {
             guard let broadcast = try? ClusterBroadcast.decode(entry), Set(broadcast.except).isDisjoint(with: rooms) else { continue }

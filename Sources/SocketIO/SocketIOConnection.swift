@@ -116,16 +116,21 @@ final class SocketIOConnection: EngineIOSessionDelegate, @unchecked Sendable {
             var socket: Socket?
             var missed: [EngineIOPreparedMessage] = []
             var runMiddleware = true
+            // Rooms the adapter held for a restored session, released with the connection's own hold below.
+            var restoredHold: [String] = []
             if let recovery, let pid = auth?["pid"]?.stringValue,
-               case .recovered(let saved, let events) = await namespace.adapter.restoreSession(pid: pid, offset: auth?["offset"]?.stringValue),
-               let data = await Self.admitRecovery(saved, handshake: handshake, gate: namespace.recoveryGate) {
-                let restored = Socket(id: saved.id, namespace: namespace, handshake: handshake, connection: self, pid: saved.pid, recovered: true)
-                restored.data = data
-                restored.join(saved.rooms)
-                restored.connectOffset = saved.connectOffset
-                socket = restored
-                missed = events
-                runMiddleware = !recovery.skipMiddlewares
+               case .recovered(let saved, let events) = await namespace.adapter.restoreSession(pid: pid, offset: auth?["offset"]?.stringValue) {
+                // Held by the adapter whether or not the gate admits the session: released below either way.
+                restoredHold = saved.rooms + [saved.id]
+                if let data = await Self.admitRecovery(saved, handshake: handshake, gate: namespace.recoveryGate) {
+                    let restored = Socket(id: saved.id, namespace: namespace, handshake: handshake, connection: self, pid: saved.pid, recovered: true)
+                    restored.data = data
+                    restored.join(saved.rooms)
+                    restored.connectOffset = saved.connectOffset
+                    socket = restored
+                    missed = events
+                    runMiddleware = !recovery.skipMiddlewares
+                }
             }
             let accepted = socket ?? Socket(
                 id: EngineIOServer.makeSessionID(), namespace: namespace, handshake: handshake, connection: self,
@@ -137,9 +142,12 @@ final class SocketIOConnection: EngineIOSessionDelegate, @unchecked Sendable {
             _ = try? await eventLoop.submit {}.get()
             let held = refusal == nil ? Array(accepted.rooms) : []
             if !held.isEmpty { await namespace.adapter.holdRooms(held) }
-            eventLoop.execute { [self, missed] in
+            eventLoop.execute { [self, missed, restoredHold] in
                 connecting.remove(name)
-                defer { if !held.isEmpty { namespace.adapter.releaseRooms(held) } }
+                defer {
+                    if !held.isEmpty { namespace.adapter.releaseRooms(held) }
+                    if !restoredHold.isEmpty { namespace.adapter.releaseRooms(restoredHold) }
+                }
                 guard !closed else { return accepted.discard() }
                 if let refusal {
                     accepted.discard()

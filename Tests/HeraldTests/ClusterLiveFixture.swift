@@ -29,6 +29,9 @@ final class ClusterFixture: @unchecked Sendable {
     private(set) var slowNode: HeraldNodeProcess?
     private(set) var slowNginxPort = 0
     private var nginxes: [ManagedProcess] = []
+    /// Extra `herald serve` arguments of nodes A and B (recovery, drain timings).
+    private var nodeArguments: [String] = []
+    private var heraldPath = ""
 
     var nginxURL: String { "http://127.0.0.1:\(nginxPort)" }
     var slowNginxURL: String { "http://127.0.0.1:\(slowNginxPort)" }
@@ -40,7 +43,7 @@ final class ClusterFixture: @unchecked Sendable {
     }
 
     /// Starts everything, or stops what it started and throws.
-    static func start(slowNode: Bool = false) async throws -> ClusterFixture {
+    static func start(slowNode: Bool = false, nodeArguments: [String] = []) async throws -> ClusterFixture {
         guard let python = TestEnvironment.python, let herald = ClusterLiveEnvironment.herald,
               let nginx = ClusterLiveEnvironment.nginx, ClusterLiveEnvironment.redisServer != nil else {
             throw NotReady(what: "cluster", detail: "missing: \(ClusterLiveEnvironment.missing.joined(separator: ", ")); run scripts/test.sh")
@@ -55,6 +58,8 @@ final class ClusterFixture: @unchecked Sendable {
             throw error
         }
         let fixture = ClusterFixture(directory: directory, agent: agent, redisPort: try await freePort())
+        fixture.nodeArguments = nodeArguments
+        fixture.heraldPath = herald
         do {
             try await fixture.startRedis()
             for name in ["A", "B"] {
@@ -116,9 +121,14 @@ final class ClusterFixture: @unchecked Sendable {
 
     // MARK: herald
 
-    private func startNode(_ name: String, herald: String, pingInterval: Int, clustered: Bool) async throws -> HeraldNodeProcess {
-        let port = try await freePort()
-        let apiPort = try await freePort()
+    private func startNode(_ name: String, herald: String, pingInterval: Int, clustered: Bool,
+                           ports: (port: Int, api: Int)? = nil) async throws -> HeraldNodeProcess {
+        let port: Int, apiPort: Int
+        if let ports {
+            (port, apiPort) = ports
+        } else {
+            (port, apiPort) = (try await freePort(), try await freePort())
+        }
         var arguments = [
             "serve", "--host", "127.0.0.1", "--port", "\(port)", "--threads", "1",
             "--api-port", "\(apiPort)", "--api-key", Self.apiKey,
@@ -126,9 +136,10 @@ final class ClusterFixture: @unchecked Sendable {
             "--ping-interval", "\(pingInterval)", "--ping-timeout", "\(max(pingInterval, 3000))",
             "--log-format", "text", "--drain-timeout", "1000", "--pre-drain-delay", "0", "--drain-window", "0",
         ]
-        if clustered { arguments += ["--redis-url", "redis://127.0.0.1:\(redisPort)"] }
-        let process = try ManagedProcess(name: "herald \(name)", executable: herald, arguments: arguments,
-                                         logURL: directory.appendingPathComponent("herald-\(name).log"))
+        if clustered { arguments += ["--redis-url", "redis://127.0.0.1:\(redisPort)"] + nodeArguments }
+        // A restarted node logs into a new file, so the first run's log stays readable.
+        let log = directory.appendingPathComponent("herald-\(name)-\(UUID().uuidString.prefix(8)).log")
+        let process = try ManagedProcess(name: "herald \(name)", executable: herald, arguments: arguments, logURL: log)
         let node = HeraldNodeProcess(name: name, port: port, apiPort: apiPort, process: process)
         // Ready = both listeners answer and, when clustered, Redis is connected ("ok", not "degraded").
         try await waitUntilReady("herald \(name)", process: process) { [self] in
@@ -142,6 +153,23 @@ final class ClusterFixture: @unchecked Sendable {
             }
         }
         return node
+    }
+
+    /// Starts node `index` (A or B) again on its ports after it stopped, and waits until it is ready.
+    func restartNode(_ index: Int) async throws {
+        let old = nodes[index]
+        precondition(!old.process.isRunning, "restart a stopped node only")
+        nodes[index] = try await startNode(old.name, herald: heraldPath, pingInterval: 1000, clustered: true,
+                                           ports: (old.port, old.apiPort))
+    }
+
+    /// Every log of a restarted node's earlier runs, for failure messages.
+    private func earlierNodeLogs() -> String {
+        let files = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
+        return files.filter { $0.hasPrefix("herald-") && $0.hasSuffix(".log") }.sorted().map { file in
+            let text = (try? String(contentsOf: directory.appendingPathComponent(file), encoding: .utf8)) ?? ""
+            return "--- \(file) ---\n" + String(text.suffix(1500))
+        }.joined(separator: "\n")
     }
 
     /// The node's public `/health` body.
@@ -228,7 +256,10 @@ final class ClusterFixture: @unchecked Sendable {
                 text.replaceSubrange(match.range, with: replacement(index))
             }
         }
-        let servers = upstreams.map { "    server 127.0.0.1:\($0);\n" }.joined()
+        // The shipped server parameters (max_fails, fail_timeout…) stay: the test runs them.
+        let parameters = try Regex(#"^[ \t]*server[ \t]+[^ \t;{]+:\d+([^;\n]*);"#).anchorsMatchLineEndings()
+        let shipped = text.firstMatch(of: parameters).map { String($0.output[1].substring ?? "") } ?? ""
+        let servers = upstreams.map { "    server 127.0.0.1:\($0)\(shipped);\n" }.joined()
         try replace(#"^[ \t]*server[ \t]+[^ \t;{]+:\d+[^;\n]*;\n"#) { $0 == 0 ? servers : "" }
         try replace(#"^([ \t]*)listen[ \t]+\d+;"#) { _ in "    listen 127.0.0.1:\(port);" }
         try replace(#"proxy_read_timeout[ \t]+\w+;"#) { _ in "proxy_read_timeout \(readTimeout)s;" }
@@ -263,14 +294,14 @@ final class ClusterFixture: @unchecked Sendable {
 
     /// Every log's tail, for a failure message.
     func logs() -> String {
-        ([redis].compactMap { $0 } + nodes.map(\.process) + [slowNode?.process].compactMap { $0 } + nginxes)
-            .map { $0.logTail(1500) }.joined(separator: "\n") + "\n" + agent.logTail()
+        ([redis].compactMap { $0 } + [slowNode?.process].compactMap { $0 } + nginxes)
+            .map { $0.logTail(1500) }.joined(separator: "\n") + "\n" + earlierNodeLogs() + "\n" + agent.logTail()
     }
 }
 
 /// Starts a cluster, runs `body`, and always stops it; the logs are attached when the body throws.
-func withCluster(slowNode: Bool = false, _ body: (ClusterFixture) async throws -> Void) async throws {
-    let cluster = try await ClusterFixture.start(slowNode: slowNode)
+func withCluster(slowNode: Bool = false, nodeArguments: [String] = [], _ body: (ClusterFixture) async throws -> Void) async throws {
+    let cluster = try await ClusterFixture.start(slowNode: slowNode, nodeArguments: nodeArguments)
     do {
         try await body(cluster)
     } catch {

@@ -211,9 +211,12 @@ final class ClusterAgent: @unchecked Sendable {
         return answer
     }
 
-    /// Connects a named client; returns its Socket.IO session id.
-    func connect(_ name: String, url: String, transport: String) async throws -> String {
-        let answer = try await call("connect", ["name": .string(name), "url": .string(url), "transport": .string(transport)])
+    /// Connects a named client; returns its Socket.IO session id. With `reconnect` it reconnects like an
+    /// application (0.2–1 s backoff), joining chat room `join` again after every connect.
+    func connect(_ name: String, url: String, transport: String, reconnect: Bool = false, join: String? = nil) async throws -> String {
+        var fields: JSONObject = ["name": .string(name), "url": .string(url), "transport": .string(transport), "reconnect": .bool(reconnect)]
+        if let join { fields["join"] = .string(join) }
+        let answer = try await call("connect", fields)
         #expect(answer["transport"]?.stringValue == transport, "\(name): \(answer)")
         return try #require(answer["sid"]?.stringValue, "\(name): \(answer)")
     }

@@ -8,10 +8,18 @@ so a broken deployment answers with an error instead of hanging.
 
 Ops:
   connect       name, url, transport ("websocket" | "polling"), timeout  -> sid, transport
+                optional: reconnect (bool: reconnect like an application, 0.2-1 s backoff),
+                join (a chat room joined with `chat:join` after every connect)
   event         name, event, timeout                                     -> args
+  received      name, event                                              -> every args received so far
   disconnected  name, timeout                                            -> reason, after (s)
-  state         name                                                     -> connected, sid, disconnects
+  state         name                                 -> connected, sid, disconnects, connects, disconnected_at
+  connected     name, count, timeout: waits for the count-th connect     -> sid
   close         name
+  browser       name, url, room, script (path of socket.io.min.js), timeout: the official JavaScript client
+                in headless Chromium, websocket, recovery-aware, joined to room   -> id
+  browser_state name                                                     -> connects [{id, recovered}],
+                                                                            disconnects, events {event: [args]}
 Stdin closing disconnects every client and exits.
 """
 
@@ -25,21 +33,44 @@ import socketio
 
 
 class Client:
-    def __init__(self, name):
+    def __init__(self, name, reconnect=False, join=None):
         self.name = name
-        # No reconnection: a cut connection must stay visible to the test.
-        self.sio = socketio.AsyncClient(reconnection=False)
+        # By default no reconnection: a cut connection must stay visible to the test.
+        self.sio = socketio.AsyncClient(reconnection=reconnect, reconnection_delay=0.2, reconnection_delay_max=1)
+        self.join = join
         self.events = {}
+        self.log = {}
         self.disconnects = []
+        self.connects = []
+        self.connect_count = asyncio.Condition()
+        self.tasks = set()
         self.gone = asyncio.Event()
         self.sio.on("*", self._any_event)
         self.sio.on("disconnect", self._disconnected)
+        self.sio.on("connect", self._connected)
 
     def queue(self, event):
         return self.events.setdefault(event, asyncio.Queue())
 
     async def _any_event(self, event, *args):
+        self.log.setdefault(event, []).append(list(args))
         await self.queue(event).put(list(args))
+
+    async def _connected(self):
+        # The connect handler runs inside the client's read loop: the join's ack needs that loop, so join aside.
+        task = asyncio.get_running_loop().create_task(self._after_connect())
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def _after_connect(self):
+        # python-socketio has no connection state recovery: every connect is a new session, rooms included.
+        if self.join:
+            answer = await self.sio.call("chat:join", {"room": self.join}, timeout=10)
+            if not (isinstance(answer, dict) and answer.get("ok")):
+                raise RuntimeError(f"chat:join {self.join} answered {answer!r}")
+        self.connects.append(self.sio.get_sid("/"))
+        async with self.connect_count:
+            self.connect_count.notify_all()
 
     async def _disconnected(self, reason=None):
         self.disconnects.append({"reason": str(reason), "at": time.monotonic()})
@@ -53,7 +84,7 @@ async def connect(command):
     name = command["name"]
     if name in clients:
         raise ValueError(f"client {name!r} exists")
-    client = Client(name)
+    client = Client(name, reconnect=command.get("reconnect", False), join=command.get("join"))
     clients[name] = client
     await asyncio.wait_for(
         client.sio.connect(command["url"], transports=[command["transport"]], wait_timeout=command["timeout"]),
@@ -66,6 +97,21 @@ async def event(command):
     client = clients[command["name"]]
     args = await asyncio.wait_for(client.queue(command["event"]).get(), command["timeout"])
     return {"args": args}
+
+
+async def received(command):
+    return {"args": clients[command["name"]].log.get(command["event"], [])}
+
+
+async def connected(command):
+    client = clients[command["name"]]
+
+    async def enough():
+        async with client.connect_count:
+            await client.connect_count.wait_for(lambda: len(client.connects) >= command["count"])
+
+    await asyncio.wait_for(enough(), command["timeout"])
+    return {"sid": client.connects[command["count"] - 1]}
 
 
 async def disconnected(command):
@@ -82,7 +128,78 @@ async def state(command):
         "connected": client.sio.connected,
         "sid": client.sio.get_sid("/") if client.sio.connected else None,
         "disconnects": [d["reason"] for d in client.disconnects],
+        "connects": client.connects,
+        "disconnected_at": [d["at"] for d in client.disconnects],  # time.monotonic(), one clock for all clients
     }
+
+
+# The official client's page: io() from the socket.io-client bundle, websocket only (no CORS needed from a
+# file:// page), fast reconnection, connection state recovery handled by the client itself.
+BROWSER_PAGE = """<!doctype html><meta charset="utf-8"><script src="socket.io.min.js"></script>
+<script>
+window.herald = {connects: [], disconnects: [], events: {}, errors: []};
+function start(url, room) {
+  var socket = io(url, {transports: ["websocket"], reconnectionDelay: 200, reconnectionDelayMax: 1000});
+  window.socket = socket;
+  socket.onAny(function (event) {
+    var args = Array.prototype.slice.call(arguments, 1);
+    (herald.events[event] = herald.events[event] || []).push(args);
+  });
+  socket.on("connect", function () {
+    var entry = {id: socket.id, recovered: socket.recovered};
+    // A recovered socket is back in its rooms; a new one joins again.
+    if (socket.recovered) { herald.connects.push(entry); return; }
+    socket.emitWithAck("chat:join", {room: room}).then(function (answer) {
+      if (answer && answer.ok) { herald.connects.push(entry); } else { herald.errors.push(JSON.stringify(answer)); }
+    });
+  });
+  socket.on("disconnect", function (reason) { herald.disconnects.push(reason); });
+  socket.on("connect_error", function (error) { herald.errors.push(String(error && error.message)); });
+}
+</script>"""
+
+browsers = {}
+
+
+def _chromium():
+    import os
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    options = webdriver.ChromeOptions()
+    options.binary_location = os.environ.get("HERALD_CHROMIUM", "/usr/bin/chromium")
+    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"):
+        options.add_argument(argument)
+    service = Service(os.environ.get("HERALD_CHROMEDRIVER", "/usr/bin/chromedriver"))
+    return webdriver.Chrome(service=service, options=options)
+
+
+async def browser(command):
+    import os
+    import shutil
+    import tempfile
+    name = command["name"]
+    if name in browsers:
+        raise ValueError(f"browser {name!r} exists")
+    directory = tempfile.mkdtemp(prefix="herald-browser-")
+    shutil.copy(command["script"], os.path.join(directory, "socket.io.min.js"))
+    with open(os.path.join(directory, "page.html"), "w") as page:
+        page.write(BROWSER_PAGE)
+    driver = await asyncio.to_thread(_chromium)
+    browsers[name] = (driver, directory)
+    await asyncio.to_thread(driver.get, "file://" + os.path.join(directory, "page.html"))
+    await asyncio.to_thread(driver.execute_script, "start(arguments[0], arguments[1])", command["url"], command["room"])
+    deadline = time.monotonic() + command["timeout"]
+    while time.monotonic() < deadline:
+        state = await asyncio.to_thread(driver.execute_script, "return window.herald")
+        if state["connects"]:
+            return {"id": state["connects"][0]["id"]}
+        await asyncio.sleep(0.05)  # the page has no channel to push on; polling it is the honest way
+    raise asyncio.TimeoutError()
+
+
+async def browser_state(command):
+    driver, _ = browsers[command["name"]]
+    return await asyncio.to_thread(driver.execute_script, "return window.herald")
 
 
 async def close(command):
@@ -91,7 +208,8 @@ async def close(command):
     return {}
 
 
-OPS = {"connect": connect, "event": event, "disconnected": disconnected, "state": state, "close": close}
+OPS = {"connect": connect, "event": event, "received": received, "disconnected": disconnected, "state": state,
+       "connected": connected, "close": close, "browser": browser, "browser_state": browser_state}
 
 
 def answer(message):
@@ -119,6 +237,12 @@ async def main():
             await asyncio.wait_for(client.sio.disconnect(), 5)
         except Exception:
             pass
+    for driver, directory in browsers.values():
+        try:
+            await asyncio.to_thread(driver.quit)
+        except Exception:
+            pass
+        __import__("shutil").rmtree(directory, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -154,7 +154,7 @@ class DemoProcess:
 
     def stop(self):
         if self.process.poll() is None:
-            self.process.terminate()  # SIGTERM: herald tells its clients it is going, then stops
+            self.process.terminate()  # SIGTERM: herald closes its clients' transports (they reconnect), then stops
             try:
                 self.process.wait(timeout=WAIT)
             except subprocess.TimeoutExpired:

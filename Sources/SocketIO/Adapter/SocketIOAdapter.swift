@@ -66,7 +66,9 @@ public protocol SocketIOAdapter: Sendable {
     /// Returns once every session persisted so far is stored (or its write failed): a draining server waits
     /// for this before it lets its cluster connections go.
     func sessionsPersisted() async
-    /// Takes a session back, with the events its client missed after `offset`.
+    /// Takes a session back, with the events its client missed after `offset`. A cluster adapter may hold the
+    /// session's rooms (and its id) for it, as `holdRooms` does, so that nothing sent between its log read and the
+    /// socket's join is lost; the caller ends that hold with `releaseRooms` once the socket joined or was refused.
     func restoreSession(pid: String, offset: String?) async -> RecoveryOutcome
 }
 
