@@ -71,6 +71,30 @@ public enum BenchReport {
             + (r.errors.isEmpty ? "" : "\nerrors: \(r.errors)")
     }
 
+    public static func text(_ r: ReconnectResult) -> String {
+        let exited: String = opt(r.secondsUntilNodeExited), back: String = opt(r.secondsUntilAllBack)
+        var row: [String] = ["\(r.clients)", r.action, "\(r.recovery)", "\(r.connectedBefore)", exited, back, "\(r.connectedAtEnd)"]
+        row += ["\(r.reconnects)", "\(r.recovered)", "\(r.failedAttempts)", "\(r.refused503)", "\(r.refused1013)", "\(r.serverDisconnects)"]
+        let head = table(["clients", "action", "recovery", "in before", "node exited s", "all back s", "at end", "reconnects", "recovered",
+                          "failed attempts", "503", "1013", "server DISCONNECT"], [row])
+        let counts: [String] = ["\(r.published)", "\(r.publishFailures)", "\(r.missedTotal)", "\(r.clientsMissing)",
+                                "\(r.maxMissedPerClient)", "\(r.duplicatedTotal)", "\(r.clientsWithDuplicates)"]
+        let events = table(["published", "publish failures", "missed", "clients missing", "max missed/client", "duplicated", "clients with dups"],
+                           [counts])
+        var nodeRows: [[String]] = []
+        for node in r.nodes {
+            let h = r.reconnectHandshakes[node]
+            let cpu: String = opt(r.nodeCPUSeconds[node])
+            nodeRows.append([node, h.map { "\($0.count)" } ?? "0", h.map { ms($0.p50) } ?? "-", h.map { ms($0.p99) } ?? "-",
+                             h.map { ms($0.max) } ?? "-", cpu])
+        }
+        let nodes = table(["node", "reconnect handshakes", "p50 ms", "p99 ms", "max ms", "CPU s (signal → all back)"], nodeRows)
+        var text = head + "\n\n" + events
+        text += "\n\n" + nodes
+        if !r.errors.isEmpty { text += "\nerrors: \(r.errors)" }
+        return text
+    }
+
     public static func text(_ r: ClusterResult) -> String {
         let head = table(["nodes", "clients", "connected", "failed", "processes", "ramp s", "broadcasts", "rate/s", "to last p50 ms", "p95 ms", "p99 ms", "max ms", "ack p50 ms", "deliveries/s", "lost", "dup", "mismatch", "bench CPU %"],
               [["\(r.nodes)", "\(r.clients)", "\(r.connected)", "\(r.failed)", "\(r.processes)", "\(r.rampSeconds)", "\(r.broadcasts)", "\(r.rate)",

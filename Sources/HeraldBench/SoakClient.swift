@@ -71,8 +71,8 @@ final class SoakConnection {
     // MARK: HTTP
 
     /// `GET`/`POST` on a keep-alive connection; returns the status and body.
-    func request(_ method: String, _ uri: String, host: String, body: String? = nil) async throws -> (status: Int, body: String) {
-        var head = "\(method) \(uri) HTTP/1.1\r\nHost: \(host)\r\n"
+    func request(_ method: String, _ uri: String, host: String, body: String? = nil, headers: String = "") async throws -> (status: Int, body: String) {
+        var head = "\(method) \(uri) HTTP/1.1\r\nHost: \(host)\r\n" + headers
         if let body { head += "Content-Type: text/plain;charset=UTF-8\r\nContent-Length: \(body.utf8.count)\r\n" }
         try await send(head + "\r\n" + (body ?? ""))
         return try await response()
@@ -184,4 +184,15 @@ func soakSessionID(in open: String) -> String? {
     let rest = open[start.upperBound...]
     guard let end = rest.firstIndex(of: "\"") else { return nil }
     return String(rest[..<end])
+}
+
+/// One-shot HTTP for scripts around the scenarios (readiness probes).
+public enum BenchHTTP {
+    /// The status of `GET path`, or nil when nothing answers.
+    public static func status(_ endpoint: BenchEndpoint, path: String, group: any EventLoopGroup) async -> Int? {
+        guard let http = try? await SoakConnection.open(host: endpoint.host, port: endpoint.port, group: group, seed: 1) else { return nil }
+        let answer = try? await http.request("GET", path, host: endpoint.description)
+        await http.close()
+        return answer?.status
+    }
 }

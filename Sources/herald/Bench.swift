@@ -7,8 +7,8 @@ import HeraldBench
 /// need its handlers; idle and storm work against `herald serve` too).
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Load-test a herald node: idle, storm, broadcast, fanout, soak; several nodes behind Redis: cluster.",
-        subcommands: [Idle.self, Storm.self, Broadcast.self, Fanout.self, Soak.self, Cluster.self])
+        abstract: "Load-test a herald node: idle, storm, broadcast, fanout, soak; several nodes behind Redis: cluster, reconnect.",
+        subcommands: [Idle.self, Storm.self, Broadcast.self, Fanout.self, Soak.self, Reconnect.self, Cluster.self])
 
     struct Options: ParsableArguments {
         @Option(help: "Server address (loopback only: 127.0.0.0/8).") var host = "127.0.0.1"
