@@ -102,10 +102,12 @@ public final class HTTPConnectionGuard: ChannelDuplexHandler, RemovableChannelHa
         }
     }
 
-    /// A response was written completely; with keep-alive and nothing else in progress the idle timer starts.
-    public func responseCompleted(keepAlive: Bool) {
+    /// A response was handed to the channel; with nothing else in progress the idle timer starts. Without
+    /// keep-alive the connection closes once the response is written, and the timer ends it if the client never
+    /// reads it.
+    public func responseCompleted() {
         inFlight = max(0, inFlight - 1)
-        guard phase == .inRequest, inFlight == 0, keepAlive else { return }
+        guard phase == .inRequest, inFlight == 0 else { return }
         phase = .idle
         arm(limits.keepAliveTimeout)
     }

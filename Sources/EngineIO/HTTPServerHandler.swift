@@ -32,7 +32,7 @@ struct HTTPResponder: Sendable {
         if response.body.readableBytes > 0 {
             context.write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(response.body))), promise: nil)
         }
-        handler.connectionGuard?.responseCompleted(keepAlive: keepAlive)
+        handler.connectionGuard?.responseCompleted()
         if keepAlive {
             context.writeAndFlush(NIOAny(HTTPServerResponsePart.end(nil)), promise: nil)
         } else {

@@ -71,7 +71,7 @@ final class PublishAPIHandler: ChannelInboundHandler {
         var head = HTTPResponseHead(version: request.version, status: response.status, headers: response.headers)
         head.headers.replaceOrAdd(name: "Content-Length", value: String(response.body.readableBytes))
         let keepAlive = request.isKeepAlive
-        connectionGuard.responseCompleted(keepAlive: keepAlive)
+        connectionGuard.responseCompleted()
         if !keepAlive { head.headers.replaceOrAdd(name: "Connection", value: "close") }
         context.write(wrapOutboundOut(.head(head)), promise: nil)
         if response.body.readableBytes > 0, request.method != .HEAD {
