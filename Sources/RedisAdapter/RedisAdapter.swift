@@ -90,6 +90,8 @@ public final class RedisAdapter: SocketIOAdapter {
     var namespaceName: String { state.withLock { $0.namespace?.name } ?? "/" }
     var namespace: Namespace? { state.withLock { $0.namespace } }
     var recoveryConfiguration: ConnectionStateRecovery? { state.withLock { $0.recovery } }
+    /// The server's bound on room names read from the bus (requests, saved sessions).
+    var maxRoomNameBytes: Int { namespace?.server.configuration.maxRoomNameBytes ?? RoomName.defaultMaxBytes }
 
     func register(_ pending: PendingRequest, id: String) { state.withLock { $0.pending[id] = pending } }
     func unregister(id: String) -> PendingRequest? { state.withLock { $0.pending.removeValue(forKey: id) } }
