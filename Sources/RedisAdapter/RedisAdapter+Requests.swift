@@ -110,7 +110,7 @@ extension RedisAdapter {
     private func answer(_ type: RequestType, id: String, origin: String, request: JSONValue) async {
         // Rooms from the bus are outside input like any other: a request naming one that is not a valid
         // `RoomName` is dropped whole (dropping only the bad room could widen its audience to everyone).
-        let maxBytes = namespace?.server.configuration.maxRoomNameBytes ?? RoomName.defaultMaxBytes
+        let maxBytes = maxRoomNameBytes
         guard let options = Self.options(request["opts"], maxBytes: maxBytes),
               let rooms = Self.roomNames(request["rooms"], maxBytes: maxBytes)?.map(\.rawValue)
         else {

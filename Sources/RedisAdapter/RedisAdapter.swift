@@ -92,6 +92,8 @@ public final class RedisAdapter: SocketIOAdapter {
     var namespaceName: String { state.withLock { $0.namespace?.name } ?? "/" }
     var namespace: Namespace? { state.withLock { $0.namespace } }
     var recoveryConfiguration: ConnectionStateRecovery? { state.withLock { $0.recovery } }
+    /// The server's bound on room names read from the bus (requests, saved sessions).
+    var maxRoomNameBytes: Int { namespace?.server.configuration.maxRoomNameBytes ?? RoomName.defaultMaxBytes }
 
     func register(_ pending: PendingRequest, id: String) { state.withLock { $0.pending[id] = pending } }
     func unregister(id: String) -> PendingRequest? { state.withLock { $0.pending.removeValue(forKey: id) } }
@@ -348,7 +350,10 @@ public final class RedisAdapter: SocketIOAdapter {
                 // An event's text is a JSON array: the offset goes in as its last element.
                 var head = text.readSlice(length: text.readableBytes - 1)!
                 buffer.writeBuffer(&head)
-                buffer.writeString(",\"\(offset)\"]")
+                // Escaped like any JSON string: the offset came from Redis.
+                buffer.writeString(",")
+                JSONValue.string(offset).write(to: &buffer)
+                buffer.writeString("]")
             } else {
                 buffer.writeBuffer(&text)
             }
