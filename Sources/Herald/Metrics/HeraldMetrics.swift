@@ -1,4 +1,5 @@
 import CoreMetrics
+import EngineIO
 import Metrics
 import Prometheus
 import Synchronization
@@ -85,6 +86,9 @@ public final class HeraldMetrics: Sendable {
 
     /// The registry in the text exposition format.
     public func exposition() -> String { registry.emitToString() }
+
+    /// `200` with the exposition, for whichever listener serves `/metrics`.
+    public func response() -> HTTPResponse { .text(.ok, exposition(), contentType: Self.contentType) }
 }
 
 extension Duration {
