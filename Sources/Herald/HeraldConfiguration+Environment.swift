@@ -58,6 +58,7 @@ extension HeraldConfiguration {
         }
         socketIO.engine = engine
         if let ms = try int("HERALD_CONNECT_TIMEOUT") { socketIO.connectTimeout = .milliseconds(ms) }
+        try applyRoomSettings(settings)
         if let ms = try int("HERALD_DRAIN_TIMEOUT") { drainTimeout = .milliseconds(ms) }
         if let level = settings["HERALD_LOG_LEVEL"] {
             guard let parsed = Logger.Level(rawValue: level) else {
@@ -85,5 +86,16 @@ extension HeraldConfiguration {
         if let window = try int("HERALD_RECOVERY_WINDOW") {
             recovery = window == 0 ? nil : ConnectionStateRecovery(maxDisconnectionDuration: .milliseconds(window))
         }
+    }
+}
+
+extension HeraldConfiguration {
+    /// Bounds on rooms and packets: HERALD_MAX_ROOM_NAME_BYTES, HERALD_MAX_ROOMS_PER_SOCKET, HERALD_MAX_ATTACHMENTS,
+    /// HERALD_ATTACHMENT_TIMEOUT (ms).
+    mutating func applyRoomSettings(_ settings: [String: String]) throws {
+        if let bytes = try Self.integer("HERALD_MAX_ROOM_NAME_BYTES", in: settings, minimum: 1) { socketIO.maxRoomNameBytes = bytes }
+        if let count = try Self.integer("HERALD_MAX_ROOMS_PER_SOCKET", in: settings, minimum: 1) { socketIO.maxRoomsPerSocket = count }
+        if let count = try Self.integer("HERALD_MAX_ATTACHMENTS", in: settings) { socketIO.maxAttachments = count }
+        if let ms = try Self.integer("HERALD_ATTACHMENT_TIMEOUT", in: settings, minimum: 1) { socketIO.attachmentTimeout = .milliseconds(ms) }
     }
 }

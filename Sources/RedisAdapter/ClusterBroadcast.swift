@@ -4,7 +4,10 @@ import SocketIO
 /// A broadcast as it travels between nodes: who sent it, who should get it, and the Socket.IO packet already
 /// encoded (its text and binary attachments), so each receiving node only frames it once for all its members.
 ///
-/// Layout: `H1` magic+version, u16 + JSON-free header fields, u32 text length + text, u16 count + (u32 + bytes) per attachment.
+/// Layout: `H3` magic+version, u8 flags, then u32 length + bytes for the origin, u32 count + (u32 length + bytes)
+/// per room and per excepted room, u32 length + text, u32 count + (u32 length + bytes) per attachment. Every
+/// length and count is 32 bits (a room of 70 000 bytes used to trap a 16-bit conversion); encoding refuses what
+/// does not fit, and decoding reads only what the message holds.
 struct ClusterBroadcast: Equatable {
     var origin: String
     var rooms: [String]
@@ -14,65 +17,88 @@ struct ClusterBroadcast: Equatable {
     var text: ByteBuffer
     var attachments: [ByteBuffer]
 
-    static let magic: UInt16 = 0x4831   // "H1"
+    static let magic: UInt16 = 0x4833   // "H3" ("H2" starts a logged broadcast, see `LoggedBroadcast`)
 
-    func encode(allocator: ByteBufferAllocator = ByteBufferAllocator()) -> ByteBuffer {
-        var buffer = allocator.buffer(capacity: 32 + text.readableBytes + attachments.reduce(0) { $0 + $1.readableBytes + 4 })
-        buffer.writeInteger(Self.magic)
-        buffer.writeInteger(UInt8(volatile ? 1 : 0))
-        Self.writeString(origin, into: &buffer)
-        Self.writeStrings(rooms, into: &buffer)
-        Self.writeStrings(except, into: &buffer)
-        buffer.writeInteger(UInt32(text.readableBytes))
-        var text = self.text
-        buffer.writeBuffer(&text)
-        buffer.writeInteger(UInt16(attachments.count))
-        for var attachment in attachments {
-            buffer.writeInteger(UInt32(attachment.readableBytes))
-            buffer.writeBuffer(&attachment)
-        }
-        return buffer
+    /// A field longer than a 32-bit length can say.
+    struct EncodeError: Error, CustomStringConvertible {
+        var description: String { "cluster broadcast field exceeds 4 GiB" }
     }
 
     struct DecodeError: Error {}
 
-    static func decode(_ input: ByteBuffer) throws -> ClusterBroadcast {
+    func encode(allocator: ByteBufferAllocator = ByteBufferAllocator()) throws(EncodeError) -> ByteBuffer {
+        var capacity = 32 + text.readableBytes
+        for attachment in attachments { capacity += attachment.readableBytes + 4 }
+        var buffer = allocator.buffer(capacity: capacity)
+        buffer.writeInteger(Self.magic)
+        buffer.writeInteger(UInt8(volatile ? 1 : 0))
+        try Self.writeString(origin, into: &buffer)
+        try Self.writeStrings(rooms, into: &buffer)
+        try Self.writeStrings(except, into: &buffer)
+        try Self.writeBytes(text, into: &buffer)
+        try Self.writeLength(attachments.count, into: &buffer)
+        for attachment in attachments { try Self.writeBytes(attachment, into: &buffer) }
+        return buffer
+    }
+
+    static func decode(_ input: ByteBuffer) throws(DecodeError) -> ClusterBroadcast {
         var buffer = input
         guard buffer.readInteger(as: UInt16.self) == magic, let flags = buffer.readInteger(as: UInt8.self) else { throw DecodeError() }
         let origin = try readString(&buffer)
         let rooms = try readStrings(&buffer)
         let except = try readStrings(&buffer)
-        guard let textLength = buffer.readInteger(as: UInt32.self), let text = buffer.readSlice(length: Int(textLength)),
-              let count = buffer.readInteger(as: UInt16.self)
-        else { throw DecodeError() }
+        let text = try readBytes(&buffer)
+        let count = try readCount(&buffer)
         var attachments: [ByteBuffer] = []
-        for _ in 0..<count {
-            guard let length = buffer.readInteger(as: UInt32.self), let attachment = buffer.readSlice(length: Int(length)) else {
-                throw DecodeError()
-            }
-            attachments.append(attachment)
-        }
+        attachments.reserveCapacity(count)
+        for _ in 0..<count { attachments.append(try readBytes(&buffer)) }
         return ClusterBroadcast(origin: origin, rooms: rooms, except: except, volatile: flags & 1 == 1, text: text, attachments: attachments)
     }
 
-    private static func writeString(_ string: String, into buffer: inout ByteBuffer) {
-        buffer.writeInteger(UInt16(string.utf8.count))
+    private static func writeLength(_ length: Int, into buffer: inout ByteBuffer) throws(EncodeError) {
+        guard let value = UInt32(exactly: length) else { throw EncodeError() }
+        buffer.writeInteger(value)
+    }
+
+    private static func writeBytes(_ bytes: ByteBuffer, into buffer: inout ByteBuffer) throws(EncodeError) {
+        try writeLength(bytes.readableBytes, into: &buffer)
+        var bytes = bytes
+        buffer.writeBuffer(&bytes)
+    }
+
+    private static func writeString(_ string: String, into buffer: inout ByteBuffer) throws(EncodeError) {
+        try writeLength(string.utf8.count, into: &buffer)
         buffer.writeString(string)
     }
 
-    private static func writeStrings(_ strings: [String], into buffer: inout ByteBuffer) {
-        buffer.writeInteger(UInt16(strings.count))
-        for string in strings { writeString(string, into: &buffer) }
+    private static func writeStrings(_ strings: [String], into buffer: inout ByteBuffer) throws(EncodeError) {
+        try writeLength(strings.count, into: &buffer)
+        for string in strings { try writeString(string, into: &buffer) }
     }
 
-    private static func readString(_ buffer: inout ByteBuffer) throws -> String {
-        guard let length = buffer.readInteger(as: UInt16.self), let string = buffer.readString(length: Int(length)) else { throw DecodeError() }
+    /// A count of elements that each take at least 4 bytes: never more than the message can hold, so a forged
+    /// count cannot make the decoder reserve memory for elements that are not there.
+    private static func readCount(_ buffer: inout ByteBuffer) throws(DecodeError) -> Int {
+        guard let count = buffer.readInteger(as: UInt32.self), Int(count) <= buffer.readableBytes / 4 else { throw DecodeError() }
+        return Int(count)
+    }
+
+    private static func readBytes(_ buffer: inout ByteBuffer) throws(DecodeError) -> ByteBuffer {
+        guard let length = buffer.readInteger(as: UInt32.self), let bytes = buffer.readSlice(length: Int(length)) else { throw DecodeError() }
+        return bytes
+    }
+
+    private static func readString(_ buffer: inout ByteBuffer) throws(DecodeError) -> String {
+        guard let length = buffer.readInteger(as: UInt32.self), let string = buffer.readString(length: Int(length)) else { throw DecodeError() }
         return string
     }
 
-    private static func readStrings(_ buffer: inout ByteBuffer) throws -> [String] {
-        guard let count = buffer.readInteger(as: UInt16.self) else { throw DecodeError() }
-        return try (0..<count).map { _ in try readString(&buffer) }
+    private static func readStrings(_ buffer: inout ByteBuffer) throws(DecodeError) -> [String] {
+        let count = try readCount(&buffer)
+        var strings: [String] = []
+        strings.reserveCapacity(count)
+        for _ in 0..<count { strings.append(try readString(&buffer)) }
+        return strings
     }
 
     var options: BroadcastOptions {

@@ -39,11 +39,14 @@ extension RedisAdapter {
 
     public func restoreSession(pid: String, offset: String?) async -> RecoveryOutcome {
         guard let (log, _) = recoveryLog else { return .unavailable }
+        let maxBytes = maxRoomNameBytes
         guard let saved = try? await log.takeSession(log: logName, pid: pid), let json = try? JSONValue(parsing: saved),
               let id = json["id"]?.stringValue, let connectOffset = json["connectOffset"]?.stringValue
         else { return .unavailable }
         let session = RecoverableSession(
-            id: id, pid: pid, rooms: (json["rooms"]?.arrayValue ?? []).compactMap(\.stringValue),
+            // Rooms read back from Redis are checked like any outside room; an invalid one is left out (that only
+            // narrows what the socket receives), and the room cap applies when they are joined again.
+            id: id, pid: pid, rooms: (json["rooms"]?.arrayValue ?? []).compactMap { $0.stringValue.flatMap { RoomName(validating: $0, maxBytes: maxBytes) }?.rawValue },
             data: json["data"] ?? .null, connectOffset: connectOffset)
         guard let entries = try? await log.entries(log: logName, after: offset ?? session.connectOffset) else { return .unavailable }
         let rooms = Set(session.rooms).union([session.id])

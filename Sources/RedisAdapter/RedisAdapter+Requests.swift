@@ -3,7 +3,7 @@ import NIOCore
 import SocketIO
 import SocketIOProtocol
 
-/// Cluster requests: JSON on `P#N#request#`, answers on the requester's `P#N#response#NODE#`.
+/// Cluster requests: JSON on the namespace's request channel, answers on the requester's response channel.
 extension RedisAdapter {
     enum RequestType: String {
         case fetchSockets, addSockets, removeSockets, disconnectSockets, serverSideEmit
@@ -108,8 +108,15 @@ extension RedisAdapter {
     }
 
     private func answer(_ type: RequestType, id: String, origin: String, request: JSONValue) async {
-        let options = Self.options(request["opts"])
-        let rooms = (request["rooms"]?.arrayValue ?? []).compactMap(\.stringValue)
+        // Rooms from the bus are outside input like any other: a request naming one that is not a valid
+        // `RoomName` is dropped whole (dropping only the bad room could widen its audience to everyone).
+        let maxBytes = maxRoomNameBytes
+        guard let options = Self.options(request["opts"], maxBytes: maxBytes),
+              let rooms = Self.roomNames(request["rooms"], maxBytes: maxBytes)?.map(\.rawValue)
+        else {
+            logger.warning("cluster request with an invalid room dropped", metadata: ["type": "\(type.rawValue)", "origin": "\(origin)"])
+            return
+        }
         var answer: JSONObject = ["id": .string(id)]
         switch type {
         case .fetchSockets:
@@ -151,7 +158,7 @@ extension RedisAdapter {
     }
 
     private func respond(to origin: String, _ answer: JSONObject) {
-        bus.publishDetached(channel: channel("response#\(origin)"), message: ByteBuffer(string: JSONValue.object(answer).jsonString)) { [logger] error in
+        bus.publishDetached(channel: channel(.response(node: origin)), message: ByteBuffer(string: JSONValue.object(answer).jsonString)) { [logger] error in
             logger.warning("cluster answer not published", metadata: ["error": "\(error)"])
         }
     }
@@ -160,10 +167,24 @@ extension RedisAdapter {
         ["rooms": .array(options.rooms.sorted().map(JSONValue.string)), "except": .array(options.except.sorted().map(JSONValue.string))]
     }
 
-    static func options(_ json: JSONValue?) -> BroadcastOptions {
-        BroadcastOptions(
-            rooms: Set((json?["rooms"]?.arrayValue ?? []).compactMap(\.stringValue)),
-            except: Set((json?["except"]?.arrayValue ?? []).compactMap(\.stringValue)),
-            local: true)
+    /// The audience of a request from another node; nil when a room in it is not a valid room name.
+    static func options(_ json: JSONValue?, maxBytes: Int = RoomName.defaultMaxBytes) -> BroadcastOptions? {
+        guard let rooms = roomNames(json?["rooms"], maxBytes: maxBytes), let except = roomNames(json?["except"], maxBytes: maxBytes) else {
+            return nil
+        }
+        return BroadcastOptions(rooms: Set(rooms.map(\.rawValue)), except: Set(except.map(\.rawValue)), local: true)
+    }
+
+    /// An absent list is empty; anything but an array of valid room names is nil.
+    static func roomNames(_ json: JSONValue?, maxBytes: Int) -> [RoomName]? {
+        guard let json else { return [] }
+        guard case .array(let items) = json else { return nil }
+        var rooms: [RoomName] = []
+        rooms.reserveCapacity(items.count)
+        for item in items {
+            guard case .string(let text) = item, let room = RoomName(validating: text, maxBytes: maxBytes) else { return nil }
+            rooms.append(room)
+        }
+        return rooms
     }
 }

@@ -10,8 +10,7 @@ import Synchronization
 /// reaches only the nodes that serve it. Requests (fetchSockets, socketsJoin, serverSideEmit…) go to every
 /// node and wait for their answers, with a timeout.
 ///
-/// Channels, for prefix P and namespace N: `P#N#` (broadcasts to the whole namespace, or to several rooms),
-/// `P#N#ROOM#` (broadcasts to one room), `P#N#request#` and `P#N#response#NODE#`.
+/// Channels: see `channelName(prefix:namespace:_:)` and docs/cluster.md.
 public final class RedisAdapter: SocketIOAdapter {
     public let configuration: RedisAdapterConfiguration
     /// This node's id, random per process.
@@ -91,6 +90,8 @@ public final class RedisAdapter: SocketIOAdapter {
     var namespaceName: String { state.withLock { $0.namespace?.name } ?? "/" }
     var namespace: Namespace? { state.withLock { $0.namespace } }
     var recoveryConfiguration: ConnectionStateRecovery? { state.withLock { $0.recovery } }
+    /// The server's bound on room names read from the bus (requests, saved sessions).
+    var maxRoomNameBytes: Int { namespace?.server.configuration.maxRoomNameBytes ?? RoomName.defaultMaxBytes }
 
     func register(_ pending: PendingRequest, id: String) { state.withLock { $0.pending[id] = pending } }
     func unregister(id: String) -> PendingRequest? { state.withLock { $0.pending.removeValue(forKey: id) } }
@@ -98,14 +99,44 @@ public final class RedisAdapter: SocketIOAdapter {
 
     // MARK: Channels
 
-    func channel(_ suffix: String? = nil) -> String {
-        let base = "\(configuration.channelPrefix)#\(namespaceName)#"
-        guard let suffix else { return base }
-        return base + suffix + "#"
+    /// What a cluster channel carries; `channelName` spells each one.
+    enum ChannelKind: Hashable {
+        /// Broadcasts to the whole namespace, to several rooms or to a socket's own room.
+        case namespace
+        /// Broadcasts to exactly this room.
+        case room(String)
+        /// Cluster requests to every node.
+        case request
+        /// Answers to one node's requests.
+        case response(node: String)
     }
 
-    var requestChannel: String { channel("request") }
-    var responseChannel: String { channel("response#\(nodeID)") }
+    /// The channel layout, injective so that no namespace or room can reach another's channel or a control
+    /// channel (`|x|` is x's length in UTF-8 bytes, in decimal):
+    ///
+    ///     P#|N|:N#              namespace broadcasts       P#|N|:N#r|R|:R   room R
+    ///     P#|N|:N#request       cluster requests           P#|N|:N#response#ID   answers to node ID
+    ///
+    /// The namespace's length says where it ends whatever it contains (`#` included); after it, a room channel
+    /// is `r` and a digit, which neither control suffix can be, and the room's length runs to the end.
+    static func channelName(prefix: String, namespace: String, _ kind: ChannelKind) -> String {
+        let base = "\(prefix)#\(namespace.utf8.count):\(namespace)#"
+        switch kind {
+        case .namespace: return base
+        case .room(let room): return base + "r\(room.utf8.count):" + room
+        case .request: return base + "request"
+        case .response(let node): return base + "response#" + node
+        }
+    }
+
+    func channel(_ kind: ChannelKind = .namespace) -> String {
+        Self.channelName(prefix: configuration.channelPrefix, namespace: namespaceName, kind)
+    }
+
+    func channel(_ room: String) -> String { channel(.room(room)) }
+
+    var requestChannel: String { channel(.request) }
+    var responseChannel: String { channel(.response(node: nodeID)) }
 
     // MARK: Lifecycle
 
@@ -232,16 +263,20 @@ public final class RedisAdapter: SocketIOAdapter {
 
     public func broadcast(_ packet: SocketIOPacket, options: BroadcastOptions) {
         if let (log, maxAge) = recoveryLog(for: packet, options: options) {
-            _ = broadcastLogged(packet, options: options, log: log, maxAge: maxAge)
+            _ = try? broadcastLogged(packet, options: options, log: log, maxAge: maxAge)
             return
         }
         let prepared = packet.prepared()
         // Publish before writing to local members: the other nodes then fan out while this one does,
         // instead of waiting for every local write (19 000 frames ≈ 0.4 s on a loaded node).
         if !options.local {
-            let (channel, message) = clusterMessage(prepared, options: options)
-            bus.publishDetached(channel: channel, message: message) { [weak self] error in
-                self?.publishFailed(error)
+            do {
+                let (channel, message) = try clusterMessage(prepared, options: options)
+                bus.publishDetached(channel: channel, message: message) { [weak self] error in
+                    self?.publishFailed(error)
+                }
+            } catch {
+                publishFailed(error)
             }
         }
         local.deliverLocally(prepared, options: options)
@@ -257,7 +292,7 @@ public final class RedisAdapter: SocketIOAdapter {
             local.deliverLocally(prepared, options: options)
             return
         }
-        let (channel, message) = clusterMessage(prepared, options: options)
+        let (channel, message) = try clusterMessage(prepared, options: options)
         // Runs alongside the local writes (as in `broadcast`, the other nodes need not wait for them).
         async let published: Void = bus.publish(channel: channel, message: message)
         local.deliverLocally(prepared, options: options)
@@ -277,14 +312,23 @@ public final class RedisAdapter: SocketIOAdapter {
         return (log, recovery.maxDisconnectionDuration)
     }
 
-    var logName: String { "\(configuration.channelPrefix):\(namespaceName):log" }
+    /// The namespace's event log key (and the prefix of its epoch and session keys), length-prefixed like the
+    /// channels so that no namespace's keys can be another's.
+    var logName: String { "\(configuration.channelPrefix):log:\(namespaceName.utf8.count):\(namespaceName)" }
 
     /// Logs and publishes in one step, then delivers here with the offset the log gave. When the log cannot
     /// be reached, this node's members still get the event, without an offset (it cannot be recovered).
-    private func broadcastLogged(_ packet: SocketIOPacket, options: BroadcastOptions, log: any ClusterLog, maxAge: Duration) -> EventLoopFuture<Void> {
+    private func broadcastLogged(_ packet: SocketIOPacket, options: BroadcastOptions, log: any ClusterLog, maxAge: Duration) throws -> EventLoopFuture<Void> {
         let prepared = packet.prepared()
-        let (channel, message) = clusterMessage(prepared, options: options)
         let local = self.local
+        let channel: String, message: ByteBuffer
+        do {
+            (channel, message) = try clusterMessage(prepared, options: options)
+        } catch {
+            local.deliverLocally(prepared, options: options)
+            publishFailed(error)
+            throw error
+        }
         return log.appendAndPublish(log: logName, entry: message, channel: channel, maxAge: maxAge)
             .flatMapErrorThrowing { [weak self] error in
                 local.deliverLocally(prepared, options: options)
@@ -312,7 +356,7 @@ public final class RedisAdapter: SocketIOAdapter {
         }
     }
 
-    private func clusterMessage(_ prepared: EngineIOPreparedMessage, options: BroadcastOptions) -> (String, ByteBuffer) {
+    private func clusterMessage(_ prepared: EngineIOPreparedMessage, options: BroadcastOptions) throws -> (String, ByteBuffer) {
         var text = prepared.textPacket
         text.moveReaderIndex(forwardBy: 1)   // Engine.IO's "4"
         let message = ClusterBroadcast(
@@ -321,7 +365,7 @@ public final class RedisAdapter: SocketIOAdapter {
         // One room: only the nodes with members hear it. A socket's own room, several rooms or everyone: the
         // namespace channel, once.
         let channel = options.rooms.count == 1 && !Self.looksLikeSocketID(options.rooms.first!) ? channel(options.rooms.first!) : channel()
-        return (channel, message.encode())
+        return (channel, try message.encode())
     }
 
     /// Socket ids are 20 URL-safe characters. A room that merely looks like one also goes on the namespace

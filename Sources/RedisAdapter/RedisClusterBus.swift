@@ -110,7 +110,9 @@ public final class RedisClusterBus: ClusterBus, ClusterLog {
 
     public func subscriberCount(channel: String) async throws -> Int {
         let reply = try await client.send("PUBSUB", "NUMSUB", channel)
-        guard let elements = reply.elements, elements.count == 2, let count = elements[1].integer else {
+        // A count is never negative: anything else is a reply this client does not understand (and would make
+        // the caller's arithmetic overflow).
+        guard let elements = reply.elements, elements.count == 2, let count = elements[1].integer, count >= 0 else {
             throw RedisError.unexpectedReply(reply)
         }
         return Int(count)

@@ -16,6 +16,8 @@ public struct BroadcastOperator: Sendable {
         options.rooms.formUnion(rooms)
         return BroadcastOperator(namespace: namespace, options: options)
     }
+    /// Rooms named from outside (checked at the edge).
+    public func to(_ rooms: [RoomName]) -> BroadcastOperator { to(rooms.map(\.rawValue)) }
     public func `in`(_ rooms: String...) -> BroadcastOperator { to(rooms) }
     public func except(_ rooms: String...) -> BroadcastOperator { except(rooms) }
     public func except(_ rooms: [String]) -> BroadcastOperator {
@@ -23,6 +25,7 @@ public struct BroadcastOperator: Sendable {
         options.except.formUnion(rooms)
         return BroadcastOperator(namespace: namespace, options: options)
     }
+    public func except(_ rooms: [RoomName]) -> BroadcastOperator { except(rooms.map(\.rawValue)) }
     public var local: BroadcastOperator {
         var options = options
         options.local = true
@@ -80,4 +83,13 @@ public struct BroadcastOperator: Sendable {
 public struct ReservedEventError: Error, Sendable, CustomStringConvertible {
     public var event: String
     public var description: String { "\"\(event)\" is a reserved event name" }
+}
+
+/// A join refused because it would take a socket past `SocketIOConfiguration.maxRoomsPerSocket`.
+public struct RoomLimitError: Error, Hashable, Sendable, CustomStringConvertible {
+    /// The cap in force.
+    public let limit: Int
+    /// `too_many_rooms`, for JSON error bodies.
+    public var code: String { "too_many_rooms" }
+    public var description: String { "at most \(limit) rooms per socket" }
 }

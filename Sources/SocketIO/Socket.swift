@@ -159,31 +159,83 @@ public final class Socket: Sendable {
 
     // MARK: Rooms
 
+    /// Joins rooms whose names the server chose itself (unchecked; names from outside are `RoomName`s). A join
+    /// that would take the socket past `SocketIOConfiguration.maxRoomsPerSocket` adds none of its rooms and is
+    /// counted in `SocketIOStats.roomJoinsRefused`; `joinReachable` reports it to the caller.
     public func join(_ rooms: String...) { join(rooms) }
 
     public func join(_ rooms: [String]) {
-        onLoop { [self] in
-            let added: [String] = state.withLock { state in
-                guard !state.left else { return [] }
-                let added = rooms.filter { state.rooms.insert($0).inserted }
-                // Joins made in middleware are remembered and reach the adapter in didConnect.
-                return state.connected ? added : []
+        onLoop { [self] in _ = joinOnLoop(rooms) }
+    }
+
+    /// Joins rooms named from outside (checked at the edge).
+    public func join(_ rooms: [RoomName]) { join(rooms.map(\.rawValue)) }
+
+    enum JoinOutcome { case joined, refused, left }
+
+    /// Adds the rooms, all or none: none when the socket has left, or when they would take it past the room cap
+    /// (its own room does not count). Joins made before the socket is connected (in middleware) are remembered
+    /// and reach the adapter in `didConnect`.
+    func joinOnLoop(_ rooms: [String]) -> JoinOutcome {
+        let limit = namespace.server.configuration.maxRoomsPerSocket
+        let (outcome, added): (JoinOutcome, [String]) = state.withLock { state in
+            guard !state.left else { return (.left, []) }
+            var fresh = Set<String>()
+            for room in rooms where room != id && !state.rooms.contains(room) {
+                fresh.insert(room)
+                // Stop counting at the first room beyond the cap: a request for a million rooms costs no more.
+                if fresh.count > limit { return (.refused, []) }
             }
-            if !added.isEmpty { namespace.adapter.join(self, rooms: added) }
+            let joined = state.rooms.count - (state.rooms.contains(id) ? 1 : 0)
+            guard joined + fresh.count <= limit else { return (.refused, []) }
+            let added = rooms.filter { state.rooms.insert($0).inserted }
+            return (.joined, state.connected ? added : [])
+        }
+        if outcome == .refused {
+            namespace.server.stats.roomJoinRefused()
+            namespace.server.logger.debug("join refused: room cap reached", metadata: ["sid": "\(id)", "limit": "\(limit)"])
+        }
+        if !added.isEmpty { namespace.adapter.join(self, rooms: added) }
+        return outcome
+    }
+
+    /// Whether joining these rooms would stay within the room cap now (a quick check before subscribing them).
+    private func fitsRoomCap(_ rooms: [String]) -> Bool {
+        let limit = namespace.server.configuration.maxRoomsPerSocket
+        return state.withLock { state in
+            var fresh = Set<String>()
+            for room in rooms where room != id && !state.rooms.contains(room) {
+                fresh.insert(room)
+                if fresh.count > limit { return false }
+            }
+            return state.rooms.count - (state.rooms.contains(id) ? 1 : 0) + fresh.count <= limit
         }
     }
 
     /// Joins, and returns once a broadcast to these rooms from any node reaches this socket: a cluster adapter
     /// subscribes a room's channel asynchronously, so answer "subscribed" to a client only after this.
     /// Meant for a connected socket (joins in middleware are made reachable before the CONNECT reply).
-    public func joinReachable(_ rooms: [String]) async {
+    /// Throws `RoomLimitError` (and joins none of them) when the rooms would take the socket past the room cap.
+    public func joinReachable(_ rooms: [RoomName]) async throws(RoomLimitError) {
+        guard await joinReachable(rooms.map(\.rawValue)) else {
+            throw RoomLimitError(limit: namespace.server.configuration.maxRoomsPerSocket)
+        }
+    }
+
+    /// `joinReachable` for names the server chose itself; false when the room cap refused the join.
+    @discardableResult
+    public func joinReachable(_ rooms: [String]) async -> Bool {
+        // Refused before anything is subscribed on the bus: rooms beyond the cap never cost a SUBSCRIBE.
+        guard fitsRoomCap(rooms) else {
+            namespace.server.stats.roomJoinRefused()
+            return false
+        }
         let adapter = namespace.adapter
         // The hold subscribes the channels and waits for them; the join then counts as a member on its loop.
         await adapter.holdRooms(rooms)
-        join(rooms)
-        // Tasks on one loop run in order: once this one has, the join has reached the adapter.
-        try? await eventLoop.submit {}.get()
+        let outcome = try? await eventLoop.submit { [self] in joinOnLoop(rooms) }.get()
         adapter.releaseRooms(rooms)
+        return outcome != .refused
     }
 
     public func leave(_ room: String) {
@@ -193,9 +245,17 @@ public final class Socket: Sendable {
         }
     }
 
+    /// Leaves a room named from outside.
+    public func leave(_ room: RoomName) { leave(room.rawValue) }
+
     /// Broadcast to a room, to everyone in it but this socket.
     public func to(_ rooms: String...) -> BroadcastOperator {
         BroadcastOperator(namespace: namespace, options: BroadcastOptions(rooms: Set(rooms), except: [id]))
+    }
+
+    /// Broadcast to rooms named from outside, to everyone in them but this socket.
+    public func to(_ rooms: RoomName...) -> BroadcastOperator {
+        BroadcastOperator(namespace: namespace, options: BroadcastOptions(rooms: Set(rooms.map(\.rawValue)), except: [id]))
     }
 
     /// Broadcast to the whole namespace but this socket.

@@ -8,22 +8,37 @@ public struct SocketIOConfiguration: Sendable {
     public var connectTimeout: Duration
     /// Default wait for a client's acknowledgement to `emitWithAck`. Default 10 s.
     public var ackTimeout: Duration
-    /// Most binary attachments one packet may announce. Default 10.
+    /// Most binary attachments one packet may announce. Default 10. All of one packet's attachments together
+    /// are bounded by `engine.maxPayload`.
     public var maxAttachments: Int
+    /// How long a binary packet may wait for its attachments; then the connection is closed ("parse error").
+    /// Default 30 s.
+    public var attachmentTimeout: Duration
     /// Connection state recovery. Default nil (off).
     public var connectionStateRecovery: ConnectionStateRecovery?
+    /// Longest room name taken from outside, in UTF-8 bytes (see `RoomName`). Default 256.
+    public var maxRoomNameBytes: Int
+    /// Most rooms one socket may be in, not counting its own; a join beyond is refused (see `Socket.join`), on
+    /// every path: handlers, middleware, recovery, cluster requests. Default 1000.
+    public var maxRoomsPerSocket: Int
 
     public init(
         engine: EngineIOConfiguration = EngineIOConfiguration(path: "/socket.io/"),
         connectTimeout: Duration = .seconds(45),
         ackTimeout: Duration = .seconds(10),
         maxAttachments: Int = 10,
-        connectionStateRecovery: ConnectionStateRecovery? = nil
+        attachmentTimeout: Duration = .seconds(30),
+        connectionStateRecovery: ConnectionStateRecovery? = nil,
+        maxRoomNameBytes: Int = RoomName.defaultMaxBytes,
+        maxRoomsPerSocket: Int = 1000
     ) {
         self.engine = engine
         self.connectTimeout = connectTimeout
         self.ackTimeout = ackTimeout
         self.maxAttachments = maxAttachments
+        self.attachmentTimeout = attachmentTimeout
         self.connectionStateRecovery = connectionStateRecovery
+        self.maxRoomNameBytes = maxRoomNameBytes
+        self.maxRoomsPerSocket = maxRoomsPerSocket
     }
 }

@@ -12,12 +12,16 @@ final class SocketIOConnection: EngineIOSessionDelegate, @unchecked Sendable {
     /// Namespaces whose middleware is still deciding.
     private var connecting: Set<String> = []
     private var connectTimer: Scheduled<Void>?
+    /// Runs while a binary packet awaits its attachments: a packet that never completes is a protocol error.
+    private var attachmentTimer: Scheduled<Void>?
     private var closed = false
 
     init(server: SocketIOServer, session: EngineIOSession) {
         self.server = server
         self.session = session
-        self.decoder = SocketIOPacketDecoder(maxAttachments: server.configuration.maxAttachments)
+        // One packet's attachments together get no more room than one message (`maxPayload`).
+        self.decoder = SocketIOPacketDecoder(maxAttachments: server.configuration.maxAttachments,
+                                             maxAttachmentBytes: server.configuration.engine.maxPayload)
         session.delegate = self
         connectTimer = session.eventLoop.scheduleTask(in: TimeAmount(server.configuration.connectTimeout)) { [self] in
             if sockets.isEmpty { close(reason: .forcedServerClose) }
@@ -38,12 +42,32 @@ final class SocketIOConnection: EngineIOSessionDelegate, @unchecked Sendable {
             close(reason: .parseError)
             return
         }
+        watchAttachments()
         if let packet { handle(packet) }
+    }
+
+    /// Starts the attachment timer when a binary packet begins, stops it when the packet is complete.
+    private func watchAttachments() {
+        if decoder.isAwaitingAttachments {
+            guard attachmentTimer == nil else { return }
+            attachmentTimer = session.eventLoop.scheduleTask(in: TimeAmount(server.configuration.attachmentTimeout)) { [self] in
+                attachmentTimer = nil
+                guard decoder.isAwaitingAttachments else { return }
+                server.logger.debug("binary packet incomplete after the attachment timeout", metadata: ["sid": "\(session.id)"])
+                decoder.reset()
+                close(reason: .parseError)
+            }
+        } else if let timer = attachmentTimer {
+            timer.cancel()
+            attachmentTimer = nil
+        }
     }
 
     func session(_ session: EngineIOSession, didCloseWith reason: EngineIOCloseReason) {
         closed = true
         connectTimer?.cancel()
+        attachmentTimer?.cancel()
+        decoder.reset()
         disconnectAll(reason: DisconnectReason(reason))
     }
 
@@ -177,6 +201,8 @@ final class SocketIOConnection: EngineIOSessionDelegate, @unchecked Sendable {
         guard !closed else { return }
         closed = true
         connectTimer?.cancel()
+        attachmentTimer?.cancel()
+        decoder.reset()
         disconnectAll(reason: reason)
         session.close()
     }

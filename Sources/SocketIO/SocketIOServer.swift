@@ -48,6 +48,17 @@ public final class SocketIOServer: Sendable {
 
     func namespace(named name: String) -> Namespace? { namespaces.withLock { $0[name] } }
 
+    /// The namespace with this name if the server serves it (created by `of` or a handler), without creating one:
+    /// for names that come from outside (a publish, a bridge), where an unknown namespace is an error.
+    public func existingNamespace(_ name: String) -> Namespace? {
+        namespace(named: name.hasPrefix("/") ? name : "/" + name)
+    }
+
+    /// Checks a room name from outside against `configuration.maxRoomNameBytes`.
+    public func roomName(_ name: String) throws(RoomNameError) -> RoomName {
+        try RoomName(name, maxBytes: configuration.maxRoomNameBytes)
+    }
+
     /// Every namespace created so far.
     public var allNamespaces: [Namespace] { namespaces.withLock { Array($0.values) } }
 

@@ -8,6 +8,7 @@ public final class SocketIOStats: Sendable {
     private let sent = Atomic<Int>(0)
     private let delivered = Atomic<Int>(0)
     private let broadcasts = Atomic<Int>(0)
+    private let refusedJoins = Atomic<Int>(0)
     /// Fan-out latencies of sampled broadcasts since the last `drainFanOutSamples()`, bounded.
     private let samples = Mutex<[Duration]>([])
     /// One broadcast in this many has its fan-out timed; timing costs a clock read and an allocation.
@@ -27,6 +28,10 @@ public final class SocketIOStats: Sendable {
     /// Messages handed to clients' connections on this node (a broadcast counts once per recipient).
     public var deliveries: Int { delivered.load(ordering: .relaxed) }
 
+    /// Joins refused because they would take a socket past the room cap.
+    public var roomJoinsRefused: Int { refusedJoins.load(ordering: .relaxed) }
+
+    func roomJoinRefused() { refusedJoins.wrappingAdd(1, ordering: .relaxed) }
     func eventReceived() { received.wrappingAdd(1, ordering: .relaxed) }
     func eventSent() { sent.wrappingAdd(1, ordering: .relaxed) }
     func delivered(_ count: Int) { if count > 0 { delivered.wrappingAdd(count, ordering: .relaxed) } }

@@ -12,6 +12,7 @@ public struct SocketIOProtocolError: Error, Hashable, Sendable, CustomStringConv
         case tooManyAttachments
         case illegalAttachmentsCount
         case badPlaceholder
+        case attachmentsTooLarge
     }
 
     private let base: Base
@@ -44,6 +45,9 @@ public struct SocketIOProtocolError: Error, Hashable, Sendable, CustomStringConv
     /// A `{"_placeholder":true}` object whose `num` is not an integer index of an attachment.
     public static let badPlaceholder = Self(.badPlaceholder)
 
+    /// The attachments of one packet together exceed the decoder's `maxAttachmentBytes`.
+    public static let attachmentsTooLarge = Self(.attachmentsTooLarge)
+
     static func invalidJSON(_ error: JSONParseError) -> Self { Self(.invalidJSON, jsonError: error) }
 
     public static func == (lhs: Self, rhs: Self) -> Bool { lhs.base == rhs.base }
@@ -61,6 +65,7 @@ public struct SocketIOProtocolError: Error, Hashable, Sendable, CustomStringConv
         case .tooManyAttachments: return "too many attachments"
         case .illegalAttachmentsCount: return "Illegal attachments"
         case .badPlaceholder: return "illegal attachments"
+        case .attachmentsTooLarge: return "attachments too large"
         }
     }
 }

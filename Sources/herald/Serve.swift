@@ -33,6 +33,7 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Log format: json or text [HERALD_LOG_FORMAT, default json].") var logFormat: String?
     @OptionGroup(title: "Backend publishing") var publishing: PublishingOptions
     @OptionGroup(title: "Authentication") var auth: AuthOptions
+    @OptionGroup(title: "Rooms and packets") var rooms: RoomOptions
 
     /// Environment first, then flags on top, both under the HERALD_* names.
     func makeConfiguration(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> HeraldConfiguration {
@@ -48,7 +49,8 @@ struct Serve: AsyncParsableCommand {
             "HERALD_REDIS_URL": redisURL, "HERALD_RECOVERY_WINDOW": recoveryWindow.map(String.init),
             "HERALD_DATABASE_URL": databaseURL, "HERALD_LOG_LEVEL": logLevel, "HERALD_LOG_FORMAT": logFormat,
         ]
-        for case let (name, value?) in flags.merging(publishing.settings, uniquingKeysWith: { $1 }).merging(auth.settings, uniquingKeysWith: { $1 }) { settings[name] = value }
+        for case let (name, value?) in flags.merging(publishing.settings, uniquingKeysWith: { $1 }).merging(auth.settings, uniquingKeysWith: { $1 })
+            .merging(rooms.settings, uniquingKeysWith: { $1 }) { settings[name] = value }
         var configuration = HeraldConfiguration()
         do {
             try configuration.apply(settings)

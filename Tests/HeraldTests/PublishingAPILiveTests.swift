@@ -49,6 +49,25 @@ import Testing
         }
     }
 
+    /// A publish never creates a namespace: an unknown one is a 404 with a JSON body, and the server's
+    /// namespaces stay what they were, however many names a backend invents.
+    @Test func publishingToANamespaceTheServerDoesNotServeIsRefused() async throws {
+        try await withPublishingNode { api, main in
+            for index in 0..<20 {
+                let answer = try await api.post(#"{"namespace":"/invented-\#(index)","room":"r","event":"e"}"#)
+                #expect(answer.status == 404, "\(answer.raw)")
+                #expect(answer.header("content-type") == "application/json")
+                #expect(try JSONValue(parsing: answer.body) == ["error": .string("namespace /invented-\(index) is not served")])
+            }
+            let member = try await PollingClient.connect(port: main, room: "still")
+            #expect(try await api.post(#"{"room":"still","event":"here"}"#).status == 202)
+            try await api.marker(rooms: ["still"])
+            #expect(try await member.eventsUntilMarker() == [#"["here"]"#])
+        } inspect: { node in
+            #expect(Set(node.io.allNamespaces.map(\.name)) == ["/", "/admin"])
+        }
+    }
+
     @Test func aRetriedIdempotencyKeyIsDeliveredOnce() async throws {
         try await withPublishingNode { api, main in
             let member = try await PollingClient.connect(port: main, room: "order:1")
@@ -158,7 +177,8 @@ import Testing
 }
 
 /// Starts a node with the API on port 0 (body limit 4096 bytes) and always stops it.
-private func withPublishingNode(_ body: (PublishAPIClient, Int) async throws -> Void) async throws {
+private func withPublishingNode(_ body: (PublishAPIClient, Int) async throws -> Void,
+                                inspect: (HeraldNode) -> Void = { _ in }) async throws {
     var logger = Logger(label: "publishing-test")
     logger.logLevel = .warning
     var configuration = HeraldConfiguration(host: "127.0.0.1", port: 0, threads: 1, drainTimeout: .seconds(1))
@@ -173,6 +193,7 @@ private func withPublishingNode(_ body: (PublishAPIClient, Int) async throws -> 
     try await withRunningNode(node) { node, main in
         let api = try #require(node.apiListeningAddress?.port)
         try await body(PublishAPIClient(port: api), main)
+        inspect(node)
     }
 }
 

@@ -36,8 +36,8 @@ import Testing
         (#"{"room":5,"event":"e"}"#, "room must be a string"),
         (#"{"rooms":["a",5],"event":"e"}"#, "array of strings"),
         (#"{"rooms":[],"event":"e"}"#, "at least one room"),
-        (#"{"room":"","event":"e"}"#, "room must not be empty"),
-        (#"{"room":"a\nb","event":"e"}"#, "control characters"),
+        (#"{"room":"","event":"e"}"#, "room name is empty"),
+        (#"{"room":"a\nb","event":"e"}"#, "room name contains a control character"),
         (#"{"room":"r","event":"e","except":"x"}"#, "except must be an array"),
         (#"{"room":"r","event":""}"#, "event must not be empty"),
         (#"{"room":"r","event":7}"#, "event must be a string"),
@@ -91,7 +91,7 @@ import Testing
         (#"{"orderId":{"a":1},"newStatus":"x"}"#, "non-empty string or an integer"),
         (#"{"orderId":null,"newStatus":"x"}"#, "non-empty string or an integer"),
         (#"{"orderId":"1"}"#, "field newStatus is missing"),
-        (#"{"orderId":"a\u0000b","newStatus":"x"}"#, "control characters"),
+        (#"{"orderId":"a\u0000b","newStatus":"x"}"#, "room name contains a control character"),
         (#"["orderId"]"#, "must be a JSON object"),
         ("{nope", "malformed JSON"),
     ])
@@ -277,7 +277,9 @@ import Testing
 
     static func make(bridges: [JSONValue]) throws -> (PublishingListener, FakeSubscriber, Recorder) {
         let recorder = Recorder()
-        let publisher = Publisher(idempotency: InMemoryIdempotencyStore(window: .seconds(60), capacity: 100)) { request, scope in
+        // The server serves "/" and "/admin" only.
+        let publisher = Publisher(idempotency: InMemoryIdempotencyStore(window: .seconds(60), capacity: 100),
+                                  serves: { ["/", "/admin"].contains($0) }) { request, scope in
             recorder.deliveries.withLock { $0.append((request, scope)) }
         }
         let definitions = try bridges.map { try BridgeDefinition(json: $0) }
@@ -295,6 +297,8 @@ import Testing
         subscriber.publish("garbage", to: "herald:publish")
         subscriber.publish(#"{"room":"order:1","event":"disconnect"}"#, to: "herald:publish")
         subscriber.publish(#"{"rooms":["a","b"],"except":["c"],"event":"x","args":[1,2]}"#, to: "herald:publish")
+        // Ignored and counted as bad: a publish never creates a namespace.
+        subscriber.publish(#"{"namespace":"/invented","room":"a","event":"x"}"#, to: "herald:publish")
 
         #expect(recorder.requests == [
             PublishRequest(rooms: ["order:1"], event: "order:updated", args: [["s": 1]], idempotencyKey: "k"),
@@ -302,7 +306,7 @@ import Testing
         ])
         // Every node receives the message: each delivers to its own members only.
         #expect(recorder.scopes == [.local, .local])
-        #expect(listener.currentStats.envelope == .init(delivered: 2, duplicates: 1, bad: 2))
+        #expect(listener.currentStats.envelope == .init(delivered: 2, duplicates: 1, bad: 3))
     }
 
     @Test func bridgesDeliverAndCountPerBridge() async throws {

@@ -14,13 +14,27 @@ import Testing
         #expect(decoded.options.local, "a received broadcast is delivered on this node only")
     }
 
-    @Test(arguments: [[UInt8](), [0x48, 0x31], [0x48, 0x31, 0, 0, 5], Array("not a broadcast".utf8)])
+    @Test(arguments: [[UInt8](), [0x48, 0x33], [0x48, 0x33, 0, 0, 0, 0, 5], Array("not a broadcast".utf8)])
     func truncatedOrForeignMessagesAreRefused(bytes: [UInt8]) {
         #expect(throws: ClusterBroadcast.DecodeError.self) { try ClusterBroadcast.decode(ByteBuffer(bytes: bytes)) }
     }
 
+    /// Regression: a 70 000-byte room trapped the 16-bit length conversion and killed the node.
+    @Test func roomsLongerThan64KiBRoundTrip() throws {
+        let room = "chat:" + String(repeating: "A", count: 70_000)
+        let broadcast = ClusterBroadcast(origin: "n", rooms: [room], except: [], volatile: false, text: ByteBuffer(string: #"2["x"]"#), attachments: [])
+        #expect(try ClusterBroadcast.decode(broadcast.encode()) == broadcast)
+    }
+
+    /// A forged count is refused before anything is reserved for it.
+    @Test func countsBeyondTheMessageAreRefused() {
+        var bytes: [UInt8] = [0x48, 0x33, 0, 0, 0, 0, 1, 0x6E]   // magic, flags, origin "n"
+        bytes += [0xFF, 0xFF, 0xFF, 0xFF]   // 4 billion rooms
+        #expect(throws: ClusterBroadcast.DecodeError.self) { try ClusterBroadcast.decode(ByteBuffer(bytes: bytes)) }
+    }
+
     @Test func loggedBroadcastsCarryTheirOffset() throws {
-        let entry = ClusterBroadcast(origin: "n", rooms: [], except: [], volatile: false, text: ByteBuffer(string: #"2["x"]"#), attachments: []).encode()
+        let entry = try ClusterBroadcast(origin: "n", rooms: [], except: [], volatile: false, text: ByteBuffer(string: #"2["x"]"#), attachments: []).encode()
         let message = LoggedBroadcast.join(offset: "epoch:1700000000000-0", entry: entry)
         let split = try #require(LoggedBroadcast.split(message))
         #expect(split.offset == "epoch:1700000000000-0")

@@ -62,7 +62,7 @@ import Testing
             _ = try await cluster.client(on: 1)
             // A third "node" that listens for requests but never answers.
             let silent = cluster.hub.node()
-            try await silent.subscribe(channel: "herald#/#request#") { _ in }
+            try await silent.subscribe(channel: "herald#1:/#request") { _ in }
             do {
                 _ = try await cluster.nodes[0].io.fetchSockets()
                 Issue.record("expected a ClusterError")

@@ -28,6 +28,14 @@ private let goldenVectors: [(String, RESPValue)] = [
 ]
 
 @Suite struct RESPDecoderTests {
+    /// A length up to the configured maximum is awaited, never added to (Int.max + 2 used to trap).
+    @Test func hugeDeclaredBulkLengthsWaitInsteadOfOverflowing() throws {
+        var buffer = ByteBuffer(string: "$\(Int64.max)\r\nabc")
+        #expect(try RESPDecoder(limits: RESPDecoderLimits(maxBulkLength: .max)).decode(&buffer) == nil)
+        var refused = ByteBuffer(string: "$\(Int64.max)\r\nabc")
+        #expect(throws: RESPDecodingError.self) { try RESPDecoder().decode(&refused) }
+    }
+
     @Test(arguments: goldenVectors.indices)
     func goldenVector(_ index: Int) throws {
         let (wire, expected) = goldenVectors[index]

@@ -116,6 +116,20 @@ private func decodeOne(_ text: String, maxAttachments: Int = 10) throws(SocketIO
         #expect(try decoder.decode(text: ByteBuffer(string: #"2["next"]"#)) == .event("next"))
     }
 
+    @Test func attachmentsOfOnePacketAreBoundedTogether() throws {
+        var decoder = SocketIOPacketDecoder(maxAttachmentBytes: 5)
+        let text = #"53-["up",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1},{"_placeholder":true,"num":2}]"#
+        #expect(try decoder.decode(text: ByteBuffer(string: text)) == nil)
+        #expect(try decoder.decode(binary: bytes([1, 2])) == nil)
+        #expect(try decoder.decode(binary: bytes([3, 4])) == nil)
+        #expect(throws: SocketIOProtocolError.attachmentsTooLarge) { try decoder.decode(binary: bytes([5, 6])) }
+        #expect(!decoder.isAwaitingAttachments, "the partial packet is dropped")
+        // Exactly at the bound is fine, and the count starts again with each packet.
+        #expect(try decoder.decode(text: ByteBuffer(string: #"52-["up",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]"#)) == nil)
+        #expect(try decoder.decode(binary: bytes([1, 2])) == nil)
+        #expect(try decoder.decode(binary: bytes([3, 4, 5])) == .event("up", [.binary(bytes([1, 2])), .binary(bytes([3, 4, 5]))]))
+    }
+
     @Test func nestedBinaryInObjectsAndArrays() throws {
         let packet = SocketIOPacket.event("upload", [
             ["file": .binary(bytes([1])), "meta": ["thumbs": [.binary(bytes([2])), "x", .binary(bytes([3]))]]],

@@ -60,6 +60,7 @@ public struct PublishAPI: Sendable {
             switch try await publisher.publishConfirmed(publish) {
             case .delivered: return .json(.accepted, #"{"delivered":true,"idempotent":false}"#)
             case .duplicate: return .json(.ok, #"{"delivered":true,"idempotent":true}"#)
+            case .unknownNamespace: return Self.error(.notFound, "namespace \(publish.namespace) is not served")
             }
         } catch {
             // Not pretending: this node's clients got it, the other nodes' did not.

@@ -1,4 +1,5 @@
 import NIOCore
+import SocketIO
 import SocketIOProtocol
 
 /// One event to deliver to rooms: what the HTTP API, the Redis envelope channel and the bridges all produce.
@@ -59,7 +60,14 @@ public enum PublishValidation {
         }
     }
 
-    public static func checkRoom(_ room: String) throws(PublishRequestError) { try checkName(room, "room") }
+    /// The rules of `RoomName`, the one room-name check of every path that takes a room from outside.
+    public static func checkRoom(_ room: String) throws(PublishRequestError) {
+        do throws(RoomNameError) {
+            _ = try RoomName(room)
+        } catch {
+            throw PublishRequestError("\(error)")
+        }
+    }
 
     public static func checkEvent(_ event: String) throws(PublishRequestError) {
         try checkName(event, "event")

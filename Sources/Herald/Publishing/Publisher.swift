@@ -13,6 +13,8 @@ public enum PublishOutcome: Sendable, Hashable {
     case delivered
     /// The idempotency key was already used within the window; nothing was sent again.
     case duplicate
+    /// The namespace is not one this server serves: nothing was sent (a publish never creates a namespace).
+    case unknownNamespace
 }
 
 /// The one delivery function behind the HTTP API, the envelope channel and the bridges.
@@ -23,18 +25,21 @@ public final class Publisher: Sendable {
     public let idempotency: any IdempotencyStore
     private let deliver: Deliver
     private let deliverConfirmed: DeliverConfirmed
+    private let serves: @Sendable (String) -> Bool
 
     /// `deliver` does the emit; tests record instead. `deliverConfirmed` is the cluster-wide emit that
-    /// returns once every node can receive it (defaults to `deliver`).
-    public init(idempotency: any IdempotencyStore, deliver: @escaping Deliver, deliverConfirmed: DeliverConfirmed? = nil) {
+    /// returns once every node can receive it (defaults to `deliver`). `serves` says whether a namespace exists.
+    public init(idempotency: any IdempotencyStore, serves: @escaping @Sendable (String) -> Bool = { _ in true },
+                deliver: @escaping Deliver, deliverConfirmed: DeliverConfirmed? = nil) {
         self.idempotency = idempotency
+        self.serves = serves
         self.deliver = deliver
         self.deliverConfirmed = deliverConfirmed ?? { request in deliver(request, .cluster) }
     }
 
-    /// Emits through `io`: encoded once, then the adapter fans out.
+    /// Emits through `io`: encoded once, then the adapter fans out. Only to namespaces `io` already serves.
     public convenience init(io: SocketIOServer, idempotency: any IdempotencyStore) {
-        self.init(idempotency: idempotency, deliver: { [io] request, scope in
+        self.init(idempotency: idempotency, serves: { [io] in io.existingNamespace($0) != nil }, deliver: { [io] request, scope in
             var audience = Self.audience(io, request)
             if scope == .local { audience = audience.local }
             audience.emit(request.event, args: request.args)
@@ -44,6 +49,7 @@ public final class Publisher: Sendable {
     }
 
     private static func audience(_ io: SocketIOServer, _ request: PublishRequest) -> BroadcastOperator {
+        // `serves` was asked first; a namespace is never removed, so `of` finds it and creates nothing.
         let audience = io.of(request.namespace).all.to(request.rooms)
         return request.except.isEmpty ? audience : audience.except(request.except)
     }
@@ -51,6 +57,7 @@ public final class Publisher: Sendable {
     /// The HTTP API's path: the key is claimed cluster-wide when the store can, and the call returns once the
     /// cluster took the event; it throws when the cluster cannot be reached (this node's clients got it anyway).
     public func publishConfirmed(_ request: PublishRequest) async throws -> PublishOutcome {
+        guard serves(request.namespace) else { return .unknownNamespace }
         if let key = request.idempotencyKey, !(await idempotency.claimAcrossCluster(key)) { return .duplicate }
         try await deliverConfirmed(request)
         return .delivered
@@ -58,6 +65,7 @@ public final class Publisher: Sendable {
 
     /// Delivers a request that went through `PublishRequest`'s validation.
     public func publish(_ request: PublishRequest, scope: PublishDeliveryScope) -> PublishOutcome {
+        guard serves(request.namespace) else { return .unknownNamespace }
         if let key = request.idempotencyKey, !idempotency.claim(key) { return .duplicate }
         deliver(request, scope)
         return .delivered

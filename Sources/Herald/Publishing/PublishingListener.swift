@@ -47,7 +47,16 @@ public final class PublishingListener: Sendable {
             let request = try PublishRequest(json: payload)
             let outcome = publisher.publish(request, scope: .local)
             stats.withLock { stats in
-                if outcome == .delivered { stats.envelope.delivered += 1 } else { stats.envelope.duplicates += 1 }
+                switch outcome {
+                case .delivered: stats.envelope.delivered += 1
+                case .duplicate: stats.envelope.duplicates += 1
+                case .unknownNamespace: stats.envelope.bad += 1
+                }
+            }
+            if outcome == .unknownNamespace {
+                logger.warning("publishing: envelope for a namespace this server does not serve", metadata: [
+                    "channel": "\(channel)", "namespace": "\(request.namespace)",
+                ])
             }
         } catch {
             stats.withLock { $0.envelope.bad += 1 }
@@ -62,8 +71,19 @@ public final class PublishingListener: Sendable {
         let bridge = bridges[index]
         do {
             let request = try bridge.request(for: payload)
-            _ = publisher.publish(request, scope: .local)
-            stats.withLock { $0.bridges[index].counters.delivered += 1 }
+            let outcome = publisher.publish(request, scope: .local)
+            stats.withLock { stats in
+                switch outcome {
+                case .delivered: stats.bridges[index].counters.delivered += 1
+                case .duplicate: stats.bridges[index].counters.duplicates += 1
+                case .unknownNamespace: stats.bridges[index].counters.bad += 1
+                }
+            }
+            if outcome == .unknownNamespace {
+                logger.warning("publishing: bridge for a namespace this server does not serve", metadata: [
+                    "bridge": "\(bridge.name)", "namespace": "\(request.namespace)",
+                ])
+            }
         } catch {
             stats.withLock { $0.bridges[index].counters.bad += 1 }
             logger.warning("publishing: bad message on a bridged channel", metadata: [

@@ -103,7 +103,8 @@ public struct RESPDecoder: Sendable {
             guard length >= 0 else { throw RESPDecodingError.invalidInteger }
             guard length <= limits.maxBulkLength else { throw RESPDecodingError.bulkTooLong(Int(length)) }
             let n = Int(length)
-            guard buffer.readableBytes >= n + 2 else { return nil }
+            // Subtracting, so a configured maximum near Int.max cannot overflow.
+            guard buffer.readableBytes >= 2, buffer.readableBytes - 2 >= n else { return nil }
             let payload = buffer.readSlice(length: n)!
             guard buffer.readInteger(as: UInt16.self) == 0x0D0A else {
                 throw RESPDecodingError.invalidLineTerminator

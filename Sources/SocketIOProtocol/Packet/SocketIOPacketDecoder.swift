@@ -7,14 +7,18 @@ import NIOCore
 /// is back in its initial state (the connection should normally be closed anyway).
 public struct SocketIOPacketDecoder: Sendable {
     public let maxAttachments: Int
+    public let maxAttachmentBytes: Int
 
     private var pending: SocketIOPacket?
     private var expectedAttachments = 0
     private var attachments: [ByteBuffer] = []
+    private var attachmentBytes = 0
 
-    /// A packet announcing more attachments than `maxAttachments` is a decode error (DoS guard).
-    public init(maxAttachments: Int = 10) {
+    /// A packet announcing more attachments than `maxAttachments`, or whose attachments together exceed
+    /// `maxAttachmentBytes`, is a decode error: what one packet can make the decoder hold is bounded in count and bytes.
+    public init(maxAttachments: Int = 10, maxAttachmentBytes: Int = .max) {
         self.maxAttachments = maxAttachments
+        self.maxAttachmentBytes = maxAttachmentBytes
     }
 
     public var isAwaitingAttachments: Bool { pending != nil }
@@ -24,6 +28,7 @@ public struct SocketIOPacketDecoder: Sendable {
         pending = nil
         expectedAttachments = 0
         attachments = []
+        attachmentBytes = 0
     }
 
     /// Text part of a packet. Returns the packet, or nil when it awaits binary attachments.
@@ -54,6 +59,12 @@ public struct SocketIOPacketDecoder: Sendable {
     /// A binary attachment. Returns the reconstructed packet (placeholders replaced by .binary) when the last one arrives.
     public mutating func decode(binary buffer: ByteBuffer) throws(SocketIOProtocolError) -> SocketIOPacket? {
         guard var packet = pending else { throw .unexpectedBinary }
+        // Compared without adding, so no size can overflow.
+        guard buffer.readableBytes <= maxAttachmentBytes - attachmentBytes else {
+            reset()
+            throw .attachmentsTooLarge
+        }
+        attachmentBytes += buffer.readableBytes
         attachments.append(buffer)
         guard attachments.count == expectedAttachments else { return nil }
         packet.data = packet.data.map { Self.replacingPlaceholders(in: $0, with: attachments) }
