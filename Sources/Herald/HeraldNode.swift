@@ -109,6 +109,7 @@ public final class HeraldNode: Service, Sendable {
         } else {
             demo = nil
         }
+        let publicMetrics = !configuration.dashboard.metricsOnAPIListener(apiEnabled: configuration.publishing.apiPort != nil)
         io.engine.setRoutes { [self] request in
             switch (request.method, request.path) {
             case (.GET, "/health"):
@@ -116,8 +117,8 @@ public final class HeraldNode: Service, Sendable {
             case (.GET, "/ready"):
                 let (ready, body) = readiness
                 return .json(ready ? .ok : .serviceUnavailable, body.jsonString)
-            case (.GET, "/metrics"):
-                return .text(.ok, metrics.exposition(), contentType: HeraldMetrics.contentType)
+            case (.GET, "/metrics") where publicMetrics:
+                return metrics.response()
             default:
                 if let response = await DemoSite.route(request, site: demo) { return response }
                 return await chat.route(request)

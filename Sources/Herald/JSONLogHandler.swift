@@ -42,7 +42,8 @@ public struct JSONLogHandler: LogHandler {
             case "\n": result += "\\n"
             case "\r": result += "\\r"
             case "\t": result += "\\t"
-            case let c where c.value < 0x20: result += String(format: "\\u%04x", c.value)
+            // C1 controls, separators and bidi overrides too: raw, they act on a terminal or reorder a line.
+            case let c where TextLogHandler.needsEscape(c): result += String(format: "\\u%04x", c.value)
             default: result.unicodeScalars.append(scalar)
             }
         }

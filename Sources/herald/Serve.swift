@@ -93,7 +93,7 @@ func bootstrapLogging(format: HeraldConfiguration.LogFormat, level: Logger.Level
         var handler: any LogHandler
         switch format {
         case .json: handler = JSONLogHandler(label: label)
-        case .text: handler = StreamLogHandler.standardError(label: label)
+        case .text: handler = TextLogHandler(label: label)
         }
         handler.logLevel = level
         return handler

@@ -33,7 +33,7 @@ import Testing
             (#"{"room":"chat:1","text":"12345678901"}"#, .textTooLong),
             // One character of 41 bytes: a letter and twenty combining acute accents.
             (#"{"room":"chat:1","text":"a\#(String(repeating: "\u{301}", count: 20))"}"#, .textTooLong),
-            ("{\"room\":\"chat:\(String(repeating: "r", count: 200))\",\"text\":\"hi\"}", .invalidRoom),
+            ("{\"room\":\"chat:\(String(repeating: "r", count: 260))\",\"text\":\"hi\"}", .invalidRoom),
             (#"{"room":"chat:\u0007","text":"hi"}"#, .invalidRoom),
             (#"{"room":"chat:1","text":"hi","clientMessageId":7}"#, .invalidPayload),
             (#"{"room":"chat:1","text":"hi","clientMessageId":""}"#, .invalidPayload),

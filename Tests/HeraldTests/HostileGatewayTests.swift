@@ -1,5 +1,6 @@
 import Foundation
-import Herald
+@testable import Herald
+import Logging
 import HeraldTesting
 import NIOPosix
 import SocketIO
@@ -220,5 +221,55 @@ import Testing
         try auth.apply(["HERALD_JWT_UNTYPED_GRANTS": "0"])
         #expect(!auth.acceptUntypedGrants)
         #expect(throws: HeraldConfiguration.SettingError.self) { try auth.apply(["HERALD_JWT_UNTYPED_GRANTS": "maybe"]) }
+    }
+}
+
+/// Text a client chose (room and event names, user agents, ids) cannot forge or disguise a log line.
+@Suite struct LogEscapingTests {
+    @Test func clientTextCannotStartALineInEitherFormat() throws {
+        let room = "chat:x\n2026-12-07T20:00:00.000Z critical herald: admin logged in\u{202E}\u{85}\\"
+        let line = TextLogHandler.line(time: "T", level: .info, label: "herald", message: "joined \(room)",
+                                       metadata: ["room": .string(room), "agent": "a\rb\u{1b}[31m"])
+        #expect(line == #"T info herald: agent=a\rb\u{1b}[31m room=chat:x\n2026-12-07T20:00:00.000Z critical herald: admin logged in\u{202e}\u{85}\\ joined chat:x\n2026-12-07T20:00:00.000Z critical herald: admin logged in\u{202e}\u{85}\\"# + "\n")
+        #expect(line.filter(\.isNewline).count == 1)
+        let json = JSONLogHandler.escape(room)
+        #expect(json == #"chat:x\n2026-12-07T20:00:00.000Z critical herald: admin logged in\u202e\u0085\\"#)
+        #expect(try JSONValue(parsing: "\"\(json)\"") == .string(room))
+    }
+}
+
+/// `/metrics` tells outsiders the node's traffic and refusals: on the private API listener when it is on.
+@Suite struct MetricsListenerTests {
+    func withAPINode(_ listener: DashboardConfiguration.MetricsListener, _ body: (Int, Int) async throws -> Void) async throws {
+        var logger = Logger(label: "metrics-listener-test")
+        logger.logLevel = .critical
+        var configuration = HeraldConfiguration(host: "127.0.0.1", port: 0, threads: 1, drainTimeout: .seconds(1))
+        configuration.publishing = PublishingConfiguration(apiPort: 0, apiKey: "metrics-test-key")
+        configuration.dashboard.metricsListener = listener
+        configuration.dashboard.bootstrapMetricsSystem = false
+        try await withRunningNode(HeraldNode(configuration: configuration, logger: logger)) { node, port in
+            try await body(port, try #require(node.apiListeningAddress?.port))
+        }
+    }
+
+    @Test func metricsMoveToTheAPIListenerUnlessKeptPublic() async throws {
+        try await withAPINode(.automatic) { port, api in
+            #expect(try await RawHTTP.get("/metrics", port: port).status == 404)
+            let metrics = try await RawHTTP.get("/metrics", port: api)
+            #expect(metrics.status == 200)
+            #expect(metrics.body.contains("herald_sessions"), "\(metrics.body)")
+        }
+        try await withAPINode(.publicListener) { port, api in
+            let onPublic = try await RawHTTP.get("/metrics", port: port)
+            let onAPI = try await RawHTTP.get("/metrics", port: api)
+            #expect(onPublic.status == 200)
+            #expect(onAPI.status == 404)
+        }
+        var dashboard = DashboardConfiguration()
+        #expect(dashboard.metricsListener == .automatic)
+        #expect(!dashboard.metricsOnAPIListener(apiEnabled: false))
+        try dashboard.apply(["HERALD_METRICS_LISTENER": "public"])
+        #expect(dashboard.metricsListener == .publicListener)
+        #expect(throws: HeraldConfiguration.SettingError.self) { try dashboard.apply(["HERALD_METRICS_LISTENER": "private"]) }
     }
 }

@@ -5,12 +5,14 @@ import SocketIOProtocol
 
 /// The built-in `subscribe`, `unsubscribe` and `refresh` requests.
 extension AuthGateway {
-    /// Longest room name accepted from a client, in bytes.
-    public static let maxRoomLength = 200
-
-    static func validRoom(_ room: String) -> Bool {
-        !room.isEmpty && room.utf8.count <= maxRoomLength
-            && !room.unicodeScalars.contains { $0.properties.generalCategory == .control }
+    /// The room a request names, checked as a `RoomName` with the server's bound.
+    static func room(_ request: JSONValue?, of socket: Socket) -> Result<RoomName, AuthError> {
+        guard case .string(let name)? = request?["room"] else { return .failure(AuthError(.invalidRoom, "send {room}")) }
+        do {
+            return .success(try RoomName(name, maxBytes: socket.namespace.server.configuration.maxRoomNameBytes))
+        } catch {
+            return .failure(AuthError(.invalidRoom, error.description))
+        }
     }
 
     func subscribe(_ socket: Socket, context: AuthContext, request: JSONValue?) async -> AuthReply {
@@ -31,9 +33,13 @@ extension AuthGateway {
 
     private func decideSubscription(_ socket: Socket, context: AuthContext, request: JSONValue?) async -> AuthReply {
         guard case .object? = request else { return .refused(AuthError(.invalidRequest, "send {room, token?}")) }
-        guard case .string(let room)? = request?["room"], Self.validRoom(room), room != socket.id else {
-            return .refused(AuthError(.invalidRoom, "room must be a non-empty name of at most \(Self.maxRoomLength) bytes"))
+        let roomName: RoomName
+        switch Self.room(request, of: socket) {
+        case .success(let name): roomName = name
+        case .failure(let error): return .refused(error)
         }
+        let room = roomName.rawValue
+        guard room != socket.id else { return .refused(AuthError(.invalidRoom, "a socket's own room is not a subscription")) }
         if room == context.personalRoom { return .ok }
         let grant: String?
         switch request?["token"] {
@@ -91,7 +97,13 @@ extension AuthGateway {
         case .admitted?:
             if grantExpiry != nil { publishIdentity(socket) }
             // The ack says "subscribed": a publish from any node right after it must reach this socket.
-            await socket.joinReachable([room])
+            do {
+                try await socket.joinReachable([roomName])
+            } catch {
+                // The server's own cap on rooms per socket (every path, chat included) refused it: free the slot.
+                state.withLock { _ = $0.sessions[socket.id]?.subscribed.remove(room) }
+                return .refused(AuthError(.tooManyRooms, "at most \(error.limit) rooms per connection"))
+            }
             return .ok
         case .refused(let error, let disconnect)?:
             if disconnect { socket.disconnect() }
@@ -100,8 +112,10 @@ extension AuthGateway {
     }
 
     func unsubscribe(_ socket: Socket, context: AuthContext, request: JSONValue?) -> AuthReply {
-        guard case .string(let room)? = request?["room"], Self.validRoom(room) else {
-            return .refused(AuthError(.invalidRoom, "send {room}"))
+        let room: String
+        switch Self.room(request, of: socket) {
+        case .success(let name): room = name.rawValue
+        case .failure(let error): return .refused(error)
         }
         guard room != socket.id, room != context.personalRoom else {
             return .refused(AuthError(.invalidRoom, "the personal room cannot be left"))

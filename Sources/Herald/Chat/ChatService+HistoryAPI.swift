@@ -21,9 +21,11 @@ extension ChatService {
             return response
         }
         // Clients write chat%3A42 or chat:42; both name the room chat:42.
-        let room = HTTPQuery.percentDecoded(encoded, plusAsSpace: false)
-        guard AuthGateway.validRoom(room) else {
-            return Self.error(.badRequest, ChatError(.invalidRoom, "room must be a name of at most \(AuthGateway.maxRoomLength) bytes without control characters"))
+        let room: String
+        do throws(ChatError) {
+            room = try Self.roomName(HTTPQuery.percentDecoded(encoded, plusAsSpace: false), maxBytes: maxRoomNameBytes).rawValue
+        } catch {
+            return Self.error(.badRequest, error)
         }
         guard Self.isChatRoom(room) else {
             return Self.error(.notFound, ChatError(.notChatRoom, "chat rooms start with \(ChatConfiguration.roomPrefix)"))

@@ -8,7 +8,8 @@ extension ChatService {
     func send(_ socket: Socket, _ event: SocketIOEvent) {
         let request: SendRequest
         do {
-            request = try SendRequest(event[0], maxLength: configuration.maxMessageLength, maxBytes: configuration.maxMessageBytes)
+            request = try SendRequest(event[0], maxLength: configuration.maxMessageLength, maxBytes: configuration.maxMessageBytes,
+                                      maxRoomBytes: socket.namespace.server.configuration.maxRoomNameBytes)
         } catch {
             event.ack(error.ack)
             return
@@ -52,23 +53,27 @@ extension ChatService {
 
     /// `chat:join {room}` (or `"room"`): joins when the authorizer allows, acks `{ok}`, then sends `chat:history`.
     func join(_ socket: Socket, _ event: SocketIOEvent) {
-        let room: String
+        let name: String
         switch event[0] {
-        case .string(let name)?: room = name
+        case .string(let text)?: name = text
         case .object(let object)?:
-            guard case .string(let name)? = object["room"] else {
+            guard case .string(let text)? = object["room"] else {
                 event.ack(ChatError(.invalidPayload, "expected {room}").ack)
                 return
             }
-            room = name
+            name = text
         default:
             event.ack(ChatError(.invalidPayload, "expected {room}").ack)
             return
         }
-        guard AuthGateway.validRoom(room) else {
-            event.ack(ChatError(.invalidRoom, "room must be a name of at most \(AuthGateway.maxRoomLength) bytes without control characters").ack)
+        let roomName: RoomName
+        do throws(ChatError) {
+            roomName = try Self.roomName(name, maxBytes: socket.namespace.server.configuration.maxRoomNameBytes)
+        } catch {
+            event.ack(error.ack)
             return
         }
+        let room = roomName.rawValue
         guard Self.isChatRoom(room) else {
             event.ack(ChatError(.notChatRoom, "chat rooms start with \(ChatConfiguration.roomPrefix)").ack)
             return
@@ -86,10 +91,21 @@ extension ChatService {
         case .reserved:
             // Acked once a message sent from any node reaches the socket, so nothing after the ack is missed.
             Task {
-                await socket.joinReachable([room])
+                let joined: RoomLimitError?
+                do throws(RoomLimitError) {
+                    try await socket.joinReachable([roomName])
+                    joined = nil
+                } catch {
+                    joined = error
+                }
                 state.withLock { state in
                     state.joining[socket.id]?.remove(room)
                     if state.joining[socket.id]?.isEmpty == true { state.joining[socket.id] = nil }
+                }
+                if let refusal = joined {
+                    // The server's cap on rooms per socket, over every kind of room.
+                    event.ack(ChatError(.tooManyRooms, refusal.description).ack)
+                    return
                 }
                 event.ack(["ok": true])
                 didJoin(socket, room: room)
@@ -98,6 +114,15 @@ extension ChatService {
     }
 
     enum JoinReservation { case reserved, alreadyIn, tooManyRooms }
+
+    /// `name` as a checked room name, or `invalid_room` saying why not.
+    static func roomName(_ name: String, maxBytes: Int) throws(ChatError) -> RoomName {
+        do {
+            return try RoomName(name, maxBytes: maxBytes)
+        } catch {
+            throw ChatError(.invalidRoom, error.description)
+        }
+    }
 
     /// Counts joins still on their way with the rooms the socket is in, so a burst of joins cannot pass the cap
     /// nor a quick repeat send the history twice.
@@ -150,14 +175,12 @@ struct SendRequest: Equatable {
         self.clientMessageID = clientMessageID
     }
 
-    init(_ payload: JSONValue?, maxLength: Int, maxBytes: Int) throws(ChatError) {
+    init(_ payload: JSONValue?, maxLength: Int, maxBytes: Int, maxRoomBytes: Int = RoomName.defaultMaxBytes) throws(ChatError) {
         guard case .object(let object)? = payload else {
             throw ChatError(.invalidPayload, "expected {room, text, clientMessageId?}")
         }
         guard case .string(let room)? = object["room"] else { throw ChatError(.invalidPayload, "room must be a string") }
-        guard AuthGateway.validRoom(room) else {
-            throw ChatError(.invalidRoom, "room must be a name of at most \(AuthGateway.maxRoomLength) bytes without control characters")
-        }
+        _ = try ChatService.roomName(room, maxBytes: maxRoomBytes)
         guard ChatService.isChatRoom(room) else {
             throw ChatError(.notChatRoom, "chat rooms start with \(ChatConfiguration.roomPrefix)")
         }

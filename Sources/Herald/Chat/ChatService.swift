@@ -31,7 +31,11 @@ public final class ChatService: Sendable {
         var requestClaims: ChatRequestClaims = { _ in nil }
         /// Per socket id, `chat:join`s admitted but not yet applied; emptied as each completes.
         var joining: [String: Set<String>] = [:]
+        /// The room name bound of the server the service is installed on (for the history API).
+        var maxRoomNameBytes = RoomName.defaultMaxBytes
     }
+
+    var maxRoomNameBytes: Int { state.withLock { $0.maxRoomNameBytes } }
 
     /// `store` replaces the configured database (tests, embedding); otherwise `open()` opens `configuration.database`.
     public init(configuration: ChatConfiguration = ChatConfiguration(), store: (any MessageStore)? = nil, logger: Logger) {
@@ -118,6 +122,7 @@ public final class ChatService: Sendable {
 
     /// Registers `chat:send` and `chat:join` on every socket of `namespace`.
     public func install(on namespace: Namespace) {
+        state.withLock { $0.maxRoomNameBytes = namespace.server.configuration.maxRoomNameBytes }
         namespace.onConnection { [self] socket in
             socket.on("chat:send") { [self] event in send(socket, event) }
             socket.on("chat:join") { [self] event in join(socket, event) }

@@ -1,5 +1,5 @@
 extension DashboardConfiguration {
-    /// Applies the `HERALD_DASHBOARD*` and `HERALD_NODE_ID` settings present in `settings`.
+    /// Applies the `HERALD_DASHBOARD*`, `HERALD_NODE_ID` and `HERALD_METRICS_LISTENER` settings present in `settings`.
     public mutating func apply(_ settings: [String: String]) throws {
         typealias SettingError = HeraldConfiguration.SettingError
         if let flag = settings["HERALD_DASHBOARD"] {
@@ -14,5 +14,11 @@ extension DashboardConfiguration {
             self.room = room
         }
         if let id = settings["HERALD_NODE_ID"], !id.isEmpty { nodeID = id }
+        if let text = settings["HERALD_METRICS_LISTENER"] {
+            guard let listener = MetricsListener(rawValue: text) else {
+                throw SettingError(description: "HERALD_METRICS_LISTENER must be auto, public or api, got \(text)")
+            }
+            metricsListener = listener
+        }
     }
 }

@@ -11,14 +11,36 @@ public struct DashboardConfiguration: Sendable {
     /// Whether the node bootstraps the process-wide swift-metrics system with its Prometheus registry
     /// (the first node of the process does, once). Turn off when the host application bootstraps its own. Default on.
     public var bootstrapMetricsSystem: Bool
+    /// Which listener serves `/metrics` (`HERALD_METRICS_LISTENER`: `auto`, `public` or `api`). Default `auto`:
+    /// the private publish API listener when it is on, else the public Socket.IO port.
+    public var metricsListener: MetricsListener
+
+    /// Where `/metrics` is served: metrics tell an outsider the node's traffic and refusals, so they belong
+    /// on the private API listener wherever there is one.
+    public enum MetricsListener: String, Sendable, Hashable {
+        case automatic = "auto"
+        case publicListener = "public"
+        case apiListener = "api"
+    }
+
+    /// Whether `/metrics` is on the API listener (else on the public port), given whether that listener is on.
+    public func metricsOnAPIListener(apiEnabled: Bool) -> Bool {
+        switch metricsListener {
+        case .automatic: apiEnabled
+        case .publicListener: false
+        case .apiListener: true
+        }
+    }
 
     public init(
         enabled: Bool = true,
         interval: Duration = .seconds(1),
         room: String = "dashboard",
         nodeID: String? = nil,
-        bootstrapMetricsSystem: Bool = true
+        bootstrapMetricsSystem: Bool = true,
+        metricsListener: MetricsListener = .automatic
     ) {
+        self.metricsListener = metricsListener
         self.enabled = enabled
         self.interval = interval
         self.room = room

@@ -116,6 +116,9 @@ public final class HeraldMetrics: Sendable {
 
     /// The registry in the text exposition format.
     public func exposition() -> String { registry.emitToString() }
+
+    /// `200` with the exposition, for whichever listener serves `/metrics`.
+    public func response() -> HTTPResponse { .text(.ok, exposition(), contentType: Self.contentType) }
 }
 
 extension Duration {

@@ -1,3 +1,4 @@
+import EngineIO
 import Logging
 import RedisAdapter
 import NIOCore
@@ -25,9 +26,13 @@ extension HeraldNode {
         guard let key = settings.apiKey, !key.isEmpty else {
             throw HeraldConfiguration.SettingError(description: "the publish API needs an API key")
         }
-        let api = PublishAPI(apiKey: key, publisher: publisher) { [io] in
-            ["status": "ok", "sessions": .int(io.engine.sessionCount)]
+        var serveMetrics: (@Sendable () -> HTTPResponse)?
+        if configuration.dashboard.metricsOnAPIListener(apiEnabled: true) {
+            serveMetrics = { [metrics] in metrics.response() }
         }
+        let api = PublishAPI(apiKey: key, publisher: publisher, health: { [io] in
+            ["status": "ok", "sessions": .int(io.engine.sessionCount)]
+        }, metrics: serveMetrics)
         let channel = try await PublishAPIServer.bind(
             api: api, host: settings.apiHost, port: port, maxBodySize: settings.maxBodySize,
             limits: configuration.socketIO.engine.connectionLimits, group: group)

@@ -3,16 +3,20 @@ import NIOCore
 import NIOHTTP1
 import SocketIOProtocol
 
-/// The publish API's routes: `POST /api/publish` and `GET /api/health`, every answer JSON.
+/// The publish API's routes: `POST /api/publish` and `GET /api/health`, every answer JSON; and `GET /metrics`
+/// when the node serves its metrics on this private listener.
 public struct PublishAPI: Sendable {
     let apiKey: String
     let publisher: Publisher
     let health: @Sendable () -> JSONValue
+    let metrics: (@Sendable () -> HTTPResponse)?
 
-    public init(apiKey: String, publisher: Publisher, health: @escaping @Sendable () -> JSONValue = { ["status": "ok"] }) {
+    public init(apiKey: String, publisher: Publisher, health: @escaping @Sendable () -> JSONValue = { ["status": "ok"] },
+                metrics: (@Sendable () -> HTTPResponse)? = nil) {
         self.apiKey = apiKey
         self.publisher = publisher
         self.health = health
+        self.metrics = metrics
     }
 
     public func respond(to request: HTTPRequestContext) async -> HTTPResponse {
@@ -30,6 +34,9 @@ public struct PublishAPI: Sendable {
             guard request.method == .GET || request.method == .HEAD else { return Self.methodNotAllowed(allow: "GET, HEAD") }
             // Unauthenticated so load balancers can probe it; it tells nothing about the traffic.
             return .json(.ok, health().jsonString)
+        case "/metrics" where metrics != nil:
+            guard request.method == .GET else { return Self.methodNotAllowed(allow: "GET") }
+            return metrics!()
         default:
             return Self.error(.notFound, "no route \(request.path)")
         }
