@@ -186,24 +186,29 @@ public final class WebSocketUpgradeFastPath: ChannelInboundHandler, RemovableCha
                 position += 2
                 let nameBytes = UnsafeRawBufferPointer(rebasing: bytes[nameStart..<nameEnd])
                 let valueBytes = UnsafeRawBufferPointer(rebasing: bytes[valueStart..<valueEnd])
-                let name = String(decoding: nameBytes, as: UTF8.self)
-                let value = String(decoding: valueBytes, as: UTF8.self)
-                switch name.lowercased() {
-                case "upgrade":
-                    if tokens(value).contains(where: { $0.lowercased() == "websocket" }) { upgradeWebSocket = true }
-                case "connection":
-                    if tokens(value).contains(where: { $0.lowercased() == "upgrade" }) { connectionUpgrade = true }
-                case "sec-websocket-key":
-                    keys += tokens(value).count
-                case "sec-websocket-version":
-                    let list = tokens(value)
-                    versions += list.count
-                    version13 = list.first == "13"
-                case "content-length", "transfer-encoding":
+                // Classified on the bytes: no lowercased copy of each name, no token arrays.
+                switch HeaderName(nameBytes) {
+                case .upgrade:
+                    if anyToken(valueBytes, where: { equalsLowercased($0, "websocket") }) { upgradeWebSocket = true }
+                case .connection:
+                    if anyToken(valueBytes, where: { equalsLowercased($0, "upgrade") }) { connectionUpgrade = true }
+                case .key:
+                    _ = anyToken(valueBytes, where: { _ in keys += 1; return false })
+                case .version:
+                    var first = true
+                    _ = anyToken(valueBytes, where: { token in
+                        if first { version13 = token.count == 2 && token[0] == 0x31 && token[1] == 0x33 }
+                        first = false
+                        versions += 1
+                        return false
+                    })
+                case .body:
                     return .other
-                default:
+                case .other:
                     break
                 }
+                let name = String(decoding: nameBytes, as: UTF8.self)
+                let value = String(decoding: valueBytes, as: UTF8.self)
                 headers.append((name, value))
             }
             guard position == end - 2, upgradeWebSocket, connectionUpgrade, keys == 1, versions == 1, version13 else {
@@ -214,9 +219,48 @@ public final class WebSocketUpgradeFastPath: ChannelInboundHandler, RemovableCha
         }
     }
 
-    /// Comma-separated list elements, trimmed, empty ones dropped (like NIO's `headers[canonicalForm:]`).
-    private static func tokens(_ value: String) -> [Substring] {
-        value.split(separator: ",").map { $0.trimmingSpaces }.filter { !$0.isEmpty }
+    /// The header names the fast path looks at, matched ASCII case-insensitively.
+    enum HeaderName {
+        case upgrade, connection, key, version, body, other
+
+        init(_ name: UnsafeRawBufferPointer) {
+            switch name.count {
+            case 7 where equalsLowercased(name, "upgrade"): self = .upgrade
+            case 10 where equalsLowercased(name, "connection"): self = .connection
+            case 17 where equalsLowercased(name, "sec-websocket-key"): self = .key
+            case 21 where equalsLowercased(name, "sec-websocket-version"): self = .version
+            case 14 where equalsLowercased(name, "content-length"), 17 where equalsLowercased(name, "transfer-encoding"): self = .body
+            default: self = .other
+            }
+        }
+    }
+
+    /// Whether `bytes`, ASCII-lowercased, equal `lowercase` (which holds only lowercase letters, digits and `-`).
+    static func equalsLowercased(_ bytes: UnsafeRawBufferPointer, _ lowercase: StaticString) -> Bool {
+        guard bytes.count == lowercase.utf8CodeUnitCount else { return false }
+        let expected = lowercase.utf8Start
+        for index in 0..<bytes.count {
+            var byte = bytes[index]
+            if byte >= 0x41 && byte <= 0x5A { byte |= 0x20 }
+            if byte != expected[index] { return false }
+        }
+        return true
+    }
+
+    /// Calls `body` with each comma-separated element, trimmed of spaces and tabs, empty ones skipped (like
+    /// NIO's `headers[canonicalForm:]`), until it returns true; returns whether it did.
+    static func anyToken(_ value: UnsafeRawBufferPointer, where body: (UnsafeRawBufferPointer) -> Bool) -> Bool {
+        var start = 0
+        while start <= value.count {
+            var end = start
+            while end < value.count, value[end] != 0x2C { end += 1 }
+            var low = start, high = end
+            while low < high, value[low] == 0x20 || value[low] == 0x09 { low += 1 }
+            while high > low, value[high - 1] == 0x20 || value[high - 1] == 0x09 { high -= 1 }
+            if high > low, body(UnsafeRawBufferPointer(rebasing: value[low..<high])) { return true }
+            start = end + 1
+        }
+        return false
     }
 
     @inline(__always)
@@ -232,14 +276,5 @@ public final class WebSocketUpgradeFastPath: ChannelInboundHandler, RemovableCha
         default:
             return false
         }
-    }
-}
-
-extension Substring {
-    fileprivate var trimmingSpaces: Substring {
-        var result = self
-        while let first = result.first, first == " " || first == "\t" { result.removeFirst() }
-        while let last = result.last, last == " " || last == "\t" { result.removeLast() }
-        return result
     }
 }

@@ -33,12 +33,13 @@ extension Bench {
         @Option(help: "Node drain timeout in ms (HERALD_DRAIN_TIMEOUT).") var drainTimeout = 10_000
         @Option(help: "Write the result as JSON to this file.") var output: String?
         @Option(help: "Directory for the nodes' logs.") var logs = "/tmp"
+        @Option(help: "The herald executable to run the nodes with (default: this one), e.g. another branch's build.") var nodeExecutable: String?
 
         func run() async throws {
             FileDescriptorLimit.raiseToHard()
             let (nodeThreads, drainTimeout, recovery, basePort, logs) = (nodeThreads, drainTimeout, recovery, basePort, logs)
             guard ["drain", "kill"].contains(action) else { throw ValidationError("--action: drain or kill") }
-            let executable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+            let executable = URL(fileURLWithPath: nodeExecutable ?? CommandLine.arguments[0]).resolvingSymlinksInPath()
             var redis: Process?
             if redisURL == nil {
                 let process = Process()

@@ -90,6 +90,31 @@ import Testing
         #expect(try fixture.output().isEmpty)
     }
 
+    /// Header names in any case, lists with spaces, tabs and empty elements: taken like NIO's upgrader takes them.
+    @Test(arguments: [
+        "GET /chat HTTP/1.1\r\nhost: x\r\nUPGRADE: WebSocket\r\nconnection: keep-alive, Upgrade\r\nsec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\nSEC-WEBSOCKET-VERSION: 13\r\n\r\n",
+        "GET /chat HTTP/1.1\r\nHost: x\r\nUpgrade: h2c,\t websocket \r\nConnection: ,upgrade,\r\nSec-WebSocket-Key:  dGhlIHNhbXBsZSBub25jZQ== \r\nSec-WebSocket-Version: 13 ,\r\n\r\n",
+    ])
+    func acceptsCaseAndListVariants(request: String) throws {
+        let fixture = try Fixture()
+        try fixture.channel.writeInbound(ByteBuffer(string: request))
+        #expect(fixture.upgraded.count == 1)
+        #expect(fixture.fellBack == 0)
+    }
+
+    @Test(arguments: [
+        "GET /chat HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13, 8\r\n\r\n",
+        "GET /chat HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: a, b\r\nSec-WebSocket-Version: 13\r\n\r\n",
+        "GET /chat HTTP/1.1\r\nHost: x\r\nUpgrade: websockets\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+        "GET /chat HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nTRANSFER-ENCODING: chunked\r\n\r\n",
+    ])
+    func leavesListAndBodyVariantsToTheHTTPPipeline(request: String) throws {
+        let fixture = try Fixture()
+        try fixture.channel.writeInbound(ByteBuffer(string: request))
+        #expect(fixture.upgraded.isEmpty)
+        #expect(fixture.fellBack == 1)
+    }
+
     @Test func refusedUpgradesGoToTheHTTPPipeline() throws {
         let fixture = try Fixture(accept: false)
         try fixture.channel.writeInbound(ByteBuffer(string: Self.request))
