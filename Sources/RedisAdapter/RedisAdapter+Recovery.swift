@@ -66,10 +66,17 @@ extension RedisAdapter {
         // live. Read first, and one logged between the read and the subscription would be in neither.
         // The caller releases the hold once the socket joined (see `SocketIOAdapter.restoreSession`).
         await holdRooms(Array(rooms))
-        guard let entries = try? await log.entries(log: logName, after: offset ?? session.connectOffset) else {
+        guard let missed = await missedEvents(rooms: rooms, after: offset ?? session.connectOffset) else {
             releaseRooms(Array(rooms))
             return .unavailable
         }
+        return .recovered(session, missed: missed)
+    }
+}
+
+extension RedisAdapter {
+    public func missedEvents(rooms: Set<String>, after offset: String) async -> [EngineIOPreparedMessage]? {
+        guard let (log, _) = recoveryLog, let entries = try? await log.entries(log: logName, after: offset) else { return nil }
         var missed: [EngineIOPreparedMessage] = []
         for (entryOffset, entry) in entries {
             guard let broadcast = try? ClusterBroadcast.decode(entry), Set(broadcast.except).isDisjoint(with: rooms) else { continue }
@@ -77,8 +84,12 @@ extension RedisAdapter {
                 missed.append(Self.prepared(broadcast, offset: entryOffset))
             }
         }
-        return .recovered(session, missed: missed)
+        return missed
     }
+
+    public func holdDeliveries(to socket: Socket) { local.holdDeliveries(to: socket) }
+
+    public func releaseDeliveries(to socket: Socket) -> [EngineIOPreparedMessage] { local.releaseDeliveries(to: socket) }
 }
 
 /// Session saves under way and who waits for them all to finish.

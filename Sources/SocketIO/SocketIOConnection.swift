@@ -118,6 +118,8 @@ final class SocketIOConnection: EngineIOSessionDelegate, @unchecked Sendable {
             var runMiddleware = true
             // Rooms the adapter held for a restored session, released with the connection's own hold below.
             var restoredHold: [String] = []
+            // Where the catch-up read of a recovered socket starts: after the last event replayed.
+            var catchUpAfter: String?
             if let recovery, let pid = auth?["pid"]?.stringValue,
                case .recovered(let saved, let events) = await namespace.adapter.restoreSession(pid: pid, offset: auth?["offset"]?.stringValue) {
                 // Held by the adapter whether or not the gate admits the session: released below either way.
@@ -129,6 +131,7 @@ final class SocketIOConnection: EngineIOSessionDelegate, @unchecked Sendable {
                     restored.connectOffset = saved.connectOffset
                     socket = restored
                     missed = events
+                    catchUpAfter = events.last?.recoveryOffset ?? auth?["offset"]?.stringValue ?? saved.connectOffset
                     runMiddleware = !recovery.skipMiddlewares
                 }
             }
@@ -142,7 +145,7 @@ final class SocketIOConnection: EngineIOSessionDelegate, @unchecked Sendable {
             _ = try? await eventLoop.submit {}.get()
             let held = refusal == nil ? Array(accepted.rooms) : []
             if !held.isEmpty { await namespace.adapter.holdRooms(held) }
-            eventLoop.execute { [self, missed, restoredHold] in
+            eventLoop.execute { [self, missed, restoredHold, catchUpAfter] in
                 connecting.remove(name)
                 defer {
                     if !held.isEmpty { namespace.adapter.releaseRooms(held) }
@@ -152,8 +155,38 @@ final class SocketIOConnection: EngineIOSessionDelegate, @unchecked Sendable {
                 if let refusal {
                     accepted.discard()
                     send(.connectError(namespace: name, message: refusal.message, data: refusal.data))
+                } else if let catchUpAfter {
+                    // Held before the join, so that nothing reaching the socket overtakes the catch-up below.
+                    namespace.adapter.holdDeliveries(to: accepted)
+                    accept(accepted, missed: missed)
+                    catchUp(accepted, after: catchUpAfter, replayed: missed)
                 } else {
                     accept(accepted, missed: missed)
+                }
+            }
+        }
+    }
+
+    /// A recovered socket's log was read before it joined its rooms: what was logged in between reached no one
+    /// here. Reads the log again from the last replayed event, sends that, then what reached the socket since
+    /// its join (held back by the adapter meanwhile), each event once and in log order.
+    private func catchUp(_ socket: Socket, after offset: String, replayed: [EngineIOPreparedMessage]) {
+        let adapter = socket.namespace.adapter
+        let rooms = socket.rooms
+        let eventLoop = session.eventLoop
+        Task {
+            let logged = await adapter.missedEvents(rooms: rooms, after: offset)
+            eventLoop.execute { [self] in
+                let held = adapter.releaseDeliveries(to: socket)
+                guard !closed, socket.connected else { return }
+                if logged == nil {
+                    server.logger.warning("recovery catch-up: cluster log unreachable", metadata: ["sid": "\(socket.id)"])
+                }
+                var sent = Set(replayed.compactMap(\.recoveryOffset))
+                for message in (logged ?? []) + held {
+                    // An event without offset was not logged: it can only have come live.
+                    if let offset = message.recoveryOffset, !sent.insert(offset).inserted { continue }
+                    session.send(message)
                 }
             }
         }

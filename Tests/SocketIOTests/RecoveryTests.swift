@@ -194,6 +194,37 @@ import Testing
         #expect(recovery.maxLoggedEvents == 100_000)
         #expect(SocketIOConfiguration().connectionStateRecovery == nil)
     }
+
+    /// An event sent between the log read of a recovery and the socket's join (here: by a middleware, which
+    /// runs in between when recovered sockets do not skip it) reached no one before the catch-up read; now the
+    /// client gets it once, after the replay and before later live events.
+    @Test func eventSentWhileARecoveryIsUnderWayIsDeliveredOnce() async throws {
+        let recovery = ConnectionStateRecovery(skipMiddlewares: false)
+        try await withServer(configuration: Self.configuration(recovery), setUp: { io in
+            Self.setUp()(io)
+            io.use { socket in
+                if socket.recovered { io.to("r").emit("during", 2) }
+            }
+        }) { server in
+            let first = try await server.client()
+            let (sid, pid) = try await Self.connect(first)
+            first.emit("join", #""r""#, ackID: 1)
+            #expect(try await first.nextText() == "431[]")
+            server.io.to("r").emit("before", 0)
+            let seen = try Self.offset(of: try await first.nextText())
+            await first.disconnectTransport()
+
+            server.io.to("r").emit("missed", 1)
+            let second = try await server.client()
+            second.send(#"40{"pid":"\#(pid)","offset":"\#(seen)"}"#)
+            #expect(try await second.nextText() == #"40{"sid":"\#(sid)","pid":"\#(pid)"}"#)
+            #expect(try await second.nextText().hasPrefix(#"42["missed",1,""#))
+            #expect(try await second.nextText().hasPrefix(#"42["during",2,""#))
+            server.io.to("r").emit("live", 3)
+            // Exactly once: the next frame is the live event, not a second copy of "during".
+            #expect(try await second.nextText().hasPrefix(#"42["live",3,""#))
+        }
+    }
 }
 
 @Suite struct RecoveryLogTests {

@@ -66,6 +66,14 @@ public final class InMemoryAdapter: SocketIOAdapter {
         log.withLock { $0 }?.restore(pid: pid, offset: offset) ?? .unavailable
     }
 
+    public func missedEvents(rooms: Set<String>, after offset: String) async -> [EngineIOPreparedMessage]? {
+        log.withLock { $0 }?.missed(rooms: rooms, after: offset)
+    }
+
+    public func holdDeliveries(to socket: Socket) { shard(for: socket).hold(socket) }
+
+    public func releaseDeliveries(to socket: Socket) -> [EngineIOPreparedMessage] { shard(for: socket).release(socket) }
+
     /// Delivers an already encoded message to this node's matching sockets.
     public func deliverLocally(_ message: EngineIOPreparedMessage, options: BroadcastOptions) {
         let shards = allShards

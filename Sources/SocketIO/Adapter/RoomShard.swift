@@ -9,6 +9,9 @@ final class RoomShard: @unchecked Sendable {
     private(set) var sockets: Set<SocketKey> = []
     /// Sessions written to by broadcasts this loop tick, flushed once each at its end.
     private var pendingFlush: [EngineIOSession] = []
+    /// Recovered sockets catching up with the log: what reaches them is kept here until their replay is sent
+    /// (see `SocketIOAdapter.holdDeliveries`). Empty but for a few milliseconds after a recovery.
+    private var held: [SocketKey: [EngineIOPreparedMessage]] = [:]
 
     init(eventLoop: any EventLoop, stats: SocketIOStats) {
         self.eventLoop = eventLoop
@@ -32,6 +35,15 @@ final class RoomShard: @unchecked Sendable {
     func removeAll(_ socket: Socket, rooms names: Set<String>) {
         for name in names { remove(socket, from: name) }
         sockets.remove(SocketKey(socket))
+        held[SocketKey(socket)] = nil
+    }
+
+    /// From now on, deliveries to `socket` are kept back instead of written.
+    func hold(_ socket: Socket) { held[SocketKey(socket)] = [] }
+
+    /// Ends `hold`: the deliveries kept back, in order.
+    func release(_ socket: Socket) -> [EngineIOPreparedMessage] {
+        held.removeValue(forKey: SocketKey(socket)) ?? []
     }
 
     /// The sockets a broadcast reaches on this loop.
@@ -63,11 +75,11 @@ final class RoomShard: @unchecked Sendable {
             // The common cases (a whole namespace, one room) walk the member set itself: no array of recipients.
             // The set is a value: a member closed by its write (slow client) changes `rooms`, not this copy.
             let members = options.rooms.isEmpty ? sockets : (rooms[options.rooms.first!] ?? [])
-            for key in members { write(message, to: key.socket.session, volatile: options.volatile) }
+            for key in members { write(message, to: key, volatile: options.volatile) }
             count = members.count
         } else {
             let recipients = recipients(options)
-            for socket in recipients { write(message, to: socket.session, volatile: options.volatile) }
+            for socket in recipients { write(message, to: SocketKey(socket), volatile: options.volatile) }
             count = recipients.count
         }
         // Counted once per shard, not per recipient: one atomic add whatever the room's size.
@@ -76,7 +88,13 @@ final class RoomShard: @unchecked Sendable {
     }
 
     @inline(__always)
-    private func write(_ message: EngineIOPreparedMessage, to session: EngineIOSession, volatile: Bool) {
+    private func write(_ message: EngineIOPreparedMessage, to key: SocketKey, volatile: Bool) {
+        if !held.isEmpty, held[key] != nil {
+            // A volatile event may be lost anyway; the others wait for the socket's replay.
+            if !volatile { held[key]!.append(message) }
+            return
+        }
+        let session = key.socket.session
         session.write(message, volatile: volatile)
         guard session.claimFlush() else { return }
         if pendingFlush.isEmpty {

@@ -70,6 +70,13 @@ public protocol SocketIOAdapter: Sendable {
     /// session's rooms (and its id) for it, as `holdRooms` does, so that nothing sent between its log read and the
     /// socket's join is lost; the caller ends that hold with `releaseRooms` once the socket joined or was refused.
     func restoreSession(pid: String, offset: String?) async -> RecoveryOutcome
+    /// The events for `rooms` logged after `offset`, in order (each carrying its offset); nil when the log cannot
+    /// tell. A recovered socket's catch-up: what was logged between its restore and its join.
+    func missedEvents(rooms: Set<String>, after offset: String) async -> [EngineIOPreparedMessage]?
+    /// From now on this node's deliveries to `socket` are kept back, not written (on the socket's loop).
+    func holdDeliveries(to socket: Socket)
+    /// Ends `holdDeliveries`: what was kept back, in order (on the socket's loop).
+    func releaseDeliveries(to socket: Socket) -> [EngineIOPreparedMessage]
 }
 
 extension SocketIOAdapter {
@@ -107,6 +114,9 @@ extension SocketIOAdapter {
     public func persistSession(_ session: RecoverableSession) {}
     public func sessionsPersisted() async {}
     public func restoreSession(pid: String, offset: String?) async -> RecoveryOutcome { .unavailable }
+    public func missedEvents(rooms: Set<String>, after offset: String) async -> [EngineIOPreparedMessage]? { nil }
+    public func holdDeliveries(to socket: Socket) {}
+    public func releaseDeliveries(to socket: Socket) -> [EngineIOPreparedMessage] { [] }
 }
 
 /// Some nodes of a cluster did not answer a request in time.

@@ -51,3 +51,18 @@ public enum RecoveryOutcome: Sendable {
 let recoverableReasons: Set<DisconnectReason> = [
     .transportError, .transportClose, .forcedClose, .pingTimeout, .serverShuttingDown, .forcedServerClose,
 ]
+
+extension EngineIOPreparedMessage {
+    /// The offset a logged event carries as its last argument (`…,"OFFSET"]`, see the adapters' `prepare`); nil
+    /// for a message without one. Offsets hold no quotes, so the last quoted string is the whole offset.
+    var recoveryOffset: String? {
+        let bytes = textPacket.readableBytesView
+        guard bytes.count >= 5, bytes.last == UInt8(ascii: "]") else { return nil }
+        let closingQuote = bytes.index(bytes.endIndex, offsetBy: -2)
+        guard bytes[closingQuote] == UInt8(ascii: "\""),
+              let openingQuote = bytes[..<closingQuote].lastIndex(of: UInt8(ascii: "\"")),
+              openingQuote > bytes.startIndex, bytes[bytes.index(before: openingQuote)] == UInt8(ascii: ",")
+        else { return nil }
+        return String(decoding: bytes[bytes.index(after: openingQuote)..<closingQuote], as: UTF8.self)
+    }
+}

@@ -68,6 +68,26 @@ public final class InMemoryRecoveryLog: Sendable {
         state.withLock { $0.sessions[session.pid] = (session, expires) }
     }
 
+    /// The events for `rooms` logged after `offset` (one this log issued), in order; nil when some are no longer kept.
+    public func missed(rooms: Set<String>, after offset: String) -> [EngineIOPreparedMessage]? {
+        state.withLock { state in
+            guard let seen = Self.sequence(offset, epoch: state.epoch), seen < state.nextSequence else { return nil }
+            return Self.entries(in: state, rooms: rooms, after: seen)
+        }
+    }
+
+    private static func entries(in state: State, rooms: Set<String>, after seen: UInt64) -> [EngineIOPreparedMessage]? {
+        // Every event after `seen` must still be kept, or the gap cannot be filled.
+        let oldestKept = state.start < state.entries.count ? state.entries[state.start].sequence : state.nextSequence
+        guard seen + 1 >= oldestKept else { return nil }
+        var missed: [EngineIOPreparedMessage] = []
+        for entry in state.entries[state.start...] where entry.sequence > seen {
+            guard entry.except.isDisjoint(with: rooms) else { continue }
+            if entry.rooms.isEmpty || !entry.rooms.isDisjoint(with: rooms) { missed.append(entry.message) }
+        }
+        return missed
+    }
+
     /// Takes the session back (once) with the events it missed after `offset`.
     public func restore(pid: String, offset: String?) -> RecoveryOutcome {
         state.withLock { state in
@@ -80,15 +100,8 @@ public final class InMemoryRecoveryLog: Sendable {
                   let seen = Self.sequence(offset ?? session.connectOffset, epoch: state.epoch),
                   seen >= connected, seen < state.nextSequence
             else { return .unavailable }
-            // Every event after `seen` must still be kept, or the gap cannot be filled.
-            let oldestKept = state.start < state.entries.count ? state.entries[state.start].sequence : state.nextSequence
-            guard seen + 1 >= oldestKept else { return .unavailable }
             let rooms = Set(session.rooms).union([session.id])
-            var missed: [EngineIOPreparedMessage] = []
-            for entry in state.entries[state.start...] where entry.sequence > seen {
-                guard entry.except.isDisjoint(with: rooms) else { continue }
-                if entry.rooms.isEmpty || !entry.rooms.isDisjoint(with: rooms) { missed.append(entry.message) }
-            }
+            guard let missed = Self.entries(in: state, rooms: rooms, after: seen) else { return .unavailable }
             return .recovered(session, missed: missed)
         }
     }
