@@ -73,11 +73,7 @@ struct Serve: AsyncParsableCommand {
 
 func bootstrapLogging(format: HeraldConfiguration.LogFormat, level: Logger.Level) {
     LoggingSystem.bootstrap { label in
-        var handler: any LogHandler
-        switch format {
-        case .json: handler = JSONLogHandler(label: label)
-        case .text: handler = TextLogHandler(label: label)
-        }
+        var handler = HeraldLogHandler(label: label, format: format)
         handler.logLevel = level
         return handler
     }
