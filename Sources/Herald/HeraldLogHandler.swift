@@ -51,36 +51,25 @@ public struct HeraldLogHandler: LogHandler {
         return line + " " + textEscape(message) + "\n"
     }
 
-    static func jsonEscape(_ string: String) -> String {
-        var result = ""
-        result.reserveCapacity(string.utf8.count)
-        for scalar in string.unicodeScalars {
-            switch scalar {
-            case "\"": result += "\\\""
-            case "\\": result += "\\\\"
-            case "\n": result += "\\n"
-            case "\r": result += "\\r"
-            case "\t": result += "\\t"
-            case let c where needsEscape(c): result += String(format: "\\u%04x", c.value)
-            default: result.unicodeScalars.append(scalar)
-            }
-        }
-        return result
-    }
+    static func jsonEscape(_ text: String) -> String { escape(text, json: true) }
 
-    /// Backslash escapes for `\\`, `\n`, `\r`, `\t` and `\u{…}` for every other character that could end a line
-    /// or change how one reads; everything else is kept.
-    static func textEscape(_ text: String) -> String {
-        guard text.unicodeScalars.contains(where: { $0 == "\\" || needsEscape($0) }) else { return text }
+    static func textEscape(_ text: String) -> String { escape(text, json: false) }
+
+    /// Backslash escapes for `\\`, `\n`, `\r`, `\t` (and `"` in JSON), and for every other character that could
+    /// end a line or change how one reads: `\u00XX` in JSON, `\u{XX}` in text. Everything else is kept.
+    private static func escape(_ text: String, json: Bool) -> String {
+        guard text.unicodeScalars.contains(where: { $0 == "\\" || (json && $0 == "\"") || needsEscape($0) }) else { return text }
         var result = ""
         result.reserveCapacity(text.utf8.count + 8)
         for scalar in text.unicodeScalars {
             switch scalar {
+            case "\"" where json: result += "\\\""
             case "\\": result += "\\\\"
             case "\n": result += "\\n"
             case "\r": result += "\\r"
             case "\t": result += "\\t"
-            case let c where needsEscape(c): result += "\\u{\(String(c.value, radix: 16))}"
+            case let c where needsEscape(c):
+                result += json ? String(format: "\\u%04x", c.value) : "\\u{\(String(c.value, radix: 16))}"
             default: result.unicodeScalars.append(scalar)
             }
         }
