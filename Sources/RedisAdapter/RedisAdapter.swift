@@ -348,7 +348,10 @@ public final class RedisAdapter: SocketIOAdapter {
                 // An event's text is a JSON array: the offset goes in as its last element.
                 var head = text.readSlice(length: text.readableBytes - 1)!
                 buffer.writeBuffer(&head)
-                buffer.writeString(",\"\(offset)\"]")
+                // Escaped like any JSON string: the offset came from Redis.
+                buffer.writeString(",")
+                JSONValue.string(offset).write(to: &buffer)
+                buffer.writeString("]")
             } else {
                 buffer.writeBuffer(&text)
             }

@@ -33,6 +33,12 @@ import Testing
         #expect(throws: ClusterBroadcast.DecodeError.self) { try ClusterBroadcast.decode(ByteBuffer(bytes: bytes)) }
     }
 
+    @Test func offsetsFromRedisAreEscapedIntoTheEvent() throws {
+        let broadcast = ClusterBroadcast(origin: "n", rooms: [], except: [], volatile: false, text: ByteBuffer(string: #"2["x"]"#), attachments: [])
+        let prepared = RedisAdapter.prepared(broadcast, offset: #"e:1-0","evil"#)
+        #expect(String(buffer: prepared.textPacket) == #"42["x","e:1-0\",\"evil"]"#)
+    }
+
     @Test func loggedBroadcastsCarryTheirOffset() throws {
         let entry = try ClusterBroadcast(origin: "n", rooms: [], except: [], volatile: false, text: ByteBuffer(string: #"2["x"]"#), attachments: []).encode()
         let message = LoggedBroadcast.join(offset: "epoch:1700000000000-0", entry: entry)
