@@ -48,7 +48,14 @@ extension RedisAdapter {
             // narrows what the socket receives), and the room cap applies when they are joined again.
             id: id, pid: pid, rooms: (json["rooms"]?.arrayValue ?? []).compactMap { $0.stringValue.flatMap { RoomName(validating: $0, maxBytes: maxBytes) }?.rawValue },
             data: json["data"] ?? .null, connectOffset: connectOffset)
-        guard let entries = try? await log.entries(log: logName, after: offset ?? session.connectOffset) else { return .unavailable }
+        guard let sinceConnect = try? await log.entries(log: logName, after: session.connectOffset) else { return .unavailable }
+        // Only an offset the log issued during the session's life is honoured (Socket.IO, too, honours only an
+        // offset found in its log): one from before the socket connected would replay events it was never sent.
+        var entries = sinceConnect[...]
+        if let offset, offset != session.connectOffset {
+            guard let seen = sinceConnect.firstIndex(where: { $0.offset == offset }) else { return .unavailable }
+            entries = sinceConnect[(seen + 1)...]
+        }
         let rooms = Set(session.rooms).union([session.id])
         var missed: [EngineIOPreparedMessage] = []
         for (entryOffset, entry) in entries {
