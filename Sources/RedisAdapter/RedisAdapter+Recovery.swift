@@ -66,22 +66,42 @@ extension RedisAdapter {
         // live. Read first, and one logged between the read and the subscription would be in neither.
         // The caller releases the hold once the socket joined (see `SocketIOAdapter.restoreSession`).
         await holdRooms(Array(rooms))
-        guard let missed = await missedEvents(rooms: rooms, after: offset ?? session.connectOffset) else {
+        guard let sinceConnect = await loggedEvents(after: session.connectOffset) else {
             releaseRooms(Array(rooms))
             return .unavailable
         }
-        return .recovered(session, missed: missed)
+        // Only an offset the log issued during the session's life is honoured (Socket.IO, too, honours only an
+        // offset found in its log): one from before the socket connected would replay events it was never sent.
+        var entries = sinceConnect[...]
+        if let offset, offset != session.connectOffset {
+            guard let seen = sinceConnect.firstIndex(where: { $0.offset == offset }) else {
+                releaseRooms(Array(rooms))
+                return .unavailable
+            }
+            entries = sinceConnect[(seen + 1)...]
+        }
+        return .recovered(session, missed: Self.events(entries, for: rooms))
     }
 }
 
 extension RedisAdapter {
     public func missedEvents(rooms: Set<String>, after offset: String) async -> [EngineIOPreparedMessage]? {
+        guard let entries = await loggedEvents(after: offset) else { return nil }
+        return Self.events(entries[...], for: rooms)
+    }
+
+    /// The log's entries after `offset`, decoded; nil when the log cannot tell.
+    private func loggedEvents(after offset: String) async -> [(offset: String, broadcast: ClusterBroadcast)]? {
         guard let (log, _) = recoveryLog, let entries = try? await log.entries(log: logName, after: offset) else { return nil }
+        return entries.compactMap { entry in (try? ClusterBroadcast.decode(entry.entry)).map { (entry.offset, $0) } }
+    }
+
+    /// The logged events that reach a socket in `rooms`, framed with their offsets.
+    private static func events(_ entries: ArraySlice<(offset: String, broadcast: ClusterBroadcast)>, for rooms: Set<String>) -> [EngineIOPreparedMessage] {
         var missed: [EngineIOPreparedMessage] = []
-        for (entryOffset, entry) in entries {
-            guard let broadcast = try? ClusterBroadcast.decode(entry), Set(broadcast.except).isDisjoint(with: rooms) else { continue }
+        for (offset, broadcast) in entries where Set(broadcast.except).isDisjoint(with: rooms) {
             if broadcast.rooms.isEmpty || !Set(broadcast.rooms).isDisjoint(with: rooms) {
-                missed.append(Self.prepared(broadcast, offset: entryOffset))
+                missed.append(prepared(broadcast, offset: offset))
             }
         }
         return missed

@@ -38,6 +38,10 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Redis URL for many nodes, redis://[user:password@]host[:port][/db] [HERALD_REDIS_URL, default: one node].") var redisURL: String?
     @Option(help: "Connection state recovery window in ms, 0 for off [HERALD_RECOVERY_WINDOW, default off].") var recoveryWindow: Int?
     @Option(help: "Chat history store: sqlite:///path.db, :memory: or postgres://… [HERALD_DATABASE_URL, default :memory:].") var databaseURL: String?
+    @Option(help: "Longest chat text in UTF-8 bytes [HERALD_CHAT_MAX_BYTES, default 16384].") var chatMaxBytes: Int?
+    @Option(help: "Largest chat history page in bytes [HERALD_CHAT_HISTORY_MAX_BYTES, default 262144].") var chatHistoryMaxBytes: Int?
+    @Option(help: "Chat rooms one socket may join [HERALD_CHAT_MAX_ROOMS, default 100].") var chatMaxRooms: Int?
+    @Option(help: "Where /metrics is served: auto, public or api [HERALD_METRICS_LISTENER, default auto: the API listener when it is on].") var metricsListener: String?
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical [HERALD_LOG_LEVEL, default info].") var logLevel: String?
     @Option(help: "Log format: json or text [HERALD_LOG_FORMAT, default json].") var logFormat: String?
     @OptionGroup(title: "Backend publishing") var publishing: PublishingOptions
@@ -64,7 +68,9 @@ struct Serve: AsyncParsableCommand {
             "HERALD_PRE_DRAIN_DELAY": preDrainDelay.map(String.init), "HERALD_DRAIN_WINDOW": drainWindow.map(String.init),
             "HERALD_DRAIN_TIMEOUT": drainTimeout.map(String.init),
             "HERALD_REDIS_URL": redisURL, "HERALD_RECOVERY_WINDOW": recoveryWindow.map(String.init),
-            "HERALD_DATABASE_URL": databaseURL, "HERALD_LOG_LEVEL": logLevel, "HERALD_LOG_FORMAT": logFormat,
+            "HERALD_DATABASE_URL": databaseURL, "HERALD_CHAT_MAX_BYTES": chatMaxBytes.map(String.init),
+            "HERALD_CHAT_HISTORY_MAX_BYTES": chatHistoryMaxBytes.map(String.init), "HERALD_CHAT_MAX_ROOMS": chatMaxRooms.map(String.init),
+            "HERALD_METRICS_LISTENER": metricsListener, "HERALD_LOG_LEVEL": logLevel, "HERALD_LOG_FORMAT": logFormat,
         ]
         for case let (name, value?) in flags.merging(publishing.settings, uniquingKeysWith: { $1 }).merging(auth.settings, uniquingKeysWith: { $1 })
             .merging(rooms.settings, uniquingKeysWith: { $1 }) { settings[name] = value }
@@ -90,11 +96,7 @@ struct Serve: AsyncParsableCommand {
 
 func bootstrapLogging(format: HeraldConfiguration.LogFormat, level: Logger.Level) {
     LoggingSystem.bootstrap { label in
-        var handler: any LogHandler
-        switch format {
-        case .json: handler = JSONLogHandler(label: label)
-        case .text: handler = TextLogHandler(label: label)
-        }
+        var handler = HeraldLogHandler(label: label, format: format)
         handler.logLevel = level
         return handler
     }

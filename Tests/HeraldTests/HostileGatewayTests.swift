@@ -228,11 +228,11 @@ import Testing
 @Suite struct LogEscapingTests {
     @Test func clientTextCannotStartALineInEitherFormat() throws {
         let room = "chat:x\n2026-12-07T20:00:00.000Z critical herald: admin logged in\u{202E}\u{85}\\"
-        let line = TextLogHandler.line(time: "T", level: .info, label: "herald", message: "joined \(room)",
+        let line = HeraldLogHandler.textLine(time: "T", level: .info, label: "herald", message: "joined \(room)",
                                        metadata: ["room": .string(room), "agent": "a\rb\u{1b}[31m"])
         #expect(line == #"T info herald: agent=a\rb\u{1b}[31m room=chat:x\n2026-12-07T20:00:00.000Z critical herald: admin logged in\u{202e}\u{85}\\ joined chat:x\n2026-12-07T20:00:00.000Z critical herald: admin logged in\u{202e}\u{85}\\"# + "\n")
         #expect(line.filter(\.isNewline).count == 1)
-        let json = JSONLogHandler.escape(room)
+        let json = HeraldLogHandler.jsonEscape(room)
         #expect(json == #"chat:x\n2026-12-07T20:00:00.000Z critical herald: admin logged in\u202e\u0085\\"#)
         #expect(try JSONValue(parsing: "\"\(json)\"") == .string(room))
     }

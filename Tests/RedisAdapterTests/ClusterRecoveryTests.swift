@@ -72,6 +72,25 @@ import Testing
         }
     }
 
+    /// An offset from before the session connected, or one never issued, is not honoured: a new session.
+    @Test func offsetsOutsideTheSessionsLifeGiveANewSession() async throws {
+        try await withCluster(2, socketIO: Self.socketIO) { cluster in
+            try await cluster.nodes[1].io.sockets.all.publish("before", args: [])
+            for forged in ["mem-0", "mem-99", "other:1-0"] {
+                let first = try await RawSocketIOClient.open(port: cluster.nodes[0].port, group: cluster.clientGroup)
+                let (sid, pid) = try await Self.connect(first)
+                await first.disconnectTransport()
+                try await waitUntil { cluster.nodes[0].io.sockets.socketCount == 0 }
+                let second = try await RawSocketIOClient.open(port: cluster.nodes[1].port, group: cluster.clientGroup)
+                second.send(#"40{"pid":"\#(pid)","offset":"\#(forged)"}"#)
+                let reply = try await second.nextText()
+                #expect(reply.jsonStringField("sid") != sid, "\(forged): \(reply)")
+                await second.disconnectTransport()
+                try await waitUntil { cluster.nodes[1].io.sockets.socketCount == 0 }
+            }
+        }
+    }
+
     @Test func logOutageStillDeliversLocallyWithoutOffsets() async throws {
         try await withCluster(1, socketIO: Self.socketIO) { cluster in
             let client = try await RawSocketIOClient.open(port: cluster.nodes[0].port, group: cluster.clientGroup)

@@ -1,21 +1,14 @@
 """RSS of a herald node before/after 20 clients each send a 10-attachment binary event and stop after 9 x 1 MB.
 
 Usage: .venv/bin/python bench/hostile/attachments_rss.py PATH/TO/herald PORT (needs websocket-client)."""
-import subprocess, sys, time, urllib.request
+import sys, time
 import websocket
+from hostile_node import Node
 
 binary, port = sys.argv[1], int(sys.argv[2])
-node = subprocess.Popen([binary, "serve", "--host", "127.0.0.1", "--port", str(port), "--threads", "1", "--log-level", "error"],
-                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-def rss():
-    for line in open(f"/proc/{node.pid}/status"):
-        if line.startswith("VmRSS:"): return int(line.split()[1]) // 1024
+node = Node(binary, port)
+rss = node.rss
 try:
-    for _ in range(100):
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1); break
-        except Exception: time.sleep(0.1)
-    time.sleep(0.5)
     before = rss()
     placeholders = ",".join('{"_placeholder":true,"num":%d}' % i for i in range(10))
     blob = b"\x01" * 1_000_000
@@ -40,4 +33,4 @@ try:
         except Exception: pass
     print(f"{binary}: RSS before {before} MiB, after {after} MiB, growth {after - before} MiB; connections still open {alive}/20")
 finally:
-    node.terminate(); node.wait(timeout=10)
+    node.stop()

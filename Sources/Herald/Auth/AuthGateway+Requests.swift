@@ -80,8 +80,10 @@ extension AuthGateway {
         let verdict = state.withLock { state -> ConnectionLimiter.Verdict? in
             guard var session = state.sessions[socket.id] else { return nil }
             defer { state.sessions[socket.id] = session }
-            if let grantExpiry { session.grants[room] = grantExpiry }
-            if session.subscribed.contains(room) { return .admitted }
+            if session.subscribed.contains(room) {
+                if let grantExpiry { session.grants[room] = grantExpiry }
+                return .admitted
+            }
             guard session.subscribed.count < configuration.limits.maxRooms else {
                 let verdict = session.limiter.violation(
                     AuthError(.tooManyRooms, "at most \(configuration.limits.maxRooms) rooms per connection"), now: .now())
@@ -89,6 +91,7 @@ extension AuthGateway {
                 return verdict
             }
             session.subscribed.insert(room)
+            if let grantExpiry { session.grants[room] = grantExpiry }
             return .admitted
         }
         switch verdict {
@@ -101,7 +104,11 @@ extension AuthGateway {
                 try await socket.joinReachable([roomName])
             } catch {
                 // The server's own cap on rooms per socket (every path, chat included) refused it: free the slot.
-                state.withLock { _ = $0.sessions[socket.id]?.subscribed.remove(room) }
+                state.withLock { state in
+                    state.sessions[socket.id]?.subscribed.remove(room)
+                    state.sessions[socket.id]?.grants[room] = nil
+                }
+                if grantExpiry != nil { publishIdentity(socket) }
                 return .refused(AuthError(.tooManyRooms, "at most \(error.limit) rooms per connection"))
             }
             return .ok
