@@ -91,6 +91,7 @@ public enum BenchReport {
         let nodes = table(["node", "reconnect handshakes", "p50 ms", "p99 ms", "max ms", "CPU s (signal → all back)"], nodeRows)
         var text = head + "\n\n" + events
         text += "\n\n" + nodes
+        if !r.sampleMissed.isEmpty { text += "\none client missed: \(r.sampleMissed.map(String.init).joined(separator: " "))" }
         if !r.errors.isEmpty { text += "\nerrors: \(r.errors)" }
         return text
     }

@@ -105,6 +105,17 @@ final class ReconnectClient: @unchecked Sendable {
         return count
     }
 
+    /// The first `limit` numbers in `1...last` not received.
+    func missing(upTo last: Int, limit: Int) -> [Int] {
+        var numbers: [Int] = []
+        var number = 1
+        while number <= last && numbers.count < limit {
+            if !isSeen(number) { numbers.append(number) }
+            number += 1
+        }
+        return numbers
+    }
+
     private func isSeen(_ number: Int) -> Bool {
         let word = number >> 6
         return word < seen.count && seen[word] & (1 << UInt64(number & 63)) != 0

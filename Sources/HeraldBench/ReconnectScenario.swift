@@ -36,6 +36,8 @@ public struct ReconnectResult: Codable, Sendable {
     public var clientsMissing: Int
     public var clientsWithDuplicates: Int
     public var maxMissedPerClient: Int
+    /// The numbers one client (the first with any) missed, up to 40: shows whether losses cluster around the drain.
+    public var sampleMissed: [Int]
     /// Server CPU seconds of each node over the disruption window (signal → all back), with --server pids.
     public var nodeCPUSeconds: [String: Double]
     public var errors: [String: Int]
@@ -173,14 +175,15 @@ extension BenchScenarios {
 
         let published = publisher.published
         let tallies = try await loops.asyncMap { loop in
-            try await loop.eventLoop.submit { () -> (missed: [Int], dup: [Int], handshakes: [[UInt32]]) in
-                var missed: [Int] = [], dup: [Int] = []
+            try await loop.eventLoop.submit { () -> (missed: [Int], dup: [Int], handshakes: [[UInt32]], sample: [Int]) in
+                var missed: [Int] = [], dup: [Int] = [], sample: [Int] = []
                 for client in loop.clients {
                     missed.append(published - client.received(upTo: published))
+                    if sample.isEmpty, missed.last! > 0 { sample = client.missing(upTo: published, limit: 40) }
                     dup.append(client.duplicates)
                     client.stop()
                 }
-                return (missed, dup, loop.reconnectHandshakes)
+                return (missed, dup, loop.reconnectHandshakes, sample)
             }.get()
         }
         let missed = tallies.flatMap(\.missed), dup = tallies.flatMap(\.dup)
@@ -202,7 +205,7 @@ extension BenchScenarios {
             published: published, publishFailures: publisher.failures,
             missedTotal: missed.reduce(0, +), duplicatedTotal: dup.reduce(0, +),
             clientsMissing: missed.filter { $0 > 0 }.count, clientsWithDuplicates: dup.filter { $0 > 0 }.count,
-            maxMissedPerClient: missed.max() ?? 0, nodeCPUSeconds: nodeCPU,
+            maxMissedPerClient: missed.max() ?? 0, sampleMissed: tallies.first { !$0.sample.isEmpty }?.sample ?? [], nodeCPUSeconds: nodeCPU,
             errors: counters.errors.errors.withLock { $0 })
         try? await group.shutdownGracefully()
         return result
