@@ -51,7 +51,15 @@ extension Bench {
                 redis = process
                 print("redis-server on port \(redisPort)")
             }
-            defer { redis?.terminate() }
+            defer {
+                // SIGTERM first; redis-server may refuse it (its shutdown can wait on a save), so SIGKILL after 1 s.
+                if let redis {
+                    redis.terminate()
+                    let deadline = Date().addingTimeInterval(1)
+                    while redis.isRunning && Date() < deadline { usleep(10_000) }
+                    if redis.isRunning { kill(redis.processIdentifier, SIGKILL) }
+                }
+            }
             let redisURL = redisURL ?? "redis://127.0.0.1:\(redisPort)"
             let secret = "herald-bench-reconnect-secret-\(getpid())-0123456789abcdef", key = "bench-key-\(getpid())"
             let token = try await TokenSigner.hs256(secret: secret, claims: ["sub": "bench"], ttl: .seconds(3600))
