@@ -36,6 +36,11 @@ max_len() {
     esac
 }
 
+if [ "$(uname -s)" != Linux ]; then
+    echo "error: fuzzing needs the Linux toolchain's libFuzzer (swiftc -sanitize=fuzzer)" >&2
+    exit 2
+fi
+
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 
