@@ -17,12 +17,17 @@ public struct HTTPConnectionLimits: Sendable, Hashable {
     /// Largest request head in bytes (request line and headers, each header field too); a larger one is answered
     /// 431 and the connection closed. Default 16 KiB, Node's `maxHeaderSize` (nginx: 8 KiB per line, 32 KiB in all).
     public var maxRequestHeadSize: Int
+    /// Response bytes a connection may have waiting to be sent when another response is written; over it the
+    /// connection is closed (a client that sends requests and never reads the answers). Default 4 MiB, like
+    /// `EngineIOConfiguration.maxBufferedBytes`.
+    public var maxUnsentResponseBytes: Int
 
     public init(requestHeadTimeout: Duration = .seconds(10), keepAliveTimeout: Duration = .seconds(65),
-                maxRequestHeadSize: Int = 16 * 1024) {
+                maxRequestHeadSize: Int = 16 * 1024, maxUnsentResponseBytes: Int = 4 << 20) {
         self.requestHeadTimeout = requestHeadTimeout
         self.keepAliveTimeout = keepAliveTimeout
         self.maxRequestHeadSize = maxRequestHeadSize
+        self.maxUnsentResponseBytes = maxUnsentResponseBytes
     }
 
     /// The HTTP decoder's limits for these settings.
@@ -44,9 +49,10 @@ public struct HTTPConnectionLimits: Sendable, Hashable {
 }
 
 /// The first handler of every HTTP connection of a listener: closes a connection whose request head does not
-/// arrive in time or that stays idle between requests too long, stops reading while the connection cannot write
-/// (a client that sends requests but does not read the answers makes the server queue nothing more than one
-/// read's worth), and answers a refused connection with 503. The HTTP handlers tell it where each request is
+/// arrive in time or that stays idle between requests too long, closes one whose client sends requests but does
+/// not read the answers (unsent responses over `maxUnsentResponseBytes`), and answers a refused connection with
+/// 503. Reads are never withheld: a held poll's connection must keep reading (a read withheld on a writability
+/// flag made python-socketio's polling sessions hang now and then). The HTTP handlers tell it where each request is
 /// (`requestHeadReceived`, `responseCompleted`); after a websocket upgrade it leaves the pipeline
 /// (`connectionUpgraded`): the Engine.IO heartbeat then governs the connection, and frames pay nothing for it.
 ///
@@ -79,7 +85,6 @@ public final class HTTPConnectionGuard: ChannelDuplexHandler, RemovableChannelHa
     private(set) var phase: Phase
     private var inFlight = 0
     private var timer: Scheduled<Void>?
-    private var readPending = false
     private var context: ChannelHandlerContext?
 
     /// - Parameter refusal: when set, the connection is refused: its first bytes are answered with these (a
@@ -107,6 +112,13 @@ public final class HTTPConnectionGuard: ChannelDuplexHandler, RemovableChannelHa
     /// reads it.
     public func responseCompleted() {
         inFlight = max(0, inFlight - 1)
+        if let context, let unsent = try? context.channel.syncOptions?.getOption(.bufferedWritableBytes),
+           unsent > limits.maxUnsentResponseBytes {
+            phase = .done
+            cancelTimer()
+            context.close(promise: nil)
+            return
+        }
         guard phase == .inRequest, inFlight == 0 else { return }
         phase = .idle
         arm(limits.keepAliveTimeout)
@@ -117,10 +129,6 @@ public final class HTTPConnectionGuard: ChannelDuplexHandler, RemovableChannelHa
         phase = .done
         cancelTimer()
         guard let context else { return }
-        if readPending {
-            readPending = false
-            context.read()
-        }
         context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
     }
 
@@ -172,22 +180,6 @@ public final class HTTPConnectionGuard: ChannelDuplexHandler, RemovableChannelHa
         phase = .done
         cancelTimer()
         context.fireChannelInactive()
-    }
-
-    public func read(context: ChannelHandlerContext) {
-        if context.channel.isWritable {
-            context.read()
-        } else {
-            readPending = true
-        }
-    }
-
-    public func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if context.channel.isWritable, readPending {
-            readPending = false
-            context.read()
-        }
-        context.fireChannelWritabilityChanged()
     }
 
     // MARK: Timer

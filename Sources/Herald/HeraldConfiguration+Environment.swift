@@ -47,6 +47,9 @@ extension HeraldConfiguration {
         if let bytes = try Self.integer("HERALD_MAX_REQUEST_HEAD_SIZE", in: settings, minimum: 1024) {
             engine.connectionLimits.maxRequestHeadSize = bytes
         }
+        if let bytes = try Self.integer("HERALD_MAX_UNSENT_RESPONSE_BYTES", in: settings, minimum: 1024) {
+            engine.connectionLimits.maxUnsentResponseBytes = bytes
+        }
         if let ms = try Self.integer("HERALD_WEBSOCKET_CLOSE_TIMEOUT", in: settings, minimum: 1) {
             engine.webSocketCloseTimeout = .milliseconds(ms)
         }

@@ -25,6 +25,7 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Time for a request head to arrive in ms [HERALD_REQUEST_HEAD_TIMEOUT, default 10000].") var requestHeadTimeout: Int?
     @Option(help: "Idle keep-alive HTTP connection timeout in ms [HERALD_KEEP_ALIVE_TIMEOUT, default 65000].") var keepAliveTimeout: Int?
     @Option(help: "Largest HTTP request head in bytes, else 431 [HERALD_MAX_REQUEST_HEAD_SIZE, default 16384].") var maxRequestHeadSize: Int?
+    @Option(help: "Unsent HTTP response bytes before a client that does not read is dropped [HERALD_MAX_UNSENT_RESPONSE_BYTES, default 4194304].") var maxUnsentResponseBytes: Int?
     @Option(help: "Wait for the peer's websocket Close in ms [HERALD_WEBSOCKET_CLOSE_TIMEOUT, default 5000].") var websocketCloseTimeout: Int?
     @Option(help: "Open connections, beyond which new ones get 503; 0 for no cap [HERALD_MAX_CONNECTIONS, default no cap].") var maxConnections: Int?
     @Option(help: "Open connections per client address; 0 for no cap [HERALD_MAX_CONNECTIONS_PER_ADDRESS, default no cap].") var maxConnectionsPerAddress: Int?
@@ -60,6 +61,7 @@ struct Serve: AsyncParsableCommand {
             "HERALD_REQUEST_HEAD_TIMEOUT": requestHeadTimeout.map(String.init),
             "HERALD_KEEP_ALIVE_TIMEOUT": keepAliveTimeout.map(String.init),
             "HERALD_MAX_REQUEST_HEAD_SIZE": maxRequestHeadSize.map(String.init),
+            "HERALD_MAX_UNSENT_RESPONSE_BYTES": maxUnsentResponseBytes.map(String.init),
             "HERALD_WEBSOCKET_CLOSE_TIMEOUT": websocketCloseTimeout.map(String.init),
             "HERALD_MAX_CONNECTIONS": maxConnections.map(String.init),
             "HERALD_MAX_CONNECTIONS_PER_ADDRESS": maxConnectionsPerAddress.map(String.init),

@@ -17,6 +17,7 @@ import Testing
         #expect(configuration.connectionLimits.requestHeadTimeout == .seconds(10))
         #expect(configuration.connectionLimits.keepAliveTimeout == .seconds(65))
         #expect(configuration.connectionLimits.maxRequestHeadSize == 16 * 1024)
+        #expect(configuration.connectionLimits.maxUnsentResponseBytes == 4 * 1024 * 1024)
         #expect(configuration.webSocketCloseTimeout == .seconds(5))
         #expect(configuration.maxConnections == nil)
         #expect(configuration.maxConnectionsPerAddress == nil)

@@ -28,11 +28,12 @@ import Testing
             "HERALD_REQUEST_HEAD_TIMEOUT": "2000", "HERALD_KEEP_ALIVE_TIMEOUT": "3000",
             "HERALD_MAX_REQUEST_HEAD_SIZE": "8192", "HERALD_WEBSOCKET_CLOSE_TIMEOUT": "700",
             "HERALD_MAX_CONNECTIONS": "100", "HERALD_MAX_CONNECTIONS_PER_ADDRESS": "0",
-            "HERALD_MAX_HANDSHAKES_PER_SECOND": "500",
+            "HERALD_MAX_HANDSHAKES_PER_SECOND": "500", "HERALD_MAX_UNSENT_RESPONSE_BYTES": "65536",
         ])
         let engine = configuration.socketIO.engine
         #expect(engine.connectionLimits == HTTPConnectionLimits(
-            requestHeadTimeout: .seconds(2), keepAliveTimeout: .seconds(3), maxRequestHeadSize: 8192))
+            requestHeadTimeout: .seconds(2), keepAliveTimeout: .seconds(3), maxRequestHeadSize: 8192,
+            maxUnsentResponseBytes: 65536))
         #expect(engine.webSocketCloseTimeout == .milliseconds(700))
         #expect(engine.maxConnections == 100)
         #expect(engine.maxConnectionsPerAddress == nil)

@@ -76,6 +76,27 @@ import WebSocket
         }
     }
 
+    /// A client that sends requests and never reads the answers: its unsent responses are bounded (the connection
+    /// closes past `maxUnsentResponseBytes`), while reads are never withheld (a held poll's connection must read).
+    @Test func requestsWhoseAnswersAreNeverReadEndTheConnection() async throws {
+        try await withEdgeNode({ $0.socketIO.engine.connectionLimits.maxUnsentResponseBytes = 64 * 1024 }) { node, port in
+            let engine = node.io.engine
+            let flooder = try await RawTCP.connect(port: port, autoRead: false)
+            // Pipelined requests for /metrics (kilobytes each), far more than the socket buffers take.
+            let request = ByteBuffer(string: String(repeating: "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", count: 100))
+            for _ in 0..<100 { flooder.channel.write(request, promise: nil) }
+            flooder.channel.flush()
+            var waited = 0
+            while engine.edgeStats.openConnections > 0 && waited < 2_000 {
+                try await Task.sleep(for: .milliseconds(10))
+                waited += 1
+            }
+            #expect(engine.edgeStats.openConnections == 0, "the connection that reads nothing is still open")
+            try? await flooder.channel.close()
+            try await expectFreshClientConnects(port: port)
+        }
+    }
+
     @Test func unansweredCloseHandshakeIsEnded() async throws {
         try await withEdgeNode({ $0.socketIO.engine.webSocketCloseTimeout = .milliseconds(300) }) { _, port in
             let connection = try await RawTCP.connect(port: port)
