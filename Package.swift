@@ -168,12 +168,12 @@ let package = Package(
 
 // The fuzz targets (Fuzz/, run by scripts/fuzz.sh) exist only when HERALD_FUZZ=1: they need -sanitize=fuzzer
 // to link, so the normal build must not see them. Fuzz/HeraldFuzz/Herald holds symlinks to the three Herald files
-// it fuzzes (room rules, claims, publish requests) instead of depending on Herald, whose jwt-kit, PostgreSQL and
+// it fuzzes (room rules, claims, publish requests; the last checks rooms with SocketIO's RoomName) instead of depending on Herald, whose jwt-kit, PostgreSQL and
 // SQLite dependencies would more than double the sanitizer build.
 if Context.environment["HERALD_FUZZ"] == "1" {
     package.targets.append(.target(name: "HeraldFuzzDriver", path: "Fuzz/HeraldFuzzDriver"))
     package.targets.append(.executableTarget(name: "HeraldFuzz", dependencies: [
-        "HeraldFuzzDriver", "SocketIOProtocol", "EngineIOProtocol", "WebSocket", "Redis",
+        "HeraldFuzzDriver", "SocketIO", "SocketIOProtocol", "EngineIOProtocol", "WebSocket", "Redis",
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOEmbedded", package: "swift-nio"),
         .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -16,7 +16,7 @@ func fuzzUpgradeFastPath(_ bytes: UnsafeRawBufferPointer) {
     var fallbacks = 0
     let handler = WebSocketUpgradeFastPath(
         configuration: WebSocketConfiguration(),
-        shouldUpgrade: { _, _ in control & 0x80 == 0 },
+        shouldUpgrade: { _, _ in control & 0x80 == 0 ? .upgrade : .httpPipeline },
         upgraded: { _, head in upgraded.append(head) },
         installHTTPPipeline: { pipeline in
             fallbacks += 1

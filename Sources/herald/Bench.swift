@@ -70,7 +70,7 @@ struct Bench: AsyncParsableCommand {
             let readyFile = self.readyFile
             let result = try await BenchScenarios.idle(
                 target: options.target, clients: clients, rate: ramp,
-                hold: readyFile == nil ? .milliseconds(Int(hold * 1000)) : .seconds(3600), probe: options.probe,
+                hold: readyFile == nil ? benchDuration(hold) : .seconds(3600), probe: options.probe,
                 afterRamp: { partial in
                     guard let readyFile else { return }
                     // Written then renamed, so the parent never reads half a file.
@@ -123,7 +123,7 @@ struct Bench: AsyncParsableCommand {
             if let startCPU = serverCPUStart, let endCPU = probe.pid.flatMap(ServerProcess.cpuSeconds(pid:)) {
                 serverCPU = CPUShare(cpuSeconds: endCPU - startCPU, wallSeconds: rampSeconds)
             }
-            try await Task.sleep(for: .milliseconds(Int(hold * 1000)))
+            try await Task.sleep(for: benchDuration(hold))
             let after = probe.pid.flatMap(ServerProcess.rssKiB(pid:))
             let parts = try workers.map { try JSONDecoder().decode(IdleResult.self, from: Data(contentsOf: URL(fileURLWithPath: $0.1))) }
             for (process, _) in workers {
@@ -176,8 +176,8 @@ struct Bench: AsyncParsableCommand {
             let path = afterScheme.firstIndex(of: "/").map { String(afterScheme[$0...]) } ?? "/metrics"
             let soakOptions = SoakOptions(
                 cycles: cycles, warmup: warmup, concurrency: cycleConcurrency, modes: parsed.compactMap { $0 },
-                metrics: (endpoint, path), cycleTimeout: .milliseconds(Int(cycleTimeout * 1000)),
-                settleTimeout: .milliseconds(Int(settleTimeout * 1000)))
+                metrics: (endpoint, path), cycleTimeout: benchDuration(cycleTimeout),
+                settleTimeout: benchDuration(settleTimeout))
             let result = try await BenchScenarios.soak(target: options.target, options: soakOptions, probe: options.probe) { print($0) }
             try options.report(result, BenchReport.text(result))
             if !result.leftovers.isEmpty || result.failed > 0 { throw ExitCode(1) }
@@ -216,7 +216,7 @@ struct Bench: AsyncParsableCommand {
         func run() async throws {
             FileDescriptorLimit.raiseToHard()
             let result = try await BenchScenarios.fanout(target: options.target, members: members, events: events,
-                                                         rate: rate, drain: .milliseconds(Int(drain * 1000)),
+                                                         rate: rate, drain: benchDuration(drain),
                                                          probe: options.probe, memberNode: memberNode, publisherNode: publisherNode)
             try options.report(result, BenchReport.text(result))
         }
@@ -268,7 +268,7 @@ extension Bench {
             } else {
                 result = try await BenchScenarios.cluster(
                     target: options.target, clients: clients, broadcasts: broadcasts, rate: rate, rotate: rotate,
-                    padding: padding, rampRate: ramp, drain: .milliseconds(Int(drain * 1000)), probes: probes)
+                    padding: padding, rampRate: ramp, drain: benchDuration(drain), probes: probes)
             }
             try options.report(result, BenchReport.text(result))
         }
@@ -288,7 +288,7 @@ extension Bench {
             let ownStart = ProcessCPU.now()
             let sending = rate > 0 ? Double(broadcasts) / rate : 0
             let drained = try await receivers.waitForDeliveries(
-                broadcasts: broadcasts, deadline: started + .milliseconds(Int((sending + drain) * 1000)))
+                broadcasts: broadcasts, deadline: started + benchDuration(sending + drain))
             let benchCPU = CPUShare(cpuSeconds: ProcessCPU.now().seconds - ownStart.seconds, wallSeconds: (clock.now - started) / .seconds(1))
             let part = try await receivers.tally(broadcasts: broadcasts, rampSeconds: rampSeconds, benchCPU: benchCPU, drainTimedOut: !drained)
             let data = try BenchReport.json(part)
@@ -363,7 +363,7 @@ extension Bench {
             let firstSend = benchClockMicros()
             try Self.writeAtomically("go", to: goFile)
             try await publishers.publish(broadcasts: broadcasts, rate: rate, rotate: rotate, padding: padding)
-            try await waitFor(\.result, until: clock.now + .milliseconds(Int((drain + 120) * 1000)), "before writing its result")
+            try await waitFor(\.result, until: clock.now + benchDuration(drain + 120), "before writing its result")
             let publisherCPU = CPUShare(cpuSeconds: ProcessCPU.now().seconds - ownStart.seconds, wallSeconds: (clock.now - sendStart) / .seconds(1))
             let serverStats = servers.finish()
             let parts = try workers.map { try JSONDecoder().decode(ClusterPart.self, from: Data(contentsOf: URL(fileURLWithPath: $0.result))) }
@@ -376,4 +376,11 @@ extension Bench {
                 publisherCPU: publisherCPU, serverStats: serverStats)
         }
     }
+}
+
+/// A duration given in seconds on the command line, clamped to 0 s…1 day: `Int(Double)` traps on NaN, on the
+/// infinities and past `Int.max`, and a bench option should never stop the process that way.
+func benchDuration(_ seconds: Double) -> Duration {
+    guard seconds.isFinite, seconds > 0 else { return .zero }
+    return .milliseconds(Int(min(seconds, 86_400) * 1000))
 }

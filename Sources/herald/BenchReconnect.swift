@@ -111,7 +111,7 @@ extension Bench {
                     while node.isRunning { try await Task.sleep(for: .milliseconds(2)) }
                     guard restartDelay >= 0 else { return }
                     let task = Task {
-                        try? await Task.sleep(for: .milliseconds(Int(restartDelay * 1000)))
+                        try? await Task.sleep(for: benchDuration(restartDelay))
                         if let again = try? await start(0) { processes.withLock { $0[0] = again } }
                     }
                     restarted.withLock { $0 = task }
