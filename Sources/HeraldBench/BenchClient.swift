@@ -42,12 +42,7 @@ final class BenchClient: ChannelInboundHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        var buffer = unwrapInboundIn(data)
-        if var held = pending {
-            pending = nil
-            held.writeBuffer(&buffer)
-            buffer = held
-        }
+        var buffer = BenchWire.joining(&pending, unwrapInboundIn(data))
         if state == .upgrading {
             guard let end = BenchWire.endOfHead(buffer) else { return hold(buffer) }
             guard BenchWire.isSwitchingProtocols(buffer) else {

@@ -13,6 +13,15 @@ enum BenchWire {
             "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
     }
 
+    /// The bytes of an incomplete head or frame kept from the last read (taken out of `pending`), followed by `read`.
+    static func joining(_ pending: inout ByteBuffer?, _ read: ByteBuffer) -> ByteBuffer {
+        guard var held = pending else { return read }
+        pending = nil
+        var read = read
+        held.writeBuffer(&read)
+        return held
+    }
+
     /// Index just past the `\r\n\r\n` that ends the HTTP response head, or nil when it has not all arrived.
     static func endOfHead(_ buffer: ByteBuffer) -> Int? {
         buffer.withUnsafeReadableBytes { bytes -> Int? in

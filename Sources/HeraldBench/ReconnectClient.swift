@@ -284,12 +284,7 @@ final class ReconnectHandler: ChannelInboundHandler, @unchecked Sendable {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        var buffer = unwrapInboundIn(data)
-        if var held = pending {
-            pending = nil
-            held.writeBuffer(&buffer)
-            buffer = held
-        }
+        var buffer = BenchWire.joining(&pending, unwrapInboundIn(data))
         if !upgraded {
             guard let end = BenchWire.endOfHead(buffer) else { return pending = buffer }
             guard BenchWire.isSwitchingProtocols(buffer) else {
