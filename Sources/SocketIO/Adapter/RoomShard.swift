@@ -10,8 +10,9 @@ final class RoomShard: @unchecked Sendable {
     /// Sessions written to by broadcasts this loop tick, flushed once each at its end.
     private var pendingFlush: [EngineIOSession] = []
     /// Recovered sockets catching up with the log: what reaches them is kept here until their replay is sent
-    /// (see `SocketIOAdapter.holdDeliveries`). Empty but for a few milliseconds after a recovery.
-    private var held: [SocketKey: [EngineIOPreparedMessage]] = [:]
+    /// (see `SocketIOAdapter.holdDeliveries`). Empty but for a few milliseconds after a recovery; bounded by
+    /// `maxBufferedBytes` like any queue for a client, should the log read take long.
+    private var held: [SocketKey: (messages: [EngineIOPreparedMessage], bytes: Int)] = [:]
 
     init(eventLoop: any EventLoop, stats: SocketIOStats) {
         self.eventLoop = eventLoop
@@ -39,11 +40,11 @@ final class RoomShard: @unchecked Sendable {
     }
 
     /// From now on, deliveries to `socket` are kept back instead of written.
-    func hold(_ socket: Socket) { held[SocketKey(socket)] = [] }
+    func hold(_ socket: Socket) { held[SocketKey(socket)] = ([], 0) }
 
     /// Ends `hold`: the deliveries kept back, in order.
     func release(_ socket: Socket) -> [EngineIOPreparedMessage] {
-        held.removeValue(forKey: SocketKey(socket)) ?? []
+        held.removeValue(forKey: SocketKey(socket))?.messages ?? []
     }
 
     /// The sockets a broadcast reaches on this loop.
@@ -91,7 +92,14 @@ final class RoomShard: @unchecked Sendable {
     private func write(_ message: EngineIOPreparedMessage, to key: SocketKey, volatile: Bool) {
         if !held.isEmpty, held[key] != nil {
             // A volatile event may be lost anyway; the others wait for the socket's replay.
-            if !volatile { held[key]!.append(message) }
+            guard !volatile else { return }
+            held[key]!.messages.append(message)
+            held[key]!.bytes &+= message.wireSize
+            if held[key]!.bytes > key.socket.namespace.server.configuration.engine.maxBufferedBytes {
+                // Like a slow client: the session ends (recoverably) rather than the queue growing.
+                held[key] = nil
+                key.socket.session.close()
+            }
             return
         }
         let session = key.socket.session
