@@ -97,3 +97,10 @@ enum BenchWire {
 
 /// Monotonic microseconds (CLOCK_MONOTONIC on Linux is machine-wide, so stamps compare across processes).
 @inline(__always) func nowMicros() -> UInt64 { NIODeadline.now().uptimeNanoseconds / 1000 }
+
+/// A duration given in seconds on the command line, clamped to 0 s…1 day: `Int(Double)` traps on NaN, on the
+/// infinities and past `Int.max`, and a bench option should never stop the process that way.
+public func benchDuration(_ seconds: Double) -> Duration {
+    guard seconds.isFinite, seconds > 0 else { return .zero }
+    return .milliseconds(Int(min(seconds, 86_400) * 1000))
+}

@@ -131,7 +131,7 @@ extension BenchScenarios {
 
         let publisher = ReconnectPublisher(api: options.publishAPI, key: options.apiKey, room: options.room, group: group)
         let publishing = Task { await publisher.run(rate: options.rate) }
-        try await Task.sleep(for: .milliseconds(Int(options.before * 1000)))
+        try await Task.sleep(for: benchDuration(options.before))
 
         let pidsBefore = nodePIDs()
         let cpuStart = pidsBefore.map { $0.flatMap(ServerProcess.cpuSeconds(pid:)) }
@@ -143,7 +143,7 @@ extension BenchScenarios {
         }
         var allBack: Duration?
         var lastReport = clock.now
-        while clock.now - signalled < .milliseconds(Int(options.maxWait * 1000)) {
+        while clock.now - signalled < benchDuration(options.maxWait) {
             let nodeGone = exited.withLock { $0 } != nil
             if nodeGone && connected() == before {
                 allBack = clock.now - signalled
@@ -168,7 +168,7 @@ extension BenchScenarios {
             if let pid = pidsAfter[index], let now = ServerProcess.cpuSeconds(pid: pid) { nodeCPU[node.description] = rounded(now - start, 3) }
         }
         try? await disruption.value
-        try await Task.sleep(for: .milliseconds(Int(options.after * 1000)))
+        try await Task.sleep(for: benchDuration(options.after))
         publisher.stop()
         await publishing.value
         try await Task.sleep(for: .seconds(1))   // the last events' deliveries
@@ -246,7 +246,7 @@ final class ReconnectPublisher: Sendable {
         var connection: SoakConnection?
         var sent = 0
         while !state.withLock({ $0.stopped }) {
-            let due = start + .milliseconds(Int(Double(sent) * 1000 / max(rate, 0.1)))
+            let due = start + benchDuration(Double(sent) / max(rate, 0.1))
             if due > clock.now { try? await Task.sleep(until: due, clock: clock) }
             sent += 1
             let number = published + 1

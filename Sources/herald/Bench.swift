@@ -377,10 +377,3 @@ extension Bench {
         }
     }
 }
-
-/// A duration given in seconds on the command line, clamped to 0 s…1 day: `Int(Double)` traps on NaN, on the
-/// infinities and past `Int.max`, and a bench option should never stop the process that way.
-func benchDuration(_ seconds: Double) -> Duration {
-    guard seconds.isFinite, seconds > 0 else { return .zero }
-    return .milliseconds(Int(min(seconds, 86_400) * 1000))
-}
