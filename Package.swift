@@ -3,11 +3,19 @@ import PackageDescription
 
 let package = Package(
     name: "herald",
-    platforms: [.macOS(.v14)],
+    // Synchronization's Mutex and Atomic, used throughout, need these.
+    platforms: [.macOS(.v15), .iOS(.v18), .tvOS(.v18), .watchOS(.v11), .visionOS(.v2)],
+    // What another package can depend on (README, "Herald as a library"). Each product re-exports the modules
+    // its public API shows (`JSONValue` and `SocketIOEvent` come with `SocketIO` and `SocketIOClient`).
     products: [
         .library(name: "SocketIO", targets: ["SocketIO"]),
+        .library(name: "SocketIOClient", targets: ["SocketIOClient"]),
         .library(name: "EngineIO", targets: ["EngineIO"]),
         .library(name: "HeraldWebSocket", targets: ["HeraldWebSocket"]),
+        .library(name: "HeraldRedis", targets: ["HeraldRedis"]),
+        .library(name: "HeraldRedisAdapter", targets: ["HeraldRedisAdapter"]),
+        .library(name: "Herald", targets: ["Herald"]),
+        .library(name: "HeraldTesting", targets: ["HeraldTesting"]),
         .executable(name: "herald", targets: ["herald"]),
     ],
     dependencies: [
