@@ -92,7 +92,7 @@ let package = Package(
             .product(name: "NIOWebSocket", package: "swift-nio"),
         ]),
         .target(name: "HeraldTesting", dependencies: [
-            "EngineIO", "SocketIO", "RedisAdapter", "Redis", "WebSocket",
+            "EngineIO", "SocketIO", "SocketIOProtocol", "RedisAdapter", "Redis", "WebSocket",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
