@@ -13,7 +13,7 @@ import Testing
 /// The official JavaScript client (socket.io-client 4.8.1's browser bundle, fetched by scripts/test.sh) in headless
 /// Chromium against herald: one test per row of the matrix in docs/conformance.md. The rows share one Chromium
 /// page (`OfficialBrowser`); each row starts its own server: the SocketIO library where the gateway is not needed,
-/// a `HeraldNode` for its JWT auth. The cluster row is in `OfficialClientClusterTests`, the Python rows in
+/// a `HeraldNode` for its JWT auth, two `herald serve` processes and Redis for the cluster. The Python rows are in
 /// `PythonClientTests`.
 @Suite(.serialized, .enabled(if: OfficialBrowser.missing.isEmpty || TestEnvironment.isCI,
                               "needs chromium, HERALD_TEST_PYTHON and HERALD_SOCKETIO_JS: run scripts/test.sh"))
@@ -331,6 +331,33 @@ struct OfficialClientTests {
             throw error
         }
         await second.stop()
+    }
+
+    /// Two `herald serve` nodes sharing rooms through Redis (the live cluster fixture, nginx unused here): a
+    /// publish through node A's API reaches the official client connected to node B.
+    @Test("a cluster of two nodes with Redis: an emit on one reaches a client on the other")
+    func cluster() async throws {
+        try #require(ClusterLiveEnvironment.missing.isEmpty || TestEnvironment.isCI, "\(ClusterLiveEnvironment.missing)")
+        let agent = try await OfficialBrowser.shared.agentStarted()
+        try await withCluster(agent: agent) { cluster in
+            let (a, b) = (cluster.nodes[0], cluster.nodes[1])
+            let joined = try await OfficialBrowser.run("""
+                var socket = io(args.url, {transports: ["websocket"], forceNew: true, reconnection: false});
+                await once(socket, "connect");
+                window.clusterRow = {socket: socket, news: once(socket, "news", 10000)};
+                return await socket.emitWithAck("chat:join", {room: "chat:matrix"});
+                """, url: b.url)
+            #expect(joined["ok"] == true, "\(joined)")
+            #expect(try await cluster.health(b)["sessions"]?.intValue == 1)
+            let data: JSONValue = ["from": "node A", "bytes": "é✓"]
+            #expect(try await cluster.publish(via: a, room: "chat:matrix", event: "news", data: data).status == 202)
+            let received = try await OfficialBrowser.run("""
+                var news = await clusterRow.news;
+                clusterRow.socket.disconnect();
+                return news;
+                """, url: b.url)
+            #expect(received == [data], "\(received)")
+        }
     }
 
     private func withMatrixServer(recovery: Bool = false, _ body: (MatrixServer) async throws -> Void) async throws {
