@@ -1,6 +1,6 @@
 import EngineIO
 import Foundation
-import Herald
+@testable import Herald
 import HeraldTesting
 import Logging
 import NIOCore
@@ -63,9 +63,10 @@ struct OfficialClientTests {
         try await withMatrixServer { server in
             let result = try await OfficialBrowser.run("""
                 var socket = io(args.url, {forceNew: true, reconnection: false});
+                var first = null;
+                socket.io.on("open", function () { first = socket.io.engine.transport.name; });
                 await once(socket, "connect");
-                var first = socket.io.engine.transport.name;
-                if (first !== "websocket") await once(socket.io.engine, "upgrade");
+                if (socket.io.engine.transport.name !== "websocket") await once(socket.io.engine, "upgrade");
                 var server = await socket.emitWithAck("transport");
                 var id = socket.id;
                 socket.disconnect();
@@ -358,6 +359,69 @@ struct OfficialClientTests {
                 """, url: b.url)
             #expect(received == [data], "\(received)")
         }
+    }
+
+    // MARK: herald.js (the demo's small client) behaves as the official one where both apply
+
+    /// Loads herald.js (as served at /herald.js) into the shared page, once.
+    private static let loadHeraldJS = """
+        if (!window.herald) {
+          var script = document.createElement("script");
+          script.textContent = args.heraldJS;
+          document.head.appendChild(script);
+        }
+        """
+
+    @Test("herald.js: kicked by disconnectSockets, it stays disconnected (io server disconnect)")
+    func heraldJSKickedStaysDisconnected() async throws {
+        try await withMatrixServer { server in
+            let result = try await OfficialBrowser.run(Self.loadHeraldJS + """
+                var socket = herald(args.url, {transports: ["websocket"], reconnectionDelay: 50, reconnectionDelayMax: 100});
+                await once(socket, "connect");
+                var gone = once(socket, "disconnect");
+                socket.emit("kick");
+                var reason = (await gone)[0];
+                var answer = {reason: reason, state: socket.state};
+                socket.disconnect();
+                return answer;
+                """, url: server.url, ["heraldJS": .string(DemoAssets.heraldJS)])
+            #expect(result == ["reason": "io server disconnect", "state": "disconnected"])
+            #expect(await server.disconnectReasons() == [.serverNamespaceDisconnect])
+        }
+    }
+
+    @Test("herald.js: the server goes away (drain), it reconnects to its successor")
+    func heraldJSReconnectsAfterDrain() async throws {
+        let port = try await freePort()
+        let first = try await MatrixServer.start(port: port)
+        _ = try await OfficialBrowser.run(Self.loadHeraldJS + """
+            var socket = herald(args.url, {transports: ["websocket"], reconnectionDelay: 100, reconnectionDelayMax: 300});
+            window.heraldRow = {socket: socket, reasons: [], connects: 0};
+            socket.on("disconnect", function (reason) { heraldRow.reasons.push(reason); });
+            heraldRow.back = new Promise(function (resolve) {
+              socket.on("connect", function () { if (++heraldRow.connects === 2) resolve(); });
+            });
+            await once(socket, "connect");
+            return socket.id;
+            """, url: first.url, ["heraldJS": .string(DemoAssets.heraldJS)])
+        await first.io.drain(over: .zero)
+        await first.stop()
+        let second = try await MatrixServer.start(port: port)
+        do {
+            let result = try await OfficialBrowser.run("""
+                await Promise.race([heraldRow.back, new Promise(function (_, reject) {
+                  setTimeout(function () { reject(new Error("not back within 5 s: " + JSON.stringify(heraldRow.reasons))); }, 5000);
+                })]);
+                var answer = {reasons: heraldRow.reasons.slice(), server: await heraldRow.socket.emitWithAck("transport")};
+                heraldRow.socket.disconnect();
+                return answer;
+                """, url: second.url)
+            #expect(result == ["reasons": ["transport close"], "server": "websocket"])
+        } catch {
+            await second.stop()
+            throw error
+        }
+        await second.stop()
     }
 
     private func withMatrixServer(recovery: Bool = false, _ body: (MatrixServer) async throws -> Void) async throws {
