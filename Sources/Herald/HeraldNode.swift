@@ -1,7 +1,7 @@
 import EngineIO
 import Logging
-import Redis
-import RedisAdapter
+import HeraldRedis
+import HeraldRedisAdapter
 import NIOCore
 import NIOPosix
 import ServiceLifecycle

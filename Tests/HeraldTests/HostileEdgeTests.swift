@@ -8,7 +8,7 @@ import NIOPosix
 import SocketIOProtocol
 import Synchronization
 import Testing
-import WebSocket
+import HeraldWebSocket
 
 /// Attacks on the listeners' edge (issue 9 items 4–5, issue 10 item 2) against a live node on real sockets, with
 /// small configured limits. Each test checks the node stays up and a fresh client still connects.
