@@ -1,122 +1,268 @@
-import EngineIO
 import Foundation
-import Logging
-import Redis
-import SocketIO
+import NIOCore
+import SocketIOProtocol
 
-/// Reading the configuration from `HERALD_*` settings (environment variables, or flags mapped to the same names).
+/// Loading the configuration from the settings declared in `HeraldSettings`: flags, `HERALD_*` environment
+/// variables and the JSON configuration file (`--config` / `HERALD_CONFIG`), in that order of precedence.
 extension HeraldConfiguration {
     public struct SettingError: Error, CustomStringConvertible, Sendable {
         public let description: String
+        public init(description: String) { self.description = description }
     }
 
-    /// The integer setting `name` (nil when absent); anything else than an integer of at least `minimum` throws
-    /// an error naming the setting. Shared by every feature's `apply(_:)`.
-    static func integer(_ name: String, in settings: [String: String], minimum: Int = 0) throws -> Int? {
-        guard let text = settings[name] else { return nil }
-        guard let number = Int(text), number >= minimum else {
-            let requirement = switch minimum {
-            case 0: "a non-negative integer"
-            case 1: "a positive integer"
-            default: "an integer of at least \(minimum)"
+    /// Where a setting's value came from; a flag wins over the environment, which wins over the file.
+    public enum SettingSource: String, Sendable, Hashable {
+        case `default`, file, env, flag
+    }
+
+    /// One setting as loaded: its value's text (the default's when nothing set it) and where it came from.
+    public struct ResolvedSetting: Sendable {
+        public let setting: HeraldSetting
+        public let source: SettingSource
+        public let text: String
+    }
+
+    /// A loaded configuration with the provenance of every setting, for `herald config`.
+    public struct Loaded: Sendable {
+        public var configuration: HeraldConfiguration
+        public var settings: [ResolvedSetting]
+        /// The configuration file and whether a flag or the environment named it.
+        public var file: (path: String, source: SettingSource)?
+
+        public subscript(name: String) -> ResolvedSetting? { settings.first { $0.setting.name == name } }
+
+        /// The effective configuration as text, one setting a line, secrets masked.
+        public func report() -> String {
+            var lines = ["# herald configuration (precedence: flag > env > file > default)"]
+            if let file { lines.append("# config file: \(file.path) (\(file.source == .flag ? "--config" : "HERALD_CONFIG"))") }
+            let width = settings.map(\.setting.name.count).max() ?? 0
+            let shown = settings.map { resolved in
+                let value = resolved.setting.shown(resolved.text)
+                return value.isEmpty ? "(\(resolved.setting.defaultNote ?? "none"))" : value
             }
-            throw SettingError(description: "\(name) must be \(requirement), got \(text)")
-        }
-        return number
-    }
-
-    /// Applies every `HERALD_*` setting present in `settings`; unknown values throw with the setting's name.
-    public mutating func apply(_ settings: [String: String]) throws {
-        func int(_ name: String) throws -> Int? { try Self.integer(name, in: settings) }
-        if let host = settings["HERALD_HOST"] { self.host = host }
-        if let port = try int("HERALD_PORT") { self.port = port }
-        if let threads = try int("HERALD_THREADS") { self.threads = max(1, threads) }
-        var engine = socketIO.engine
-        if let path = settings["HERALD_PATH"] { engine.path = path }
-        if let ms = try int("HERALD_PING_INTERVAL") { engine.pingInterval = .milliseconds(ms) }
-        if let ms = try int("HERALD_PING_TIMEOUT") { engine.pingTimeout = .milliseconds(ms) }
-        if let bytes = try int("HERALD_MAX_PAYLOAD") { engine.maxPayload = bytes }
-        if let ms = try int("HERALD_UPGRADE_TIMEOUT") { engine.upgradeTimeout = .milliseconds(ms) }
-        if let bytes = try int("HERALD_MAX_BUFFERED_BYTES") { engine.maxBufferedBytes = bytes }
-        if let ms = try Self.integer("HERALD_REQUEST_HEAD_TIMEOUT", in: settings, minimum: 1) {
-            engine.connectionLimits.requestHeadTimeout = .milliseconds(ms)
-        }
-        if let ms = try Self.integer("HERALD_KEEP_ALIVE_TIMEOUT", in: settings, minimum: 1) {
-            engine.connectionLimits.keepAliveTimeout = .milliseconds(ms)
-        }
-        if let bytes = try Self.integer("HERALD_MAX_REQUEST_HEAD_SIZE", in: settings, minimum: 1024) {
-            engine.connectionLimits.maxRequestHeadSize = bytes
-        }
-        if let bytes = try Self.integer("HERALD_MAX_UNSENT_RESPONSE_BYTES", in: settings, minimum: 1024) {
-            engine.connectionLimits.maxUnsentResponseBytes = bytes
-        }
-        if let ms = try Self.integer("HERALD_WEBSOCKET_CLOSE_TIMEOUT", in: settings, minimum: 1) {
-            engine.webSocketCloseTimeout = .milliseconds(ms)
-        }
-        // 0 turns a cap off.
-        if let count = try int("HERALD_MAX_CONNECTIONS") { engine.maxConnections = count == 0 ? nil : count }
-        if let count = try int("HERALD_MAX_CONNECTIONS_PER_ADDRESS") { engine.maxConnectionsPerAddress = count == 0 ? nil : count }
-        if let rate = try int("HERALD_MAX_HANDSHAKES_PER_SECOND") { engine.maxHandshakesPerSecond = rate == 0 ? nil : rate }
-        if let list = settings["HERALD_TRANSPORTS"] {
-            var kinds: Set<EngineIOTransportKind> = []
-            for name in list.split(separator: ",") {
-                let trimmed = name.trimmingCharacters(in: .whitespaces)
-                guard let kind = EngineIOTransportKind(rawValue: trimmed) else {
-                    throw SettingError(description: "HERALD_TRANSPORTS: unknown transport \(trimmed); use polling and/or websocket")
+            let valueWidth = min(40, shown.map(\.count).max() ?? 0)
+            for (resolved, value) in zip(settings, shown) {
+                let setting = resolved.setting
+                let origin = switch resolved.source {
+                case .default: "default"
+                case .file: "file \(setting.fileKey)"
+                case .env: "env \(setting.environmentName)"
+                case .flag: "flag \(setting.flag)"
                 }
-                kinds.insert(kind)
+                let name = setting.name.padding(toLength: width, withPad: " ", startingAt: 0)
+                let column = value.count < valueWidth ? value.padding(toLength: valueWidth, withPad: " ", startingAt: 0) : value
+                lines.append("\(name)  \(column)  \(origin)")
             }
-            guard !kinds.isEmpty else { throw SettingError(description: "HERALD_TRANSPORTS must name at least one transport") }
-            engine.transports = kinds
+            return lines.joined(separator: "\n") + "\n"
         }
-        if let origins = settings["HERALD_CORS_ORIGINS"] {
-            let list = origins.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-            engine.cors = CORSConfiguration(
-                origins: list == ["*"] ? .any : .list(list),
-                allowCredentials: settings["HERALD_CORS_CREDENTIALS"] == "1")
+    }
+
+    /// Largest configuration file read.
+    static let maxConfigurationFileBytes = 1 << 20
+
+    /// Loads `base` overlaid with the configuration file, `environment` and `arguments` (flags as `--name value`,
+    /// `--name=value`, or `--name` alone for a switch). A bad value throws an error naming how it was given.
+    public static func load(arguments: [String] = [], environment: [String: String],
+                            base: HeraldConfiguration = HeraldConfiguration()) throws(SettingError) -> Loaded {
+        var flags = try parseFlags(arguments)
+        var configuration = base
+        var file: (path: String, source: SettingSource)?
+        if let path = flags.removeValue(forKey: "config") {
+            file = (path, .flag)
+        } else if let path = environment["HERALD_CONFIG"] {
+            file = (path, .env)
         }
-        socketIO.engine = engine
-        if let ms = try int("HERALD_CONNECT_TIMEOUT") { socketIO.connectTimeout = .milliseconds(ms) }
-        if let ms = try int("HERALD_PRE_DRAIN_DELAY") { preDrainDelay = .milliseconds(ms) }
-        if let ms = try int("HERALD_DRAIN_WINDOW") { drainWindow = .milliseconds(ms) }
-        try applyRoomSettings(settings)
-        if let ms = try int("HERALD_DRAIN_TIMEOUT") { drainTimeout = .milliseconds(ms) }
-        if let level = settings["HERALD_LOG_LEVEL"] {
-            guard let parsed = Logger.Level(rawValue: level) else {
-                throw SettingError(description: "HERALD_LOG_LEVEL: unknown level \(level)")
+        if let path = file?.path, path.isEmpty { file = nil }
+        var fileValues: [String: String] = [:]
+        if let path = file?.path {
+            fileValues = try readFile(path, into: &configuration)
+        }
+        var resolved: [ResolvedSetting] = []
+        resolved.reserveCapacity(HeraldSettings.all.count)
+        for setting in HeraldSettings.all {
+            let given: (SettingSource, String, String)? = if let text = flags[setting.name] {
+                (.flag, text, setting.flag)
+            } else if let text = environment[setting.environmentName] {
+                (.env, text, setting.environmentName)
+            } else if let text = fileValues[setting.fileKey] {
+                (.file, text, "\(setting.fileKey) in \(file?.path ?? "")")
+            } else {
+                nil
             }
-            logLevel = parsed
-        }
-        if let format = settings["HERALD_LOG_FORMAT"] {
-            guard let parsed = LogFormat(rawValue: format) else {
-                throw SettingError(description: "HERALD_LOG_FORMAT must be json or text, got \(format)")
+            guard let (source, text, how) = given else {
+                resolved.append(ResolvedSetting(setting: setting, source: .default, text: ""))
+                continue
             }
-            logFormat = parsed
-        }
-        try publishing.apply(settings)
-        try auth.apply(settings)
-        try dashboard.apply(settings)
-        try chat.apply(settings)
-        if let url = settings["HERALD_REDIS_URL"], !url.isEmpty {
             do {
-                redis = try RedisConfiguration(url: url)
+                try setting.apply(text, to: &configuration)
             } catch {
-                throw SettingError(description: "HERALD_REDIS_URL: \(error)")
+                throw SettingError(description: "\(how): \(error.text)")
+            }
+            resolved.append(ResolvedSetting(setting: setting, source: source, text: text))
+        }
+        // An open publish API would let anyone push to every client.
+        if configuration.publishing.apiPort != nil, (configuration.publishing.apiKey ?? "").isEmpty {
+            throw SettingError(description: "HERALD_API_PORT is set but HERALD_API_KEY is not: the publish API needs a key")
+        }
+        // A default is shown as the configuration holds it (`threads` is this machine's core count).
+        let settled = configuration
+        resolved = resolved.map {
+            $0.source != .default ? $0 : ResolvedSetting(setting: $0.setting, source: .default, text: $0.setting.value(in: settled))
+        }
+        return Loaded(configuration: configuration, settings: resolved, file: file)
+    }
+
+    /// Applies the settings present in `settings`, named as environment variables (`HERALD_PORT`, …,
+    /// `HERALD_CONFIG`); a bad value throws an error naming the setting.
+    public mutating func apply(_ settings: [String: String]) throws {
+        self = try Self.load(environment: settings, base: self).configuration
+    }
+
+    /// `--name value` pairs by setting name; `config` is the file's path.
+    static func parseFlags(_ arguments: [String]) throws(SettingError) -> [String: String] {
+        var values: [String: String] = [:]
+        var index = arguments.startIndex
+        while index < arguments.endIndex {
+            let argument = arguments[index]
+            index += 1
+            guard argument.hasPrefix("--"), argument.count > 2 else {
+                throw SettingError(description: "unexpected argument \(argument.debugDescription); settings are given as --name value")
+            }
+            var name = String(argument.dropFirst(2))
+            var inline: String?
+            if let equals = name.firstIndex(of: "=") {
+                inline = String(name[name.index(after: equals)...])
+                name = String(name[..<equals])
+            }
+            let setting = HeraldSettings.byName[name]
+            guard setting != nil || name == "config" else {
+                throw SettingError(description: "unknown option --\(name) (see herald serve --help)")
+            }
+            if let inline {
+                values[name] = inline
+            } else if setting?.isSwitch == true {
+                // `--cors-credentials` alone turns a switch on; an explicit 0/1 may follow.
+                if index < arguments.endIndex, (try? HeraldSetting.boolean(arguments[index])) != nil {
+                    values[name] = arguments[index]
+                    index += 1
+                } else {
+                    values[name] = "1"
+                }
+            } else {
+                guard index < arguments.endIndex, !arguments[index].hasPrefix("--") else {
+                    throw SettingError(description: "--\(name) needs a value")
+                }
+                values[name] = arguments[index]
+                index += 1
             }
         }
-        if let window = try int("HERALD_RECOVERY_WINDOW") {
-            recovery = window == 0 ? nil : ConnectionStateRecovery(maxDisconnectionDuration: .milliseconds(window))
+        return values
+    }
+
+    /// Reads the JSON configuration file: its `auth` and `bridges` sections apply to `configuration` at once,
+    /// every other key must be a setting's file key and is returned as text for the precedence pass.
+    static func readFile(_ path: String, into configuration: inout HeraldConfiguration) throws(SettingError) -> [String: String] {
+        let bytes: [UInt8]
+        do {
+            bytes = try HeraldSetting.readFile(path, limit: maxConfigurationFileBytes)
+        } catch {
+            throw SettingError(description: "HERALD_CONFIG: \(error.text)")
+        }
+        let parsed: JSONValue
+        do {
+            parsed = try JSONValue(parsing: ByteBuffer(bytes: bytes))
+        } catch {
+            throw SettingError(description: "HERALD_CONFIG \(path): malformed JSON: \(error)")
+        }
+        guard case .object(let top) = parsed else { throw SettingError(description: "HERALD_CONFIG \(path): must be a JSON object") }
+        var values: [String: String] = [:]
+        for (key, value) in top {
+            switch key {
+            case "auth":
+                do {
+                    try configuration.auth.applyFile(String(decoding: bytes, as: UTF8.self))
+                } catch {
+                    throw SettingError(description: "HERALD_CONFIG \(path): \(error)")
+                }
+            case "bridges":
+                do {
+                    configuration.publishing.bridges = try BridgeDefinition.parseConfigurationFile(ByteBuffer(bytes: bytes))
+                } catch {
+                    throw SettingError(description: "HERALD_CONFIG \(path): \(error)")
+                }
+            default:
+                guard HeraldSettings.byFileKey[key] != nil else {
+                    throw SettingError(description: "HERALD_CONFIG \(path): unknown key \(key.debugDescription)")
+                }
+                guard let text = settingText(value) else {
+                    throw SettingError(description: "\(key) in \(path): must be a string, an integer, a boolean or a list of strings")
+                }
+                values[key] = text
+            }
+        }
+        return values
+    }
+
+    /// A file value as the text a flag or variable would carry: lists join with commas, booleans are 1 or 0.
+    static func settingText(_ value: JSONValue) -> String? {
+        switch value {
+        case .string(let text): return text
+        case .bool(let flag): return flag ? "1" : "0"
+        case .int(let number): return String(number)
+        case .double: return value.intValue.map(String.init)
+        case .array(let items):
+            var texts: [String] = []
+            for item in items {
+                guard case .string(let text) = item else { return nil }
+                texts.append(text)
+            }
+            return texts.joined(separator: ",")
+        case .null, .object, .binary: return nil
         }
     }
 }
 
-extension HeraldConfiguration {
-    /// Bounds on rooms and packets: HERALD_MAX_ROOM_NAME_BYTES, HERALD_MAX_ROOMS_PER_SOCKET, HERALD_MAX_ATTACHMENTS,
-    /// HERALD_ATTACHMENT_TIMEOUT (ms).
-    mutating func applyRoomSettings(_ settings: [String: String]) throws {
-        if let bytes = try Self.integer("HERALD_MAX_ROOM_NAME_BYTES", in: settings, minimum: 1) { socketIO.maxRoomNameBytes = bytes }
-        if let count = try Self.integer("HERALD_MAX_ROOMS_PER_SOCKET", in: settings, minimum: 1) { socketIO.maxRoomsPerSocket = count }
-        if let count = try Self.integer("HERALD_MAX_ATTACHMENTS", in: settings) { socketIO.maxAttachments = count }
-        if let ms = try Self.integer("HERALD_ATTACHMENT_TIMEOUT", in: settings, minimum: 1) { socketIO.attachmentTimeout = .milliseconds(ms) }
+extension HeraldSettings {
+    static let byName: [String: HeraldSetting] = Dictionary(all.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+    static let byFileKey: [String: HeraldSetting] = Dictionary(all.map { ($0.fileKey, $0) }, uniquingKeysWith: { first, _ in first })
+
+    /// The settings part of `herald serve --help`, from the declarations.
+    public static func helpText() -> String {
+        var lines = [
+            "Every setting is a flag, a HERALD_* environment variable and a key of the JSON file given by --config "
+                + "(HERALD_CONFIG). A flag wins over the environment, which wins over the file, which wins over the default. "
+                + "`herald config` prints the effective configuration and where each value came from.",
+        ]
+        for (title, settings) in groups {
+            lines.append("")
+            lines.append("\(title):")
+            for setting in settings {
+                lines.append("  \(setting.flag) <\(setting.placeholder)>  \(setting.environmentName)  (file: \(setting.fileKey))")
+                let value = setting.defaultText
+                lines.append("        \(setting.help) Default: \(value.isEmpty ? "none" : setting.shown(value)).")
+            }
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    /// The settings as the Markdown table of docs/configuration.md (`herald config --markdown` prints it;
+    /// a test keeps the page equal to it).
+    public static func markdownTable() -> String {
+        var lines: [String] = []
+        for (title, settings) in groups {
+            lines.append("")
+            lines.append("**\(title)**")
+            lines.append("")
+            lines.append("| flag | environment | file key | default | meaning |")
+            lines.append("|---|---|---|---|---|")
+            for setting in settings {
+                let value = setting.defaultText
+                let shown = setting.defaultNote ?? (value.isEmpty ? "none" : "`\(setting.shown(value))`")
+                let cell = { (text: String) in text.replacingOccurrences(of: "|", with: "\\|") }
+                lines.append("| `\(setting.flag) <\(cell(setting.placeholder))>` | `\(setting.environmentName)` | `\(setting.fileKey)` | "
+                    + "\(cell(shown)) | \(cell(setting.help)) |")
+            }
+        }
+        return lines.dropFirst().joined(separator: "\n") + "\n"
     }
 }
