@@ -103,7 +103,7 @@ let package = Package(
             .product(name: "NIOWebSocket", package: "swift-nio"),
         ]),
         .target(name: "HeraldTesting", dependencies: [
-            "EngineIO", "SocketIO", "HeraldRedisAdapter", "HeraldRedis", "HeraldWebSocket",
+            "EngineIO", "SocketIO", "SocketIOProtocol", "HeraldRedisAdapter", "HeraldRedis", "HeraldWebSocket",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),

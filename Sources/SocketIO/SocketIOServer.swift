@@ -20,6 +20,8 @@ public final class SocketIOServer: Sendable {
     public let service: SocketIOServiceConfiguration
     /// Set once `run()` listens.
     let listening = ListeningAddress()
+    /// Each event loop's connect timeouts (see `LoopTimers`), looked up once per connection.
+    let connectTimers = LoopTimersByLoop<SocketIOConnection>()
 
     /// `adapterFactory` makes each namespace's adapter (default: in-memory, for one node); `metrics` defaults to
     /// the process-wide swift-metrics factory with the prefix `socketio`.
@@ -41,6 +43,11 @@ public final class SocketIOServer: Sendable {
             _ = SocketIOConnection(server: self, session: session)
         }
         _ = of("/")
+    }
+
+    /// Connections whose connect timeout is armed (opened, no namespace joined yet), on all loops.
+    package func armedConnectTimers() async -> Int {
+        await connectTimers.armedCount()
     }
 
     /// The namespace with this name, created on first use.
