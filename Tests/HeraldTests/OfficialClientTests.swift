@@ -443,8 +443,12 @@ actor OfficialBrowser {
     private var agent: ClientAgent?
 
     static var missing: [String] {
+        (TestEnvironment.python == nil ? ["HERALD_TEST_PYTHON (selenium)"] : []) + missingBrowser
+    }
+
+    /// The official client's bundle and Chromium.
+    static var missingBrowser: [String] {
         var missing: [String] = []
-        if TestEnvironment.python == nil { missing.append("HERALD_TEST_PYTHON (selenium)") }
         if TestEnvironment.socketIOJS == nil { missing.append("HERALD_SOCKETIO_JS (socket.io-client bundle)") }
         if !FileManager.default.isExecutableFile(atPath: "/usr/bin/chromium") { missing.append("chromium") }
         return missing
