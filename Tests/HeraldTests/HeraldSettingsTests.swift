@@ -1,5 +1,6 @@
 import Foundation
 import Herald
+import HeraldTesting
 import Testing
 
 /// The declaration table: every setting reachable as a flag, a variable and a file key, the precedence between
@@ -221,7 +222,7 @@ import Testing
 extension HeraldSettingsTests {
     /// docs/configuration.md carries the table `herald config --markdown` prints, so the page lists every setting.
     @Test func configurationPageListsEverySetting() throws {
-        let page = try String(contentsOf: LiveTestEnvironment.repositoryRoot.appendingPathComponent("docs/configuration.md"), encoding: .utf8)
+        let page = try String(contentsOf: TestEnvironment.repositoryRoot.appendingPathComponent("docs/configuration.md"), encoding: .utf8)
         #expect(page.contains(HeraldSettings.markdownTable()), "docs/configuration.md: paste the output of `herald config --markdown`")
         // The page's example file is a valid configuration file.
         let example = try #require(page.components(separatedBy: "```json\n").dropFirst().first?.components(separatedBy: "```").first)

@@ -1,5 +1,5 @@
 import Foundation
-import Store
+import HeraldStore
 
 /// One setting of `herald serve`, declared once: its name gives the flag (`--max-payload`), the environment
 /// variable (`HERALD_MAX_PAYLOAD`) and the configuration file key (`maxPayload`); its default is read from a

@@ -1,8 +1,8 @@
 import EngineIO
 import Foundation
-import Redis
+import HeraldRedis
 import SocketIO
-import Store
+import HeraldStore
 
 /// Every setting of `herald serve`, one entry each: to add one, add a line to the right group below (and the
 /// field, with its default in its doc comment, to the configuration struct). The flag, the `HERALD_*` variable,
