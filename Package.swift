@@ -3,11 +3,19 @@ import PackageDescription
 
 let package = Package(
     name: "herald",
-    platforms: [.macOS(.v14)],
+    // Synchronization's Mutex and Atomic, used throughout, need these.
+    platforms: [.macOS(.v15), .iOS(.v18), .tvOS(.v18), .watchOS(.v11), .visionOS(.v2)],
+    // What another package can depend on (README, "Herald as a library"). Each product re-exports the modules
+    // its public API shows (`JSONValue` and `SocketIOEvent` come with `SocketIO` and `SocketIOClient`).
     products: [
         .library(name: "SocketIO", targets: ["SocketIO"]),
+        .library(name: "SocketIOClient", targets: ["SocketIOClient"]),
         .library(name: "EngineIO", targets: ["EngineIO"]),
         .library(name: "HeraldWebSocket", targets: ["HeraldWebSocket"]),
+        .library(name: "HeraldRedis", targets: ["HeraldRedis"]),
+        .library(name: "HeraldRedisAdapter", targets: ["HeraldRedisAdapter"]),
+        .library(name: "Herald", targets: ["Herald"]),
+        .library(name: "HeraldTesting", targets: ["HeraldTesting"]),
         .executable(name: "herald", targets: ["herald"]),
     ],
     dependencies: [
@@ -50,7 +58,10 @@ let package = Package(
         .target(name: "SocketIO", dependencies: [
             "EngineIO", "SocketIOProtocol",
             .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         .target(name: "HeraldRedisAdapter", dependencies: [
             "SocketIO", "SocketIOProtocol", "EngineIO", "HeraldRedis",
@@ -92,7 +103,7 @@ let package = Package(
             .product(name: "NIOWebSocket", package: "swift-nio"),
         ]),
         .target(name: "HeraldTesting", dependencies: [
-            "EngineIO", "SocketIO", "HeraldRedisAdapter", "HeraldRedis", "HeraldWebSocket",
+            "EngineIO", "SocketIO", "SocketIOProtocol", "HeraldRedisAdapter", "HeraldRedis", "HeraldWebSocket",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -130,6 +141,8 @@ let package = Package(
         .testTarget(name: "EngineIOTests", dependencies: ["EngineIO", "HeraldTesting"]),
         .testTarget(name: "SocketIOTests", dependencies: [
             "SocketIO", "HeraldTesting",
+            .product(name: "MetricsTestKit", package: "swift-metrics"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "NIOWebSocket", package: "swift-nio"),

@@ -19,6 +19,8 @@ public final class EngineIOServer: Sendable {
     let connectionTimers = HTTPConnectionTimers()
     /// Refusals and timeouts at the listener's edge.
     public let edgeStats = EngineIOEdgeStats()
+    /// Volatile messages dropped and slow clients closed.
+    public let dropStats = EngineIODropStats()
     /// Handshakes admitted under `maxHandshakesPerSecond`.
     private let handshakeBucket = Mutex(EngineIOTokenBucket())
     /// Open connections per remote address, kept only when `maxConnectionsPerAddress` is set.
