@@ -92,12 +92,16 @@ final class RoomShard: @unchecked Sendable {
     private func write(_ message: EngineIOPreparedMessage, to key: SocketKey, volatile: Bool) {
         if !held.isEmpty, held[key] != nil {
             // A volatile event may be lost anyway; the others wait for the socket's replay.
-            guard !volatile else { return }
+            guard !volatile else {
+                key.socket.namespace.server.engine.dropStats.volatileDropped()
+                return
+            }
             held[key]!.messages.append(message)
             held[key]!.bytes &+= message.wireSize
             if held[key]!.bytes > key.socket.namespace.server.configuration.engine.maxBufferedBytes {
                 // Like a slow client: the session ends (recoverably) rather than the queue growing.
                 held[key] = nil
+                key.socket.namespace.server.engine.dropStats.slowClientClosed()
                 key.socket.session.close()
             }
             return
