@@ -13,10 +13,14 @@ public final class EngineIOServer: Sendable {
     public let logger: Logger
     let sessions = Mutex<[String: EngineIOSession]>([:])
     private let handlers = Mutex<Handlers>(Handlers())
-    /// Each event loop's heartbeat timers (see `EngineIOHeartbeatTimers`), looked up once per session.
-    let timers = Mutex<[ObjectIdentifier: EngineIOHeartbeatTimers]>([:])
+    /// Each event loop's heartbeat timers (see `LoopTimers`), looked up once per session.
+    let heartbeatTimers = LoopTimersByLoop<EngineIOSession>()
+    /// Each event loop's request head and keep-alive timers, looked up once per connection.
+    let connectionTimers = HTTPConnectionTimers()
     /// Refusals and timeouts at the listener's edge.
     public let edgeStats = EngineIOEdgeStats()
+    /// Volatile messages dropped and slow clients closed.
+    public let dropStats = EngineIODropStats()
     /// Handshakes admitted under `maxHandshakesPerSecond`.
     private let handshakeBucket = Mutex(EngineIOTokenBucket())
     /// Open connections per remote address, kept only when `maxConnectionsPerAddress` is set.
@@ -64,14 +68,10 @@ public final class EngineIOServer: Sendable {
         }
     }
 
-    func heartbeatTimers(for eventLoop: any EventLoop) -> EngineIOHeartbeatTimers {
-        timers.withLock { timers in
-            let key = ObjectIdentifier(eventLoop as AnyObject)
-            if let existing = timers[key] { return existing }
-            let created = EngineIOHeartbeatTimers(eventLoop: eventLoop)
-            timers[key] = created
-            return created
-        }
+    /// Heartbeat timer entries queued on all event loops, stale ones included (see `LoopTimers`): zero once every
+    /// session has closed and the last stale entry came due, so a leak check can watch it return to zero.
+    public func heartbeatTimerEntries() async -> Int {
+        await heartbeatTimers.entryCount()
     }
 
     func remove(_ session: EngineIOSession) {
@@ -89,10 +89,10 @@ public final class EngineIOServer: Sendable {
             guard admitConnection(channel) else {
                 let refusal = HTTPConnectionGuard.serviceUnavailable(
                     retryAfter: Self.retryAfterSeconds, allocator: channel.allocator)
-                try channel.pipeline.syncOperations.addHandler(HTTPConnectionGuard(limits: limits, stats: edgeStats, refusal: refusal))
+                try channel.pipeline.syncOperations.addHandler(HTTPConnectionGuard(limits: limits, timers: connectionTimers, stats: edgeStats, refusal: refusal))
                 return
             }
-            let connectionGuard = HTTPConnectionGuard(limits: limits, stats: edgeStats)
+            let connectionGuard = HTTPConnectionGuard(limits: limits, timers: connectionTimers, stats: edgeStats)
             let fastPath = WebSocketUpgradeFastPath(
                 configuration: webSocketConfiguration,
                 shouldUpgrade: { [self] channel, head in

@@ -15,8 +15,7 @@ public final class HeraldNode: Service, Sendable {
     public let io: SocketIOServer
     public let logger: Logger
     let group: MultiThreadedEventLoopGroup
-    private let boundAddress = Mutex<SocketAddress?>(nil)
-    private let ready = Mutex<[CheckedContinuation<SocketAddress, any Error>]>([])
+    private let boundAddress = ListeningAddress()
     /// The one delivery path of the publish API, the envelope channel and the bridges.
     public let publisher: Publisher
     /// The Redis side of publishing; `publishing.start(on:)` once a subscriber exists.
@@ -55,6 +54,8 @@ public final class HeraldNode: Service, Sendable {
         self.configuration = configuration
         self.logger = logger
         self.group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, configuration.threads))
+        let metrics = HeraldMetrics(redis: configuration.redis != nil, bootstrapMetricsSystem: configuration.dashboard.bootstrapMetricsSystem)
+        self.metrics = metrics
         if let redis = configuration.redis {
             let clusterUp = self.clusterUp, clusterJoined = self.clusterJoined
             let bus = RedisClusterBus(configuration: redis, eventLoop: group.next(), logger: logger) { up in
@@ -66,15 +67,14 @@ public final class HeraldNode: Service, Sendable {
             self.cluster = bus
             self.io = SocketIOServer(
                 configuration: configuration.socketIO, logger: logger,
-                adapterFactory: RedisAdapter.factory(bus: bus, log: bus, logger: logger))
+                adapterFactory: RedisAdapter.factory(bus: bus, log: bus, logger: logger), metrics: metrics.socketIOMetrics())
         } else {
             self.cluster = nil
-            self.io = SocketIOServer(configuration: configuration.socketIO, logger: logger)
+            self.io = SocketIOServer(configuration: configuration.socketIO, logger: logger, metrics: metrics.socketIOMetrics())
         }
         auth = configuration.auth.isEnabled ? AuthGateway(configuration: configuration.auth, logger: logger) : nil
         auth?.install(on: io.sockets)
         (publisher, publishing) = Self.makePublishing(configuration.publishing, io: io, cluster: cluster, logger: logger)
-        metrics = HeraldMetrics(redis: cluster != nil, bootstrapMetricsSystem: configuration.dashboard.bootstrapMetricsSystem)
         let clustered = cluster != nil, up = clusterUp, auth = auth, publishing = publishing, edge = io.engine.edgeStats
         dashboard = Dashboard(
             configuration: configuration.dashboard, io: io, clustered: clustered, metrics: metrics, logger: logger,
@@ -145,7 +145,7 @@ public final class HeraldNode: Service, Sendable {
     /// same for every node, each still serves its own clients, and a readiness probe failing on all of them
     /// would take every node out of the load balancer at once. `/health` reports it as `degraded`.
     public var readiness: (ready: Bool, body: JSONValue) {
-        let listening = boundAddress.withLock { $0 != nil } && !stopping.isSet
+        let listening = boundAddress.current != nil && !stopping.isSet
         var body: JSONObject = ["listening": .bool(listening)]
         var ready = listening
         if cluster != nil {
@@ -158,15 +158,7 @@ public final class HeraldNode: Service, Sendable {
 
     /// The address the node listens on, once it does.
     public func listeningAddress() async throws -> SocketAddress {
-        if let address = boundAddress.withLock({ $0 }) { return address }
-        return try await withCheckedThrowingContinuation { continuation in
-            let address: SocketAddress? = boundAddress.withLock { bound in
-                if let bound { return bound }
-                ready.withLock { $0.append(continuation) }
-                return nil
-            }
-            if let address { continuation.resume(returning: address) }
-        }
+        try await boundAddress.value()
     }
 
     public func run() async throws {
@@ -205,15 +197,11 @@ public final class HeraldNode: Service, Sendable {
                 throw error
             }
         } catch {
-            for waiter in ready.withLock({ waiters in defer { waiters = [] }; return waiters }) { waiter.resume(throwing: error) }
+            boundAddress.fail(error)
             throw error
         }
         let address = channel.localAddress!
-        let waiters = boundAddress.withLock { bound in
-            bound = address
-            return ready.withLock { waiters in defer { waiters = [] }; return waiters }
-        }
-        for waiter in waiters { waiter.resume(returning: address) }
+        boundAddress.set(address)
         logger.info("herald listening", metadata: [
             "address": "\(address)",
             "path": "\(configuration.socketIO.engine.path)",

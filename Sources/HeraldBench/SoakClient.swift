@@ -195,4 +195,11 @@ public enum BenchHTTP {
         await http.close()
         return answer?.status
     }
+
+    /// Whether something accepts TCP connections on `endpoint` (a server the bench started, before it is used).
+    public static func accepts(_ endpoint: BenchEndpoint, group: any EventLoopGroup) async -> Bool {
+        guard let channel = try? await ClientBootstrap(group: group).connect(host: endpoint.host, port: endpoint.port).get() else { return false }
+        try? await channel.close()
+        return true
+    }
 }

@@ -45,7 +45,7 @@ public final class ClientAgent: @unchecked Sendable {
     public struct Failed: Error, CustomStringConvertible {
         public var command: String
         public var answer: String
-        public var description: String { "agent command \(command) failed: \(answer)" }
+        public var description: String { "agent command \(command.prefix(600)) failed: \(answer)" }
     }
 
     /// Runs one command; `timeout` bounds the agent's own wait, and the answer is awaited a little longer.

@@ -212,7 +212,13 @@ MATRIX_PAGE = """<!doctype html><meta charset="utf-8"><script src="socket.io.min
 window.once = function (target, event, ms) {
   return new Promise(function (resolve, reject) {
     var timer = setTimeout(function () { reject(new Error("no " + event + " within " + (ms || 5000) + " ms")); }, ms || 5000);
-    target.once(event, function () { clearTimeout(timer); resolve(Array.prototype.slice.call(arguments)); });
+    // socket.io-client's emitters have once(); herald.js's have on() and off() only.
+    function heard() {
+      clearTimeout(timer);
+      if (!target.once) target.off(event, heard);
+      resolve(Array.prototype.slice.call(arguments));
+    }
+    if (target.once) target.once(event, heard); else target.on(event, heard);
   });
 };
 </script>"""
