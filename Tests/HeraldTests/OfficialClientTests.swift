@@ -437,25 +437,30 @@ struct OfficialClientTests {
 }
 
 /// The official client's page, shared by every row of the suite: one agent (Tests/python/cluster_agent.py)
-/// holding one Chromium, started on first use and ended with the test process (its input closes).
+/// holding one Chromium, started on first use. Swift Testing has no suite teardown: the agent ends itself after
+/// 20 s without a command (the rows follow each other well within that), or with the test process.
 actor OfficialBrowser {
     static let shared = OfficialBrowser()
     private var agent: ClientAgent?
 
     static var missing: [String] {
+        (TestEnvironment.python == nil ? ["HERALD_TEST_PYTHON (selenium)"] : []) + missingBrowser
+    }
+
+    /// The official client's bundle and Chromium.
+    static var missingBrowser: [String] {
         var missing: [String] = []
-        if TestEnvironment.python == nil { missing.append("HERALD_TEST_PYTHON (selenium)") }
         if TestEnvironment.socketIOJS == nil { missing.append("HERALD_SOCKETIO_JS (socket.io-client bundle)") }
         if !FileManager.default.isExecutableFile(atPath: "/usr/bin/chromium") { missing.append("chromium") }
         return missing
     }
 
     func agentStarted() async throws -> ClientAgent {
-        if let agent { return agent }
+        if let agent, agent.isRunning { return agent }
         guard let python = TestEnvironment.python else { throw NotReady(what: "browser", detail: Self.missing.joined(separator: ", ")) }
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("herald-official-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let agent = try await ClientAgent(python: python, directory: directory)
+        let agent = try await ClientAgent(python: python, directory: directory, exitWhenIdle: .seconds(20))
         self.agent = agent
         return agent
     }

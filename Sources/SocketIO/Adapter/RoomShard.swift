@@ -26,11 +26,11 @@ final class RoomShard: @unchecked Sendable {
     }
 
     func remove(_ socket: Socket, from name: String) {
-        let key = SocketKey(socket)
-        guard var members = rooms[name] else { return }
-        members.remove(key)
+        // In place: a copy of the member set (`var members = rooms[name]`) made each leave O(members), and a
+        // drain of 19 000 sockets of one room quadratic.
+        guard rooms[name]?.remove(SocketKey(socket)) != nil else { return }
         // An empty room is deleted, so a long-running node does not collect dead room names.
-        rooms[name] = members.isEmpty ? nil : members
+        if rooms[name]?.isEmpty == true { rooms[name] = nil }
     }
 
     func removeAll(_ socket: Socket, rooms names: Set<String>) {
