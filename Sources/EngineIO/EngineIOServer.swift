@@ -14,7 +14,7 @@ public final class EngineIOServer: Sendable {
     let sessions = Mutex<[String: EngineIOSession]>([:])
     private let handlers = Mutex<Handlers>(Handlers())
     /// Each event loop's heartbeat timers (see `LoopTimers`), looked up once per session.
-    let heartbeatTimers = LoopTimersByLoop<EngineIOSession>()
+    let heartbeatTimers = LoopTimersByLoop()
     /// Each event loop's request head and keep-alive timers, looked up once per connection.
     let connectionTimers = HTTPConnectionTimers()
     /// Refusals and timeouts at the listener's edge.
