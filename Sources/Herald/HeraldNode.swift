@@ -26,6 +26,8 @@ public final class HeraldNode: Service, Sendable {
     /// Chat with history (`chat:send`, `chat:join`, the history API); its store opens in `run()`.
     public let chat: ChatService
     private let clusterUp = Flag()
+    /// Set the first time Redis connects and never cleared: `/ready` waits for it (see `readiness`).
+    private let clusterJoined = Flag()
     /// JWT authentication and room permissions on the default namespace; nil when no key is configured.
     public let auth: AuthGateway?
     /// This node's Prometheus registry, served at `/metrics`.
@@ -55,8 +57,9 @@ public final class HeraldNode: Service, Sendable {
         let metrics = HeraldMetrics(redis: configuration.redis != nil, bootstrapMetricsSystem: configuration.dashboard.bootstrapMetricsSystem)
         self.metrics = metrics
         if let redis = configuration.redis {
-            let clusterUp = self.clusterUp
+            let clusterUp = self.clusterUp, clusterJoined = self.clusterJoined
             let bus = RedisClusterBus(configuration: redis, eventLoop: group.next(), logger: logger) { up in
+                if up { _ = clusterJoined.set(true) }
                 if clusterUp.set(up) {
                     if up { logger.info("redis connected") } else { logger.warning("redis unreachable: serving this node's clients only until it is back") }
                 }
@@ -137,15 +140,17 @@ public final class HeraldNode: Service, Sendable {
         return .object(health)
     }
 
-    /// Ready once listening (and not shutting down) and, with Redis, while Redis is connected.
+    /// Ready once listening and, with Redis, once Redis has connected; not ready from shutdown on.
+    /// A later Redis outage leaves the node ready (the body says `"redis":"unreachable"`): the outage is the
+    /// same for every node, each still serves its own clients, and a readiness probe failing on all of them
+    /// would take every node out of the load balancer at once. `/health` reports it as `degraded`.
     public var readiness: (ready: Bool, body: JSONValue) {
         let listening = boundAddress.current != nil && !stopping.isSet
         var body: JSONObject = ["listening": .bool(listening)]
         var ready = listening
         if cluster != nil {
-            let up = clusterUp.isSet
-            body["redis"] = up ? "connected" : "unreachable"
-            ready = ready && up
+            body["redis"] = clusterUp.isSet ? "connected" : "unreachable"
+            ready = ready && clusterJoined.isSet
         }
         body["status"] = ready ? "ready" : "not ready"
         return (ready, .object(body))
