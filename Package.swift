@@ -172,7 +172,7 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
         .testTarget(name: "HeraldTests", dependencies: [
-            "Herald", "HeraldTesting", "HeraldStore",
+            "Herald", "HeraldTesting", "HeraldStore", "SocketIOClient",
             .product(name: "JWTKit", package: "jwt-kit"),
         ]),
     ],
