@@ -107,7 +107,8 @@ public final class SocketIOServer: Sendable {
         try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 4096)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            // No TCP_NODELAY option here: NIO sets it on the listening socket and accepted sockets inherit it (and
+            // `.socketOption(.tcp_nodelay)` is SOL_SOCKET's option 1, SO_DEBUG: a syscall per connection for nothing).
             .childChannelOption(.recvAllocator, value: SocketIOServer.receiveBufferAllocator)
             .childChannelInitializer { [self] channel in engine.configure(channel: channel) }
             .bind(host: host, port: port)

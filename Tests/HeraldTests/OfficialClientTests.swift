@@ -437,7 +437,8 @@ struct OfficialClientTests {
 }
 
 /// The official client's page, shared by every row of the suite: one agent (Tests/python/cluster_agent.py)
-/// holding one Chromium, started on first use and ended with the test process (its input closes).
+/// holding one Chromium, started on first use. Swift Testing has no suite teardown: the agent ends itself after
+/// 20 s without a command (the rows follow each other well within that), or with the test process.
 actor OfficialBrowser {
     static let shared = OfficialBrowser()
     private var agent: ClientAgent?
@@ -455,11 +456,11 @@ actor OfficialBrowser {
     }
 
     func agentStarted() async throws -> ClientAgent {
-        if let agent { return agent }
+        if let agent, agent.isRunning { return agent }
         guard let python = TestEnvironment.python else { throw NotReady(what: "browser", detail: Self.missing.joined(separator: ", ")) }
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("herald-official-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let agent = try await ClientAgent(python: python, directory: directory)
+        let agent = try await ClientAgent(python: python, directory: directory, exitWhenIdle: .seconds(20))
         self.agent = agent
         return agent
     }

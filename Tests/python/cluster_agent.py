@@ -24,7 +24,8 @@ Ops:
   js            body, args, script (path of socket.io.min.js), timeout: runs body, the body of an async
                 JavaScript function of `args`, in one page of the official client shared by every js command
                 (one Chromium for the agent's life; `once(emitter, event, ms)` helps await events)  -> value
-Stdin closing disconnects every client and exits.
+Stdin closing disconnects every client and exits; so does a command-less pause of SECONDS with
+--exit-when-idle SECONDS (a test suite's shared agent, which no teardown ends).
 """
 
 import asyncio
@@ -274,7 +275,14 @@ async def main():
     reader = asyncio.StreamReader()
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
     answer({"ok": True, "ready": True})
-    while line := await reader.readline():
+    idle = float(sys.argv[sys.argv.index("--exit-when-idle") + 1]) if "--exit-when-idle" in sys.argv else None
+    while True:
+        try:
+            line = await asyncio.wait_for(reader.readline(), idle)
+        except asyncio.TimeoutError:
+            break
+        if not line:
+            break
         try:
             command = json.loads(line)
             result = await OPS[command["op"]](command)
