@@ -175,7 +175,7 @@ let package = Package(
         // a module it depends on directly changes (a changed SocketIO API left stale HeraldTests objects behind).
         .testTarget(name: "HeraldTests", dependencies: [
             "Herald", "HeraldTesting", "HeraldStore", "SocketIO", "SocketIOProtocol", "EngineIO", "HeraldRedis",
-            "HeraldRedisAdapter", "HeraldWebSocket",
+            "HeraldRedisAdapter", "HeraldWebSocket", "SocketIOClient",
             .product(name: "JWTKit", package: "jwt-kit"),
         ]),
     ],
