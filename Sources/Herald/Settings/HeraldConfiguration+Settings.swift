@@ -248,9 +248,11 @@ extension HeraldSettings {
             lines.append("")
             lines.append("\(title):")
             for setting in settings {
-                lines.append("  \(setting.flag) <\(setting.placeholder)>  \(setting.environmentName)  (file: \(setting.fileKey))")
+                // Short lines: the help is re-wrapped at 80 columns, which would break the indentation of long ones.
+                lines.append("  \(setting.flag) <\(setting.placeholder)>")
+                lines.append("    \(setting.environmentName), file key \(setting.fileKey)")
                 let value = setting.defaultText
-                lines.append("        \(setting.help) Default: \(value.isEmpty ? "none" : setting.shown(value)).")
+                lines.append("    \(setting.help) Default: \(value.isEmpty ? "none" : setting.shown(value)).")
             }
         }
         return lines.joined(separator: "\n")
