@@ -97,6 +97,7 @@ extension HeraldConfiguration {
         try auth.apply(settings)
         try dashboard.apply(settings)
         try chat.apply(settings)
+        try presence.apply(settings)
         if let url = settings["HERALD_REDIS_URL"], !url.isEmpty {
             do {
                 redis = try RedisConfiguration(url: url)

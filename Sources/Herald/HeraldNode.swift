@@ -35,6 +35,12 @@ public final class HeraldNode: Service, Sendable {
     public let dashboard: Dashboard
     /// The demo pages, token endpoint and simulated backend; nil unless `configuration.demo` is set.
     public let demo: DemoSite?
+    /// Presence per room and the users connected, cluster-wide with Redis (docs/presence.md).
+    public let presence: PresenceTracker
+    /// The server API's operations on every node (users, stats).
+    public let operations: ClusterOperations
+    /// This node's name in the cluster's presence and stats.
+    public let nodeID: String
     /// Set when shutdown begins, so `/ready` turns load balancers away before the drain starts.
     private let stopping = Flag()
 
@@ -70,6 +76,16 @@ public final class HeraldNode: Service, Sendable {
         }
         auth = configuration.auth.isEnabled ? AuthGateway(configuration: configuration.auth, logger: logger) : nil
         auth?.install(on: io.sockets)
+        let nodeID = EngineIOServer.makeSessionID()
+        self.nodeID = nodeID
+        let presenceStore: any PresenceStore = cluster.map {
+            RedisPresenceStore(client: $0.client, node: nodeID, timeout: configuration.presence.nodeTimeout)
+        } ?? InMemoryPresenceStore(eventLoop: group.next())
+        presence = PresenceTracker(configuration: configuration.presence, store: presenceStore, permissions: configuration.auth.permissions,
+                                   authenticated: auth != nil, logger: logger)
+        presence.install(on: io.sockets)
+        operations = ClusterOperations(io: io, auth: auth, presence: presence, node: nodeID, logger: logger)
+        operations.install()
         (publisher, publishing) = Self.makePublishing(configuration.publishing, io: io, cluster: cluster, logger: logger)
         metrics = HeraldMetrics(redis: cluster != nil, bootstrapMetricsSystem: configuration.dashboard.bootstrapMetricsSystem)
         let clustered = cluster != nil, up = clusterUp, auth = auth, publishing = publishing, edge = io.engine.edgeStats
@@ -216,6 +232,7 @@ public final class HeraldNode: Service, Sendable {
         ])
 
         let ticking = Task { await dashboard.run() }
+        let beating = cluster != nil ? Task { await presence.run() } : nil
         let simulating = demo.map { demo in Task { await demo.run() } }
 
         try? await gracefulShutdown()
@@ -224,6 +241,8 @@ public final class HeraldNode: Service, Sendable {
         simulating?.cancel()
 
         await drain()
+        beating?.cancel()
+        if cluster != nil { await presence.leaveCluster() }
         try? await api?.close()
         try? await channel.close()
         await cluster?.close()

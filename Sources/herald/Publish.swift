@@ -55,6 +55,7 @@ struct PublishingOptions: ParsableArguments {
     @Option(help: "Publish API key, required with the API [HERALD_API_KEY].") var apiKey: String?
     @Option(help: "Largest publish request body in bytes [HERALD_API_MAX_BODY, default 1048576].") var apiMaxBody: Int?
     @Option(help: "Idempotency window in ms [HERALD_IDEMPOTENCY_WINDOW, default 300000].") var idempotencyWindow: Int?
+    @Option(help: "Messages one POST /api/publish/batch may carry [HERALD_API_MAX_BATCH, default 100].") var apiMaxBatch: Int?
     @Option(help: "Idempotency keys remembered [HERALD_IDEMPOTENCY_CAPACITY, default 10000].") var idempotencyCapacity: Int?
     @Option(help: "Redis channel for publish envelopes [HERALD_PUBLISH_CHANNEL, default herald:publish].") var publishChannel: String?
     @Option(help: "Configuration file (JSON) with Redis bridges [HERALD_CONFIG].") var config: String?
@@ -64,7 +65,7 @@ struct PublishingOptions: ParsableArguments {
             "HERALD_API_HOST": apiHost, "HERALD_API_PORT": apiPort.map(String.init), "HERALD_API_KEY": apiKey,
             "HERALD_API_MAX_BODY": apiMaxBody.map(String.init), "HERALD_IDEMPOTENCY_WINDOW": idempotencyWindow.map(String.init),
             "HERALD_IDEMPOTENCY_CAPACITY": idempotencyCapacity.map(String.init), "HERALD_PUBLISH_CHANNEL": publishChannel,
-            "HERALD_CONFIG": config,
+            "HERALD_CONFIG": config, "HERALD_API_MAX_BATCH": apiMaxBatch.map(String.init),
         ]
     }
 }

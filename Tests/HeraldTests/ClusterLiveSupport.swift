@@ -213,12 +213,19 @@ final class ClusterAgent: @unchecked Sendable {
 
     /// Connects a named client; returns its Socket.IO session id. With `reconnect` it reconnects like an
     /// application (0.2–1 s backoff), joining chat room `join` again after every connect.
-    func connect(_ name: String, url: String, transport: String, reconnect: Bool = false, join: String? = nil) async throws -> String {
+    func connect(_ name: String, url: String, transport: String, reconnect: Bool = false, join: String? = nil,
+                 auth: JSONValue? = nil) async throws -> String {
         var fields: JSONObject = ["name": .string(name), "url": .string(url), "transport": .string(transport), "reconnect": .bool(reconnect)]
         if let join { fields["join"] = .string(join) }
+        if let auth { fields["auth"] = auth }
         let answer = try await call("connect", fields)
         #expect(answer["transport"]?.stringValue == transport, "\(name): \(answer)")
         return try #require(answer["sid"]?.stringValue, "\(name): \(answer)")
+    }
+
+    /// Emits `event` with `data` from client `name` and returns the first argument of its acknowledgement.
+    func call(_ name: String, _ event: String, _ data: JSONValue) async throws -> JSONValue {
+        try await call("call", ["name": .string(name), "event": .string(event), "data": data])["answer"] ?? .null
     }
 
     /// The arguments of the next `event` that `name` received.

@@ -9,7 +9,8 @@ so a broken deployment answers with an error instead of hanging.
 Ops:
   connect       name, url, transport ("websocket" | "polling"), timeout  -> sid, transport
                 optional: reconnect (bool: reconnect like an application, 0.2-1 s backoff),
-                join (a chat room joined with `chat:join` after every connect)
+                join (a chat room joined with `chat:join` after every connect), auth (CONNECT payload)
+  call          name, event, data, timeout: emit with an acknowledgement    -> answer (the first ack argument)
   event         name, event, timeout                                     -> args
   received      name, event                                              -> every args received so far
   disconnected  name, timeout                                            -> reason, after (s)
@@ -87,7 +88,8 @@ async def connect(command):
     client = Client(name, reconnect=command.get("reconnect", False), join=command.get("join"))
     clients[name] = client
     await asyncio.wait_for(
-        client.sio.connect(command["url"], transports=[command["transport"]], wait_timeout=command["timeout"]),
+        client.sio.connect(command["url"], transports=[command["transport"]], wait_timeout=command["timeout"],
+                           auth=command.get("auth")),
         command["timeout"],
     )
     return {"sid": client.sio.get_sid("/"), "transport": client.sio.transport()}
@@ -97,6 +99,12 @@ async def event(command):
     client = clients[command["name"]]
     args = await asyncio.wait_for(client.queue(command["event"]).get(), command["timeout"])
     return {"args": args}
+
+
+async def call(command):
+    client = clients[command["name"]]
+    answer = await client.sio.call(command["event"], command.get("data"), timeout=command["timeout"])
+    return {"answer": answer}
 
 
 async def received(command):
@@ -208,7 +216,7 @@ async def close(command):
     return {}
 
 
-OPS = {"connect": connect, "event": event, "received": received, "disconnected": disconnected, "state": state,
+OPS = {"connect": connect, "call": call, "event": event, "received": received, "disconnected": disconnected, "state": state,
        "connected": connected, "close": close, "browser": browser, "browser_state": browser_state}
 
 

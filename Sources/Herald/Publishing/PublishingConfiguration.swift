@@ -19,6 +19,9 @@ public struct PublishingConfiguration: Sendable {
     public var channel: String
     /// Redis bridges, from the configuration file's `bridges`. Default none.
     public var bridges: [BridgeDefinition]
+    /// Messages one `POST /api/publish/batch` may carry (`HERALD_API_MAX_BATCH`); the body stays within
+    /// `maxBodySize` too. Default 100.
+    public var maxBatchMessages = 100
 
     public init(
         apiHost: String = "127.0.0.1",
@@ -55,6 +58,7 @@ extension PublishingConfiguration {
         }
         if let key = settings["HERALD_API_KEY"] { apiKey = key }
         if let bytes = try int("HERALD_API_MAX_BODY", minimum: 1) { maxBodySize = bytes }
+        if let count = try int("HERALD_API_MAX_BATCH", minimum: 1) { maxBatchMessages = count }
         if let ms = try int("HERALD_IDEMPOTENCY_WINDOW") { idempotencyWindow = .milliseconds(ms) }
         if let count = try int("HERALD_IDEMPOTENCY_CAPACITY", minimum: 1) { idempotencyCapacity = count }
         if let channel = settings["HERALD_PUBLISH_CHANNEL"] {
