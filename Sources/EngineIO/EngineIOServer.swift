@@ -4,7 +4,7 @@ import NIOCore
 import NIOHTTP1
 import NIOWebSocket
 import Synchronization
-import WebSocket
+import HeraldWebSocket
 
 /// The Engine.IO server: verifies requests, opens sessions over polling or websocket, and routes every later
 /// request to its session. Sessions live on the event loop of the connection that opened them.

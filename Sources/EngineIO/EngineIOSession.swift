@@ -2,7 +2,7 @@ import EngineIOProtocol
 import Logging
 import NIOCore
 import NIOHTTP1
-import WebSocket
+import HeraldWebSocket
 
 /// A message from the client: the payload of a `4` packet, or a binary message.
 public enum EngineIOMessage: Sendable, Hashable {

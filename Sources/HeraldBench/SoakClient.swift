@@ -1,6 +1,6 @@
 import NIOCore
 import NIOPosix
-import WebSocket
+import HeraldWebSocket
 
 /// How one soak cycle reaches the server and how it leaves.
 public enum SoakMode: String, Codable, Sendable, CaseIterable {

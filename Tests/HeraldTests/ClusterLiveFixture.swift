@@ -21,7 +21,7 @@ final class ClusterFixture: @unchecked Sendable {
     static let readTimeout = 3
 
     let directory: URL
-    let agent: ClusterAgent
+    let agent: ClientAgent
     let redisPort: Int
     private(set) var redis: ManagedProcess?
     private(set) var nodes: [HeraldNodeProcess] = []
@@ -36,7 +36,7 @@ final class ClusterFixture: @unchecked Sendable {
     var nginxURL: String { "http://127.0.0.1:\(nginxPort)" }
     var slowNginxURL: String { "http://127.0.0.1:\(slowNginxPort)" }
 
-    private init(directory: URL, agent: ClusterAgent, redisPort: Int) {
+    private init(directory: URL, agent: ClientAgent, redisPort: Int) {
         self.directory = directory
         self.agent = agent
         self.redisPort = redisPort
@@ -50,9 +50,9 @@ final class ClusterFixture: @unchecked Sendable {
         }
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("herald-cluster-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let agent: ClusterAgent
+        let agent: ClientAgent
         do {
-            agent = try await ClusterAgent(python: python, directory: directory)
+            agent = try await ClientAgent(python: python, directory: directory)
         } catch {
             try? FileManager.default.removeItem(at: directory)
             throw error
@@ -220,7 +220,7 @@ final class ClusterFixture: @unchecked Sendable {
         let port = try await freePort()
         let prefix = directory.appendingPathComponent(name)
         try FileManager.default.createDirectory(at: prefix, withIntermediateDirectories: true)
-        let deploy = try String(contentsOf: LiveTestEnvironment.repositoryRoot.appendingPathComponent("deploy/nginx/herald.conf"),
+        let deploy = try String(contentsOf: TestEnvironment.repositoryRoot.appendingPathComponent("deploy/nginx/herald.conf"),
                                 encoding: .utf8)
         let site = try Self.adapt(deploy, port: port, upstreams: upstreams.map(\.port), readTimeout: Self.readTimeout)
         let conf = prefix.appendingPathComponent("nginx.conf")

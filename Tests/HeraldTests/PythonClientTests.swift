@@ -16,7 +16,7 @@ struct PythonClientTests {
     @Test("python-socketio AsyncClient scenarios", arguments: ["websocket", "polling", "upgrade"])
     func scenarios(transport: String) async throws {
         try await withScenarioServer { fixture, python in
-            let script = LiveTestEnvironment.repositoryRoot.appendingPathComponent("Tests/python/sio_scenarios.py").path
+            let script = TestEnvironment.repositoryRoot.appendingPathComponent("Tests/python/sio_scenarios.py").path
             let run = try await runProcess(python, [script, fixture.url, transport], timeout: .seconds(120))
             #expect(run.status == 0, "sio_scenarios.py \(transport) exited \(run.status)\nstdout: \(run.stdout)\nstderr: \(run.stderr)")
             #expect(run.stdout.contains(#""ok": true"#), "stdout: \(run.stdout)")
@@ -45,7 +45,7 @@ struct PythonClientTests {
     @Test("explicit DISCONNECT then close", arguments: ["websocket", "polling"])
     func explicitDisconnect(transport: String) async throws {
         try await withScenarioServer { fixture, python in
-            let script = LiveTestEnvironment.repositoryRoot.appendingPathComponent("Tests/python/raw_disconnect.py").path
+            let script = TestEnvironment.repositoryRoot.appendingPathComponent("Tests/python/raw_disconnect.py").path
             let run = try await runProcess(python, [script, fixture.url, transport], timeout: .seconds(60))
             #expect(run.status == 0, "raw_disconnect.py \(transport) exited \(run.status)\nstdout: \(run.stdout)\nstderr: \(run.stderr)")
             let clean = await eventually { await fixture.leftovers().isEmpty }
@@ -71,12 +71,6 @@ struct PythonClientTests {
         }
         try await fixture.stop()
     }
-}
-
-enum LiveTestEnvironment {
-    /// Tests/HeraldTests/<this file> → repository root.
-    static let repositoryRoot = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 }
 
 /// What the fixture's handlers saw, for the Swift-side assertions.

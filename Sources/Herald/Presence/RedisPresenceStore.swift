@@ -1,5 +1,5 @@
 import NIOCore
-import Redis
+import HeraldRedis
 
 /// Presence across nodes in Redis, maintained incrementally: one script call per connection entering or leaving a
 /// presence room, a heartbeat per node, no scan of the cluster per query. Stateless here (Redis holds it all),
