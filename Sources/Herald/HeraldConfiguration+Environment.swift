@@ -98,6 +98,7 @@ extension HeraldConfiguration {
         try dashboard.apply(settings)
         try chat.apply(settings)
         try presence.apply(settings)
+        try webhooks.apply(settings)
         if let url = settings["HERALD_REDIS_URL"], !url.isEmpty {
             do {
                 redis = try RedisConfiguration(url: url)

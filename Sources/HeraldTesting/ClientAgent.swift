@@ -20,22 +20,7 @@ public final class ClientAgent: @unchecked Sendable {
                                      logURL: directory.appendingPathComponent("agent.log"),
                                      standardInput: stdin, standardOutput: stdout)
         input = stdin.fileHandleForWriting
-        // A plain thread reads the pipe: blocking reads, lines handed to the mailbox as they complete.
-        let output = stdout.fileHandleForReading
-        let answers = self.answers
-        Thread.detachNewThread {
-            var pending = Data()
-            while true {
-                let chunk = output.availableData
-                if chunk.isEmpty { break }
-                pending.append(chunk)
-                while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
-                    answers.send(String(decoding: pending[pending.startIndex..<newline], as: UTF8.self))
-                    pending = Data(pending[pending.index(after: newline)...])
-                }
-            }
-            answers.finish()
-        }
+        answers.receiveLines(from: stdout.fileHandleForReading)
         let hello = try await answers.next(timeout: .seconds(30))
         guard let hello, (try? JSONValue(parsing: hello))?["ready"] == true else {
             throw NotReady(what: "python agent", detail: "said \(hello ?? "nothing")\n\(process.logTail())")

@@ -12,6 +12,7 @@ Ops:
                 optional: reconnect (bool: reconnect like an application, 0.2-1 s backoff),
                 join (a chat room joined with `chat:join` after every connect), auth (CONNECT payload)
   call          name, event, data, timeout: emit with an acknowledgement    -> answer (the first ack argument)
+  emit          name, event, data: emit without one
   event         name, event, timeout                                     -> args
   received      name, event                                              -> every args received so far
   disconnected  name, timeout                                            -> reason, after (s)
@@ -109,6 +110,11 @@ async def call(command):
     client = clients[command["name"]]
     answer = await client.sio.call(command["event"], command.get("data"), timeout=command["timeout"])
     return {"answer": answer}
+
+
+async def emit(command):
+    await clients[command["name"]].sio.emit(command["event"], command.get("data"))
+    return {}
 
 
 async def received(command):
@@ -262,7 +268,7 @@ async def close(command):
     return {}
 
 
-OPS = {"connect": connect, "call": call, "event": event, "received": received, "disconnected": disconnected, "state": state,
+OPS = {"connect": connect, "call": call, "emit": emit, "event": event, "received": received, "disconnected": disconnected, "state": state,
        "connected": connected, "close": close, "browser": browser, "browser_state": browser_state, "js": js}
 
 

@@ -15,6 +15,9 @@ public struct PresenceOutcome: Sendable, Hashable {
     public var transition: Transition
     /// Distinct users in the room after the change (0 after a `left` means the room is vacant).
     public var users: Int
+    /// The transition's place in the cluster's order of transitions (0 when unchanged): receivers of events from
+    /// several nodes order one room's events by it.
+    public var sequence: Int = 0
 }
 
 /// A member that left because its node stopped beating (found by `PresenceStore.reap`).
@@ -24,6 +27,7 @@ public struct PresenceDeparture: Sendable, Hashable {
     /// The member's reported claims, as stored when it joined (JSON text).
     public var info: String
     public var users: Int
+    public var sequence: Int
 }
 
 /// A room's presence at one moment.
@@ -64,7 +68,7 @@ public protocol PresenceStore: Sendable {
 /// One node's presence, in memory: lock-protected.
 public final class InMemoryPresenceStore: PresenceStore {
     private let eventLoop: any EventLoop
-    private let rooms = Mutex<[String: Room]>([:])
+    private let rooms = Mutex<(rooms: [String: Room], sequence: Int)>(([:], 0))
 
     struct Room {
         var connections: [String: Int] = [:]
@@ -75,8 +79,8 @@ public final class InMemoryPresenceStore: PresenceStore {
     public init(eventLoop: any EventLoop) { self.eventLoop = eventLoop }
 
     public func change(room: String, subject: String, info: String, delta: Int) -> EventLoopFuture<PresenceOutcome> {
-        let outcome = rooms.withLock { rooms in
-            var state = rooms[room, default: Room()]
+        let outcome = rooms.withLock { store in
+            var state = store.rooms[room, default: Room()]
             let before = state.connections[subject, default: 0]
             let after = max(0, before + delta)
             state.total = max(0, state.total + (after - before))
@@ -92,15 +96,17 @@ public final class InMemoryPresenceStore: PresenceStore {
                     transition = .joined
                 }
             }
-            rooms[room] = state.connections.isEmpty ? nil : state
-            return PresenceOutcome(transition: transition, users: state.connections.count)
+            store.rooms[room] = state.connections.isEmpty ? nil : state
+            if transition != .unchanged { store.sequence += 1 }
+            return PresenceOutcome(transition: transition, users: state.connections.count,
+                                   sequence: transition == .unchanged ? 0 : store.sequence)
         }
         return eventLoop.makeSucceededFuture(outcome)
     }
 
     public func snapshot(room: String, limit: Int) async throws -> PresenceSnapshot {
-        rooms.withLock { rooms in
-            let state = rooms[room] ?? Room()
+        rooms.withLock { store in
+            let state = store.rooms[room] ?? Room()
             let members = state.info.sorted { $0.key < $1.key }.prefix(limit).map { (subject: $0.key, info: $0.value) }
             return PresenceSnapshot(users: state.connections.count, connections: state.total, members: members)
         }

@@ -19,6 +19,8 @@ public struct PresenceEvent: Sendable, Hashable {
     public var info: String
     /// Distinct users in the room after the change.
     public var users: Int
+    /// The transition's place in the cluster's order (see `PresenceOutcome.sequence`).
+    public var sequence: Int
 }
 
 /// Presence for the default namespace: follows sockets entering and leaving presence rooms (and, with auth, users
@@ -139,8 +141,10 @@ public final class PresenceTracker: Sendable {
                 switch result {
                 case .success(let outcome):
                     switch outcome.transition {
-                    case .joined: report(PresenceEvent(kind: .joined, room: room, subject: subject, info: info, users: outcome.users))
-                    case .left: report(PresenceEvent(kind: .left, room: room, subject: subject, info: info, users: outcome.users))
+                    case .joined:
+                        report(PresenceEvent(kind: .joined, room: room, subject: subject, info: info, users: outcome.users, sequence: outcome.sequence))
+                    case .left:
+                        report(PresenceEvent(kind: .left, room: room, subject: subject, info: info, users: outcome.users, sequence: outcome.sequence))
                     case .unchanged: break
                     }
                 case .failure(let error):
@@ -212,7 +216,7 @@ public final class PresenceTracker: Sendable {
             }
             for departure in try await store.reap() {
                 report(PresenceEvent(kind: .left, room: departure.room, subject: departure.subject, info: departure.info,
-                                     users: departure.users))
+                                     users: departure.users, sequence: departure.sequence))
             }
         } catch {
             logger.debug("presence heartbeat failed", metadata: ["error": "\(error)"])
@@ -230,7 +234,9 @@ public final class PresenceTracker: Sendable {
         }
         for (room, subject, info, future) in pending {
             future.whenSuccess { [self] outcome in
-                if outcome.transition == .joined { report(PresenceEvent(kind: .joined, room: room, subject: subject, info: info, users: outcome.users)) }
+                if outcome.transition == .joined {
+                    report(PresenceEvent(kind: .joined, room: room, subject: subject, info: info, users: outcome.users, sequence: outcome.sequence))
+                }
             }
         }
     }
@@ -240,7 +246,7 @@ public final class PresenceTracker: Sendable {
         do {
             for departure in try await store.leaveCluster() {
                 report(PresenceEvent(kind: .left, room: departure.room, subject: departure.subject, info: departure.info,
-                                     users: departure.users))
+                                     users: departure.users, sequence: departure.sequence))
             }
         } catch {
             logger.debug("presence: leaving the cluster failed", metadata: ["error": "\(error)"])

@@ -10,7 +10,8 @@ import HeraldRedis
 /// - `P R:i` hash sub → the member's reported claims (JSON);
 /// - `P R:c` the room's connections, cluster-wide;
 /// - `P node:N` hash (room, sub) → connections node N contributed, so that a dead node's share can be taken back;
-/// - `P nodes` sorted set node → time of its last heartbeat (Redis' clock, ms).
+/// - `P nodes` sorted set node → time of its last heartbeat (Redis' clock, ms);
+/// - `P sequence` counts transitions, cluster-wide: the order receivers of several nodes' events sort by.
 ///
 /// A transition (first connection of a user in a room, or its last one gone) is decided inside the script that
 /// makes it, so exactly one node sees it; a dead node's members are reaped by the one node whose script removes it
@@ -51,20 +52,22 @@ public struct RedisPresenceStore: PresenceStore {
           redis.call('HDEL', KEYS[2], ARGV[1])
           transition = -1
         end
-        return {transition, redis.call('HLEN', KEYS[1])}
+        local sequence = 0
+        if transition ~= 0 then sequence = redis.call('INCR', KEYS[5]) end
+        return {transition, redis.call('HLEN', KEYS[1]), sequence}
         """
 
     public func change(room: String, subject: String, info: String, delta: Int) -> EventLoopFuture<PresenceOutcome> {
         let base = Self.base(room)
         return client.sendFuture(RedisCommand("EVAL", arguments: [
-            Self.changeScript, "4", base + ":m", base + ":i", base + ":c", Self.prefix + "node:" + node,
+            Self.changeScript, "5", base + ":m", base + ":i", base + ":c", Self.prefix + "node:" + node, Self.prefix + "sequence",
             subject, String(delta), info, Self.field(room: room, subject: subject),
         ])).flatMapThrowing { reply in
-            guard let parts = reply.elements, parts.count == 2, let transition = parts[0].integer, let users = parts[1].integer else {
-                throw RedisError.unexpectedReply(reply)
-            }
+            guard let parts = reply.elements, parts.count == 3, let transition = parts[0].integer, let users = parts[1].integer,
+                  let sequence = parts[2].integer
+            else { throw RedisError.unexpectedReply(reply) }
             return PresenceOutcome(transition: transition > 0 ? .joined : transition < 0 ? .left : .unchanged,
-                                   users: Int(clamping: users))
+                                   users: Int(clamping: users), sequence: Int(clamping: sequence))
         }
     }
 
@@ -117,7 +120,7 @@ public struct RedisPresenceStore: PresenceStore {
     }
 
     /// Takes node ARGV[1] out (unless it beat after the cutoff: ARGV[2] ms before now, -1 for "whatever its age")
-    /// and gives back its share of every room; returns {room, sub, info, users} per member that left.
+    /// and gives back its share of every room; returns {room, sub, info, users, sequence} per member that left.
     static let reapScript = """
         local now = redis.call('TIME')
         local ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
@@ -148,6 +151,7 @@ public struct RedisPresenceStore: PresenceStore {
             table.insert(out, sub)
             table.insert(out, info)
             table.insert(out, redis.call('HLEN', base .. ':m'))
+            table.insert(out, redis.call('INCR', ARGV[3] .. 'sequence'))
           end
         end
         return out
@@ -177,13 +181,13 @@ public struct RedisPresenceStore: PresenceStore {
         guard let flat = reply.elements else { throw RedisError.unexpectedReply(reply) }
         var departures: [PresenceDeparture] = []
         var index = 0
-        while index + 3 < flat.count {
+        while index + 4 < flat.count {
             if let room = flat[index].string, let subject = flat[index + 1].string {
                 departures.append(PresenceDeparture(
                     room: room, subject: subject, info: flat[index + 2].string ?? "{}",
-                    users: Int(clamping: flat[index + 3].integer ?? 0)))
+                    users: Int(clamping: flat[index + 3].integer ?? 0), sequence: Int(clamping: flat[index + 4].integer ?? 0)))
             }
-            index += 4
+            index += 5
         }
         return departures
     }
