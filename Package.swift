@@ -60,7 +60,10 @@ let package = Package(
         .target(name: "SocketIO", dependencies: [
             "EngineIO", "SocketIOProtocol",
             .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         .target(name: "HeraldRedisAdapter", dependencies: [
             "SocketIO", "SocketIOProtocol", "EngineIO", "HeraldRedis",
@@ -141,6 +144,8 @@ let package = Package(
         .testTarget(name: "EngineIOTests", dependencies: ["EngineIO", "HeraldTesting"]),
         .testTarget(name: "SocketIOTests", dependencies: [
             "SocketIO", "HeraldTesting",
+            .product(name: "MetricsTestKit", package: "swift-metrics"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "NIOWebSocket", package: "swift-nio"),

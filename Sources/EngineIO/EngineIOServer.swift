@@ -13,10 +13,14 @@ public final class EngineIOServer: Sendable {
     public let logger: Logger
     let sessions = Mutex<[String: EngineIOSession]>([:])
     private let handlers = Mutex<Handlers>(Handlers())
-    /// Each event loop's heartbeat timers (see `EngineIOHeartbeatTimers`), looked up once per session.
-    let timers = Mutex<[ObjectIdentifier: EngineIOHeartbeatTimers]>([:])
+    /// Each event loop's heartbeat timers (see `LoopTimers`), looked up once per session.
+    let heartbeatTimers = LoopTimersByLoop<EngineIOSession>()
+    /// Each event loop's request head and keep-alive timers, looked up once per connection.
+    let connectionTimers = HTTPConnectionTimers()
     /// Refusals and timeouts at the listener's edge.
     public let edgeStats = EngineIOEdgeStats()
+    /// Volatile messages dropped and slow clients closed.
+    public let dropStats = EngineIODropStats()
     /// Handshakes admitted under `maxHandshakesPerSecond`.
     private let handshakeBucket = Mutex(EngineIOTokenBucket())
     /// Open connections per remote address, kept only when `maxConnectionsPerAddress` is set.
@@ -64,14 +68,10 @@ public final class EngineIOServer: Sendable {
         }
     }
 
-    func heartbeatTimers(for eventLoop: any EventLoop) -> EngineIOHeartbeatTimers {
-        timers.withLock { timers in
-            let key = ObjectIdentifier(eventLoop as AnyObject)
-            if let existing = timers[key] { return existing }
-            let created = EngineIOHeartbeatTimers(eventLoop: eventLoop)
-            timers[key] = created
-            return created
-        }
+    /// Heartbeat timer entries queued on all event loops, stale ones included (see `LoopTimers`): zero once every
+    /// session has closed and the last stale entry came due, so a leak check can watch it return to zero.
+    public func heartbeatTimerEntries() async -> Int {
+        await heartbeatTimers.entryCount()
     }
 
     func remove(_ session: EngineIOSession) {
@@ -89,23 +89,23 @@ public final class EngineIOServer: Sendable {
             guard admitConnection(channel) else {
                 let refusal = HTTPConnectionGuard.serviceUnavailable(
                     retryAfter: Self.retryAfterSeconds, allocator: channel.allocator)
-                try channel.pipeline.syncOperations.addHandler(HTTPConnectionGuard(limits: limits, stats: edgeStats, refusal: refusal))
+                try channel.pipeline.syncOperations.addHandler(HTTPConnectionGuard(limits: limits, timers: connectionTimers, stats: edgeStats, refusal: refusal))
                 return
             }
-            let connectionGuard = HTTPConnectionGuard(limits: limits, stats: edgeStats)
+            let connectionGuard = HTTPConnectionGuard(limits: limits, timers: connectionTimers, stats: edgeStats)
             let fastPath = WebSocketUpgradeFastPath(
                 configuration: webSocketConfiguration,
                 shouldUpgrade: { [self] channel, head in
                     switch upgradeDecision(head, remoteAddress: channel.remoteAddress) {
-                    case .upgrade: .upgrade
+                    case .upgrade(let verified): .upgrade(verified)
                     case .decline: .httpPipeline
                     case .refuse(let seconds, let reason):
                         .refuse(HTTPConnectionGuard.serviceUnavailable(retryAfter: seconds, reason: reason, allocator: channel.allocator))
                     }
                 },
-                upgraded: { [self] connection, head in
+                upgraded: { [self] connection, head, verified in
                     connectionGuard.connectionUpgraded()
-                    webSocketUpgraded(connection, head: head)
+                    webSocketUpgraded(connection, head: head, verified: verified)
                 },
                 installHTTPPipeline: { [self] pipeline in try installHTTPPipeline(on: pipeline, guard: connectionGuard) })
             try channel.pipeline.syncOperations.addHandlers(connectionGuard, fastPath)
@@ -202,7 +202,7 @@ public final class EngineIOServer: Sendable {
                 return channel.eventLoop.makeSucceededFuture(HTTPHeaders())
             },
             upgraded: { [self] connection, head in
-                webSocketUpgraded(connection, head: head)
+                webSocketUpgraded(connection, head: head, verified: nil)
             })
     }
 
@@ -222,17 +222,17 @@ public final class EngineIOServer: Sendable {
             responder.respond(preflight(request, cors: cors))
             return
         }
-        let query = request.query
+        let query = EngineIOQuery(uri: request.uri)
         // A refused websocket upgrade lands here too; verifying it as an upgrade reports the real reason (say, code 5).
         let wantsUpgrade = request.head.headers["upgrade"].contains { $0.lowercased() == "websocket" }
         switch verify(request.head, query: query, isUpgrade: wantsUpgrade, remoteAddress: request.remoteAddress) {
         case .failure(let code):
             responder.respond(.engineError(code))
-        case .success(.handshake) where wantsUpgrade && query["transport"] == EngineIOTransportKind.websocket.rawValue:
+        case .success(.handshake) where wantsUpgrade && query.transport == EngineIOTransportKind.websocket.rawValue:
             // A valid new websocket handshake that the upgrader declined: only admission declines those.
             let reason: EngineIORefusalReason = refusingHandshakes.load(ordering: .relaxed) ? .shuttingDown : .busy
             responder.respond(.serviceUnavailable(retryAfter: Self.retryAfterSeconds, reason: reason))
-        case .success where wantsUpgrade || query["transport"] != EngineIOTransportKind.polling.rawValue:
+        case .success where wantsUpgrade || query.transport != EngineIOTransportKind.polling.rawValue:
             responder.respond(.engineError(.badRequest))
         case .success(.existing(let session)):
             session.eventLoop.execute { session.handlePoll(request, responder: responder) }
@@ -268,16 +268,16 @@ public final class EngineIOServer: Sendable {
     }
 
     /// The reference server's checks, in its order; the first failure wins.
-    func verify(_ head: HTTPRequestHead, query: [String: String], isUpgrade: Bool, remoteAddress: SocketAddress?)
+    func verify(_ head: HTTPRequestHead, query: EngineIOQuery, isUpgrade: Bool, remoteAddress: SocketAddress?)
         -> Result<Verified, EngineIOErrorCode>
     {
-        guard let name = query["transport"], let transport = EngineIOTransportKind(rawValue: name),
+        guard let name = query.transport, let transport = EngineIOTransportKind(rawValue: name),
               configuration.transports.contains(transport)
         else { return .failure(.unknownTransport) }
         if let origin = head.headers.first(name: "origin"), let cors = configuration.cors, !cors.allows(origin: origin) {
             return .failure(.forbidden)
         }
-        if let sid = query["sid"] {
+        if let sid = query.sid {
             guard let session = session(id: sid) else { return .failure(.unknownSessionID) }
             if !isUpgrade && transport != .polling { return .failure(.badRequest) }
             if isUpgrade && !configuration.allowUpgrades { return .failure(.badRequest) }
@@ -289,7 +289,7 @@ public final class EngineIOServer: Sendable {
            !allow(HTTPRequestContext(head: head, body: nil, remoteAddress: remoteAddress)) {
             return .failure(.forbidden)
         }
-        guard query["EIO"] == "4" else { return .failure(.unsupportedProtocolVersion) }
+        guard query.eio == "4" else { return .failure(.unsupportedProtocolVersion) }
         return .success(.handshake)
     }
 
@@ -298,30 +298,44 @@ public final class EngineIOServer: Sendable {
     /// answers the right error.
     private func upgradeDecision(_ head: HTTPRequestHead, remoteAddress: SocketAddress?) -> UpgradeDecision {
         guard isEngineRequest(head.uri) else { return .decline }
-        let query = HTTPQuery.parse(head.uri)
-        guard query["transport"] == EngineIOTransportKind.websocket.rawValue else { return .decline }
+        let query = EngineIOQuery(uri: head.uri)
+        guard query.transport == EngineIOTransportKind.websocket.rawValue else { return .decline }
         switch verify(head, query: query, isUpgrade: true, remoteAddress: remoteAddress) {
         case .failure: return .decline
-        case .success(.existing): return .upgrade
-        case .success(.handshake):
-            if case .refuse(let seconds, let reason) = admitHandshake() { return .refuse(retryAfter: seconds, reason: reason) }
-            return .upgrade
+        case .success(let verified):
+            if case .handshake = verified, case .refuse(let seconds, let reason) = admitHandshake() {
+                return .refuse(retryAfter: seconds, reason: reason)
+            }
+            return .upgrade(verified)
         }
     }
 
     enum UpgradeDecision {
-        case upgrade
+        /// A new session, or a probe joining an existing one: what `verify` found, for `webSocketUpgraded`.
+        case upgrade(Verified)
         case decline
         case refuse(retryAfter: Int, reason: EngineIORefusalReason)
     }
 
-    private func webSocketUpgraded(_ connection: WebSocketConnection, head: HTTPRequestHead) {
-        let query = HTTPQuery.parse(head.uri)
-        if let sid = query["sid"] {
-            guard let session = session(id: sid) else {
-                connection.close()
-                return
+    /// `verified`: what `upgradeDecision` found for this request; nil makes it look again (NIO's upgrader, which
+    /// cannot carry it from its check to the upgrade).
+    private func webSocketUpgraded(_ connection: WebSocketConnection, head: HTTPRequestHead, verified: Verified?) {
+        var existing: EngineIOSession?
+        switch verified {
+        case .existing(let session):
+            existing = session
+        case .handshake:
+            break
+        case nil:
+            if let sid = EngineIOQuery(uri: head.uri).sid {
+                guard let session = session(id: sid) else {
+                    connection.close()
+                    return
+                }
+                existing = session
             }
+        }
+        if let session = existing {
             connection.delegate = EngineIOWebSocketBridge(session: session)
             session.eventLoop.execute { session.attachProbe(connection) }
             return
@@ -362,10 +376,8 @@ public final class EngineIOServer: Sendable {
 
     /// 20 URL-safe characters from 15 random bytes, like the reference server's ids (base64url, no padding).
     public static func makeSessionID() -> String {
-        var generator = SystemRandomNumberGenerator()
-        // 15 bytes = five 24-bit groups; two 64-bit draws give 16 random bytes.
-        let high = generator.next() as UInt64
-        let low = generator.next() as UInt64
+        // 15 bytes = five 24-bit groups, from 16 random bytes.
+        let (high, low) = RandomIDBits.next()
         return String(unsafeUninitializedCapacity: 20) { out in
             let alphabet: StaticString = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
             let table = alphabet.utf8Start

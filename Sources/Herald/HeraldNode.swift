@@ -15,8 +15,7 @@ public final class HeraldNode: Service, Sendable {
     public let io: SocketIOServer
     public let logger: Logger
     let group: MultiThreadedEventLoopGroup
-    private let boundAddress = Mutex<SocketAddress?>(nil)
-    private let ready = Mutex<[CheckedContinuation<SocketAddress, any Error>]>([])
+    private let boundAddress = ListeningAddress()
     /// The one delivery path of the publish API, the envelope channel and the bridges.
     public let publisher: Publisher
     /// The Redis side of publishing; `publishing.start(on:)` once a subscriber exists.
@@ -27,6 +26,8 @@ public final class HeraldNode: Service, Sendable {
     /// Chat with history (`chat:send`, `chat:join`, the history API); its store opens in `run()`.
     public let chat: ChatService
     private let clusterUp = Flag()
+    /// Set the first time Redis connects and never cleared: `/ready` waits for it (see `readiness`).
+    private let clusterJoined = Flag()
     /// JWT authentication and room permissions on the default namespace; nil when no key is configured.
     public let auth: AuthGateway?
     /// This node's Prometheus registry, served at `/metrics`.
@@ -61,9 +62,12 @@ public final class HeraldNode: Service, Sendable {
         self.configuration = configuration
         self.logger = logger
         self.group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, configuration.threads))
+        let metrics = HeraldMetrics(redis: configuration.redis != nil, bootstrapMetricsSystem: configuration.dashboard.bootstrapMetricsSystem)
+        self.metrics = metrics
         if let redis = configuration.redis {
-            let clusterUp = self.clusterUp
+            let clusterUp = self.clusterUp, clusterJoined = self.clusterJoined
             let bus = RedisClusterBus(configuration: redis, eventLoop: group.next(), logger: logger) { up in
+                if up { _ = clusterJoined.set(true) }
                 if clusterUp.set(up) {
                     if up { logger.info("redis connected") } else { logger.warning("redis unreachable: serving this node's clients only until it is back") }
                 }
@@ -71,10 +75,10 @@ public final class HeraldNode: Service, Sendable {
             self.cluster = bus
             self.io = SocketIOServer(
                 configuration: configuration.socketIO, logger: logger,
-                adapterFactory: RedisAdapter.factory(bus: bus, log: bus, logger: logger))
+                adapterFactory: RedisAdapter.factory(bus: bus, log: bus, logger: logger), metrics: metrics.socketIOMetrics())
         } else {
             self.cluster = nil
-            self.io = SocketIOServer(configuration: configuration.socketIO, logger: logger)
+            self.io = SocketIOServer(configuration: configuration.socketIO, logger: logger, metrics: metrics.socketIOMetrics())
         }
         auth = configuration.auth.isEnabled ? AuthGateway(configuration: configuration.auth, logger: logger) : nil
         auth?.install(on: io.sockets)
@@ -94,7 +98,6 @@ public final class HeraldNode: Service, Sendable {
         operations = ClusterOperations(io: io, auth: auth, presence: presence, node: nodeID, logger: logger)
         operations.install()
         (publisher, publishing) = Self.makePublishing(configuration.publishing, io: io, cluster: cluster, logger: logger)
-        metrics = HeraldMetrics(redis: cluster != nil, bootstrapMetricsSystem: configuration.dashboard.bootstrapMetricsSystem)
         let clustered = cluster != nil, up = clusterUp, auth = auth, publishing = publishing, edge = io.engine.edgeStats,
             webhooks = webhooks
         dashboard = Dashboard(
@@ -162,15 +165,17 @@ public final class HeraldNode: Service, Sendable {
         return .object(health)
     }
 
-    /// Ready once listening (and not shutting down) and, with Redis, while Redis is connected.
+    /// Ready once listening and, with Redis, once Redis has connected; not ready from shutdown on.
+    /// A later Redis outage leaves the node ready (the body says `"redis":"unreachable"`): the outage is the
+    /// same for every node, each still serves its own clients, and a readiness probe failing on all of them
+    /// would take every node out of the load balancer at once. `/health` reports it as `degraded`.
     public var readiness: (ready: Bool, body: JSONValue) {
-        let listening = boundAddress.withLock { $0 != nil } && !stopping.isSet
+        let listening = boundAddress.current != nil && !stopping.isSet
         var body: JSONObject = ["listening": .bool(listening)]
         var ready = listening
         if cluster != nil {
-            let up = clusterUp.isSet
-            body["redis"] = up ? "connected" : "unreachable"
-            ready = ready && up
+            body["redis"] = clusterUp.isSet ? "connected" : "unreachable"
+            ready = ready && clusterJoined.isSet
         }
         body["status"] = ready ? "ready" : "not ready"
         return (ready, .object(body))
@@ -178,15 +183,7 @@ public final class HeraldNode: Service, Sendable {
 
     /// The address the node listens on, once it does.
     public func listeningAddress() async throws -> SocketAddress {
-        if let address = boundAddress.withLock({ $0 }) { return address }
-        return try await withCheckedThrowingContinuation { continuation in
-            let address: SocketAddress? = boundAddress.withLock { bound in
-                if let bound { return bound }
-                ready.withLock { $0.append(continuation) }
-                return nil
-            }
-            if let address { continuation.resume(returning: address) }
-        }
+        try await boundAddress.value()
     }
 
     public func run() async throws {
@@ -225,15 +222,11 @@ public final class HeraldNode: Service, Sendable {
                 throw error
             }
         } catch {
-            for waiter in ready.withLock({ waiters in defer { waiters = [] }; return waiters }) { waiter.resume(throwing: error) }
+            boundAddress.fail(error)
             throw error
         }
         let address = channel.localAddress!
-        let waiters = boundAddress.withLock { bound in
-            bound = address
-            return ready.withLock { waiters in defer { waiters = [] }; return waiters }
-        }
-        for waiter in waiters { waiter.resume(returning: address) }
+        boundAddress.set(address)
         logger.info("herald listening", metadata: [
             "address": "\(address)",
             "path": "\(configuration.socketIO.engine.path)",

@@ -51,7 +51,6 @@ final class SoakConnection {
     static func open(host: String, port: Int, group: any EventLoopGroup, seed: UInt32) async throws -> SoakConnection {
         let (stream, continuation) = AsyncThrowingStream<ByteBuffer, any Error>.makeStream()
         let channel = try await ClientBootstrap(group: group)
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(Reader(continuation)) }
             }
@@ -194,5 +193,12 @@ public enum BenchHTTP {
         let answer = try? await http.request("GET", path, host: endpoint.description)
         await http.close()
         return answer?.status
+    }
+
+    /// Whether something accepts TCP connections on `endpoint` (a server the bench started, before it is used).
+    public static func accepts(_ endpoint: BenchEndpoint, group: any EventLoopGroup) async -> Bool {
+        guard let channel = try? await ClientBootstrap(group: group).connect(host: endpoint.host, port: endpoint.port).get() else { return false }
+        try? await channel.close()
+        return true
     }
 }

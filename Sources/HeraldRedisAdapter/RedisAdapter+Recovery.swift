@@ -66,21 +66,14 @@ extension RedisAdapter {
         // live. Read first, and one logged between the read and the subscription would be in neither.
         // The caller releases the hold once the socket joined (see `SocketIOAdapter.restoreSession`).
         await holdRooms(Array(rooms))
-        guard let sinceConnect = await loggedEvents(after: session.connectOffset) else {
+        // Only an offset the log issued during the session's life is honoured (Socket.IO, too, honours only an
+        // offset found in its log): one from before the socket connected would replay events it was never sent.
+        // Only what follows the offset is read: a session may have lived far longer than the log's history.
+        guard let entries = await loggedEvents(after: offset ?? session.connectOffset, issuedSince: session.connectOffset) else {
             releaseRooms(Array(rooms))
             return .unavailable
         }
-        // Only an offset the log issued during the session's life is honoured (Socket.IO, too, honours only an
-        // offset found in its log): one from before the socket connected would replay events it was never sent.
-        var entries = sinceConnect[...]
-        if let offset, offset != session.connectOffset {
-            guard let seen = sinceConnect.firstIndex(where: { $0.offset == offset }) else {
-                releaseRooms(Array(rooms))
-                return .unavailable
-            }
-            entries = sinceConnect[(seen + 1)...]
-        }
-        return .recovered(session, missed: Self.events(entries, for: rooms))
+        return .recovered(session, missed: Self.events(entries[...], for: rooms))
     }
 }
 
@@ -90,9 +83,12 @@ extension RedisAdapter {
         return Self.events(entries[...], for: rooms)
     }
 
-    /// The log's entries after `offset`, decoded; nil when the log cannot tell.
-    private func loggedEvents(after offset: String) async -> [(offset: String, broadcast: ClusterBroadcast)]? {
-        guard let (log, _) = recoveryLog, let entries = try? await log.entries(log: logName, after: offset) else { return nil }
+    /// The log's entries after `offset` (which must be `floor` or one issued since, when given), decoded; nil
+    /// when the log cannot tell.
+    private func loggedEvents(after offset: String, issuedSince floor: String? = nil) async -> [(offset: String, broadcast: ClusterBroadcast)]? {
+        guard let (log, _) = recoveryLog else { return nil }
+        let read = if let floor { try? await log.entries(log: logName, after: offset, issuedSince: floor) } else { try? await log.entries(log: logName, after: offset) }
+        guard let entries = read else { return nil }
         return entries.compactMap { entry in (try? ClusterBroadcast.decode(entry.entry)).map { (entry.offset, $0) } }
     }
 

@@ -21,16 +21,19 @@ public final class RedisAdapter: SocketIOAdapter {
     let log: (any ClusterLog)?
     let local = InMemoryAdapter()
     private let state = Mutex(State())
-    /// Room subscriptions are reconciled in order by one task, so a quick join/leave/join never leaves the
-    /// subscription in the wrong state.
-    private let subscriptionQueue: AsyncStream<SubscriptionWork>.Continuation
+    /// Rooms whose subscription may have to change, reconciled in batches by one task at a time (so a quick
+    /// join/leave/join never leaves the subscription in the wrong state), and who waits for them.
+    private let subscriptions = Mutex(SubscriptionWork())
     private let publishFailures = Mutex(0)
     /// Recovery sessions being written to the cluster log (see `sessionsPersisted()`).
     let savesInFlight = Mutex(SavesInFlight())
 
-    enum SubscriptionWork: Sendable {
-        case room(String)
-        case barrier(CheckedContinuation<Void, Never>)
+    struct SubscriptionWork {
+        var rooms: Set<String> = []
+        /// Waiters for every change requested before them: resumed after the batch that takes them.
+        var barriers: [CheckedContinuation<Void, Never>] = []
+        /// Whether a task is reconciling (it takes what is queued until nothing is).
+        var running = false
     }
 
     struct State {
@@ -66,22 +69,7 @@ public final class RedisAdapter: SocketIOAdapter {
         self.configuration = configuration
         self.logger = logger
         self.nodeID = EngineIOServer.makeSessionID()
-        let (stream, continuation) = AsyncStream.makeStream(of: SubscriptionWork.self)
-        self.subscriptionQueue = continuation
-        Task { [weak self] in
-            for await work in stream {
-                switch work {
-                case .room(let room):
-                    guard let self else { return }
-                    await self.reconcile(room: room)
-                case .barrier(let continuation):
-                    continuation.resume()
-                }
-            }
-        }
     }
-
-    deinit { subscriptionQueue.finish() }
 
     /// A factory for `SocketIOServer(adapterFactory:)`: every namespace gets an adapter on the same bus.
     public static func factory(bus: any ClusterBus, log: (any ClusterLog)? = nil, configuration: RedisAdapterConfiguration = RedisAdapterConfiguration(),
@@ -193,12 +181,12 @@ public final class RedisAdapter: SocketIOAdapter {
             // A socket's own room travels on the namespace channel (see `clusterMessage`): no subscription per
             // connection, so a connect storm sends no SUBSCRIBE and a new socket is reachable at once.
             rooms.filter { room in
-                guard room != socket.id else { return false }
+                guard Self.needsSubscription(room) else { return false }
                 state.memberCounts[room, default: 0] += 1
                 return state.memberCounts[room] == 1
             }
         }
-        for room in firstMembers { subscriptionQueue.yield(.room(room)) }
+        reconcile(firstMembers)
     }
 
     public func leave(_ socket: Socket, room: String) {
@@ -216,13 +204,18 @@ public final class RedisAdapter: SocketIOAdapter {
     public func holdRooms(_ rooms: [String]) async {
         let firstMembers = state.withLock { state in
             rooms.filter { room in
+                guard Self.needsSubscription(room) else { return false }
                 state.memberCounts[room, default: 0] += 1
                 return state.memberCounts[room] == 1
             }
         }
-        for room in firstMembers { subscriptionQueue.yield(.room(room)) }
+        reconcile(firstMembers)
         await subscriptionsSettled()
     }
+
+    /// A socket's own room, and any room named like one, travels on the namespace channel (see
+    /// `clusterMessage`): no subscription, so a connect storm sends no SUBSCRIBE for them.
+    static func needsSubscription(_ room: String) -> Bool { !looksLikeSocketID(room) }
 
     public func releaseRooms(_ rooms: [String]) { release(rooms) }
 
@@ -234,28 +227,65 @@ public final class RedisAdapter: SocketIOAdapter {
                 return count == 1
             }
         }
-        for room in emptied { subscriptionQueue.yield(.room(room)) }
+        reconcile(emptied)
     }
 
-    private func reconcile(room: String) async {
-        let (wanted, subscribed) = state.withLock { ($0.memberCounts[room] != nil, $0.subscribedRooms.contains(room)) }
-        guard wanted != subscribed else { return }
-        do {
-            if wanted {
-                try await bus.subscribe(channel: channel(room)) { [weak self] message in self?.receiveBroadcast(message) }
-                _ = state.withLock { $0.subscribedRooms.insert(room) }
-            } else {
-                try await bus.unsubscribe(channel: channel(room))
-                _ = state.withLock { $0.subscribedRooms.remove(room) }
+    /// Queues the rooms for a subscription check, and starts the task that makes them when none runs.
+    private func reconcile(_ rooms: [String]) {
+        guard !rooms.isEmpty else { return }
+        let start = subscriptions.withLock { work in
+            work.rooms.formUnion(rooms)
+            defer { work.running = true }
+            return !work.running
+        }
+        if start { Task { await reconcileQueued() } }
+    }
+
+    /// Takes what is queued, batch after batch: the rooms whose members and subscription disagree are
+    /// subscribed (or unsubscribed) together, then the waiters of that batch resume.
+    private func reconcileQueued() async {
+        while true {
+            let (rooms, barriers) = subscriptions.withLock { work -> (Set<String>, [CheckedContinuation<Void, Never>]) in
+                defer { (work.rooms, work.barriers) = ([], []) }
+                if work.rooms.isEmpty && work.barriers.isEmpty { work.running = false }
+                return (work.rooms, work.barriers)
             }
-        } catch {
-            logger.warning("room subscription failed", metadata: ["room": "\(room)", "error": "\(error)"])
+            if rooms.isEmpty && barriers.isEmpty { return }
+            let (wanted, unwanted) = state.withLock { state in
+                (rooms.filter { state.memberCounts[$0] != nil && !state.subscribedRooms.contains($0) },
+                 rooms.filter { state.memberCounts[$0] == nil && state.subscribedRooms.contains($0) })
+            }
+            if !wanted.isEmpty {
+                do {
+                    try await bus.subscribe(channels: wanted.map { channel($0) }) { [weak self] message in self?.receiveBroadcast(message) }
+                    state.withLock { $0.subscribedRooms.formUnion(wanted) }
+                } catch {
+                    logger.warning("room subscription failed", metadata: ["rooms": "\(wanted.count)", "first": "\(wanted.first ?? "")", "error": "\(error)"])
+                }
+            }
+            if !unwanted.isEmpty {
+                do {
+                    try await bus.unsubscribe(channels: unwanted.map { channel($0) })
+                    state.withLock { $0.subscribedRooms.subtract(unwanted) }
+                } catch {
+                    logger.warning("room unsubscription failed", metadata: ["rooms": "\(unwanted.count)", "first": "\(unwanted.first ?? "")", "error": "\(error)"])
+                }
+            }
+            for barrier in barriers { barrier.resume() }
         }
     }
 
-    /// Returns once every room subscription change requested so far has reached the bus.
+    /// Returns once every room subscription change requested so far has reached the bus; at once when none
+    /// is queued or under way (a room that is already subscribed costs nothing).
     public func subscriptionsSettled() async {
-        await withCheckedContinuation { subscriptionQueue.yield(.barrier($0)) }
+        await withCheckedContinuation { (waiter: CheckedContinuation<Void, Never>) in
+            let idle = subscriptions.withLock { work in
+                guard work.running else { return true }
+                work.barriers.append(waiter)
+                return false
+            }
+            if idle { waiter.resume() }
+        }
     }
 
     /// Rooms this node subscribes to on the bus (for tests and health).

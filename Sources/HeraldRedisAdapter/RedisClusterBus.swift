@@ -81,6 +81,37 @@ public final class RedisClusterBus: ClusterBus, ClusterLog {
         try await subscriber.unsubscribe(channel)
     }
 
+    public func subscribe(channels: [String], handler: @escaping @Sendable (ByteBuffer) -> Void) async throws {
+        let named: @Sendable (String, ByteBuffer) -> Void = { _, payload in handler(payload) }
+        let fresh = routing.handlers.withLock { handlers in
+            channels.filter { channel in
+                defer { handlers["c:" + channel] = named }
+                return handlers["c:" + channel] == nil
+            }
+        }
+        guard !fresh.isEmpty, !routing.closed.withLock({ $0 }) else { return }
+        do {
+            // Bounded commands: a storm's thousands of rooms go in a few SUBSCRIBEs, pipelined on one connection.
+            for start in stride(from: 0, to: fresh.count, by: Self.channelsPerCommand) {
+                try await subscriber.subscribe(Array(fresh[start..<min(start + Self.channelsPerCommand, fresh.count)]))
+            }
+        } catch {
+            routing.handlers.withLock { handlers in for channel in fresh { handlers["c:" + channel] = nil } }
+            throw error
+        }
+    }
+
+    public func unsubscribe(channels: [String]) async throws {
+        guard !routing.closed.withLock({ $0 }) else { return }
+        let gone = routing.handlers.withLock { handlers in channels.filter { handlers.removeValue(forKey: "c:" + $0) != nil } }
+        for start in stride(from: 0, to: gone.count, by: Self.channelsPerCommand) {
+            try await subscriber.unsubscribe(Array(gone[start..<min(start + Self.channelsPerCommand, gone.count)]))
+        }
+    }
+
+    /// Most channels in one SUBSCRIBE or UNSUBSCRIBE.
+    static let channelsPerCommand = 1000
+
     /// Subscribes to a pattern; the handler gets each matching message with the channel it came on.
     public func subscribe(pattern: String, handler: @escaping @Sendable (String, ByteBuffer) -> Void) async throws {
         try await subscribe(key: "p:" + pattern, handler: handler) {
@@ -151,23 +182,38 @@ public final class RedisClusterBus: ClusterBus, ClusterLog {
     public func entries(log: String, after offset: String) async throws -> [(offset: String, entry: ByteBuffer)]? {
         let parts = offset.split(separator: ":", maxSplits: 1)
         guard parts.count == 2, let seen = StreamID(parts[1]) else { return nil }
+        return try await read(log: log, epoch: parts[0], after: seen, start: "(" + parts[1])
+    }
+
+    public func entries(log: String, after offset: String, issuedSince floor: String) async throws -> [(offset: String, entry: ByteBuffer)]? {
+        guard offset != floor else { return try await entries(log: log, after: floor) }
+        let parts = offset.split(separator: ":", maxSplits: 1), floorParts = floor.split(separator: ":", maxSplits: 1)
+        guard parts.count == 2, floorParts.count == 2, parts[0] == floorParts[0],
+              let seen = StreamID(parts[1]), let since = StreamID(floorParts[1]), since < seen
+        else { return nil }
+        // From the offset itself (inclusive): its presence proves the log issued it.
+        guard let read = try await read(log: log, epoch: parts[0], after: seen, start: String(parts[1])),
+              read.first?.offset == offset
+        else { return nil }
+        return Array(read.dropFirst())
+    }
+
+    /// XRANGE from `start` to the end, in one round trip with the epoch and trim checks; nil on another epoch or
+    /// when entries after `seen` were trimmed.
+    private func read(log: String, epoch: Substring, after seen: StreamID, start: String) async throws -> [(offset: String, entry: ByteBuffer)]? {
         let replies = try await client.send(batch: [
             RedisCommand("GET", log + ":epoch"),
             RedisCommand("XINFO", "STREAM", log),
-            RedisCommand("XRANGE", log, "(" + parts[1], "+"),
+            RedisCommand("XRANGE", log, start, "+"),
         ])
-        guard replies[0].string == String(parts[0]) else { return nil }
-        // Redis 7 records the newest id it ever trimmed: anything after our offset trimmed means a gap.
-        if let info = replies[1].elements, let index = info.firstIndex(where: { $0.string == "max-deleted-entry-id" }),
-           index + 1 < info.count, let deleted = info[index + 1].string.flatMap({ StreamID(Substring($0)) }), seen < deleted {
-            return nil
-        }
+        guard replies[0].string == String(epoch) else { return nil }
+        if let info = replies[1].elements, Self.lostEntries(after: seen, info: info) { return nil }
         if case .error = replies[2] { return [] }
         return (replies[2].elements ?? []).compactMap { item in
             guard let pair = item.elements, pair.count == 2, let id = pair[0].string, let fields = pair[1].elements,
                   fields.count >= 2, case .bulkString(let entry?) = fields[1]
             else { return nil }
-            return (parts[0] + ":" + id, entry)
+            return (epoch + ":" + id, entry)
         }
     }
 
@@ -203,6 +249,22 @@ public final class RedisClusterBus: ClusterBus, ClusterLog {
     static func newEpoch() -> String {
         var generator = SystemRandomNumberGenerator()
         return String(generator.next() as UInt64, radix: 36)
+    }
+
+    /// Whether the stream (its `XINFO STREAM` reply) may have lost an entry after `seen`. `max-deleted-entry-id`
+    /// covers XDEL only: Redis 7.0 leaves it at 0-0 when XADD's MINID trims. Trimming removes the oldest entries,
+    /// so when any entry is gone (`entries-added` above `length`) and the oldest one left is newer than `seen`
+    /// (or none is left but newer ones were added), what followed `seen` may be among the trimmed.
+    static func lostEntries(after seen: StreamID, info: [RESPValue]) -> Bool {
+        func field(_ name: String) -> RESPValue? {
+            guard let index = info.firstIndex(where: { $0.string == name }), index + 1 < info.count else { return nil }
+            return info[index + 1]
+        }
+        func id(_ value: RESPValue?) -> StreamID? { value?.string.flatMap { StreamID(Substring($0)) } }
+        if let deleted = id(field("max-deleted-entry-id")), seen < deleted { return true }
+        guard let added = field("entries-added")?.integer, let length = field("length")?.integer, added > length else { return false }
+        if let oldest = id(field("first-entry")?.elements?.first) { return seen < oldest }
+        return id(field("last-generated-id")).map { seen < $0 } ?? true
     }
 
     /// A stream id `ms-seq`, ordered numerically.

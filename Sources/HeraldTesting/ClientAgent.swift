@@ -12,11 +12,14 @@ public final class ClientAgent: @unchecked Sendable {
     private let input: FileHandle
     private let answers = Mailbox<String>("client agent answer")
 
-    public init(python: String, directory: URL) async throws {
+    /// `exitWhenIdle`: the agent ends itself after that long without a command (for an agent shared by a suite,
+    /// which no teardown closes); then `isRunning` is false and the owner starts another.
+    public init(python: String, directory: URL, exitWhenIdle: Duration? = nil) async throws {
         let stdin = Pipe()
         let stdout = Pipe()
         let script = TestEnvironment.repositoryRoot.appendingPathComponent("Tests/python/cluster_agent.py").path
-        process = try ManagedProcess(name: "agent", executable: python, arguments: [script],
+        let idle = exitWhenIdle.map { ["--exit-when-idle", "\($0.components.seconds)"] } ?? []
+        process = try ManagedProcess(name: "agent", executable: python, arguments: [script] + idle,
                                      logURL: directory.appendingPathComponent("agent.log"),
                                      standardInput: stdin, standardOutput: stdout)
         input = stdin.fileHandleForWriting
@@ -30,7 +33,7 @@ public final class ClientAgent: @unchecked Sendable {
     public struct Failed: Error, CustomStringConvertible {
         public var command: String
         public var answer: String
-        public var description: String { "agent command \(command) failed: \(answer)" }
+        public var description: String { "agent command \(command.prefix(600)) failed: \(answer)" }
     }
 
     /// Runs one command; `timeout` bounds the agent's own wait, and the answer is awaited a little longer.
@@ -90,4 +93,7 @@ public final class ClientAgent: @unchecked Sendable {
     }
 
     public func logTail() -> String { process.logTail() }
+
+    /// False once the agent has exited (its input closed, or idle past `exitWhenIdle`).
+    public var isRunning: Bool { process.isRunning }
 }

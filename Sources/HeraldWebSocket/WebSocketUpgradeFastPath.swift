@@ -12,23 +12,26 @@ import NIOHTTP1
 /// `Upgrade: websocket`, exactly one `Sec-WebSocket-Key` and `Sec-WebSocket-Version: 13`, and `shouldUpgrade`
 /// agreeing (or refusing it with a complete HTTP response of its own, e.g. a 503 when the server is busy). Its 101 response is byte for byte the one NIO's upgrader and encoder send. Everything else, errors
 /// included, goes to the HTTP pipeline, which answers as before.
-public final class WebSocketUpgradeFastPath: ChannelInboundHandler, RemovableChannelHandler {
+///
+/// `Accepted` is what `shouldUpgrade` learnt about an accepted request (say, the session a probe joins), handed to
+/// `upgraded` so that nothing is looked up twice.
+public final class WebSocketUpgradeFastPath<Accepted>: ChannelInboundHandler, RemovableChannelHandler {
     public typealias InboundIn = ByteBuffer
     public typealias InboundOut = ByteBuffer
 
     /// Requests whose head is not complete within this many bytes go to the HTTP pipeline.
-    static let maxHeadSize = 4096
+    static var maxHeadSize: Int { 4096 }
 
     private let configuration: WebSocketConfiguration
     private let shouldUpgrade: (any Channel, HTTPRequestHead) -> Decision
-    private let upgraded: (WebSocketConnection, HTTPRequestHead) -> Void
+    private let upgraded: (WebSocketConnection, HTTPRequestHead, Accepted) -> Void
     private let installHTTPPipeline: (ChannelPipeline.SynchronousOperations) throws -> Void
     private var buffered: ByteBuffer?
 
     /// What to do with a request the fast path could take.
     public enum Decision {
-        /// Answer 101 and install the `WebSocketConnection`.
-        case upgrade
+        /// Answer 101 and install the `WebSocketConnection`, then call `upgraded` with this.
+        case upgrade(Accepted)
         /// Hand the request to the HTTP pipeline (which refuses it with the right error).
         case httpPipeline
         /// Write these bytes (a complete HTTP response) and close the connection.
@@ -41,7 +44,7 @@ public final class WebSocketUpgradeFastPath: ChannelInboundHandler, RemovableCha
     ///   - installHTTPPipeline: appends the HTTP handlers; this handler then passes them the bytes and leaves.
     public init(configuration: WebSocketConfiguration,
                 shouldUpgrade: @escaping (any Channel, HTTPRequestHead) -> Decision,
-                upgraded: @escaping (WebSocketConnection, HTTPRequestHead) -> Void,
+                upgraded: @escaping (WebSocketConnection, HTTPRequestHead, Accepted) -> Void,
                 installHTTPPipeline: @escaping (ChannelPipeline.SynchronousOperations) throws -> Void) {
         self.configuration = configuration
         self.shouldUpgrade = shouldUpgrade
@@ -61,8 +64,8 @@ public final class WebSocketUpgradeFastPath: ChannelInboundHandler, RemovableCha
             buffered = incoming
         case .request(let head, let headLength):
             switch shouldUpgrade(context.channel, head) {
-            case .upgrade:
-                upgrade(context: context, head: head, bytes: incoming, headLength: headLength)
+            case .upgrade(let accepted):
+                upgrade(context: context, head: head, accepted: accepted, bytes: incoming, headLength: headLength)
             case .httpPipeline:
                 fallBack(context: context, bytes: incoming)
             case .refuse(let response):
@@ -94,7 +97,7 @@ public final class WebSocketUpgradeFastPath: ChannelInboundHandler, RemovableCha
         pipeline.removeHandler(context: context, promise: nil)
     }
 
-    private func upgrade(context: ChannelHandlerContext, head: HTTPRequestHead, bytes: ByteBuffer, headLength: Int) {
+    private func upgrade(context: ChannelHandlerContext, head: HTTPRequestHead, accepted: Accepted, bytes: ByteBuffer, headLength: Int) {
         guard let key = head.headers.first(name: "sec-websocket-key") else { return fallBack(context: context, bytes: bytes) }
         let accept = WebSocketServerUpgrade.acceptValue(forKey: key)
         let response = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nSec-WebSocket-Accept: \(accept)\r\nConnection: upgrade\r\n\r\n"
@@ -110,7 +113,7 @@ public final class WebSocketUpgradeFastPath: ChannelInboundHandler, RemovableCha
             return
         }
         pipeline.removeHandler(context: context, promise: nil)
-        upgraded(connection, head)
+        upgraded(connection, head, accepted)
         // One flush for the 101 and whatever `upgraded` sent (an Engine.IO open packet): one write.
         context.channel.flush()
         var rest = bytes

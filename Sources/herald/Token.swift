@@ -36,31 +36,3 @@ struct Token: AsyncParsableCommand {
         print(try await TokenSigner.hs256(secret: secret, claims: object, ttl: .seconds(ttl)))
     }
 }
-
-/// `herald serve` flags for authentication; each maps to the HERALD_* variable in its help.
-struct AuthOptions: ParsableArguments {
-    @Option(help: "HS256 secret; turns authentication on [HERALD_JWT_SECRET].") var jwtSecret: String?
-    @Option(help: "PEM file with an RS256 or ES256 public key [HERALD_JWT_PUBLIC_KEY_FILE].") var jwtPublicKeyFile: String?
-    @Option(help: "JWKS file; tokens select a key by kid [HERALD_JWKS_FILE].") var jwksFile: String?
-    @Option(help: "Required token issuer [HERALD_JWT_ISSUER].") var jwtIssuer: String?
-    @Option(help: "Required token audience [HERALD_JWT_AUDIENCE].") var jwtAudience: String?
-    @Option(help: "Clock skew allowed on exp/nbf in seconds [HERALD_JWT_LEEWAY, default 30].") var jwtLeeway: Int?
-    @Option(help: "Accept subscription grants without token_use, 0 or 1 [HERALD_JWT_UNTYPED_GRANTS, default 1].") var jwtUntypedGrants: Int?
-    @Option(help: "Rooms a socket may subscribe to [HERALD_MAX_ROOMS, default 100].") var maxRooms: Int?
-    @Option(help: "Events per second per socket [HERALD_EVENTS_PER_SECOND, default 20].") var eventsPerSecond: Int?
-    @Option(help: "Event burst per socket [HERALD_EVENT_BURST, default 40].") var eventBurst: Int?
-    @Option(help: "Largest event in bytes [HERALD_MAX_EVENT_SIZE, default 65536].") var maxEventSize: Int?
-    @Option(help: "Violations that disconnect [HERALD_MAX_VIOLATIONS, default 10].") var maxViolations: Int?
-    @Option(help: "Violation window in ms [HERALD_VIOLATION_WINDOW, default 10000].") var violationWindow: Int?
-
-    var settings: [String: String?] {
-        [
-            "HERALD_JWT_SECRET": jwtSecret, "HERALD_JWT_PUBLIC_KEY_FILE": jwtPublicKeyFile, "HERALD_JWKS_FILE": jwksFile,
-            "HERALD_JWT_ISSUER": jwtIssuer, "HERALD_JWT_AUDIENCE": jwtAudience, "HERALD_JWT_LEEWAY": jwtLeeway.map(String.init),
-            "HERALD_JWT_UNTYPED_GRANTS": jwtUntypedGrants.map(String.init),
-            "HERALD_MAX_ROOMS": maxRooms.map(String.init), "HERALD_EVENTS_PER_SECOND": eventsPerSecond.map(String.init),
-            "HERALD_EVENT_BURST": eventBurst.map(String.init), "HERALD_MAX_EVENT_SIZE": maxEventSize.map(String.init),
-            "HERALD_MAX_VIOLATIONS": maxViolations.map(String.init), "HERALD_VIOLATION_WINDOW": violationWindow.map(String.init),
-        ]
-    }
-}

@@ -139,6 +139,61 @@ struct RedisClusterLiveTests {
         }
     }
 
+    /// Recovery reads only what follows the client's offset, and honours it only when the log issued it since the
+    /// session connected; a session older than the log's history (its connect offset trimmed) still recovers.
+    @Test func entriesAfterAnOffsetIssuedSinceTheSessionConnected() async throws {
+        try await Self.withNodes(1) { _, nodes, _ in
+            let bus = nodes[0].bus, log = "herald:test-log"
+            func append(_ text: String) async throws -> String {
+                try await bus.appendAndPublish(log: log, entry: ByteBuffer(string: text), channel: "unused", maxAge: .seconds(60)).get()
+            }
+            func read(_ offset: String, since floor: String) async throws -> [String]? {
+                try await bus.entries(log: log, after: offset, issuedSince: floor)?.map { String(buffer: $0.entry) }
+            }
+            let earlier = try await append("e-1")
+            _ = try await append("e0")
+            let floor = try await bus.currentOffset(log: log)
+            let e1 = try await append("e1"), e2 = try await append("e2")
+            _ = try await append("e3")
+            #expect(try await read(floor, since: floor) == ["e1", "e2", "e3"])
+            #expect(try await read(e1, since: floor) == ["e2", "e3"])
+            // Issued before the session connected, never issued, another epoch: no recovery.
+            #expect(try await read(earlier, since: floor) == nil)
+            let parts = e1.split(separator: ":"), id = parts[1].split(separator: "-")
+            let neverIssued = "\(parts[0]):\(id[0])-\(UInt64(id[1])! + 1000)"
+            #expect(try await read(neverIssued, since: floor) == nil)
+            #expect(try await read("other:" + parts[1], since: floor) == nil)
+            // Trimmed up to e2: the connect offset is gone, the events after e2 are all there.
+            _ = try await bus.client.send("XTRIM", log, "MINID", String(e2.split(separator: ":")[1]))
+            #expect(try await read(e2, since: floor) == ["e3"])
+            // What followed the connect offset may be among the trimmed: a new session.
+            #expect(try await read(floor, since: floor) == nil)
+        }
+    }
+
+    /// A storm of holds on distinct rooms goes to Redis in a few SUBSCRIBE commands, not one round trip each;
+    /// a room named like a socket id is never subscribed (its broadcasts travel on the namespace channel).
+    @Test func manyRoomHoldsShareSubscribeCommands() async throws {
+        try await Self.withNodes(1) { _, nodes, _ in
+            let adapter = nodes[0].adapter, client = nodes[0].bus.client
+            _ = try await client.send("CONFIG", "RESETSTAT")
+            let rooms = (0..<400).map { "user:\($0)" }
+            await withTaskGroup(of: Void.self) { group in
+                for room in rooms { group.addTask { await adapter.holdRooms([room]) } }
+            }
+            #expect(adapter.subscribedRooms.isSuperset(of: rooms))
+            let stats = try await client.send("INFO", "commandstats").string ?? ""
+            let line = try #require(stats.split(whereSeparator: \.isNewline).first { $0.hasPrefix("cmdstat_subscribe:") })
+            let calls = try #require(Int(line.dropFirst("cmdstat_subscribe:calls=".count).prefix { $0.isNumber }))
+            #expect(calls < 40, "\(calls) SUBSCRIBE commands for \(rooms.count) rooms")
+            await adapter.holdRooms(["AAAAAAAAAAAAAAAAAAAA"])
+            #expect(!adapter.subscribedRooms.contains("AAAAAAAAAAAAAAAAAAAA"))
+            adapter.releaseRooms(rooms)
+            await adapter.subscriptionsSettled()
+            #expect(adapter.subscribedRooms.isDisjoint(with: rooms))
+        }
+    }
+
     @Test func loggedBroadcastsKeepTheirOrder() async throws {
         let socketIO = SocketIOConfiguration(connectionStateRecovery: ConnectionStateRecovery())
         try await Self.withNodes(2, socketIO: socketIO) { _, nodes, clients in

@@ -22,6 +22,8 @@ final class ClusterFixture: @unchecked Sendable {
 
     let directory: URL
     let agent: ClientAgent
+    /// Whether `stop()` ends the agent (false for one lent by the caller, e.g. the official client's browser).
+    private let ownsAgent: Bool
     let redisPort: Int
     private(set) var redis: ManagedProcess?
     private(set) var nodes: [HeraldNodeProcess] = []
@@ -36,14 +38,16 @@ final class ClusterFixture: @unchecked Sendable {
     var nginxURL: String { "http://127.0.0.1:\(nginxPort)" }
     var slowNginxURL: String { "http://127.0.0.1:\(slowNginxPort)" }
 
-    private init(directory: URL, agent: ClientAgent, redisPort: Int) {
+    private init(directory: URL, agent: ClientAgent, ownsAgent: Bool, redisPort: Int) {
         self.directory = directory
         self.agent = agent
+        self.ownsAgent = ownsAgent
         self.redisPort = redisPort
     }
 
     /// Starts everything, or stops what it started and throws.
-    static func start(slowNode: Bool = false, nodeArguments: [String] = []) async throws -> ClusterFixture {
+    /// `agent`: one the caller keeps (not stopped with the cluster); by default the cluster starts its own.
+    static func start(slowNode: Bool = false, nodeArguments: [String] = [], agent lentAgent: ClientAgent? = nil) async throws -> ClusterFixture {
         guard let python = TestEnvironment.python, let herald = ClusterLiveEnvironment.herald,
               let nginx = ClusterLiveEnvironment.nginx, ClusterLiveEnvironment.redisServer != nil else {
             throw NotReady(what: "cluster", detail: "missing: \(ClusterLiveEnvironment.missing.joined(separator: ", ")); run scripts/test.sh")
@@ -52,12 +56,12 @@ final class ClusterFixture: @unchecked Sendable {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let agent: ClientAgent
         do {
-            agent = try await ClientAgent(python: python, directory: directory)
+            if let lentAgent { agent = lentAgent } else { agent = try await ClientAgent(python: python, directory: directory) }
         } catch {
             try? FileManager.default.removeItem(at: directory)
             throw error
         }
-        let fixture = ClusterFixture(directory: directory, agent: agent, redisPort: try await freePort())
+        let fixture = ClusterFixture(directory: directory, agent: agent, ownsAgent: lentAgent == nil, redisPort: try await freePort())
         fixture.nodeArguments = nodeArguments
         fixture.heraldPath = herald
         do {
@@ -81,7 +85,7 @@ final class ClusterFixture: @unchecked Sendable {
 
     /// Stops every process (bounded), newest first, and removes the directory.
     func stop() async {
-        await agent.close()
+        if ownsAgent { await agent.close() }
         for nginx in nginxes { await nginx.stop() }
         for node in nodes + [slowNode].compactMap({ $0 }) { await node.process.stop() }
         if let redis, redis.isRunning {
@@ -300,8 +304,9 @@ final class ClusterFixture: @unchecked Sendable {
 }
 
 /// Starts a cluster, runs `body`, and always stops it; the logs are attached when the body throws.
-func withCluster(slowNode: Bool = false, nodeArguments: [String] = [], _ body: (ClusterFixture) async throws -> Void) async throws {
-    let cluster = try await ClusterFixture.start(slowNode: slowNode, nodeArguments: nodeArguments)
+func withCluster(slowNode: Bool = false, nodeArguments: [String] = [], agent: ClientAgent? = nil,
+                 _ body: (ClusterFixture) async throws -> Void) async throws {
+    let cluster = try await ClusterFixture.start(slowNode: slowNode, nodeArguments: nodeArguments, agent: agent)
     do {
         try await body(cluster)
     } catch {

@@ -105,7 +105,7 @@ struct DrainLiveTests {
     /// recovers (`socket.recovered`) after each drain and gets every acknowledged publish exactly once.
     @Test("rolling restart behind nginx: every client back, recovered, nothing acknowledged lost or doubled")
     func rollingRestart() async throws {
-        let script = try #require(DrainLiveEnvironment.socketIOJS)
+        let script = try #require(TestEnvironment.socketIOJS)
         try await withCluster(nodeArguments: ["--recovery-window", "60000", "--pre-drain-delay", "200",
                                               "--drain-window", "400"]) { cluster in
             let agent = cluster.agent
@@ -187,7 +187,7 @@ struct DrainLiveTests {
     /// client reports `recovered == false` and the application refetches.
     @Test("crash: clients reconnect elsewhere without recovery")
     func crashIsNotRecovered() async throws {
-        let script = try #require(DrainLiveEnvironment.socketIOJS)
+        let script = try #require(TestEnvironment.socketIOJS)
         try await withCluster(nodeArguments: ["--recovery-window", "60000", "--pre-drain-delay", "0", "--drain-window", "0"]) { cluster in
             let agent = cluster.agent
             _ = try await agent.connect("py", url: cluster.nginxURL, transport: "websocket", reconnect: true, join: Self.room)
@@ -215,13 +215,8 @@ struct DrainLiveTests {
 
 /// What the drain tests need beyond the cluster's programs: Chromium and the official client's bundle.
 enum DrainLiveEnvironment {
-    static var socketIOJS: String? { TestEnvironment.socketIOJS }
-
     static var missing: [String] {
-        var missing = ClusterLiveEnvironment.missing
-        if socketIOJS == nil { missing.append("HERALD_SOCKETIO_JS (socket.io-client bundle)") }
-        if !FileManager.default.isExecutableFile(atPath: "/usr/bin/chromium") { missing.append("chromium") }
-        return missing
+        ClusterLiveEnvironment.missing + OfficialBrowser.missingBrowser
     }
 }
 

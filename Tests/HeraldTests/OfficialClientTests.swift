@@ -1,6 +1,6 @@
 import EngineIO
 import Foundation
-import Herald
+@testable import Herald
 import HeraldTesting
 import Logging
 import NIOCore
@@ -13,7 +13,7 @@ import Testing
 /// The official JavaScript client (socket.io-client 4.8.1's browser bundle, fetched by scripts/test.sh) in headless
 /// Chromium against herald: one test per row of the matrix in docs/conformance.md. The rows share one Chromium
 /// page (`OfficialBrowser`); each row starts its own server: the SocketIO library where the gateway is not needed,
-/// a `HeraldNode` for its JWT auth. The cluster row is in `OfficialClientClusterTests`, the Python rows in
+/// a `HeraldNode` for its JWT auth, two `herald serve` processes and Redis for the cluster. The Python rows are in
 /// `PythonClientTests`.
 @Suite(.serialized, .enabled(if: OfficialBrowser.missing.isEmpty || TestEnvironment.isCI,
                               "needs chromium, HERALD_TEST_PYTHON and HERALD_SOCKETIO_JS: run scripts/test.sh"))
@@ -63,9 +63,10 @@ struct OfficialClientTests {
         try await withMatrixServer { server in
             let result = try await OfficialBrowser.run("""
                 var socket = io(args.url, {forceNew: true, reconnection: false});
+                var first = null;
+                socket.io.on("open", function () { first = socket.io.engine.transport.name; });
                 await once(socket, "connect");
-                var first = socket.io.engine.transport.name;
-                if (first !== "websocket") await once(socket.io.engine, "upgrade");
+                if (socket.io.engine.transport.name !== "websocket") await once(socket.io.engine, "upgrade");
                 var server = await socket.emitWithAck("transport");
                 var id = socket.id;
                 socket.disconnect();
@@ -333,6 +334,96 @@ struct OfficialClientTests {
         await second.stop()
     }
 
+    /// Two `herald serve` nodes sharing rooms through Redis (the live cluster fixture, nginx unused here): a
+    /// publish through node A's API reaches the official client connected to node B.
+    @Test("a cluster of two nodes with Redis: an emit on one reaches a client on the other")
+    func cluster() async throws {
+        try #require(ClusterLiveEnvironment.missing.isEmpty || TestEnvironment.isCI, "\(ClusterLiveEnvironment.missing)")
+        let agent = try await OfficialBrowser.shared.agentStarted()
+        try await withCluster(agent: agent) { cluster in
+            let (a, b) = (cluster.nodes[0], cluster.nodes[1])
+            let joined = try await OfficialBrowser.run("""
+                var socket = io(args.url, {transports: ["websocket"], forceNew: true, reconnection: false});
+                await once(socket, "connect");
+                window.clusterRow = {socket: socket, news: once(socket, "news", 10000)};
+                return await socket.emitWithAck("chat:join", {room: "chat:matrix"});
+                """, url: b.url)
+            #expect(joined["ok"] == true, "\(joined)")
+            #expect(try await cluster.health(b)["sessions"]?.intValue == 1)
+            let data: JSONValue = ["from": "node A", "bytes": "é✓"]
+            #expect(try await cluster.publish(via: a, room: "chat:matrix", event: "news", data: data).status == 202)
+            let received = try await OfficialBrowser.run("""
+                var news = await clusterRow.news;
+                clusterRow.socket.disconnect();
+                return news;
+                """, url: b.url)
+            #expect(received == [data], "\(received)")
+        }
+    }
+
+    // MARK: herald.js (the demo's small client) behaves as the official one where both apply
+
+    /// Loads herald.js (as served at /herald.js) into the shared page, once.
+    private static let loadHeraldJS = """
+        if (!window.herald) {
+          var script = document.createElement("script");
+          script.textContent = args.heraldJS;
+          document.head.appendChild(script);
+        }
+        """
+
+    @Test("herald.js: kicked by disconnectSockets, it stays disconnected (io server disconnect)")
+    func heraldJSKickedStaysDisconnected() async throws {
+        try await withMatrixServer { server in
+            let result = try await OfficialBrowser.run(Self.loadHeraldJS + """
+                var socket = herald(args.url, {transports: ["websocket"], reconnectionDelay: 50, reconnectionDelayMax: 100});
+                await once(socket, "connect");
+                var gone = once(socket, "disconnect");
+                socket.emit("kick");
+                var reason = (await gone)[0];
+                var answer = {reason: reason, state: socket.state};
+                socket.disconnect();
+                return answer;
+                """, url: server.url, ["heraldJS": .string(DemoAssets.heraldJS)])
+            #expect(result == ["reason": "io server disconnect", "state": "disconnected"])
+            #expect(await server.disconnectReasons() == [.serverNamespaceDisconnect])
+        }
+    }
+
+    @Test("herald.js: the server goes away (drain), it reconnects to its successor")
+    func heraldJSReconnectsAfterDrain() async throws {
+        let port = try await freePort()
+        let first = try await MatrixServer.start(port: port)
+        _ = try await OfficialBrowser.run(Self.loadHeraldJS + """
+            var socket = herald(args.url, {transports: ["websocket"], reconnectionDelay: 100, reconnectionDelayMax: 300});
+            window.heraldRow = {socket: socket, reasons: [], connects: 0};
+            socket.on("disconnect", function (reason) { heraldRow.reasons.push(reason); });
+            heraldRow.back = new Promise(function (resolve) {
+              socket.on("connect", function () { if (++heraldRow.connects === 2) resolve(); });
+            });
+            await once(socket, "connect");
+            return socket.id;
+            """, url: first.url, ["heraldJS": .string(DemoAssets.heraldJS)])
+        await first.io.drain(over: .zero)
+        await first.stop()
+        let second = try await MatrixServer.start(port: port)
+        do {
+            let result = try await OfficialBrowser.run("""
+                await Promise.race([heraldRow.back, new Promise(function (_, reject) {
+                  setTimeout(function () { reject(new Error("not back within 5 s: " + JSON.stringify(heraldRow.reasons))); }, 5000);
+                })]);
+                var answer = {reasons: heraldRow.reasons.slice(), server: await heraldRow.socket.emitWithAck("transport")};
+                heraldRow.socket.disconnect();
+                return answer;
+                """, url: second.url)
+            #expect(result == ["reasons": ["transport close"], "server": "websocket"])
+        } catch {
+            await second.stop()
+            throw error
+        }
+        await second.stop()
+    }
+
     private func withMatrixServer(recovery: Bool = false, _ body: (MatrixServer) async throws -> Void) async throws {
         let server = try await MatrixServer.start(recovery: recovery)
         do {
@@ -346,25 +437,30 @@ struct OfficialClientTests {
 }
 
 /// The official client's page, shared by every row of the suite: one agent (Tests/python/cluster_agent.py)
-/// holding one Chromium, started on first use and ended with the test process (its input closes).
+/// holding one Chromium, started on first use. Swift Testing has no suite teardown: the agent ends itself after
+/// 20 s without a command (the rows follow each other well within that), or with the test process.
 actor OfficialBrowser {
     static let shared = OfficialBrowser()
     private var agent: ClientAgent?
 
     static var missing: [String] {
+        (TestEnvironment.python == nil ? ["HERALD_TEST_PYTHON (selenium)"] : []) + missingBrowser
+    }
+
+    /// The official client's bundle and Chromium.
+    static var missingBrowser: [String] {
         var missing: [String] = []
-        if TestEnvironment.python == nil { missing.append("HERALD_TEST_PYTHON (selenium)") }
         if TestEnvironment.socketIOJS == nil { missing.append("HERALD_SOCKETIO_JS (socket.io-client bundle)") }
         if !FileManager.default.isExecutableFile(atPath: "/usr/bin/chromium") { missing.append("chromium") }
         return missing
     }
 
     func agentStarted() async throws -> ClientAgent {
-        if let agent { return agent }
+        if let agent, agent.isRunning { return agent }
         guard let python = TestEnvironment.python else { throw NotReady(what: "browser", detail: Self.missing.joined(separator: ", ")) }
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("herald-official-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let agent = try await ClientAgent(python: python, directory: directory)
+        let agent = try await ClientAgent(python: python, directory: directory, exitWhenIdle: .seconds(20))
         self.agent = agent
         return agent
     }

@@ -31,20 +31,24 @@ import Testing
     }
 
     @Test func settingsAreCheckedAndAURLNeedsASecret() throws {
-        var configuration = WebhookConfiguration()
+        var configuration = HeraldConfiguration()
         #expect(throws: HeraldConfiguration.SettingError.self) { try configuration.apply(["HERALD_WEBHOOK_URL": "http://h:1/x"]) }
         #expect(throws: HeraldConfiguration.SettingError.self) {
             try configuration.apply(["HERALD_WEBHOOK_URL": "https://h/x", "HERALD_WEBHOOK_SECRET": "s"])
         }
+        #expect(throws: HeraldConfiguration.SettingError.self) { try configuration.apply(["HERALD_PRESENCE_ROOMS": "a:{"]) }
         try configuration.apply(["HERALD_WEBHOOK_URL": "http://a:1/x, http://b:2", "HERALD_WEBHOOK_SECRET": "s",
-                                 "HERALD_WEBHOOK_EVENTS": "chat:send,note", "HERALD_WEBHOOK_MAX_QUEUE": "5"])
-        #expect(configuration.urls == ["http://a:1/x", "http://b:2"])
-        #expect(configuration.clientEvents == ["chat:send", "note"])
-        #expect(configuration.maxQueue == 5)
+                                 "HERALD_WEBHOOK_EVENTS": "chat:send,note", "HERALD_WEBHOOK_MAX_QUEUE": "5",
+                                 "HERALD_PRESENCE_ROOMS": "doc:{id},lobby", "HERALD_PRESENCE_NODE_TIMEOUT": "1500"])
+        #expect(configuration.webhooks.urls == ["http://a:1/x", "http://b:2"])
+        #expect(configuration.webhooks.clientEvents == ["chat:send", "note"])
+        #expect(configuration.webhooks.maxQueue == 5)
+        #expect(configuration.presence.rooms == ["doc:{id}", "lobby"] && configuration.presence.nodeTimeout == .milliseconds(1500))
         let defaults = WebhookConfiguration()
         #expect(defaults.maxQueue == 10_000 && defaults.maxBatch == 100 && defaults.minRetryDelay == .milliseconds(500)
             && defaults.maxRetryDelay == .seconds(30) && defaults.timeout == .seconds(10))
         let presence = PresenceConfiguration()
         #expect(presence.claims == ["name"] && presence.maxClaimBytes == 256 && presence.maxMembers == 100 && presence.nodeTimeout == .seconds(30))
+        #expect(HeraldConfiguration().publishing.maxBatchMessages == 100)
     }
 }

@@ -26,7 +26,8 @@ Ops:
   js            body, args, script (path of socket.io.min.js), timeout: runs body, the body of an async
                 JavaScript function of `args`, in one page of the official client shared by every js command
                 (one Chromium for the agent's life; `once(emitter, event, ms)` helps await events)  -> value
-Stdin closing disconnects every client and exits.
+Stdin closing disconnects every client and exits; so does a command-less pause of SECONDS with
+--exit-when-idle SECONDS (a test suite's shared agent, which no teardown ends).
 """
 
 import asyncio
@@ -226,7 +227,13 @@ MATRIX_PAGE = """<!doctype html><meta charset="utf-8"><script src="socket.io.min
 window.once = function (target, event, ms) {
   return new Promise(function (resolve, reject) {
     var timer = setTimeout(function () { reject(new Error("no " + event + " within " + (ms || 5000) + " ms")); }, ms || 5000);
-    target.once(event, function () { clearTimeout(timer); resolve(Array.prototype.slice.call(arguments)); });
+    // socket.io-client's emitters have once(); herald.js's have on() and off() only.
+    function heard() {
+      clearTimeout(timer);
+      if (!target.once) target.off(event, heard);
+      resolve(Array.prototype.slice.call(arguments));
+    }
+    if (target.once) target.once(event, heard); else target.on(event, heard);
   });
 };
 </script>"""
@@ -282,7 +289,14 @@ async def main():
     reader = asyncio.StreamReader()
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
     answer({"ok": True, "ready": True})
-    while line := await reader.readline():
+    idle = float(sys.argv[sys.argv.index("--exit-when-idle") + 1]) if "--exit-when-idle" in sys.argv else None
+    while True:
+        try:
+            line = await asyncio.wait_for(reader.readline(), idle)
+        except asyncio.TimeoutError:
+            break
+        if not line:
+            break
         try:
             command = json.loads(line)
             result = await OPS[command["op"]](command)

@@ -27,31 +27,6 @@ public struct PresenceConfiguration: Sendable {
         self.nodeTimeout = nodeTimeout
     }
 
-    /// `HERALD_PRESENCE_ROOMS`, `HERALD_PRESENCE_CLAIMS`, `HERALD_PRESENCE_MAX_CLAIM_BYTES`, `HERALD_PRESENCE_MAX_MEMBERS`,
-    /// `HERALD_PRESENCE_NODE_TIMEOUT` (ms).
-    public mutating func apply(_ settings: [String: String]) throws {
-        func list(_ text: String) -> [String] {
-            text.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-        }
-        if let text = settings["HERALD_PRESENCE_ROOMS"] {
-            let patterns = list(text)
-            for pattern in patterns {
-                do {
-                    _ = try RoomRule(pattern: pattern, allow: [.authenticated])
-                } catch {
-                    throw HeraldConfiguration.SettingError(description: "HERALD_PRESENCE_ROOMS: \(error)")
-                }
-            }
-            rooms = patterns
-        }
-        if let text = settings["HERALD_PRESENCE_CLAIMS"] { claims = list(text) }
-        if let bytes = try HeraldConfiguration.integer("HERALD_PRESENCE_MAX_CLAIM_BYTES", in: settings) { maxClaimBytes = bytes }
-        if let count = try HeraldConfiguration.integer("HERALD_PRESENCE_MAX_MEMBERS", in: settings) { maxMembers = count }
-        if let ms = try HeraldConfiguration.integer("HERALD_PRESENCE_NODE_TIMEOUT", in: settings, minimum: 300) {
-            nodeTimeout = .milliseconds(ms)
-        }
-    }
-
     /// The configured patterns as rules (valid: `apply` checked them).
     var patternRules: [RoomRule] { rooms.compactMap { try? RoomRule(pattern: $0, allow: [.authenticated]) } }
 }

@@ -34,33 +34,4 @@ public struct WebhookConfiguration: Sendable {
     }
 
     public var isEnabled: Bool { !urls.isEmpty }
-
-    public mutating func apply(_ settings: [String: String]) throws {
-        typealias SettingError = HeraldConfiguration.SettingError
-        func list(_ text: String) -> [String] {
-            text.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-        }
-        func int(_ name: String, minimum: Int = 1) throws -> Int? { try HeraldConfiguration.integer(name, in: settings, minimum: minimum) }
-        if let text = settings["HERALD_WEBHOOK_URL"] {
-            let urls = list(text)
-            for url in urls {
-                do {
-                    _ = try PublishClient.Target(url)
-                } catch {
-                    throw SettingError(description: "HERALD_WEBHOOK_URL: \(url) is not http://host[:port][/path]")
-                }
-            }
-            self.urls = urls
-        }
-        if let secret = settings["HERALD_WEBHOOK_SECRET"], !secret.isEmpty { self.secret = secret }
-        if let text = settings["HERALD_WEBHOOK_EVENTS"] { clientEvents = Set(list(text)) }
-        if let count = try int("HERALD_WEBHOOK_MAX_QUEUE") { maxQueue = count }
-        if let count = try int("HERALD_WEBHOOK_MAX_BATCH") { maxBatch = count }
-        if let ms = try int("HERALD_WEBHOOK_RETRY_MIN") { minRetryDelay = .milliseconds(ms) }
-        if let ms = try int("HERALD_WEBHOOK_RETRY_MAX") { maxRetryDelay = .milliseconds(ms) }
-        if let ms = try int("HERALD_WEBHOOK_TIMEOUT") { timeout = .milliseconds(ms) }
-        if isEnabled, (secret ?? "").isEmpty {
-            throw SettingError(description: "HERALD_WEBHOOK_URL is set but HERALD_WEBHOOK_SECRET is not: receivers could not tell herald's calls from forgeries")
-        }
-    }
 }
