@@ -122,8 +122,11 @@ import Testing
         let stats = try JSONValue(parsing: try await fixture.api(a, "GET", "/api/stats").body)
         #expect(stats["total"]?["connections"] == 2 && stats["total"]?["users"] == 1 && stats["total"]?["nodes"] == 2, "\(stats)")
 
-        let kicked = try await fixture.api(a, "POST", "/api/users/alice/disconnect", #"{"reason":"account closed"}"#)
-        #expect(try JSONValue(parsing: kicked.body) == ["sub": "alice", "disconnected": 2], "\(kicked.raw)")
+        // The herald commands are the same calls.
+        let listed = try JSONValue(parsing: try Self.herald(["users", "alice"], node: b))
+        #expect(listed["connections"] == 2, "\(listed)")
+        let kicked = try JSONValue(parsing: try Self.herald(["kick", "alice", "--reason", "account closed"], node: b))
+        #expect(kicked == ["sub": "alice", "disconnected": 2], "\(kicked)")
         for name in ["alice-a", "alice-b"] {
             #expect(try await agent.next(name, event: "herald:disconnect") == [["reason": "account closed"]])
             let gone = try await agent.call("disconnected", ["name": .string(name)])
@@ -136,6 +139,22 @@ import Testing
         #expect(refused.status == 401, "\(refused.raw)")
         #expect(try JSONValue(parsing: refused.body)["error"] != nil, "\(refused.raw)")
         #expect(try await fixture.api(a, "GET", "/api/rooms/news/presence").status == 404)
+    }
+}
+
+extension PresenceLiveTests {
+    /// Runs `herald ARGUMENTS --url … --key …` against the node's API and returns what it printed.
+    static func herald(_ arguments: [String], node: HeraldNodeProcess) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try #require(ClusterLiveEnvironment.herald))
+        process.arguments = arguments + ["--url", "http://127.0.0.1:\(node.apiPort)", "--key", ClusterFixture.apiKey]
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0, "herald \(arguments): \(text)")
+        return text
     }
 }
 
