@@ -14,7 +14,7 @@ public final class EngineIOServer: Sendable {
     let sessions = Mutex<[String: EngineIOSession]>([:])
     private let handlers = Mutex<Handlers>(Handlers())
     /// Each event loop's heartbeat timers (see `LoopTimers`), looked up once per session.
-    let heartbeatTimers = LoopTimersByLoop<EngineIOSession>()
+    let heartbeatTimers = LoopTimersByLoop()
     /// Each event loop's request head and keep-alive timers, looked up once per connection.
     let connectionTimers = HTTPConnectionTimers()
     /// Refusals and timeouts at the listener's edge.
@@ -97,14 +97,21 @@ public final class EngineIOServer: Sendable {
                 configuration: webSocketConfiguration,
                 shouldUpgrade: { [self] channel, head in
                     switch upgradeDecision(head, remoteAddress: channel.remoteAddress) {
-                    case .upgrade(let verified): .upgrade(verified)
+                    case .upgrade(.existing(let session)): .upgrade(session)
+                    case .upgrade(.handshake): .upgrade(nil)
                     case .decline: .httpPipeline
                     case .refuse(let seconds, let reason):
                         .refuse(HTTPConnectionGuard.serviceUnavailable(retryAfter: seconds, reason: reason, allocator: channel.allocator))
                     }
                 },
-                upgraded: { [self] connection, head, verified in
+                upgraded: { [self] connection, head, existing in
                     connectionGuard.connectionUpgraded()
+                    // `shouldUpgrade` above hands over the session a probe joins, or nothing for a new session.
+                    let verified: Verified? = switch existing {
+                    case nil: .handshake
+                    case let session as EngineIOSession: .existing(session)
+                    default: nil
+                    }
                     webSocketUpgraded(connection, head: head, verified: verified)
                 },
                 installHTTPPipeline: { [self] pipeline in try installHTTPPipeline(on: pipeline, guard: connectionGuard) })

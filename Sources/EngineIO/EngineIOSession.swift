@@ -96,7 +96,7 @@ public final class EngineIOSession: @unchecked Sendable, LoopTimerTarget {
     private var queuedBytes = 0
     /// The heartbeat's entry on the loop's `heartbeatTimers`.
     package var loopTimer = LoopTimer()
-    private let heartbeatTimers: LoopTimers<EngineIOSession>
+    private let heartbeatTimers: LoopTimers
     private var upgradeTimer: Scheduled<Void>?
     private var lingerTimer: Scheduled<Void>?
     private var flushScheduled = false

@@ -21,7 +21,7 @@ public final class SocketIOServer: Sendable {
     /// Set once `run()` listens.
     let listening = ListeningAddress()
     /// Each event loop's connect timeouts (see `LoopTimers`), looked up once per connection.
-    let connectTimers = LoopTimersByLoop<SocketIOConnection>()
+    let connectTimers = LoopTimersByLoop()
 
     /// `adapterFactory` makes each namespace's adapter (default: in-memory, for one node); `metrics` defaults to
     /// the process-wide swift-metrics factory with the prefix `socketio`.

@@ -47,9 +47,9 @@ struct Config: AsyncParsableCommand {
 }
 
 /// Flags, then the environment, then the configuration file, then the defaults; a bad value stops here.
-func loadConfiguration(_ arguments: [String]) throws -> HeraldConfiguration.Loaded {
+func loadConfiguration(_ arguments: [String], base: HeraldConfiguration = HeraldConfiguration()) throws -> HeraldConfiguration.Loaded {
     do {
-        return try HeraldConfiguration.load(arguments: arguments, environment: ProcessInfo.processInfo.environment)
+        return try HeraldConfiguration.load(arguments: arguments, environment: ProcessInfo.processInfo.environment, base: base)
     } catch {
         throw ValidationError(error.description)
     }

@@ -160,7 +160,9 @@ import Testing
             let big = String(repeating: " ", count: (1 << 20) + 1) + "{}"
             for (json, expected) in [(#"{"prot": 3000}"#, "unknown key"), ("[1]", "JSON object"), ("{", "malformed"),
                                      (#"{"port": {"a": 1}}"#, "port in"), (#"{"port": 1.5}"#, "port in"),
-                                     (#"{"transports": ["websocket", 3]}"#, "transports in"), (big, "larger than")] {
+                                     (#"{"transports": ["websocket", 3]}"#, "transports in"), (big, "larger than"),
+                                     (#"{"auth": {"leewaySeconds": 9223372036854775807}}"#, "auth.leewaySeconds"),
+                                     (#"{"auth": {"limits": {"violationWindowSeconds": 99999999999}}}"#, "violationWindowSeconds")] {
                 let file = try Self.writeFile(json, in: directory)
                 let error = #expect(throws: HeraldConfiguration.SettingError.self) {
                     try HeraldConfiguration.load(environment: ["HERALD_CONFIG": file])

@@ -361,6 +361,44 @@ struct OfficialClientTests {
         }
     }
 
+    /// The same two rows with python-socketio's AsyncClient (held by the suite's agent), reconnecting like an
+    /// application: the one the server disconnected stays away, the one whose server drained comes back.
+    @Test("python-socketio: kicked stays disconnected; after a drain it reconnects to the successor")
+    func pythonReconnection() async throws {
+        let agent = try await OfficialBrowser.shared.agentStarted()
+        let port = try await freePort()
+        let first = try await MatrixServer.start(port: port)
+        let kicked: String
+        do {
+            kicked = try await agent.connect("py-kicked", url: first.url, transport: "websocket", reconnect: true)
+            _ = try await agent.connect("py-dropped", url: first.url, transport: "websocket", reconnect: true)
+            try await first.io.in(kicked).disconnectSockets()
+            let gone = try await agent.call("disconnected", ["name": "py-kicked"])
+            #expect(gone["reason"] == "server disconnect", "python-socketio's name for io server disconnect: \(gone)")
+            await first.io.drain(over: .zero)
+        } catch {
+            await first.stop()
+            throw error
+        }
+        await first.stop()
+        let second = try await MatrixServer.start(port: port)
+        do {
+            try await agent.call("connected", ["name": "py-dropped", "count": 2])
+            let dropped = try await agent.call("state", ["name": "py-dropped"])
+            // python-engineio names every websocket that closes without an Engine.IO close packet "transport
+            // error"; the reference server's websocket close sends none either (engine.io's websocket doClose).
+            #expect(dropped["disconnects"] == ["transport error"], "\(dropped)")
+            let stayed = try await agent.call("state", ["name": "py-kicked"])
+            #expect(stayed["connected"] == false && stayed["connects"]?.arrayValue?.count == 1, "\(stayed)")
+            #expect(second.io.sockets.socketCount == 1, "only the dropped client came back")
+            for name in ["py-kicked", "py-dropped"] { try await agent.call("close", ["name": .string(name)]) }
+        } catch {
+            await second.stop()
+            throw error
+        }
+        await second.stop()
+    }
+
     // MARK: herald.js (the demo's small client) behaves as the official one where both apply
 
     /// Loads herald.js (as served at /herald.js) into the shared page, once.

@@ -15,9 +15,9 @@ import Testing
         let fallbackBytes = ByteRecorder()
 
         init(accept: Bool = true) throws {
-            let handler = WebSocketUpgradeFastPath<Void>(
+            let handler = WebSocketUpgradeFastPath(
                 configuration: WebSocketConfiguration(),
-                shouldUpgrade: { _, _ in accept ? .upgrade(()) : .httpPipeline },
+                shouldUpgrade: { _, _ in accept ? .upgrade(nil) : .httpPipeline },
                 upgraded: { [unowned self] connection, head, _ in
                     upgraded.append(head)
                     connection.delegate = RecordingDelegate(echo: true)
@@ -54,7 +54,7 @@ import Testing
         #expect(fixture.upgraded.map(\.uri) == ["/chat"])
         #expect(fixture.upgraded.first?.headers.first(name: "sec-websocket-key") == "dGhlIHNhbXBsZSBub25jZQ==")
         #expect(fixture.fellBack == 0)
-        #expect(throws: (any Error).self) { try fixture.channel.pipeline.syncOperations.handler(type: WebSocketUpgradeFastPath<Void>.self) }
+        #expect(throws: (any Error).self) { try fixture.channel.pipeline.syncOperations.handler(type: WebSocketUpgradeFastPath.self) }
         _ = try fixture.channel.pipeline.syncOperations.handler(type: WebSocketConnection.self)
     }
 
