@@ -14,7 +14,10 @@ import Testing
         if setting.isSwitch { return current == "1" ? "0" : "1" }
         switch setting.placeholder {
         case "ms", "n", "bytes", "seconds", "port": return String((Int(current) ?? 4000) + 1)
-        case "list": return setting.name == "transports" ? "websocket" : "https://a.example"
+        case "list":
+            let samples = ["transports": "websocket", "webhook-url": "http://a.example/hooks", "presence-rooms": "doc:{id}",
+                           "presence-claims": "name,role", "webhook-events": "chat:send"]
+            return samples[setting.name] ?? "https://a.example"
         case "url": return setting.name == "redis-url" ? "redis://127.0.0.1:6390/3" : "sqlite:///tmp/herald-settings-test.db"
         case "path":
             let file = directory.appendingPathComponent(setting.name)
@@ -28,7 +31,8 @@ import Testing
     }
 
     /// Settings that only make sense with another one; given through the environment in every variant.
-    static let companions = ["api-port": ["HERALD_API_KEY": "companion-key"], "cors-credentials": ["HERALD_CORS_ORIGINS": "*"]]
+    static let companions = ["api-port": ["HERALD_API_KEY": "companion-key"], "cors-credentials": ["HERALD_CORS_ORIGINS": "*"],
+                             "webhook-url": ["HERALD_WEBHOOK_SECRET": "companion-secret"]]
 
     static func withTemporaryDirectory<T>(_ body: (URL) throws -> T) throws -> T {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("herald-settings-\(UUID().uuidString)")

@@ -112,6 +112,10 @@ extension HeraldConfiguration {
         if configuration.publishing.apiPort != nil, (configuration.publishing.apiKey ?? "").isEmpty {
             throw SettingError(description: "HERALD_API_PORT is set but HERALD_API_KEY is not: the publish API needs a key")
         }
+        // Unsigned calls could not be told from forgeries.
+        if configuration.webhooks.isEnabled, (configuration.webhooks.secret ?? "").isEmpty {
+            throw SettingError(description: "HERALD_WEBHOOK_URL is set but HERALD_WEBHOOK_SECRET is not: webhooks are signed")
+        }
         // A default is shown as the configuration holds it (`threads` is this machine's core count).
         let settled = configuration
         resolved = resolved.map {
