@@ -97,13 +97,7 @@ extension HeraldConfiguration {
         try auth.apply(settings)
         try dashboard.apply(settings)
         try chat.apply(settings)
-        if let url = settings["HERALD_REDIS_URL"], !url.isEmpty {
-            do {
-                redis = try RedisConfiguration(url: url)
-            } catch {
-                throw SettingError(description: "HERALD_REDIS_URL: \(error)")
-            }
-        }
+        try applyRedisSettings(settings)
         if let window = try int("HERALD_RECOVERY_WINDOW") {
             recovery = window == 0 ? nil : ConnectionStateRecovery(maxDisconnectionDuration: .milliseconds(window))
         }
@@ -111,6 +105,66 @@ extension HeraldConfiguration {
 }
 
 extension HeraldConfiguration {
+    /// HERALD_REDIS_URL; HERALD_REDIS_CLUSTER (seed `host:port` list) or HERALD_REDIS_SENTINEL (sentinels) with
+    /// HERALD_REDIS_SENTINEL_MASTER (default `mymaster`), taking user and password from HERALD_REDIS_URL when it
+    /// is set too; HERALD_REDIS_TLS=1 (implied by `rediss://` and by any of) HERALD_REDIS_TLS_CA,
+    /// HERALD_REDIS_TLS_CERT, HERALD_REDIS_TLS_KEY, HERALD_REDIS_TLS_SERVER_NAME.
+    mutating func applyRedisSettings(_ settings: [String: String]) throws {
+        if let url = settings["HERALD_REDIS_URL"], !url.isEmpty {
+            do {
+                redis = try RedisConfiguration(url: url)
+            } catch {
+                throw SettingError(description: "HERALD_REDIS_URL: \(error)")
+            }
+        }
+        let cluster = settings["HERALD_REDIS_CLUSTER"].flatMap { $0.isEmpty ? nil : $0 }
+        let sentinel = settings["HERALD_REDIS_SENTINEL"].flatMap { $0.isEmpty ? nil : $0 }
+        if cluster != nil && sentinel != nil {
+            throw SettingError(description: "HERALD_REDIS_CLUSTER and HERALD_REDIS_SENTINEL exclude each other")
+        }
+        if let cluster {
+            guard let seeds = RedisEndpoint.list(cluster) else {
+                throw SettingError(description: "HERALD_REDIS_CLUSTER must be host:port[,host:port…] (at most 64), got \(cluster)")
+            }
+            redisTopology = .cluster(seeds: seeds)
+        }
+        if let sentinel {
+            guard let sentinels = RedisEndpoint.list(sentinel) else {
+                throw SettingError(description: "HERALD_REDIS_SENTINEL must be host:port[,host:port…] (at most 64), got \(sentinel)")
+            }
+            let master = settings["HERALD_REDIS_SENTINEL_MASTER"] ?? "mymaster"
+            guard !master.isEmpty, master.utf8.count <= 256 else {
+                throw SettingError(description: "HERALD_REDIS_SENTINEL_MASTER must be 1 to 256 bytes")
+            }
+            redisTopology = .sentinel(sentinels: sentinels, masterName: master)
+        }
+        if redisTopology != .single && redis == nil { redis = RedisConfiguration() }
+        let names = ["HERALD_REDIS_TLS_CA", "HERALD_REDIS_TLS_CERT", "HERALD_REDIS_TLS_KEY", "HERALD_REDIS_TLS_SERVER_NAME"]
+        let files = names.map { settings[$0].flatMap { $0.isEmpty ? nil : $0 } }
+        let enable: Bool
+        switch settings["HERALD_REDIS_TLS"] {
+        case nil, "": enable = false
+        case "1", "true": enable = true
+        case "0", "false": enable = false
+        case let other?: throw SettingError(description: "HERALD_REDIS_TLS must be 1 or 0, got \(other)")
+        }
+        guard enable || files.contains(where: { $0 != nil }) else { return }
+        guard var redis else {
+            let name = zip(names, files).first { $0.1 != nil }?.0 ?? "HERALD_REDIS_TLS"
+            throw SettingError(description: "\(name) needs HERALD_REDIS_URL, HERALD_REDIS_CLUSTER or HERALD_REDIS_SENTINEL")
+        }
+        var tls = redis.tls ?? RedisTLSConfiguration()
+        tls.caFile = files[0] ?? tls.caFile
+        tls.certificateFile = files[1] ?? tls.certificateFile
+        tls.keyFile = files[2] ?? tls.keyFile
+        tls.serverName = files[3] ?? tls.serverName
+        guard (tls.certificateFile == nil) == (tls.keyFile == nil) else {
+            throw SettingError(description: "HERALD_REDIS_TLS_CERT and HERALD_REDIS_TLS_KEY go together")
+        }
+        redis.tls = tls
+        self.redis = redis
+    }
+
     /// Bounds on rooms and packets: HERALD_MAX_ROOM_NAME_BYTES, HERALD_MAX_ROOMS_PER_SOCKET, HERALD_MAX_ATTACHMENTS,
     /// HERALD_ATTACHMENT_TIMEOUT (ms).
     mutating func applyRoomSettings(_ settings: [String: String]) throws {

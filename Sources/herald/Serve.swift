@@ -48,6 +48,7 @@ struct Serve: AsyncParsableCommand {
     @OptionGroup(title: "Backend publishing") var publishing: PublishingOptions
     @OptionGroup(title: "Authentication") var auth: AuthOptions
     @OptionGroup(title: "Rooms and packets") var rooms: RoomOptions
+    @OptionGroup(title: "Redis") var redis: RedisOptions
 
     /// Environment first, then flags on top, both under the HERALD_* names.
     func makeConfiguration(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> HeraldConfiguration {
@@ -75,7 +76,7 @@ struct Serve: AsyncParsableCommand {
             "HERALD_METRICS_LISTENER": metricsListener, "HERALD_LOG_LEVEL": logLevel, "HERALD_LOG_FORMAT": logFormat,
         ]
         for case let (name, value?) in flags.merging(publishing.settings, uniquingKeysWith: { $1 }).merging(auth.settings, uniquingKeysWith: { $1 })
-            .merging(rooms.settings, uniquingKeysWith: { $1 }) { settings[name] = value }
+            .merging(rooms.settings, uniquingKeysWith: { $1 }).merging(redis.settings, uniquingKeysWith: { $1 }) { settings[name] = value }
         var configuration = HeraldConfiguration()
         do {
             try configuration.apply(settings)
