@@ -3,11 +3,19 @@ import PackageDescription
 
 let package = Package(
     name: "herald",
-    platforms: [.macOS(.v14)],
+    // Synchronization's Mutex and Atomic, used throughout, need these.
+    platforms: [.macOS(.v15), .iOS(.v18), .tvOS(.v18), .watchOS(.v11), .visionOS(.v2)],
+    // What another package can depend on (README, "Herald as a library"). Each product re-exports the modules
+    // its public API shows (`JSONValue` and `SocketIOEvent` come with `SocketIO` and `SocketIOClient`).
     products: [
         .library(name: "SocketIO", targets: ["SocketIO"]),
+        .library(name: "SocketIOClient", targets: ["SocketIOClient"]),
         .library(name: "EngineIO", targets: ["EngineIO"]),
-        .library(name: "WebSocket", targets: ["WebSocket"]),
+        .library(name: "HeraldWebSocket", targets: ["HeraldWebSocket"]),
+        .library(name: "HeraldRedis", targets: ["HeraldRedis"]),
+        .library(name: "HeraldRedisAdapter", targets: ["HeraldRedisAdapter"]),
+        .library(name: "Herald", targets: ["Herald"]),
+        .library(name: "HeraldTesting", targets: ["HeraldTesting"]),
         .executable(name: "herald", targets: ["herald"]),
     ],
     dependencies: [
@@ -29,13 +37,13 @@ let package = Package(
         .target(name: "SocketIOProtocol", dependencies: [
             .product(name: "NIOCore", package: "swift-nio"),
         ]),
-        .target(name: "WebSocket", dependencies: [
+        .target(name: "HeraldWebSocket", dependencies: [
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "NIOWebSocket", package: "swift-nio"),
         ]),
-        .target(name: "Redis", dependencies: [
+        .target(name: "HeraldRedis", dependencies: [
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
@@ -44,7 +52,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "EngineIO", dependencies: [
-            "EngineIOProtocol", "WebSocket",
+            "EngineIOProtocol", "HeraldWebSocket",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -55,19 +63,19 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
         ]),
-        .target(name: "RedisAdapter", dependencies: [
-            "SocketIO", "SocketIOProtocol", "EngineIO", "Redis",
+        .target(name: "HeraldRedisAdapter", dependencies: [
+            "SocketIO", "SocketIOProtocol", "EngineIO", "HeraldRedis",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "SocketIOClient", dependencies: [
-            "EngineIOProtocol", "SocketIOProtocol", "WebSocket",
+            "EngineIOProtocol", "SocketIOProtocol", "HeraldWebSocket",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
         ]),
-        .target(name: "Store", dependencies: [
+        .target(name: "HeraldStore", dependencies: [
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
@@ -75,7 +83,7 @@ let package = Package(
             .product(name: "PostgresNIO", package: "postgres-nio"),
         ]),
         .target(name: "Herald", dependencies: [
-            "SocketIO", "RedisAdapter", "Redis", "Store",
+            "SocketIO", "HeraldRedisAdapter", "HeraldRedis", "HeraldStore",
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -84,18 +92,18 @@ let package = Package(
             .product(name: "Metrics", package: "swift-metrics"),
         ]),
         .executableTarget(name: "herald", dependencies: [
-            "Herald", "HeraldBench", "SocketIO", "Redis", "RedisAdapter",
+            "Herald", "HeraldBench", "SocketIO", "HeraldRedis", "HeraldRedisAdapter",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .target(name: "HeraldBench", dependencies: [
-            "EngineIOProtocol", "SocketIOProtocol", "WebSocket",
+            "EngineIOProtocol", "SocketIOProtocol", "HeraldWebSocket",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "NIOWebSocket", package: "swift-nio"),
         ]),
         .target(name: "HeraldTesting", dependencies: [
-            "EngineIO", "SocketIO", "RedisAdapter", "Redis", "WebSocket",
+            "EngineIO", "SocketIO", "SocketIOProtocol", "HeraldRedisAdapter", "HeraldRedis", "HeraldWebSocket",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -103,7 +111,7 @@ let package = Package(
             .product(name: "NIOEmbedded", package: "swift-nio"),
         ]),
         .executableTarget(name: "WebSocketEcho", dependencies: [
-            "WebSocket",
+            "HeraldWebSocket",
             .product(name: "NIOPosix", package: "swift-nio"),
         ], path: "Examples/WebSocketEcho"),
         .executableTarget(name: "OrderStatus", dependencies: [
@@ -112,21 +120,21 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
         ], path: "Examples/OrderStatus"),
         .executableTarget(name: "RedisPublishBench", dependencies: [
-            "Redis",
+            "HeraldRedis",
             .product(name: "NIOPosix", package: "swift-nio"),
         ], path: "bench/redis-publish"),
         .executableTarget(name: "ClusterLatencyBench", dependencies: [
-            "RedisAdapter", "SocketIO", "SocketIOProtocol", "HeraldTesting", "Redis",
+            "HeraldRedisAdapter", "SocketIO", "SocketIOProtocol", "HeraldTesting", "HeraldRedis",
             .product(name: "NIOPosix", package: "swift-nio"),
         ], path: "bench/cluster-latency"),
         .executableTarget(name: "ChatStoreBench", dependencies: [
-            "Store",
+            "HeraldStore",
             .product(name: "Logging", package: "swift-log"),
         ], path: "bench/chat-store", exclude: ["run.sh"]),
         .testTarget(name: "EngineIOProtocolTests", dependencies: ["EngineIOProtocol"]),
         .testTarget(name: "SocketIOProtocolTests", dependencies: ["SocketIOProtocol", "HeraldTesting"]),
-        .testTarget(name: "WebSocketTests", dependencies: [
-            "WebSocket", "HeraldTesting",
+        .testTarget(name: "HeraldWebSocketTests", dependencies: [
+            "HeraldWebSocket", "HeraldTesting",
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOEmbedded", package: "swift-nio"),
         ]),
@@ -137,14 +145,14 @@ let package = Package(
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "NIOWebSocket", package: "swift-nio"),
         ]),
-        .testTarget(name: "RedisAdapterTests", dependencies: [
-            "RedisAdapter", "SocketIO", "HeraldTesting",
+        .testTarget(name: "HeraldRedisAdapterTests", dependencies: [
+            "HeraldRedisAdapter", "SocketIO", "HeraldTesting",
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "NIOWebSocket", package: "swift-nio"),
         ]),
-        .testTarget(name: "RedisTests", dependencies: [
-            "Redis", "HeraldTesting",
+        .testTarget(name: "HeraldRedisTests", dependencies: [
+            "HeraldRedis", "HeraldTesting",
             .product(name: "NIOEmbedded", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
@@ -152,17 +160,17 @@ let package = Package(
             "SocketIOClient", "SocketIO", "HeraldTesting",
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
-        .testTarget(name: "StoreTests", dependencies: [
-            "Store", "HeraldTesting",
+        .testTarget(name: "HeraldStoreTests", dependencies: [
+            "HeraldStore", "HeraldTesting",
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "HeraldBenchTests", dependencies: [
-            "HeraldBench", "Herald", "SocketIO", "HeraldTesting", "Redis", "RedisAdapter",
+            "HeraldBench", "Herald", "SocketIO", "HeraldTesting", "HeraldRedis", "HeraldRedisAdapter",
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
         .testTarget(name: "HeraldTests", dependencies: [
-            "Herald", "HeraldTesting", "Store",
+            "Herald", "HeraldTesting", "HeraldStore",
             .product(name: "JWTKit", package: "jwt-kit"),
         ]),
     ],
@@ -176,7 +184,7 @@ let package = Package(
 if Context.environment["HERALD_FUZZ"] == "1" {
     package.targets.append(.target(name: "HeraldFuzzDriver", path: "Fuzz/HeraldFuzzDriver"))
     package.targets.append(.executableTarget(name: "HeraldFuzz", dependencies: [
-        "HeraldFuzzDriver", "SocketIO", "SocketIOProtocol", "EngineIOProtocol", "WebSocket", "Redis",
+        "HeraldFuzzDriver", "SocketIO", "SocketIOProtocol", "EngineIOProtocol", "HeraldWebSocket", "HeraldRedis",
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOEmbedded", package: "swift-nio"),
         .product(name: "NIOHTTP1", package: "swift-nio"),

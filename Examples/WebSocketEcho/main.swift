@@ -5,7 +5,7 @@ import Darwin
 #endif
 import NIOCore
 import NIOPosix
-import WebSocket
+import HeraldWebSocket
 
 // Echo server for the RFC 6455 fuzzing suite: every message goes back unchanged.
 

@@ -1,5 +1,5 @@
 import NIOCore
-import Redis
+import HeraldRedis
 
 /// RESP decoder: values come out the same whatever the split (byte 0 picks it); `nil` consumes nothing; a value
 /// never exceeds the limits; every value re-encodes to bytes that decode to the same value.

@@ -1,7 +1,7 @@
 import NIOCore
 import NIOEmbedded
 import NIOHTTP1
-import WebSocket
+import HeraldWebSocket
 
 /// The upgrade fast path on an EmbeddedChannel, fed request bytes in chunks (byte 0 picks the split), then
 /// closed. Every connection goes exactly one way. A fallback passes the HTTP pipeline every byte, unchanged and

@@ -1,5 +1,5 @@
 import NIOCore
-import WebSocket
+import HeraldWebSocket
 
 /// Websocket frame parser and connection state machine, fed client bytes. Byte 0 picks how the bytes are split
 /// (bits 0–6) and whether the server closes first (bit 7). The actions must not depend on how the bytes are

@@ -1,6 +1,6 @@
 import EngineIOProtocol
 import NIOCore
-import WebSocket
+import HeraldWebSocket
 
 /// A message encoded once and shared by every recipient: a complete WebSocket text frame holding `4<payload>`,
 /// plus its binary attachments, pre-framed too. Polling recipients use the same bytes without the frame header.

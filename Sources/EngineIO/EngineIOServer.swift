@@ -4,7 +4,7 @@ import NIOCore
 import NIOHTTP1
 import NIOWebSocket
 import Synchronization
-import WebSocket
+import HeraldWebSocket
 
 /// The Engine.IO server: verifies requests, opens sessions over polling or websocket, and routes every later
 /// request to its session. Sessions live on the event loop of the connection that opened them.
@@ -13,8 +13,10 @@ public final class EngineIOServer: Sendable {
     public let logger: Logger
     let sessions = Mutex<[String: EngineIOSession]>([:])
     private let handlers = Mutex<Handlers>(Handlers())
-    /// Each event loop's heartbeat timers (see `EngineIOHeartbeatTimers`), looked up once per session.
-    let timers = Mutex<[ObjectIdentifier: EngineIOHeartbeatTimers]>([:])
+    /// Each event loop's heartbeat timers (see `LoopTimers`), looked up once per session.
+    let heartbeatTimers = LoopTimersByLoop<EngineIOSession>()
+    /// Each event loop's request head and keep-alive timers, looked up once per connection.
+    let connectionTimers = HTTPConnectionTimers()
     /// Refusals and timeouts at the listener's edge.
     public let edgeStats = EngineIOEdgeStats()
     /// Handshakes admitted under `maxHandshakesPerSecond`.
@@ -64,14 +66,10 @@ public final class EngineIOServer: Sendable {
         }
     }
 
-    func heartbeatTimers(for eventLoop: any EventLoop) -> EngineIOHeartbeatTimers {
-        timers.withLock { timers in
-            let key = ObjectIdentifier(eventLoop as AnyObject)
-            if let existing = timers[key] { return existing }
-            let created = EngineIOHeartbeatTimers(eventLoop: eventLoop)
-            timers[key] = created
-            return created
-        }
+    /// Heartbeat timer entries queued on all event loops, stale ones included (see `LoopTimers`): zero once every
+    /// session has closed and the last stale entry came due, so a leak check can watch it return to zero.
+    public func heartbeatTimerEntries() async -> Int {
+        await heartbeatTimers.entryCount()
     }
 
     func remove(_ session: EngineIOSession) {
@@ -89,10 +87,10 @@ public final class EngineIOServer: Sendable {
             guard admitConnection(channel) else {
                 let refusal = HTTPConnectionGuard.serviceUnavailable(
                     retryAfter: Self.retryAfterSeconds, allocator: channel.allocator)
-                try channel.pipeline.syncOperations.addHandler(HTTPConnectionGuard(limits: limits, stats: edgeStats, refusal: refusal))
+                try channel.pipeline.syncOperations.addHandler(HTTPConnectionGuard(limits: limits, timers: connectionTimers, stats: edgeStats, refusal: refusal))
                 return
             }
-            let connectionGuard = HTTPConnectionGuard(limits: limits, stats: edgeStats)
+            let connectionGuard = HTTPConnectionGuard(limits: limits, timers: connectionTimers, stats: edgeStats)
             let fastPath = WebSocketUpgradeFastPath(
                 configuration: webSocketConfiguration,
                 shouldUpgrade: { [self] channel, head in

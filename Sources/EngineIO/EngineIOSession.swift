@@ -2,7 +2,7 @@ import EngineIOProtocol
 import Logging
 import NIOCore
 import NIOHTTP1
-import WebSocket
+import HeraldWebSocket
 
 /// A message from the client: the payload of a `4` packet, or a binary message.
 public enum EngineIOMessage: Sendable, Hashable {
@@ -81,7 +81,7 @@ public struct EngineIORequestInfo: Sendable {
 }
 
 /// One Engine.IO session. Confined to `eventLoop`: call its methods there (`eventLoop.execute` from elsewhere).
-public final class EngineIOSession: @unchecked Sendable {
+public final class EngineIOSession: @unchecked Sendable, LoopTimerTarget {
     public let id: String
     public let eventLoop: any EventLoop
     public let request: EngineIORequestInfo
@@ -94,9 +94,9 @@ public final class EngineIOSession: @unchecked Sendable {
     private var pendingPoll: HTTPResponder?
     private var queue: [Outbound] = []
     private var queuedBytes = 0
-    /// Bumped by every arm and by close: a heartbeat entry with an older generation is stale.
-    private(set) var heartbeatGeneration: UInt32 = 0
-    private let heartbeatTimers: EngineIOHeartbeatTimers
+    /// The heartbeat's entry on the loop's `heartbeatTimers`.
+    package var loopTimer = LoopTimer()
+    private let heartbeatTimers: LoopTimers<EngineIOSession>
     private var upgradeTimer: Scheduled<Void>?
     private var lingerTimer: Scheduled<Void>?
     private var flushScheduled = false
@@ -120,7 +120,7 @@ public final class EngineIOSession: @unchecked Sendable {
         self.server = server
         self.websocket = websocket
         self.machine = EngineIOSessionStateMachine(transport: websocket == nil ? .polling : .websocket)
-        self.heartbeatTimers = server.heartbeatTimers(for: eventLoop)
+        self.heartbeatTimers = server.heartbeatTimers.timers(for: eventLoop)
         if let websocket { self.websocketOnSessionLoop = Self.sameLoop(websocket, eventLoop) }
     }
 
@@ -285,18 +285,15 @@ public final class EngineIOSession: @unchecked Sendable {
     // MARK: Heartbeat
 
     func start() {
-        heartbeatTimers.sessionOpened()
         armHeartbeat(after: server.configuration.pingInterval)
     }
 
     private func armHeartbeat(after delay: Duration) {
-        heartbeatGeneration &+= 1
-        heartbeatTimers.arm(self, generation: heartbeatGeneration, after: TimeAmount(delay))
+        heartbeatTimers.arm(self, after: TimeAmount(delay))
     }
 
-    /// Called by the loop's heartbeat timers when an armed deadline passes.
-    func heartbeatTimerFired(generation: UInt32) {
-        guard generation == heartbeatGeneration else { return }
+    /// Called by the loop's heartbeat timers when the armed deadline passes.
+    package func loopTimerFired() {
         switch machine.heartbeatTimerFired() {
         case .sendPingAndArmTimeout:
             sendPacket(.ping(ByteBuffer()))
@@ -540,8 +537,7 @@ public final class EngineIOSession: @unchecked Sendable {
     func close(reason: EngineIOCloseReason) {
         eventLoop.preconditionInEventLoop()
         guard machine.close() else { return }
-        heartbeatGeneration &+= 1
-        heartbeatTimers.sessionClosed()
+        heartbeatTimers.cancel(self)
         upgradeTimer?.cancel()
         if let poll = pendingPoll {
             pendingPoll = nil

@@ -56,11 +56,11 @@ public struct HTTPConnectionLimits: Sendable, Hashable {
 /// (`requestHeadReceived`, `responseCompleted`); after a websocket upgrade it leaves the pipeline
 /// (`connectionUpgraded`): the Engine.IO heartbeat then governs the connection, and frames pay nothing for it.
 ///
-/// One timer per connection, armed only between requests: none while a request is being answered (a held poll)
-/// and none after an upgrade.
+/// One timer per connection, on its loop's `LoopTimers` (see `HTTPConnectionTimers`), armed only between requests:
+/// none while a request is being answered (a held poll) and none after an upgrade.
 ///
 /// Confined to its channel's event loop.
-public final class HTTPConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
+public final class HTTPConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler, LoopTimerTarget {
     public typealias InboundIn = ByteBuffer
     public typealias InboundOut = ByteBuffer
     public typealias OutboundIn = ByteBuffer
@@ -84,13 +84,18 @@ public final class HTTPConnectionGuard: ChannelDuplexHandler, RemovableChannelHa
     private let refusal: ByteBuffer?
     private(set) var phase: Phase
     private var inFlight = 0
-    private var timer: Scheduled<Void>?
+    private let timersByLoop: HTTPConnectionTimers
+    private var timers: LoopTimers<HTTPConnectionGuard>?
+    package var loopTimer = LoopTimer()
     private var context: ChannelHandlerContext?
 
-    /// - Parameter refusal: when set, the connection is refused: its first bytes are answered with these (a
-    ///   complete HTTP response) and it is closed.
-    public init(limits: HTTPConnectionLimits, stats: EngineIOEdgeStats? = nil, refusal: ByteBuffer? = nil) {
+    /// - Parameters:
+    ///   - timers: the listener's timers, shared by all its connections.
+    ///   - refusal: when set, the connection is refused: its first bytes are answered with these (a complete HTTP
+    ///     response) and it is closed.
+    public init(limits: HTTPConnectionLimits, timers: HTTPConnectionTimers, stats: EngineIOEdgeStats? = nil, refusal: ByteBuffer? = nil) {
         self.limits = limits
+        self.timersByLoop = timers
         self.stats = stats
         self.refusal = refusal
         self.phase = refusal == nil ? .awaitingHead(started: false) : .refusing
@@ -136,6 +141,7 @@ public final class HTTPConnectionGuard: ChannelDuplexHandler, RemovableChannelHa
 
     public func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        timers = timersByLoop.byLoop.timers(for: context.eventLoop)
         if context.channel.isActive { channelBecameActive(context) }
     }
 
@@ -150,8 +156,8 @@ public final class HTTPConnectionGuard: ChannelDuplexHandler, RemovableChannelHa
     }
 
     private func channelBecameActive(_ context: ChannelHandlerContext) {
-        guard timer == nil, case .awaitingHead(started: false) = phase else {
-            if phase == .refusing, timer == nil { arm(limits.requestHeadTimeout) }
+        guard !loopTimer.isArmed, case .awaitingHead(started: false) = phase else {
+            if phase == .refusing, !loopTimer.isArmed { arm(limits.requestHeadTimeout) }
             return
         }
         arm(limits.requestHeadTimeout)
@@ -185,20 +191,16 @@ public final class HTTPConnectionGuard: ChannelDuplexHandler, RemovableChannelHa
     // MARK: Timer
 
     private func arm(_ delay: Duration) {
-        guard let context else { return }
-        timer?.cancel()
-        timer = context.eventLoop.scheduleTask(in: TimeAmount(delay)) { [self] in
-            timer = nil
-            timerFired()
-        }
+        guard context != nil, let timers else { return }
+        timers.arm(self, after: TimeAmount(delay))
     }
 
     private func cancelTimer() {
-        timer?.cancel()
-        timer = nil
+        timers?.cancel(self)
     }
 
-    private func timerFired() {
+    /// Called by the loop's timers when the armed deadline passes.
+    package func loopTimerFired() {
         guard let context else { return }
         switch phase {
         case .awaitingHead(started: false), .refusing:
@@ -230,6 +232,21 @@ public final class HTTPConnectionGuard: ChannelDuplexHandler, RemovableChannelHa
         buffer.writeString("HTTP/1.1 503 Service Unavailable\r\nRetry-After: \(seconds)\r\nContent-Type: application/json\r\n")
         buffer.writeString("Content-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)")
         return buffer
+    }
+}
+
+/// The request head and keep-alive timers of a listener's connections: one `LoopTimers` per event loop. A listener
+/// makes one and gives it to each connection's `HTTPConnectionGuard`.
+///
+/// Lock-protected (each loop's timers are confined to their loop).
+public final class HTTPConnectionTimers: Sendable {
+    package let byLoop = LoopTimersByLoop<HTTPConnectionGuard>()
+
+    public init() {}
+
+    /// Timer entries queued on all loops, stale ones included (see `LoopTimers`).
+    public func entryCount() async -> Int {
+        await byLoop.entryCount()
     }
 }
 

@@ -1,7 +1,7 @@
 import EngineIO
 import Foundation
 import Logging
-import Redis
+import HeraldRedis
 import SocketIO
 
 /// Reading the configuration from `HERALD_*` settings (environment variables, or flags mapped to the same names).

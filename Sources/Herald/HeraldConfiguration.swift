@@ -1,6 +1,6 @@
 import EngineIO
 import Logging
-import Redis
+import HeraldRedis
 import NIOCore
 import SocketIO
 

@@ -1,7 +1,7 @@
 import EngineIO
 import Logging
-import Redis
-import RedisAdapter
+import HeraldRedis
+import HeraldRedisAdapter
 import NIOCore
 import NIOPosix
 import ServiceLifecycle
@@ -46,7 +46,7 @@ public final class HeraldNode: Service, Sendable {
         var isSet: Bool { value.withLock { $0 } }
     }
 
-    public init(configuration: HeraldConfiguration, logger: Logger) {
+    public init(configuration: HeraldConfiguration = HeraldConfiguration(), logger: Logger = Logger(label: "herald")) {
         var configuration = configuration
         // The demo signs its own tokens, so authentication runs with its secret and its room rules.
         if let demo = configuration.demo { configuration.auth = demo.authConfiguration(from: configuration.auth) }

@@ -1,5 +1,5 @@
 import NIOCore
-import WebSocket
+import HeraldWebSocket
 
 /// One lean bench connection: a single handler does the upgrade, Engine.IO open, Socket.IO CONNECT, answers
 /// pings, and counts what arrives, all on its event loop. Per-connection state is a few words.

@@ -1,7 +1,7 @@
 import NIOCore
 import NIOPosix
 import Synchronization
-import WebSocket
+import HeraldWebSocket
 
 /// Counts shared by every reconnect client; touched once per connection attempt, never per event.
 final class ReconnectCounters: Sendable {

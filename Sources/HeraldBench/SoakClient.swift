@@ -1,6 +1,6 @@
 import NIOCore
 import NIOPosix
-import WebSocket
+import HeraldWebSocket
 
 /// How one soak cycle reaches the server and how it leaves.
 public enum SoakMode: String, Codable, Sendable, CaseIterable {
@@ -194,5 +194,12 @@ public enum BenchHTTP {
         let answer = try? await http.request("GET", path, host: endpoint.description)
         await http.close()
         return answer?.status
+    }
+
+    /// Whether something accepts TCP connections on `endpoint` (a server the bench started, before it is used).
+    public static func accepts(_ endpoint: BenchEndpoint, group: any EventLoopGroup) async -> Bool {
+        guard let channel = try? await ClientBootstrap(group: group).connect(host: endpoint.host, port: endpoint.port).get() else { return false }
+        try? await channel.close()
+        return true
     }
 }

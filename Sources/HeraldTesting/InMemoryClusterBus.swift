@@ -1,6 +1,6 @@
 import NIOCore
 import NIOPosix
-import RedisAdapter
+import HeraldRedisAdapter
 import Synchronization
 
 /// A publish/subscribe hub in memory for N nodes in one process: `node()` gives each node its own bus

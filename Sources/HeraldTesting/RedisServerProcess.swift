@@ -2,7 +2,7 @@ import Foundation
 import NIOCore
 import NIOPosix
 import Testing
-import Redis
+import HeraldRedis
 
 /// A throwaway `redis-server` on a free port, for live tests.
 /// Locally the live tests are skipped when `redis-server` is not on PATH; with `CI` set they run and fail.

@@ -10,6 +10,18 @@ public enum TestEnvironment {
         return value
     }
 
+    /// The repository's root (Sources/HeraldTesting/<this file> → root), where the test scripts are.
+    public static let repositoryRoot = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    /// The official socket.io-client browser bundle (v4.8.1): `HERALD_SOCKETIO_JS`, else where scripts/test.sh puts
+    /// it (.official-clients/, never committed); nil when neither exists.
+    public static var socketIOJS: String? {
+        let path = ProcessInfo.processInfo.environment["HERALD_SOCKETIO_JS"].flatMap { $0.isEmpty ? nil : $0 }
+            ?? repositoryRoot.appendingPathComponent(".official-clients/socket.io.min.js").path
+        return FileManager.default.fileExists(atPath: path) ? path : nil
+    }
+
     /// Under CI a missing service fails a live test instead of skipping it.
     public static var isCI: Bool {
         guard let value = ProcessInfo.processInfo.environment["CI"] else { return false }

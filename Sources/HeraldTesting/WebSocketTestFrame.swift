@@ -1,5 +1,5 @@
 import NIOCore
-import WebSocket
+import HeraldWebSocket
 
 /// One websocket frame as the test client sees it.
 public struct WebSocketTestFrame: Sendable, Hashable, CustomStringConvertible {

@@ -4,14 +4,16 @@ import NIOCore
 import SocketIOProtocol
 
 /// Multiplexes one Engine.IO session into its namespace sockets. Confined to the session's event loop.
-final class SocketIOConnection: EngineIOSessionDelegate, @unchecked Sendable {
+final class SocketIOConnection: EngineIOSessionDelegate, LoopTimerTarget, @unchecked Sendable {
     let server: SocketIOServer
     let session: EngineIOSession
     private var decoder: SocketIOPacketDecoder
     private var sockets: [String: Socket] = [:]
     /// Namespaces whose middleware is still deciding.
     private var connecting: Set<String> = []
-    private var connectTimer: Scheduled<Void>?
+    /// The connect timeout (no namespace joined in time closes the connection), on the loop's `connectTimers`.
+    var loopTimer = LoopTimer()
+    private let connectTimers: LoopTimers<SocketIOConnection>
     /// Runs while a binary packet awaits its attachments: a packet that never completes is a protocol error.
     private var attachmentTimer: Scheduled<Void>?
     private var closed = false
@@ -22,10 +24,14 @@ final class SocketIOConnection: EngineIOSessionDelegate, @unchecked Sendable {
         // One packet's attachments together get no more room than one message (`maxPayload`).
         self.decoder = SocketIOPacketDecoder(maxAttachments: server.configuration.maxAttachments,
                                              maxAttachmentBytes: server.configuration.engine.maxPayload)
+        self.connectTimers = server.connectTimers.timers(for: session.eventLoop)
         session.delegate = self
-        connectTimer = session.eventLoop.scheduleTask(in: TimeAmount(server.configuration.connectTimeout)) { [self] in
-            if sockets.isEmpty { close(reason: .forcedServerClose) }
-        }
+        connectTimers.arm(self, after: TimeAmount(server.configuration.connectTimeout))
+    }
+
+    /// The connect timeout passed.
+    func loopTimerFired() {
+        if sockets.isEmpty { close(reason: .forcedServerClose) }
     }
 
     // MARK: EngineIOSessionDelegate
@@ -65,7 +71,7 @@ final class SocketIOConnection: EngineIOSessionDelegate, @unchecked Sendable {
 
     func session(_ session: EngineIOSession, didCloseWith reason: EngineIOCloseReason) {
         closed = true
-        connectTimer?.cancel()
+        connectTimers.cancel(self)
         attachmentTimer?.cancel()
         decoder.reset()
         disconnectAll(reason: DisconnectReason(reason))
@@ -213,8 +219,7 @@ final class SocketIOConnection: EngineIOSessionDelegate, @unchecked Sendable {
 
     private func accept(_ socket: Socket, missed: [EngineIOPreparedMessage] = []) {
         sockets[socket.namespace.name] = socket
-        connectTimer?.cancel()
-        connectTimer = nil
+        connectTimers.cancel(self)
         // The CONNECT reply goes out before any connection handler can emit, and missed events before live ones.
         var reply: JSONObject = ["sid": .string(socket.id)]
         if let pid = socket.pid { reply["pid"] = .string(pid) }
@@ -241,7 +246,7 @@ final class SocketIOConnection: EngineIOSessionDelegate, @unchecked Sendable {
     func close(reason: DisconnectReason) {
         guard !closed else { return }
         closed = true
-        connectTimer?.cancel()
+        connectTimers.cancel(self)
         attachmentTimer?.cancel()
         decoder.reset()
         disconnectAll(reason: reason)

@@ -14,6 +14,8 @@ public final class SocketIOServer: Sendable {
     private let namespaces = Mutex<[String: Namespace]>([:])
     /// Traffic totals for the dashboard and metrics.
     public let stats = SocketIOStats()
+    /// Each event loop's connect timeouts (see `LoopTimers`), looked up once per connection.
+    let connectTimers = LoopTimersByLoop<SocketIOConnection>()
 
     /// `adapterFactory` makes each namespace's adapter (default: in-memory, for one node).
     public init(
@@ -29,6 +31,11 @@ public final class SocketIOServer: Sendable {
             _ = SocketIOConnection(server: self, session: session)
         }
         _ = of("/")
+    }
+
+    /// Connections whose connect timeout is armed (opened, no namespace joined yet), on all loops.
+    package func armedConnectTimers() async -> Int {
+        await connectTimers.armedCount()
     }
 
     /// The namespace with this name, created on first use.

@@ -1,5 +1,5 @@
 import NIOHTTP1
-import WebSocket
+import HeraldWebSocket
 
 /// The transports a client may use, in the order it tries them.
 public enum SocketIOClientTransport: String, Sendable, Hashable {

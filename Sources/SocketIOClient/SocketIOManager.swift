@@ -3,7 +3,7 @@ import NIOCore
 import NIOPosix
 import SocketIOProtocol
 import Synchronization
-import WebSocket
+import HeraldWebSocket
 
 /// One connection to a Socket.IO server (socket.io-client's `Manager`): it owns the Engine.IO session,
 /// multiplexes the namespace sockets over it, and reconnects with exponential backoff and full jitter.

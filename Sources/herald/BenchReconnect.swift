@@ -31,6 +31,8 @@ extension Bench {
         @Option(help: "Seconds of publishing after every client is back.") var after: Double = 2
         @Option(help: "Longest wait for every client to be back, seconds.") var maxWait: Double = 60
         @Option(help: "Node drain timeout in ms (HERALD_DRAIN_TIMEOUT).") var drainTimeout = 10_000
+        @Option(help: "Node pre-drain delay in ms (HERALD_PRE_DRAIN_DELAY; default: the node's).") var preDrainDelay: Int?
+        @Option(help: "Node drain window in ms (HERALD_DRAIN_WINDOW; default: the node's).") var drainWindow: Int?
         @Option(help: "Write the result as JSON to this file.") var output: String?
         @Option(help: "Directory for the nodes' logs.") var logs = "/tmp"
         @Option(help: "The herald executable to run the nodes with (default: this one), e.g. another branch's build.") var nodeExecutable: String?
@@ -38,6 +40,7 @@ extension Bench {
         func run() async throws {
             FileDescriptorLimit.raiseToHard()
             let (nodeThreads, drainTimeout, recovery, basePort, logs) = (nodeThreads, drainTimeout, recovery, basePort, logs)
+            let drainFlags = (preDrainDelay.map { ["--pre-drain-delay", "\($0)"] } ?? []) + (drainWindow.map { ["--drain-window", "\($0)"] } ?? [])
             guard ["drain", "kill"].contains(action) else { throw ValidationError("--action: drain or kill") }
             let executable = URL(fileURLWithPath: nodeExecutable ?? CommandLine.arguments[0]).resolvingSymlinksInPath()
             var redis: Process?
@@ -60,11 +63,19 @@ extension Bench {
                     if redis.isRunning { kill(redis.processIdentifier, SIGKILL) }
                 }
             }
+            let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+            if let redis {
+                // A node started before its Redis listens is not ready for a while (its reconnect backoff).
+                let deadline = ContinuousClock.now + .seconds(10)
+                while await !BenchHTTP.accepts(BenchEndpoint(host: "127.0.0.1", port: redisPort), group: group) {
+                    guard redis.isRunning, ContinuousClock.now < deadline else { throw ValidationError("redis-server did not start on port \(redisPort)") }
+                    try await Task.sleep(for: .milliseconds(20))
+                }
+            }
             let redisURL = redisURL ?? "redis://127.0.0.1:\(redisPort)"
             let secret = "herald-bench-reconnect-secret-\(getpid())-0123456789abcdef", key = "bench-key-\(getpid())"
             let token = try await TokenSigner.hs256(secret: secret, claims: ["sub": "bench"], ttl: .seconds(3600))
             let nodes = (0..<2).map { BenchEndpoint(host: "127.0.0.1", port: basePort + $0) }
-            let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
             let start: @Sendable (Int) async throws -> Process = { index in
                 let process = Process()
                 process.executableURL = executable
@@ -73,7 +84,7 @@ extension Bench {
                     "--redis-url", redisURL, "--jwt-secret", secret, "--api-port", "\(basePort + 10 + index)", "--api-key", key,
                     "--recovery-window", recovery ? "60000" : "0", "--drain-timeout", "\(drainTimeout)",
                     "--log-level", "warning",
-                ]
+                ] + drainFlags
                 let log = URL(fileURLWithPath: "\(logs)/herald-reconnect-node\(index).log")
                 _ = FileManager.default.createFile(atPath: log.path, contents: nil)
                 let handle = try FileHandle(forWritingTo: log)
@@ -84,6 +95,8 @@ extension Bench {
                 let deadline = ContinuousClock.now + .seconds(30)
                 while await BenchHTTP.status(nodes[index], path: "/ready", group: group) != 200 {
                     guard process.isRunning, ContinuousClock.now < deadline else {
+                        // Not yet in `processes`: nothing else would stop it.
+                        if process.isRunning { process.terminate() }
                         throw ValidationError("node \(index) did not become ready (log: \(log.path))")
                     }
                     try await Task.sleep(for: .milliseconds(50))

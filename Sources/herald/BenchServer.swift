@@ -4,8 +4,8 @@ import Herald
 import Logging
 import NIOCore
 import NIOPosix
-import Redis
-import RedisAdapter
+import HeraldRedis
+import HeraldRedisAdapter
 import SocketIO
 
 /// The server half of `herald bench`: a plain SocketIOServer with the shootout's handlers, so the numbers

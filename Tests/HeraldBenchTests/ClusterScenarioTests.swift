@@ -3,8 +3,8 @@ import HeraldBench
 import HeraldTesting
 import NIOCore
 import NIOPosix
-import Redis
-import RedisAdapter
+import HeraldRedis
+import HeraldRedisAdapter
 import SocketIO
 import Testing
 

@@ -5,7 +5,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import SocketIOProtocol
-import Store
+import HeraldStore
 import Testing
 
 /// With auth on, chat rooms obey the room rules, for `chat:join` and for the history API.

@@ -1,5 +1,5 @@
 import Herald
-import Store
+import HeraldStore
 import Testing
 
 @Suite struct ChatConfigurationTests {

@@ -3,7 +3,7 @@ import Herald
 import HeraldTesting
 import NIOPosix
 import SocketIOProtocol
-import Store
+import HeraldStore
 import Testing
 
 /// Chat over real sockets against a real node (SQLite in memory unless a test says otherwise).

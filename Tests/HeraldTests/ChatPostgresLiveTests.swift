@@ -2,7 +2,7 @@ import Foundation
 import Herald
 import HeraldTesting
 import SocketIOProtocol
-import Store
+import HeraldStore
 import Synchronization
 import Testing
 

@@ -1,5 +1,5 @@
 @testable import Herald
-import Store
+import HeraldStore
 import SocketIOProtocol
 import Testing
 

@@ -5,7 +5,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import SocketIOProtocol
-import Store
+import HeraldStore
 import Testing
 
 /// A running HeraldNode for chat tests; `stop()` ends it.

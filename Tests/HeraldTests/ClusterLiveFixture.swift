@@ -21,7 +21,9 @@ final class ClusterFixture: @unchecked Sendable {
     static let readTimeout = 3
 
     let directory: URL
-    let agent: ClusterAgent
+    let agent: ClientAgent
+    /// Whether `stop()` ends the agent (false for one lent by the caller, e.g. the official client's browser).
+    private let ownsAgent: Bool
     let redisPort: Int
     private(set) var redis: ManagedProcess?
     private(set) var nodes: [HeraldNodeProcess] = []
@@ -36,28 +38,30 @@ final class ClusterFixture: @unchecked Sendable {
     var nginxURL: String { "http://127.0.0.1:\(nginxPort)" }
     var slowNginxURL: String { "http://127.0.0.1:\(slowNginxPort)" }
 
-    private init(directory: URL, agent: ClusterAgent, redisPort: Int) {
+    private init(directory: URL, agent: ClientAgent, ownsAgent: Bool, redisPort: Int) {
         self.directory = directory
         self.agent = agent
+        self.ownsAgent = ownsAgent
         self.redisPort = redisPort
     }
 
     /// Starts everything, or stops what it started and throws.
-    static func start(slowNode: Bool = false, nodeArguments: [String] = []) async throws -> ClusterFixture {
+    /// `agent`: one the caller keeps (not stopped with the cluster); by default the cluster starts its own.
+    static func start(slowNode: Bool = false, nodeArguments: [String] = [], agent lentAgent: ClientAgent? = nil) async throws -> ClusterFixture {
         guard let python = TestEnvironment.python, let herald = ClusterLiveEnvironment.herald,
               let nginx = ClusterLiveEnvironment.nginx, ClusterLiveEnvironment.redisServer != nil else {
             throw NotReady(what: "cluster", detail: "missing: \(ClusterLiveEnvironment.missing.joined(separator: ", ")); run scripts/test.sh")
         }
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("herald-cluster-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let agent: ClusterAgent
+        let agent: ClientAgent
         do {
-            agent = try await ClusterAgent(python: python, directory: directory)
+            if let lentAgent { agent = lentAgent } else { agent = try await ClientAgent(python: python, directory: directory) }
         } catch {
             try? FileManager.default.removeItem(at: directory)
             throw error
         }
-        let fixture = ClusterFixture(directory: directory, agent: agent, redisPort: try await freePort())
+        let fixture = ClusterFixture(directory: directory, agent: agent, ownsAgent: lentAgent == nil, redisPort: try await freePort())
         fixture.nodeArguments = nodeArguments
         fixture.heraldPath = herald
         do {
@@ -81,7 +85,7 @@ final class ClusterFixture: @unchecked Sendable {
 
     /// Stops every process (bounded), newest first, and removes the directory.
     func stop() async {
-        await agent.close()
+        if ownsAgent { await agent.close() }
         for nginx in nginxes { await nginx.stop() }
         for node in nodes + [slowNode].compactMap({ $0 }) { await node.process.stop() }
         if let redis, redis.isRunning {
@@ -220,7 +224,7 @@ final class ClusterFixture: @unchecked Sendable {
         let port = try await freePort()
         let prefix = directory.appendingPathComponent(name)
         try FileManager.default.createDirectory(at: prefix, withIntermediateDirectories: true)
-        let deploy = try String(contentsOf: LiveTestEnvironment.repositoryRoot.appendingPathComponent("deploy/nginx/herald.conf"),
+        let deploy = try String(contentsOf: TestEnvironment.repositoryRoot.appendingPathComponent("deploy/nginx/herald.conf"),
                                 encoding: .utf8)
         let site = try Self.adapt(deploy, port: port, upstreams: upstreams.map(\.port), readTimeout: Self.readTimeout)
         let conf = prefix.appendingPathComponent("nginx.conf")
@@ -300,8 +304,9 @@ final class ClusterFixture: @unchecked Sendable {
 }
 
 /// Starts a cluster, runs `body`, and always stops it; the logs are attached when the body throws.
-func withCluster(slowNode: Bool = false, nodeArguments: [String] = [], _ body: (ClusterFixture) async throws -> Void) async throws {
-    let cluster = try await ClusterFixture.start(slowNode: slowNode, nodeArguments: nodeArguments)
+func withCluster(slowNode: Bool = false, nodeArguments: [String] = [], agent: ClientAgent? = nil,
+                 _ body: (ClusterFixture) async throws -> Void) async throws {
+    let cluster = try await ClusterFixture.start(slowNode: slowNode, nodeArguments: nodeArguments, agent: agent)
     do {
         try await body(cluster)
     } catch {

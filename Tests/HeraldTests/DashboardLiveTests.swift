@@ -4,7 +4,7 @@ import HeraldTesting
 import Logging
 import NIOCore
 import NIOPosix
-import Redis
+import HeraldRedis
 import SocketIO
 import SocketIOProtocol
 import Testing

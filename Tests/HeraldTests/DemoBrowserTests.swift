@@ -15,7 +15,7 @@ struct DemoBrowserTests {
             return
         }
         try await withDemoNode { _, port in
-            let root = LiveTestEnvironment.repositoryRoot
+            let root = TestEnvironment.repositoryRoot
             let script = root.appendingPathComponent("Tests/python/demo_browser.py").path
             let screenshots = root.appendingPathComponent("artifacts/screenshots").path
             // The restart check runs `herald demo` itself (built by `swift build --build-tests` into .build/debug).

@@ -215,12 +215,7 @@ struct DrainLiveTests {
 
 /// What the drain tests need beyond the cluster's programs: Chromium and the official client's bundle.
 enum DrainLiveEnvironment {
-    /// socket.io-client's browser bundle: `HERALD_SOCKETIO_JS`, else where scripts/test.sh puts it.
-    static var socketIOJS: String? {
-        let path = ProcessInfo.processInfo.environment["HERALD_SOCKETIO_JS"].flatMap { $0.isEmpty ? nil : $0 }
-            ?? LiveTestEnvironment.repositoryRoot.appendingPathComponent(".official-clients/socket.io.min.js").path
-        return FileManager.default.fileExists(atPath: path) ? path : nil
-    }
+    static var socketIOJS: String? { TestEnvironment.socketIOJS }
 
     static var missing: [String] {
         var missing = ClusterLiveEnvironment.missing

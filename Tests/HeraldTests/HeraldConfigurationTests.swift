@@ -1,6 +1,6 @@
 import EngineIO
 import Herald
-import Redis
+import HeraldRedis
 import SocketIO
 import Testing
 

@@ -8,7 +8,7 @@ import NIOPosix
 import SocketIOProtocol
 import Synchronization
 import Testing
-import WebSocket
+import HeraldWebSocket
 
 /// Attacks on the listeners' edge (issue 9 items 4–5, issue 10 item 2) against a live node on real sockets, with
 /// small configured limits. Each test checks the node stays up and a fresh client still connects.
@@ -199,7 +199,7 @@ import WebSocket
     func pythonSocketIORetriesARefusalAndGetsIn(transport: String) async throws {
         let python = try #require(TestEnvironment.python, "HERALD_TEST_PYTHON is unset")
         try await withEdgeNode({ $0.socketIO.engine.maxConnections = 2 }) { node, port in
-            let script = LiveTestEnvironment.repositoryRoot.appendingPathComponent("Tests/python/refused_retry.py").path
+            let script = TestEnvironment.repositoryRoot.appendingPathComponent("Tests/python/refused_retry.py").path
             let run = try await runProcess(python, [script, "http://127.0.0.1:\(port)", transport, "2"], timeout: .seconds(60))
             #expect(run.status == 0, "refused_retry.py exited \(run.status)\nstdout: \(run.stdout)\nstderr: \(run.stderr)")
             #expect(run.stdout.contains(#""ok": true"#), "stdout: \(run.stdout)")

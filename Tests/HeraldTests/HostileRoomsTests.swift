@@ -3,7 +3,7 @@ import Herald
 import HeraldTesting
 import Logging
 import NIOPosix
-import RedisAdapter
+import HeraldRedisAdapter
 import SocketIO
 import SocketIOProtocol
 import Testing

@@ -13,12 +13,14 @@ import Testing
 @Suite(.serialized, .enabled(if: TestEnvironment.python != nil || TestEnvironment.isCI,
                               "HERALD_TEST_PYTHON is unset: run scripts/test.sh to set up python-socketio"))
 struct PythonClientTests {
-    @Test("python-socketio AsyncClient scenarios", arguments: ["websocket", "polling", "upgrade"])
-    func scenarios(transport: String) async throws {
+    /// Each transport with `socketio.AsyncClient` and `socketio.Client` (sync): refused auth as connect_error data,
+    /// transports, binary both ways, acks both ways (the server's emitWithAck too), rooms, a second namespace.
+    @Test("python-socketio scenarios", arguments: ["websocket", "polling", "upgrade"], ["async", "sync"])
+    func scenarios(transport: String, flavour: String) async throws {
         try await withScenarioServer { fixture, python in
-            let script = LiveTestEnvironment.repositoryRoot.appendingPathComponent("Tests/python/sio_scenarios.py").path
-            let run = try await runProcess(python, [script, fixture.url, transport], timeout: .seconds(120))
-            #expect(run.status == 0, "sio_scenarios.py \(transport) exited \(run.status)\nstdout: \(run.stdout)\nstderr: \(run.stderr)")
+            let script = TestEnvironment.repositoryRoot.appendingPathComponent("Tests/python/sio_scenarios.py").path
+            let run = try await runProcess(python, [script, fixture.url, transport, flavour], timeout: .seconds(120))
+            #expect(run.status == 0, "sio_scenarios.py \(transport) \(flavour) exited \(run.status)\nstdout: \(run.stdout)\nstderr: \(run.stderr)")
             #expect(run.stdout.contains(#""ok": true"#), "stdout: \(run.stdout)")
 
             // The server's half of the emitWithAck round trip.
@@ -45,7 +47,7 @@ struct PythonClientTests {
     @Test("explicit DISCONNECT then close", arguments: ["websocket", "polling"])
     func explicitDisconnect(transport: String) async throws {
         try await withScenarioServer { fixture, python in
-            let script = LiveTestEnvironment.repositoryRoot.appendingPathComponent("Tests/python/raw_disconnect.py").path
+            let script = TestEnvironment.repositoryRoot.appendingPathComponent("Tests/python/raw_disconnect.py").path
             let run = try await runProcess(python, [script, fixture.url, transport], timeout: .seconds(60))
             #expect(run.status == 0, "raw_disconnect.py \(transport) exited \(run.status)\nstdout: \(run.stdout)\nstderr: \(run.stderr)")
             let clean = await eventually { await fixture.leftovers().isEmpty }
@@ -71,12 +73,6 @@ struct PythonClientTests {
         }
         try await fixture.stop()
     }
-}
-
-enum LiveTestEnvironment {
-    /// Tests/HeraldTests/<this file> → repository root.
-    static let repositoryRoot = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 }
 
 /// What the fixture's handlers saw, for the Swift-side assertions.

@@ -4,7 +4,7 @@ import SocketIOClient
 import SocketIOProtocol
 import Synchronization
 import Testing
-import WebSocket
+import HeraldWebSocket
 
 /// A scripted Engine.IO-over-websocket server: every text frame a client sends lands in `received`, tagged with
 /// its connection number; the test answers through `send(_:on:)` and can drop a connection.

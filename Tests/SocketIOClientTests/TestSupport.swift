@@ -3,7 +3,7 @@ import NIOPosix
 import SocketIO
 import SocketIOClient
 import SocketIOProtocol
-import WebSocket
+import HeraldWebSocket
 
 /// The herald server the client tests talk to, on 127.0.0.1 and port 0 (or a given port, to rebind).
 final class HeraldServer: Sendable {

@@ -37,6 +37,29 @@ import Testing
         }
     }
 
+    /// The connect timeout lives on the loop's timers (one entry per connection): CONNECT disarms it, and so does
+    /// each way the connection can close before CONNECT.
+    @Test func connectTimerIsCancelledByConnectAndByClose() async throws {
+        try await withServer { server in
+            let connecting = try await server.client()
+            #expect(await server.io.armedConnectTimers() == 1)
+            try await connecting.connect()
+            #expect(await server.io.armedConnectTimers() == 0)
+            // Closed by the server for a bad packet before CONNECT.
+            let invalid = try await server.client()
+            #expect(await server.io.armedConnectTimers() == 1)
+            invalid.send("4abc")
+            #expect(try await invalid.expectClosed().isEmpty)
+            #expect(await server.io.armedConnectTimers() == 0)
+            // Closed with the session (the loop runs the close before the count).
+            _ = try await server.client()
+            _ = try await server.client()
+            #expect(await server.io.armedConnectTimers() == 2)
+            server.io.engine.closeAllSessions()
+            #expect(await server.io.armedConnectTimers() == 0)
+        }
+    }
+
     @Test func connectedClientOutlivesConnectTimeout() async throws {
         // The connect timeout leaves the client ample time to CONNECT on a loaded machine; two heartbeats
         // then take longer than the timeout.

@@ -1,4 +1,5 @@
-"""Socket.IO clients (python-socketio's AsyncClient) held open for Tests/HeraldTests/ClusterLiveTests.swift.
+"""Socket.IO clients (python-socketio's AsyncClient, the official socket.io-client in headless Chromium) held
+open for the live tests (ClusterLiveTests, DrainLiveTests, OfficialClientTests; the Swift side is ClientAgent).
 
 The Swift test owns the processes (redis-server, herald nodes, nginx) and drives this agent one
 command per line on stdin, because its clients must stay connected while the test publishes, kills
@@ -20,6 +21,9 @@ Ops:
                 in headless Chromium, websocket, recovery-aware, joined to room   -> id
   browser_state name                                                     -> connects [{id, recovered}],
                                                                             disconnects, events {event: [args]}
+  js            body, args, script (path of socket.io.min.js), timeout: runs body, the body of an async
+                JavaScript function of `args`, in one page of the official client shared by every js command
+                (one Chromium for the agent's life; `once(emitter, event, ms)` helps await events)  -> value
 Stdin closing disconnects every client and exits.
 """
 
@@ -202,6 +206,54 @@ async def browser_state(command):
     return await asyncio.to_thread(driver.execute_script, "return window.herald")
 
 
+# The page of the js op: the official client plus a bounded wait for one event, for the scripts to await.
+MATRIX_PAGE = """<!doctype html><meta charset="utf-8"><script src="socket.io.min.js"></script>
+<script>
+window.once = function (target, event, ms) {
+  return new Promise(function (resolve, reject) {
+    var timer = setTimeout(function () { reject(new Error("no " + event + " within " + (ms || 5000) + " ms")); }, ms || 5000);
+    // socket.io-client's emitters have once(); herald.js's have on() and off() only.
+    function heard() {
+      clearTimeout(timer);
+      if (!target.once) target.off(event, heard);
+      resolve(Array.prototype.slice.call(arguments));
+    }
+    if (target.once) target.once(event, heard); else target.on(event, heard);
+  });
+};
+</script>"""
+
+# body runs as an async function; its result (or its error) is handed to selenium's callback.
+JS_WRAPPER = """var done = arguments[arguments.length - 1];
+(async function (args) {
+%s
+})(arguments[0]).then(
+  function (value) { done({ok: true, value: value === undefined ? null : value}); },
+  function (error) { done({ok: false, error: String(error && (error.stack || error.message) || error)}); });"""
+
+matrix = {}
+
+
+async def js(command):
+    import os
+    import shutil
+    import tempfile
+    if "driver" not in matrix:
+        directory = tempfile.mkdtemp(prefix="herald-matrix-")
+        shutil.copy(command["script"], os.path.join(directory, "socket.io.min.js"))
+        with open(os.path.join(directory, "page.html"), "w") as page:
+            page.write(MATRIX_PAGE)
+        driver = await asyncio.to_thread(_chromium)
+        matrix.update(driver=driver, directory=directory)
+        await asyncio.to_thread(driver.get, "file://" + os.path.join(directory, "page.html"))
+    driver = matrix["driver"]
+    driver.set_script_timeout(command["timeout"])
+    result = await asyncio.to_thread(driver.execute_async_script, JS_WRAPPER % command["body"], command.get("args"))
+    if not result.get("ok"):
+        raise RuntimeError("JavaScript: " + str(result.get("error")))
+    return {"value": result.get("value")}
+
+
 async def close(command):
     client = clients.pop(command["name"])
     await asyncio.wait_for(client.sio.disconnect(), 10)
@@ -209,7 +261,7 @@ async def close(command):
 
 
 OPS = {"connect": connect, "event": event, "received": received, "disconnected": disconnected, "state": state,
-       "connected": connected, "close": close, "browser": browser, "browser_state": browser_state}
+       "connected": connected, "close": close, "browser": browser, "browser_state": browser_state, "js": js}
 
 
 def answer(message):
@@ -237,6 +289,8 @@ async def main():
             await asyncio.wait_for(client.sio.disconnect(), 5)
         except Exception:
             pass
+    if "driver" in matrix:
+        browsers["(js)"] = (matrix["driver"], matrix["directory"])
     for driver, directory in browsers.values():
         try:
             await asyncio.to_thread(driver.quit)

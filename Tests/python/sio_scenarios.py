@@ -1,6 +1,7 @@
-"""Drives a live Herald server with python-socketio's AsyncClient (a client nobody here wrote).
+"""Drives a live Herald server with python-socketio (a client nobody here wrote), async or sync.
 
-Usage: sio_scenarios.py URL TRANSPORT   (TRANSPORT: websocket | polling | upgrade)
+Usage: sio_scenarios.py URL TRANSPORT [FLAVOUR]   (TRANSPORT: websocket | polling | upgrade;
+FLAVOUR: async (socketio.AsyncClient, the default) | sync (socketio.Client))
 
 The server is the fixture in Tests/HeraldTests/PythonClientTests.swift. Prints one JSON line
 with the steps that ran and exits non-zero on the first failure. Every await has a timeout so a
@@ -28,6 +29,44 @@ class Failure(Exception):
     pass
 
 
+class SyncClient:
+    """socketio.Client behind AsyncClient's interface, so one scenario runs both: its blocking calls run in a
+    thread; its handlers (called on the client's threads) run coroutines on the scenario's loop."""
+
+    def __init__(self, **options):
+        self.client = socketio.Client(**options)
+        self.loop = asyncio.get_running_loop()
+
+    def on(self, event, handler=None, namespace=None):
+        def register(handler):
+            def call(*args):
+                result = handler(*args)
+                if asyncio.iscoroutine(result):
+                    return asyncio.run_coroutine_threadsafe(result, self.loop).result(STEP_TIMEOUT)
+                return result
+
+            self.client.on(event, call, namespace=namespace)
+            return handler
+
+        return register(handler) if handler else register
+
+    async def connect(self, *args, **options):
+        return await asyncio.to_thread(self.client.connect, *args, **options)
+
+    async def call(self, *args, **options):
+        return await asyncio.to_thread(self.client.call, *args, **options)
+
+    async def disconnect(self):
+        return await asyncio.to_thread(self.client.disconnect)
+
+    def __getattr__(self, name):  # connected, namespaces, transport(), get_sid()
+        return getattr(self.client, name)
+
+
+FLAVOURS = {"async": socketio.AsyncClient, "sync": SyncClient}
+flavour = FLAVOURS["async"]
+
+
 def check(condition, message):
     if not condition:
         raise Failure(message)
@@ -45,7 +84,7 @@ class Client:
 
     def __init__(self, name, events=()):
         self.name = name
-        self.sio = socketio.AsyncClient(reconnection=False)
+        self.sio = flavour(reconnection=False)
         self.inbox = {}
         for event in events:
             self._collect(event, namespace="/")
@@ -79,7 +118,7 @@ async def scenario(url, transport, steps):
 
     # A refused token: the middleware's ConnectError reaches the client as connect_error data.
     step("refused-token")
-    refused = socketio.AsyncClient(reconnection=False)
+    refused = flavour(reconnection=False)
     errors = []
     refused.on("connect_error", lambda data=None: errors.append(data))
     try:
@@ -180,12 +219,15 @@ async def scenario(url, transport, steps):
 
 
 async def main():
+    global flavour
     url, transport = sys.argv[1], sys.argv[2]
-    if transport not in TRANSPORTS:
-        print(f"unknown transport {transport!r}", file=sys.stderr)
+    name = sys.argv[3] if len(sys.argv) > 3 else "async"
+    if transport not in TRANSPORTS or name not in FLAVOURS:
+        print(f"unknown transport {transport!r} or flavour {name!r}", file=sys.stderr)
         return 2
+    flavour = FLAVOURS[name]
     steps = []
-    result = {"transport": transport, "ok": False, "steps": steps}
+    result = {"transport": transport, "flavour": name, "ok": False, "steps": steps}
     try:
         await scenario(url, transport, steps)
         result["ok"] = True

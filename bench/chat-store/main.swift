@@ -4,7 +4,7 @@
 // bench/chat-store/run.sh starts a throwaway PostgreSQL cluster and runs both.
 import Foundation
 import Logging
-import Store
+import HeraldStore
 
 let arguments = CommandLine.arguments
 guard arguments.count > 1 else {

@@ -13,8 +13,8 @@ import Synchronization
 import HeraldTesting
 import NIOCore
 import NIOPosix
-import Redis
-import RedisAdapter
+import HeraldRedis
+import HeraldRedisAdapter
 import SocketIO
 import SocketIOProtocol
 

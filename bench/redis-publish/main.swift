@@ -3,7 +3,7 @@
 // Usage: swift run -c release RedisPublishBench [redis://127.0.0.1:6379] [count]
 import NIOCore
 import NIOPosix
-import Redis
+import HeraldRedis
 
 let arguments = CommandLine.arguments
 let url = arguments.count > 1 ? arguments[1] : "redis://127.0.0.1:6379"

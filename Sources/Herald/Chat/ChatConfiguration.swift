@@ -1,4 +1,4 @@
-import Store
+import HeraldStore
 
 /// Chat with history (see docs/chat.md). Every default is documented here once and asserted by ChatConfigurationTests.
 public struct ChatConfiguration: Sendable {

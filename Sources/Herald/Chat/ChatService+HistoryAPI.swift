@@ -1,7 +1,7 @@
 import EngineIO
 import NIOHTTP1
 import SocketIOProtocol
-import Store
+import HeraldStore
 
 extension ChatService {
     static let historyPathPrefix = "/api/rooms/"

@@ -1,7 +1,7 @@
 import NIOCore
 import SocketIO
 import SocketIOProtocol
-import Store
+import HeraldStore
 
 extension ChatService {
     /// `chat:send {room, text, clientMessageId?}` → validate → store → broadcast `chat:message` → ack `{ok, id}`.

@@ -3,7 +3,7 @@ import Logging
 import NIOCore
 import SocketIO
 import SocketIOProtocol
-import Store
+import HeraldStore
 import Synchronization
 
 /// Decides whether a client with these claims (the socket's `data`, or what `requestClaims` found on an HTTP

@@ -1,7 +1,7 @@
 import EngineIO
 import Foundation
 import Logging
-import RedisAdapter
+import HeraldRedisAdapter
 import SocketIO
 import SocketIOProtocol
 import Synchronization

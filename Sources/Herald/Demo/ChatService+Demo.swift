@@ -1,5 +1,5 @@
 import SocketIO
-import Store
+import HeraldStore
 
 extension ChatService {
     /// Stores a message from a server-side sender (the demo bot) and broadcasts it like `chat:send` does.

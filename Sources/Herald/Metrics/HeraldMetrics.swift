@@ -1,6 +1,6 @@
 import CoreMetrics
 import EngineIO
-import RedisAdapter
+import HeraldRedisAdapter
 import SocketIO
 import Metrics
 import Prometheus

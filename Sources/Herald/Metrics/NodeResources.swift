@@ -4,7 +4,7 @@ import Glibc
 import Darwin
 #endif
 import EngineIO
-import RedisAdapter
+import HeraldRedisAdapter
 import SocketIO
 
 /// What a node holds for its clients, counted so a soak can show all of it back at zero once the clients are

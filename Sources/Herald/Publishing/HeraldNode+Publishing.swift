@@ -1,6 +1,6 @@
 import EngineIO
 import Logging
-import RedisAdapter
+import HeraldRedisAdapter
 import NIOCore
 import SocketIO
 import SocketIOProtocol

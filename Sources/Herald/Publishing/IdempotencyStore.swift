@@ -1,4 +1,4 @@
-import Redis
+import HeraldRedis
 import Synchronization
 
 /// Remembers idempotency keys so that a retried publish is delivered once.

@@ -8,12 +8,13 @@ import NIOPosix
 public enum PublishAPIServer {
     public static func bind(api: PublishAPI, host: String, port: Int, maxBodySize: Int,
                             limits: HTTPConnectionLimits = HTTPConnectionLimits(), group: any EventLoopGroup) async throws -> any Channel {
-        try await ServerBootstrap(group: group)
+        let timers = HTTPConnectionTimers()
+        return try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    let connectionGuard = HTTPConnectionGuard(limits: limits)
+                    let connectionGuard = HTTPConnectionGuard(limits: limits, timers: timers)
                     let (encoder, others) = limits.makeHTTPServerHandlers()
                     let pipeline = channel.pipeline.syncOperations
                     try pipeline.addHandlers(connectionGuard, encoder)

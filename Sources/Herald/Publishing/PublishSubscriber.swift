@@ -1,5 +1,5 @@
 import NIOCore
-import RedisAdapter
+import HeraldRedisAdapter
 import Synchronization
 
 /// What publishing needs from Redis pub/sub; the lead wires the real subscriber in behind it.

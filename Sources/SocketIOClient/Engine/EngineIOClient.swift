@@ -2,7 +2,7 @@ import EngineIOProtocol
 import NIOCore
 import NIOHTTP1
 import SocketIOProtocol
-import WebSocket
+import HeraldWebSocket
 
 /// One Engine.IO v4 client session: handshake, heartbeat, polling and websocket transports and the
 /// polling → websocket upgrade. Confined to `loop`; every callback runs there. One instance per

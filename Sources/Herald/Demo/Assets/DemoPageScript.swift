@@ -48,7 +48,19 @@ extension DemoAssets {
       socket.on("connect_error", function (error) {
         if (errors) errors.textContent = "connect_error: " + error.message + (error.data && error.data.code ? " (" + error.data.code + ")" : "");
       });
-      socket.on("auth:expired", function (info) { if (errors) errors.textContent = "token expired: " + info.message; });
+      // The server disconnects a socket whose token expired (after auth:expired); herald.js, like socket.io-client,
+      // does not come back by itself after a server's DISCONNECT or refusal: the page decides, with a fresh token.
+      var expired = false;
+      socket.on("auth:expired", function (info) {
+        expired = true;
+        if (errors) errors.textContent = "token expired: " + info.message;
+      });
+      socket.on("disconnect", function (reason) {
+        if (reason === "io server disconnect" && expired) { expired = false; socket.connect(); }
+      });
+      socket.on("connect_error", function (error) {
+        if (error.data) setTimeout(function () { socket.connect(); }, 2000);
+      });
       window.demoSocket = socket; // for the browser tests and the curious
       return socket;
     }

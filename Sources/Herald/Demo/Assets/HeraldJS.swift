@@ -251,14 +251,15 @@ extension DemoAssets {
         var outbox = this._outbox; this._outbox = [];
         for (var i = 0; i < outbox.length; i++) this._engine.send("4", outbox[i]);
         break;
-      case "4": // CONNECT_ERROR {message, data}
+      case "4": // CONNECT_ERROR {message, data}: refused, as socket.io-client does not retry (connect() may)
         var error = new Error(payload && payload.message || "connect error");
         error.data = payload && payload.data;
+        this._end("connect error", error);
         this._fire("connect_error", [error]);
-        this._lost("connect error", error);
         break;
-      case "1": // the server disconnected this socket (herald does so when it shuts down, too)
-        this._lost("io server disconnect");
+      case "1": // DISCONNECT: the server put this socket out (disconnectSockets); for good, as in socket.io-client
+        this._end("io server disconnect");
+        this._fire("disconnect", ["io server disconnect"]);
         break;
       case "2": // EVENT [name, ...args]
         var args = payload || [], self = this;
@@ -310,6 +311,14 @@ extension DemoAssets {
     this._setState("disconnected", { reason: "io client disconnect" });
     if (wasConnected) this._fire("disconnect", ["io client disconnect"]);
     return this;
+  };
+
+  /// Ends without reconnection (the server refused or disconnected the socket); connect() starts again.
+  HeraldSocket.prototype._end = function (reason, error) {
+    clearTimeout(this._timer);
+    this._attempt = 0;
+    this._teardown();
+    this._setState("disconnected", { reason: reason, error: error });
   };
 
   HeraldSocket.prototype._teardown = function () {

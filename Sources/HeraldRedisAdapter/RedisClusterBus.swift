@@ -1,0 +1,296 @@
+import Logging
+import NIOCore
+import HeraldRedis
+import Synchronization
+
+/// The cluster bus and log on a Redis server: one pipelined command connection (PUBLISH, streams, sessions)
+/// and one subscriber connection, both reconnecting by themselves; the subscriber resubscribes every
+/// channel after a reconnect.
+public final class RedisClusterBus: ClusterBus, ClusterLog {
+    public let client: RedisClient
+    public let subscriber: RedisSubscriber
+    private let routing = Routing()
+
+    /// Message handlers by `c:channel` or `p:pattern`, and the two connections' states.
+    final class Routing: Sendable {
+        let handlers = Mutex<[String: @Sendable (String, ByteBuffer) -> Void]>([:])
+        /// After `close()` nothing touches the connections (their event loop may be gone).
+        let closed = Mutex(false)
+        let states = Mutex<(client: RedisConnectionState, subscriber: RedisConnectionState)>((.connecting, .connecting))
+
+        func update(client: RedisConnectionState? = nil, subscriber: RedisConnectionState? = nil) -> Bool {
+            states.withLock { states in
+                if let client { states.client = client }
+                if let subscriber { states.subscriber = subscriber }
+                return states.client == .connected && states.subscriber == .connected
+            }
+        }
+    }
+
+    /// `onStateChange` reports whether both connections are up (false while either reconnects).
+    public init(configuration: RedisConfiguration, eventLoop: any EventLoop, logger: Logger = Logger(label: "herald.redis"),
+                onStateChange: @escaping @Sendable (Bool) -> Void = { _ in }) {
+        let routing = self.routing
+        self.client = RedisClient(configuration: configuration, eventLoop: eventLoop, logger: logger) { state in
+            onStateChange(routing.update(client: state))
+        }
+        self.subscriber = RedisSubscriber(configuration: configuration, eventLoop: eventLoop, logger: logger, onStateChange: { state in
+            onStateChange(routing.update(subscriber: state))
+        }) { channel, pattern, payload in
+            let key = pattern.map { "p:" + $0 } ?? "c:" + channel
+            routing.handlers.withLock { $0[key] }?(channel, payload)
+        }
+    }
+
+    /// Connects both connections (they keep retrying in the background when this throws).
+    public func connect() async throws {
+        try await client.connect()
+        try await subscriber.connect()
+    }
+
+    /// Channels and patterns subscribed on this bus (one handler each).
+    public var subscriptionCount: Int { routing.handlers.withLock { $0.count } }
+
+    public var isConnected: Bool { routing.states.withLock { $0.client == .connected && $0.subscriber == .connected } }
+
+    public func close() async {
+        guard routing.closed.withLock({ closed in defer { closed = true }; return !closed }) else { return }
+        await subscriber.close()
+        await client.close()
+    }
+
+    // MARK: ClusterBus
+
+    public func publish(channel: String, message: ByteBuffer) async throws {
+        _ = try await client.publish(channel, message: message)
+    }
+
+    public func publishDetached(channel: String, message: ByteBuffer, onFailure: @escaping @Sendable (any Error) -> Void) {
+        client.publishFuture(channel, message: message).whenFailure(onFailure)
+    }
+
+    public func subscribe(channel: String, handler: @escaping @Sendable (ByteBuffer) -> Void) async throws {
+        try await subscribe(key: "c:" + channel, handler: { _, payload in handler(payload) }) {
+            try await self.subscriber.subscribe(channel)
+        }
+    }
+
+    public func unsubscribe(channel: String) async throws {
+        guard !routing.closed.withLock({ $0 }) else { return }
+        guard routing.handlers.withLock({ $0.removeValue(forKey: "c:" + channel) }) != nil else { return }
+        try await subscriber.unsubscribe(channel)
+    }
+
+    public func subscribe(channels: [String], handler: @escaping @Sendable (ByteBuffer) -> Void) async throws {
+        let named: @Sendable (String, ByteBuffer) -> Void = { _, payload in handler(payload) }
+        let fresh = routing.handlers.withLock { handlers in
+            channels.filter { channel in
+                defer { handlers["c:" + channel] = named }
+                return handlers["c:" + channel] == nil
+            }
+        }
+        guard !fresh.isEmpty, !routing.closed.withLock({ $0 }) else { return }
+        do {
+            // Bounded commands: a storm's thousands of rooms go in a few SUBSCRIBEs, pipelined on one connection.
+            for start in stride(from: 0, to: fresh.count, by: Self.channelsPerCommand) {
+                try await subscriber.subscribe(Array(fresh[start..<min(start + Self.channelsPerCommand, fresh.count)]))
+            }
+        } catch {
+            routing.handlers.withLock { handlers in for channel in fresh { handlers["c:" + channel] = nil } }
+            throw error
+        }
+    }
+
+    public func unsubscribe(channels: [String]) async throws {
+        guard !routing.closed.withLock({ $0 }) else { return }
+        let gone = routing.handlers.withLock { handlers in channels.filter { handlers.removeValue(forKey: "c:" + $0) != nil } }
+        for start in stride(from: 0, to: gone.count, by: Self.channelsPerCommand) {
+            try await subscriber.unsubscribe(Array(gone[start..<min(start + Self.channelsPerCommand, gone.count)]))
+        }
+    }
+
+    /// Most channels in one SUBSCRIBE or UNSUBSCRIBE.
+    static let channelsPerCommand = 1000
+
+    /// Subscribes to a pattern; the handler gets each matching message with the channel it came on.
+    public func subscribe(pattern: String, handler: @escaping @Sendable (String, ByteBuffer) -> Void) async throws {
+        try await subscribe(key: "p:" + pattern, handler: handler) {
+            try await self.subscriber.psubscribe(pattern)
+        }
+    }
+
+    /// Subscribes a channel with a handler that also gets the channel name.
+    public func subscribe(channel: String, namedHandler handler: @escaping @Sendable (String, ByteBuffer) -> Void) async throws {
+        try await subscribe(key: "c:" + channel, handler: handler) {
+            try await self.subscriber.subscribe(channel)
+        }
+    }
+
+    /// Redis counts subscriptions per name, so only the first handler for a key subscribes; later ones replace it.
+    private func subscribe(key: String, handler: @escaping @Sendable (String, ByteBuffer) -> Void,
+                           command: () async throws -> Void) async throws {
+        let isNew = routing.handlers.withLock { handlers in
+            defer { handlers[key] = handler }
+            return handlers[key] == nil
+        }
+        guard isNew, !routing.closed.withLock({ $0 }) else { return }
+        do {
+            try await command()
+        } catch {
+            _ = routing.handlers.withLock { $0.removeValue(forKey: key) }
+            throw error
+        }
+    }
+
+    public func subscriberCount(channel: String) async throws -> Int {
+        let reply = try await client.send("PUBSUB", "NUMSUB", channel)
+        // A count is never negative: anything else is a reply this client does not understand (and would make
+        // the caller's arithmetic overflow).
+        guard let elements = reply.elements, elements.count == 2, let count = elements[1].integer, count >= 0 else {
+            throw RedisError.unexpectedReply(reply)
+        }
+        return Int(count)
+    }
+
+    // MARK: ClusterLog
+
+    /// XADD (trimmed by age) and PUBLISH in one step, so every node sees the event with its offset.
+    /// KEYS: stream, epoch key. ARGV: min id, entry, channel, epoch candidate.
+    static let appendScript = """
+        local epoch = redis.call('GET', KEYS[2])
+        if not epoch then
+          epoch = ARGV[4]
+          redis.call('SET', KEYS[2], epoch)
+        end
+        local id = redis.call('XADD', KEYS[1], 'MINID', '~', ARGV[1], '*', 'e', ARGV[2])
+        local offset = epoch .. ':' .. id
+        redis.call('PUBLISH', ARGV[3], 'H2' .. offset .. '\\n' .. ARGV[2])
+        return offset
+        """
+
+    public func appendAndPublish(log: String, entry: ByteBuffer, channel: String, maxAge: Duration) -> EventLoopFuture<String> {
+        let cutoff = max(0, Self.nowMilliseconds() - maxAge.components.seconds * 1000)
+        return client.sendFuture(RedisCommand("EVAL", arguments: [
+            ByteBuffer(string: Self.appendScript), ByteBuffer(string: "2"), ByteBuffer(string: log), ByteBuffer(string: log + ":epoch"),
+            ByteBuffer(string: "\(cutoff)-0"), entry, ByteBuffer(string: channel), ByteBuffer(string: Self.newEpoch()),
+        ])).flatMapThrowing { reply in
+            guard let offset = reply.string else { throw RedisError.unexpectedReply(reply) }
+            return offset
+        }
+    }
+
+    public func entries(log: String, after offset: String) async throws -> [(offset: String, entry: ByteBuffer)]? {
+        let parts = offset.split(separator: ":", maxSplits: 1)
+        guard parts.count == 2, let seen = StreamID(parts[1]) else { return nil }
+        return try await read(log: log, epoch: parts[0], after: seen, start: "(" + parts[1])
+    }
+
+    public func entries(log: String, after offset: String, issuedSince floor: String) async throws -> [(offset: String, entry: ByteBuffer)]? {
+        guard offset != floor else { return try await entries(log: log, after: floor) }
+        let parts = offset.split(separator: ":", maxSplits: 1), floorParts = floor.split(separator: ":", maxSplits: 1)
+        guard parts.count == 2, floorParts.count == 2, parts[0] == floorParts[0],
+              let seen = StreamID(parts[1]), let since = StreamID(floorParts[1]), since < seen
+        else { return nil }
+        // From the offset itself (inclusive): its presence proves the log issued it.
+        guard let read = try await read(log: log, epoch: parts[0], after: seen, start: String(parts[1])),
+              read.first?.offset == offset
+        else { return nil }
+        return Array(read.dropFirst())
+    }
+
+    /// XRANGE from `start` to the end, in one round trip with the epoch and trim checks; nil on another epoch or
+    /// when entries after `seen` were trimmed.
+    private func read(log: String, epoch: Substring, after seen: StreamID, start: String) async throws -> [(offset: String, entry: ByteBuffer)]? {
+        let replies = try await client.send(batch: [
+            RedisCommand("GET", log + ":epoch"),
+            RedisCommand("XINFO", "STREAM", log),
+            RedisCommand("XRANGE", log, start, "+"),
+        ])
+        guard replies[0].string == String(epoch) else { return nil }
+        if let info = replies[1].elements, Self.lostEntries(after: seen, info: info) { return nil }
+        if case .error = replies[2] { return [] }
+        return (replies[2].elements ?? []).compactMap { item in
+            guard let pair = item.elements, pair.count == 2, let id = pair[0].string, let fields = pair[1].elements,
+                  fields.count >= 2, case .bulkString(let entry?) = fields[1]
+            else { return nil }
+            return (epoch + ":" + id, entry)
+        }
+    }
+
+    public func currentOffset(log: String) async throws -> String {
+        let replies = try await client.send(batch: [
+            RedisCommand("SET", log + ":epoch", Self.newEpoch(), "NX"),
+            RedisCommand("GET", log + ":epoch"),
+            RedisCommand("XREVRANGE", log, "+", "-", "COUNT", "1"),
+        ])
+        guard let epoch = replies[1].string else { throw RedisError.unexpectedReply(replies[1]) }
+        let newest = replies[2].elements?.first?.elements?.first?.string ?? "0-0"
+        return epoch + ":" + newest
+    }
+
+    public func saveSession(log: String, pid: String, session: ByteBuffer, ttl: Duration) async throws {
+        let milliseconds = max(1, ttl.components.seconds * 1000 + ttl.components.attoseconds / 1_000_000_000_000_000)
+        _ = try await client.send(RedisCommand("SET", arguments: [
+            ByteBuffer(string: log + ":session:" + pid), session, ByteBuffer(string: "PX"), ByteBuffer(string: "\(milliseconds)"),
+        ]))
+    }
+
+    public func takeSession(log: String, pid: String) async throws -> ByteBuffer? {
+        let reply = try await client.send("GETDEL", log + ":session:" + pid)
+        if case .bulkString(let session?) = reply { return session }
+        return nil
+    }
+
+    static func nowMilliseconds() -> Int64 {
+        let now = Duration.seconds(0) + .nanoseconds(Int64(clock_gettime_realtime()))
+        return now.components.seconds * 1000 + now.components.attoseconds / 1_000_000_000_000_000
+    }
+
+    static func newEpoch() -> String {
+        var generator = SystemRandomNumberGenerator()
+        return String(generator.next() as UInt64, radix: 36)
+    }
+
+    /// Whether the stream (its `XINFO STREAM` reply) may have lost an entry after `seen`. `max-deleted-entry-id`
+    /// covers XDEL only: Redis 7.0 leaves it at 0-0 when XADD's MINID trims. Trimming removes the oldest entries,
+    /// so when any entry is gone (`entries-added` above `length`) and the oldest one left is newer than `seen`
+    /// (or none is left but newer ones were added), what followed `seen` may be among the trimmed.
+    static func lostEntries(after seen: StreamID, info: [RESPValue]) -> Bool {
+        func field(_ name: String) -> RESPValue? {
+            guard let index = info.firstIndex(where: { $0.string == name }), index + 1 < info.count else { return nil }
+            return info[index + 1]
+        }
+        func id(_ value: RESPValue?) -> StreamID? { value?.string.flatMap { StreamID(Substring($0)) } }
+        if let deleted = id(field("max-deleted-entry-id")), seen < deleted { return true }
+        guard let added = field("entries-added")?.integer, let length = field("length")?.integer, added > length else { return false }
+        if let oldest = id(field("first-entry")?.elements?.first) { return seen < oldest }
+        return id(field("last-generated-id")).map { seen < $0 } ?? true
+    }
+
+    /// A stream id `ms-seq`, ordered numerically.
+    struct StreamID: Comparable {
+        let milliseconds: UInt64
+        let sequence: UInt64
+
+        init?(_ text: Substring) {
+            let parts = text.split(separator: "-")
+            guard parts.count == 2, let milliseconds = UInt64(parts[0]), let sequence = UInt64(parts[1]) else { return nil }
+            self.milliseconds = milliseconds
+            self.sequence = sequence
+        }
+
+        static func < (lhs: StreamID, rhs: StreamID) -> Bool {
+            (lhs.milliseconds, lhs.sequence) < (rhs.milliseconds, rhs.sequence)
+        }
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+private func clock_gettime_realtime() -> UInt64 {
+    var spec = timespec()
+    clock_gettime(CLOCK_REALTIME, &spec)
+    return UInt64(spec.tv_sec) * 1_000_000_000 + UInt64(spec.tv_nsec)
+}
