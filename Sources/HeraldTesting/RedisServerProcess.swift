@@ -92,6 +92,8 @@ public final class RedisServerProcess: @unchecked Sendable {
         throw TestFailure("redis-server on port \(port) did not answer PING within 10 s")
     }
 
+    public var isRunning: Bool { process != nil }
+
     /// SIGKILL, so clients see the connection drop like a crash; waits for the process to be gone.
     public func kill() {
         guard let process else { return }
