@@ -42,6 +42,7 @@ public final class RedisServerProcess: @unchecked Sendable {
         self.certificates = certificates
     }
 
+    /// `extraArguments` may start with a configuration file's path (e.g. a sentinel's, with `--sentinel`).
     public static func start(_ extraArguments: [String] = [], password: String? = nil,
                              certificates: TestCertificates? = nil, port: Int? = nil) async throws -> RedisServerProcess {
         let port = if let port { port } else { try await freePort() }
@@ -63,8 +64,11 @@ public final class RedisServerProcess: @unchecked Sendable {
                    "--tls-key-file", certificates.serverKeyFile, "--tls-ca-cert-file", certificates.caFile,
                    "--tls-auth-clients", "optional"]
         }
-        process.arguments = ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-            + tls + extraArguments
+        // A configuration file must come first (Sentinel needs a writable one).
+        let file = extraArguments.first.map { $0.hasPrefix("--") ? [] : [$0] } ?? []
+        process.arguments = file + ["--port", String(port), "--bind", "127.0.0.1"]
+            + (extraArguments.contains("--sentinel") ? [] : ["--save", "", "--appendonly", "no"])
+            + tls + extraArguments.dropFirst(file.count)
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()
