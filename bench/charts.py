@@ -101,7 +101,7 @@ def save(fig, out, name):
     return path
 
 
-COMPARE_SERVERS = ["herald", "python", "node", "hummingbird"]
+COMPARE_SERVERS = ["herald", "python", "node", "socketio", "hummingbird"]
 
 
 def compare(directory, out):

@@ -1,21 +1,25 @@
 """Markdown tables from bench/compare.sh results: each figure per server, herald's ratio to each peer, and
 which side (the bench or the server) was CPU-bound.
 
-    bench/.venv/bin/python bench/compare.py bench/results/compare [--servers herald python node hummingbird] [--out FILE.md]
+    bench/.venv/bin/python bench/compare.py bench/results/compare [--servers herald python node socketio hummingbird] [--out FILE.md]
 
 Reads DIR/<server>-<scenario>.json (scenarios idle, storm, broadcast, fanout) and DIR/meta.txt.
 A ratio is herald's figure divided by the peer's; the arrow on each figure says which way is better, so
 "herald/node 2.0×" on deliveries/s (↑) and 0.5× on KiB per connection (↓) are both herald ahead.
 
+Server CPU per delivery (µs) is the server's CPU seconds over the measured window divided by the deliveries
+in it: unlike wall-clock rates, it does not depend on how many cores the server got on a shared machine, so it
+says what the same work costs elsewhere (a delivery is one event written to one client).
+
 CPU-bound rule (CPU as % of one core over the measured wall time, from getrusage for the bench and
 /proc/PID/stat for the server; the machine has `nproc` cores shared by both): a single-process peer
-(python, node) at ≥ 85 % is bound by its one core; otherwise, when bench + server reach ≥ 85 % of all
+(python, node, socketio) at ≥ 85 % is bound by its one core; otherwise, when bench + server reach ≥ 85 % of all
 cores, the machine is saturated and the side using more of it is named; otherwise neither was.
 """
 import argparse, json, os
 
-SINGLE_THREADED = {"python", "node"}
-ORDER = ["herald", "python", "node", "hummingbird"]
+SINGLE_THREADED = {"python", "node", "socketio"}
+ORDER = ["herald", "python", "node", "socketio", "hummingbird"]
 
 
 def load(directory, server, scenario):
@@ -30,6 +34,18 @@ def cpu(result):
     bench = result.get("benchCPU", {}).get("percentOfOneCore")
     server = (result.get("serverCPU") or {}).get("percentOfOneCore")
     return bench, server
+
+
+def cpu_per_delivery(cpu_share, deliveries):
+    """Server CPU µs per delivery, or None without a server pid or deliveries."""
+    if not cpu_share or not deliveries:
+        return None
+    return cpu_share["cpuSeconds"] * 1e6 / deliveries
+
+
+def step_cpu_per_delivery(step):
+    share = step.get("serverCPU")
+    return cpu_per_delivery(share, step["deliveriesPerSecond"] * share["wallSeconds"] if share else 0)
 
 
 def bound(server_name, bench, server, cores):
@@ -91,9 +107,13 @@ def headline(results, servers, p95_limit):
 
     add(f"broadcast: most clients with p95 ≤ {p95_limit} ms", "↑", "broadcast", most_clients)
     add("broadcast: best deliveries/s", "↑", "broadcast", lambda r: max(s["deliveriesPerSecond"] for s in r["steps"]))
+    add("broadcast: server CPU µs per delivery (last step)", "↓", "broadcast",
+        lambda r: step_cpu_per_delivery(r["steps"][-1]))
     add("broadcast: lost / duplicated (all steps)", "=", "broadcast",
         lambda r: f"{sum(s['lost'] for s in r['steps'])} / {sum(s['duplicated'] for s in r['steps'])}")
     add("fanout: deliveries/s", "↑", "fanout", lambda r: r["deliveriesPerSecond"])
+    add("fanout: server CPU µs per delivery", "↓", "fanout",
+        lambda r: cpu_per_delivery(r.get("serverCPU"), r["deliveries"]))
     add("fanout: latency to last member p50 ms", "↓", "fanout", lambda r: r["latencyToLastMember"]["p50"])
     add("fanout: latency to last member p99 ms", "↓", "fanout", lambda r: r["latencyToLastMember"]["p99"])
     add("fanout: lost / duplicated", "=", "fanout", lambda r: f"{r['lost']} / {r['duplicated']}")
@@ -134,6 +154,8 @@ def main():
     header = ["figure"] + servers + ([f"herald/{p}" for p in peers] if "herald" in servers else [])
     rows = []
     for label, better, values in headline(results, servers, p95_limit):
+        if all(v is None for v in values.values()):
+            continue   # a scenario not run (compare.sh SCENARIOS=…)
         row = [f"{label} {better}" if better != "=" else label] + [fmt(values[s]) for s in servers]
         if "herald" in servers:
             for p in peers:
@@ -143,17 +165,18 @@ def main():
     out.append(table(header, rows))
     out.append("")
 
-    # Broadcast step by step: p95 round trip and deliveries/s at each client count.
+    # Broadcast step by step: p95 round trip, deliveries/s and server CPU per delivery at each client count.
     steps = sorted({s["clients"] for (sv, sc), r in results.items() if sc == "broadcast" for s in r["steps"]})
     if steps:
-        bheader = ["broadcast clients"] + [f"{s} p95 ms / deliveries/s" for s in servers]
+        bheader = ["broadcast clients"] + [f"{s} p95 ms / deliveries/s / CPU µs per delivery" for s in servers]
         brows = []
         for clients in steps:
             row = [str(clients)]
             for s in servers:
                 r = results.get((s, "broadcast"))
                 step = next((x for x in (r or {}).get("steps", []) if x["clients"] == clients), None)
-                row.append(f"{fmt(step['roundTrip']['p95'])} / {fmt(step['deliveriesPerSecond'])}" if step else "–")
+                row.append(f"{fmt(step['roundTrip']['p95'])} / {fmt(step['deliveriesPerSecond'])}"
+                           f" / {fmt(step_cpu_per_delivery(step))}" if step else "–")
             brows.append(row)
         out.append(table(bheader, brows))
         out.append("")
@@ -162,6 +185,8 @@ def main():
     cheader = ["CPU % of one core (bench / server) → bound"] + servers
     crows = []
     for scenario in ("idle", "storm", "broadcast", "fanout"):
+        if not any((s, scenario) in results for s in servers):
+            continue
         row = [scenario]
         for s in servers:
             r = results.get((s, scenario))

@@ -1,21 +1,24 @@
 #!/usr/bin/env bash
 # Side by side: runs the same `herald bench` scenarios against herald's bench-server and the peer servers in
-# bench/peers (python-socketio on uvicorn, Node.js on Debian's ws, Hummingbird 2), one after another on the
+# bench/peers (python-socketio on uvicorn, Node.js on Debian's ws, Hummingbird 2, and the reference socket.io
+# when it was built with bench/peers/socketio/build.sh), one after another on the
 # same port, a fresh server process per scenario, with --server-pid so server CPU and RSS are measured.
 # Writes $RESULTS/<server>-<scenario>.json, then bench/compare.py prints and writes $RESULTS/compare.md
 # (each figure per server and herald's ratio to each peer) and bench/charts.py renders $RESULTS/compare-*.png.
 #
-#   bench/compare.sh                       # smoke sizes, every server
-#   bench/compare.sh herald node           # only these servers
+#   bench/compare.sh                       # smoke sizes, every server (socketio only when built)
+#   bench/compare.sh herald node socketio  # only these servers
 #   IDLE=10000 STORM=5000 BROADCAST_STEP=1000 BROADCAST_MAX=10000 FANOUT=1000 FANOUT_EVENTS=2000 \
 #     FANOUT_RATE=100 bench/compare.sh     # the real run (quiet machine; see BENCHMARKS.md)
 #
 # Sizes (env): IDLE clients, STORM clients, BROADCAST_STEP/BROADCAST_MAX clients, BROADCASTS per step,
 # P95_LIMIT ms, FANOUT members, FANOUT_EVENTS, FANOUT_RATE events/s, FANOUT_DRAIN s to wait for stragglers,
-# SOURCE_ADDRESSES for the bench.
+# SOURCE_ADDRESSES for the bench, SCENARIOS to run (default: idle storm broadcast fanout).
 # HERALD: the herald binary (built with `swift build -c release --product herald` when missing);
 # the Hummingbird peer is built release in its own package (bench/peers/hummingbird-peer/.build).
 # SKIP_BUILD=1 uses what is there. Needs: python3 (venv), /usr/bin/node with Debian's node-ws.
+# The socketio peer (socket.io 4.8.3 / engine.io 6.6.9) is never built by this script nor by CI: its source is
+# not shipped here; bench/peers/socketio/build.sh SRC builds it from a socketio/socket.io snapshot.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -26,12 +29,18 @@ IDLE=${IDLE:-500} STORM=${STORM:-500}
 BROADCAST_STEP=${BROADCAST_STEP:-500} BROADCAST_MAX=${BROADCAST_MAX:-2000} BROADCASTS=${BROADCASTS:-200} P95_LIMIT=${P95_LIMIT:-250}
 FANOUT=${FANOUT:-200} FANOUT_EVENTS=${FANOUT_EVENTS:-400} FANOUT_RATE=${FANOUT_RATE:-100} FANOUT_DRAIN=${FANOUT_DRAIN:-30}
 SOURCE_ADDRESSES=${SOURCE_ADDRESSES:-1}
+read -r -a SCENARIOS <<< "${SCENARIOS:-idle storm broadcast fanout}"
 RESULTS=${RESULTS:-bench/results/compare}
 VENV=$ROOT/bench/.venv
 HB_PACKAGE=$ROOT/bench/peers/hummingbird-peer
 HB_BINARY=$HB_PACKAGE/.build/release/HummingbirdPeer
+SOCKETIO_BUILD=$ROOT/bench/peers/socketio/build
 SERVERS=("$@")
-[ ${#SERVERS[@]} -gt 0 ] || SERVERS=(herald python node hummingbird)
+if [ ${#SERVERS[@]} -eq 0 ]; then
+    SERVERS=(herald python node)
+    [ ! -f "$SOCKETIO_BUILD/VERSIONS" ] || SERVERS+=(socketio)
+    SERVERS+=(hummingbird)
+fi
 
 log() { printf '\n== %s\n' "$*" >&2; }
 
@@ -55,8 +64,10 @@ for server in "${SERVERS[@]}"; do
         fi ;;
     node)
         [ -f /usr/share/nodejs/ws/package.json ] || { echo "needs Debian's node-ws: apt-get install node-ws" >&2; exit 1; } ;;
+    socketio)
+        [ -f "$SOCKETIO_BUILD/VERSIONS" ] || { echo "socketio is not built: bench/peers/socketio/build.sh SRC" >&2; exit 1; } ;;
     python) ;;
-    *) echo "unknown server: $server (herald, python, node, hummingbird)" >&2; exit 1 ;;
+    *) echo "unknown server: $server (herald, python, node, socketio, hummingbird)" >&2; exit 1 ;;
     esac
 done
 [ -x "$HERALD" ] || { echo "no herald binary at $HERALD (set HERALD=…)" >&2; exit 1; }
@@ -69,6 +80,7 @@ start() {
     herald)      "$HERALD" bench-server --port "$PORT" > "$RESULTS/$1.log" 2>&1 & ;;
     python)      "$VENV/bin/python" bench/peers/python/server.py --port "$PORT" > "$RESULTS/$1.log" 2>&1 & ;;
     node)        NODE_PATH=/usr/share/nodejs node bench/peers/node/server.js --port "$PORT" > "$RESULTS/$1.log" 2>&1 & ;;
+    socketio)    NODE_PATH=/usr/share/nodejs node bench/peers/socketio/server.js --port "$PORT" > "$RESULTS/$1.log" 2>&1 & ;;
     hummingbird) "$HB_BINARY" --port "$PORT" > "$RESULTS/$1.log" 2>&1 & ;;
     esac
     SERVER_PID=$!
@@ -105,19 +117,26 @@ bench() {   # bench SERVER SCENARIO args…
     echo "herald: $HERALD (bench-server, $(nproc) event loop threads)"
     echo "python: python-socketio $("$VENV/bin/python" -c 'import importlib.metadata as m; print(m.version("python-socketio"), "/ uvicorn", m.version("uvicorn"))'), one process"
     echo "node: $(node --version), ws $(sed -n 's/.*"version": "\(.*\)".*/\1/p' /usr/share/nodejs/ws/package.json), one process"
+    [ ! -f "$SOCKETIO_BUILD/VERSIONS" ] || echo "socketio: $(cat "$SOCKETIO_BUILD/VERSIONS"), node $(node --version), one process"
     if [ -f "$HB_PACKAGE/Package.resolved" ]; then
         echo "hummingbird: $(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(", ".join(p["identity"]+" "+p["state"].get("version","?") for p in d["pins"] if p["identity"] in ("hummingbird","hummingbird-websocket","swift-websocket")))' "$HB_PACKAGE/Package.resolved"), NIO singleton group ($(nproc) threads)"
     fi
+    echo "scenarios: ${SCENARIOS[*]}"
     echo "sizes: IDLE=$IDLE STORM=$STORM BROADCAST_STEP=$BROADCAST_STEP BROADCAST_MAX=$BROADCAST_MAX BROADCASTS=$BROADCASTS P95_LIMIT=$P95_LIMIT FANOUT=$FANOUT FANOUT_EVENTS=$FANOUT_EVENTS FANOUT_RATE=$FANOUT_RATE FANOUT_DRAIN=$FANOUT_DRAIN"
 } > "$RESULTS/meta.txt"
 cat "$RESULTS/meta.txt" >&2
 
 STARTED=$SECONDS
 for server in "${SERVERS[@]}"; do
-    bench "$server" idle --clients "$IDLE"
-    bench "$server" storm --clients "$STORM"
-    bench "$server" broadcast --step "$BROADCAST_STEP" --max-clients "$BROADCAST_MAX" --broadcasts "$BROADCASTS" --p95-limit "$P95_LIMIT"
-    bench "$server" fanout --members "$FANOUT" --events "$FANOUT_EVENTS" --rate "$FANOUT_RATE" --drain "$FANOUT_DRAIN"
+    for scenario in "${SCENARIOS[@]}"; do
+        case $scenario in
+        idle)      bench "$server" idle --clients "$IDLE" ;;
+        storm)     bench "$server" storm --clients "$STORM" ;;
+        broadcast) bench "$server" broadcast --step "$BROADCAST_STEP" --max-clients "$BROADCAST_MAX" --broadcasts "$BROADCASTS" --p95-limit "$P95_LIMIT" ;;
+        fanout)    bench "$server" fanout --members "$FANOUT" --events "$FANOUT_EVENTS" --rate "$FANOUT_RATE" --drain "$FANOUT_DRAIN" ;;
+        *) echo "unknown scenario: $scenario (idle, storm, broadcast, fanout)" >&2; exit 1 ;;
+        esac
+    done
 done
 log "benches took $((SECONDS - STARTED)) s"
 

@@ -142,6 +142,13 @@ section "Tests (swift test, all suites)"
 # together on a 2-core machine, they starve each other's heartbeats and bounded waits.
 swift test --skip-build --no-parallel
 
+section "Consumer package (Examples/EmbeddingHerald)"
+# A package that uses the library products by path, as a user's would; built after the tests, in the same
+# scratch path, so only its own code compiles (the root package's modules are reused; --skip-update keeps the
+# second resolution to the local copies already fetched), then run once end to end.
+(cd Examples/EmbeddingHerald && swift build --skip-update --scratch-path "$ROOT/.build")
+timeout 120 "$ROOT/.build/debug/EmbeddingHerald" --once
+
 section "Fuzzing (libFuzzer, every target briefly)"
 # A short coverage-guided run of every parser from its seed corpus (docs/security.md, "Fuzzing"); long runs are
 # by hand. The sanitizer build has its own scratch path (.build-fuzz), apart from the build above.

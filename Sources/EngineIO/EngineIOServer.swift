@@ -14,11 +14,13 @@ public final class EngineIOServer: Sendable {
     let sessions = Mutex<[String: EngineIOSession]>([:])
     private let handlers = Mutex<Handlers>(Handlers())
     /// Each event loop's heartbeat timers (see `LoopTimers`), looked up once per session.
-    let heartbeatTimers = LoopTimersByLoop<EngineIOSession>()
+    let heartbeatTimers = LoopTimersByLoop()
     /// Each event loop's request head and keep-alive timers, looked up once per connection.
     let connectionTimers = HTTPConnectionTimers()
     /// Refusals and timeouts at the listener's edge.
     public let edgeStats = EngineIOEdgeStats()
+    /// Volatile messages dropped and slow clients closed.
+    public let dropStats = EngineIODropStats()
     /// Handshakes admitted under `maxHandshakesPerSecond`.
     private let handshakeBucket = Mutex(EngineIOTokenBucket())
     /// Open connections per remote address, kept only when `maxConnectionsPerAddress` is set.
@@ -95,15 +97,22 @@ public final class EngineIOServer: Sendable {
                 configuration: webSocketConfiguration,
                 shouldUpgrade: { [self] channel, head in
                     switch upgradeDecision(head, remoteAddress: channel.remoteAddress) {
-                    case .upgrade: .upgrade
+                    case .upgrade(.existing(let session)): .upgrade(session)
+                    case .upgrade(.handshake): .upgrade(nil)
                     case .decline: .httpPipeline
                     case .refuse(let seconds, let reason):
                         .refuse(HTTPConnectionGuard.serviceUnavailable(retryAfter: seconds, reason: reason, allocator: channel.allocator))
                     }
                 },
-                upgraded: { [self] connection, head in
+                upgraded: { [self] connection, head, existing in
                     connectionGuard.connectionUpgraded()
-                    webSocketUpgraded(connection, head: head)
+                    // `shouldUpgrade` above hands over the session a probe joins, or nothing for a new session.
+                    let verified: Verified? = switch existing {
+                    case nil: .handshake
+                    case let session as EngineIOSession: .existing(session)
+                    default: nil
+                    }
+                    webSocketUpgraded(connection, head: head, verified: verified)
                 },
                 installHTTPPipeline: { [self] pipeline in try installHTTPPipeline(on: pipeline, guard: connectionGuard) })
             try channel.pipeline.syncOperations.addHandlers(connectionGuard, fastPath)
@@ -200,7 +209,7 @@ public final class EngineIOServer: Sendable {
                 return channel.eventLoop.makeSucceededFuture(HTTPHeaders())
             },
             upgraded: { [self] connection, head in
-                webSocketUpgraded(connection, head: head)
+                webSocketUpgraded(connection, head: head, verified: nil)
             })
     }
 
@@ -220,17 +229,17 @@ public final class EngineIOServer: Sendable {
             responder.respond(preflight(request, cors: cors))
             return
         }
-        let query = request.query
+        let query = EngineIOQuery(uri: request.uri)
         // A refused websocket upgrade lands here too; verifying it as an upgrade reports the real reason (say, code 5).
         let wantsUpgrade = request.head.headers["upgrade"].contains { $0.lowercased() == "websocket" }
         switch verify(request.head, query: query, isUpgrade: wantsUpgrade, remoteAddress: request.remoteAddress) {
         case .failure(let code):
             responder.respond(.engineError(code))
-        case .success(.handshake) where wantsUpgrade && query["transport"] == EngineIOTransportKind.websocket.rawValue:
+        case .success(.handshake) where wantsUpgrade && query.transport == EngineIOTransportKind.websocket.rawValue:
             // A valid new websocket handshake that the upgrader declined: only admission declines those.
             let reason: EngineIORefusalReason = refusingHandshakes.load(ordering: .relaxed) ? .shuttingDown : .busy
             responder.respond(.serviceUnavailable(retryAfter: Self.retryAfterSeconds, reason: reason))
-        case .success where wantsUpgrade || query["transport"] != EngineIOTransportKind.polling.rawValue:
+        case .success where wantsUpgrade || query.transport != EngineIOTransportKind.polling.rawValue:
             responder.respond(.engineError(.badRequest))
         case .success(.existing(let session)):
             session.eventLoop.execute { session.handlePoll(request, responder: responder) }
@@ -266,16 +275,16 @@ public final class EngineIOServer: Sendable {
     }
 
     /// The reference server's checks, in its order; the first failure wins.
-    func verify(_ head: HTTPRequestHead, query: [String: String], isUpgrade: Bool, remoteAddress: SocketAddress?)
+    func verify(_ head: HTTPRequestHead, query: EngineIOQuery, isUpgrade: Bool, remoteAddress: SocketAddress?)
         -> Result<Verified, EngineIOErrorCode>
     {
-        guard let name = query["transport"], let transport = EngineIOTransportKind(rawValue: name),
+        guard let name = query.transport, let transport = EngineIOTransportKind(rawValue: name),
               configuration.transports.contains(transport)
         else { return .failure(.unknownTransport) }
         if let origin = head.headers.first(name: "origin"), let cors = configuration.cors, !cors.allows(origin: origin) {
             return .failure(.forbidden)
         }
-        if let sid = query["sid"] {
+        if let sid = query.sid {
             guard let session = session(id: sid) else { return .failure(.unknownSessionID) }
             if !isUpgrade && transport != .polling { return .failure(.badRequest) }
             if isUpgrade && !configuration.allowUpgrades { return .failure(.badRequest) }
@@ -287,7 +296,7 @@ public final class EngineIOServer: Sendable {
            !allow(HTTPRequestContext(head: head, body: nil, remoteAddress: remoteAddress)) {
             return .failure(.forbidden)
         }
-        guard query["EIO"] == "4" else { return .failure(.unsupportedProtocolVersion) }
+        guard query.eio == "4" else { return .failure(.unsupportedProtocolVersion) }
         return .success(.handshake)
     }
 
@@ -296,30 +305,44 @@ public final class EngineIOServer: Sendable {
     /// answers the right error.
     private func upgradeDecision(_ head: HTTPRequestHead, remoteAddress: SocketAddress?) -> UpgradeDecision {
         guard isEngineRequest(head.uri) else { return .decline }
-        let query = HTTPQuery.parse(head.uri)
-        guard query["transport"] == EngineIOTransportKind.websocket.rawValue else { return .decline }
+        let query = EngineIOQuery(uri: head.uri)
+        guard query.transport == EngineIOTransportKind.websocket.rawValue else { return .decline }
         switch verify(head, query: query, isUpgrade: true, remoteAddress: remoteAddress) {
         case .failure: return .decline
-        case .success(.existing): return .upgrade
-        case .success(.handshake):
-            if case .refuse(let seconds, let reason) = admitHandshake() { return .refuse(retryAfter: seconds, reason: reason) }
-            return .upgrade
+        case .success(let verified):
+            if case .handshake = verified, case .refuse(let seconds, let reason) = admitHandshake() {
+                return .refuse(retryAfter: seconds, reason: reason)
+            }
+            return .upgrade(verified)
         }
     }
 
     enum UpgradeDecision {
-        case upgrade
+        /// A new session, or a probe joining an existing one: what `verify` found, for `webSocketUpgraded`.
+        case upgrade(Verified)
         case decline
         case refuse(retryAfter: Int, reason: EngineIORefusalReason)
     }
 
-    private func webSocketUpgraded(_ connection: WebSocketConnection, head: HTTPRequestHead) {
-        let query = HTTPQuery.parse(head.uri)
-        if let sid = query["sid"] {
-            guard let session = session(id: sid) else {
-                connection.close()
-                return
+    /// `verified`: what `upgradeDecision` found for this request; nil makes it look again (NIO's upgrader, which
+    /// cannot carry it from its check to the upgrade).
+    private func webSocketUpgraded(_ connection: WebSocketConnection, head: HTTPRequestHead, verified: Verified?) {
+        var existing: EngineIOSession?
+        switch verified {
+        case .existing(let session):
+            existing = session
+        case .handshake:
+            break
+        case nil:
+            if let sid = EngineIOQuery(uri: head.uri).sid {
+                guard let session = session(id: sid) else {
+                    connection.close()
+                    return
+                }
+                existing = session
             }
+        }
+        if let session = existing {
             connection.delegate = EngineIOWebSocketBridge(session: session)
             session.eventLoop.execute { session.attachProbe(connection) }
             return
@@ -360,10 +383,8 @@ public final class EngineIOServer: Sendable {
 
     /// 20 URL-safe characters from 15 random bytes, like the reference server's ids (base64url, no padding).
     public static func makeSessionID() -> String {
-        var generator = SystemRandomNumberGenerator()
-        // 15 bytes = five 24-bit groups; two 64-bit draws give 16 random bytes.
-        let high = generator.next() as UInt64
-        let low = generator.next() as UInt64
+        // 15 bytes = five 24-bit groups, from 16 random bytes.
+        let (high, low) = RandomIDBits.next()
         return String(unsafeUninitializedCapacity: 20) { out in
             let alphabet: StaticString = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
             let table = alphabet.utf8Start

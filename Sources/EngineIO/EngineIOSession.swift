@@ -96,7 +96,7 @@ public final class EngineIOSession: @unchecked Sendable, LoopTimerTarget {
     private var queuedBytes = 0
     /// The heartbeat's entry on the loop's `heartbeatTimers`.
     package var loopTimer = LoopTimer()
-    private let heartbeatTimers: LoopTimers<EngineIOSession>
+    private let heartbeatTimers: LoopTimers
     private var upgradeTimer: Scheduled<Void>?
     private var lingerTimer: Scheduled<Void>?
     private var flushScheduled = false
@@ -160,7 +160,10 @@ public final class EngineIOSession: @unchecked Sendable, LoopTimerTarget {
         // Once per recipient of every broadcast: checked in debug builds only.
         eventLoop.assertInEventLoop()
         guard !machine.closed else { return }
-        if volatile && !isWritable { return }
+        if volatile && !isWritable {
+            server.dropStats.volatileDropped()
+            return
+        }
         if machine.transport == .websocket, let websocket {
             writeToWebSocket(websocket, message)
         } else {
@@ -225,6 +228,7 @@ public final class EngineIOSession: @unchecked Sendable, LoopTimerTarget {
         unwritableBytes &+= bytes
         guard unwritableBytes > server.configuration.maxBufferedBytes else { return true }
         server.logger.info("closing slow client", metadata: ["sid": "\(id)", "buffered": "\(unwritableBytes)"])
+        server.dropStats.slowClientClosed()
         close(reason: .transportError)
         return false
     }
@@ -278,6 +282,7 @@ public final class EngineIOSession: @unchecked Sendable, LoopTimerTarget {
         queuedBytes += size
         if queuedBytes > server.configuration.maxBufferedBytes {
             server.logger.info("closing slow polling client", metadata: ["sid": "\(id)", "buffered": "\(queuedBytes)"])
+            server.dropStats.slowClientClosed()
             close(reason: .transportError)
         }
     }

@@ -85,7 +85,7 @@ public final class HTTPConnectionGuard: ChannelDuplexHandler, RemovableChannelHa
     private(set) var phase: Phase
     private var inFlight = 0
     private let timersByLoop: HTTPConnectionTimers
-    private var timers: LoopTimers<HTTPConnectionGuard>?
+    private var timers: LoopTimers?
     package var loopTimer = LoopTimer()
     private var context: ChannelHandlerContext?
 
@@ -240,7 +240,7 @@ public final class HTTPConnectionGuard: ChannelDuplexHandler, RemovableChannelHa
 ///
 /// Lock-protected (each loop's timers are confined to their loop).
 public final class HTTPConnectionTimers: Sendable {
-    package let byLoop = LoopTimersByLoop<HTTPConnectionGuard>()
+    package let byLoop = LoopTimersByLoop()
 
     public init() {}
 

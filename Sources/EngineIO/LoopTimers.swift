@@ -39,7 +39,7 @@ package protocol LoopTimerTarget: AnyObject {
 /// Every object arms its timer with one of a few fixed delays (the ping interval, the ping timeout, a configured
 /// timeout), so deadlines armed with the same delay come due in the order they were armed: each delay keeps a FIFO
 /// of `(deadline, target, generation)` and the loop has one scheduled task, for the earliest head. Re-arming or
-/// cancelling bumps the target's generation; a stale entry is skipped when it comes due. An entry costs 24 bytes,
+/// cancelling bumps the target's generation; a stale entry is skipped when it comes due. An entry costs 32 bytes,
 /// where a NIO `Scheduled` task costs a promise, a future, two closures and a heap slot (about 250 bytes) and its
 /// cancellation searches the loop's whole task heap; arming takes no lock. Timing is unchanged: each target's timer
 /// fires at its own deadline.
@@ -48,11 +48,14 @@ package protocol LoopTimerTarget: AnyObject {
 /// armed targets' entries (one each) by more than 1 024, the queues are compacted, so a burst of closing
 /// connections does not keep its objects for a whole timeout.
 ///
+/// Not generic over the target type: code in another module (Socket.IO's connect timeouts) would call it
+/// unspecialized, looking up its generic types at run time on every arm.
+///
 /// Confined to its event loop.
-package final class LoopTimers<Target: LoopTimerTarget>: @unchecked Sendable {
+package final class LoopTimers: @unchecked Sendable {
     struct Entry {
         let deadline: NIODeadline
-        let target: Target
+        let target: any LoopTimerTarget
         let generation: UInt32
     }
 
@@ -75,7 +78,7 @@ package final class LoopTimers<Target: LoopTimerTarget>: @unchecked Sendable {
     package var armedCount: Int { armed }
 
     /// Arms `target`'s timer to fire after `delay`, replacing the one armed before.
-    package func arm(_ target: Target, after delay: TimeAmount) {
+    package func arm(_ target: any LoopTimerTarget, after delay: TimeAmount) {
         let (generation, wasArmed) = target.loopTimer.arm()
         if !wasArmed { armed += 1 }
         let deadline = eventLoop.now + delay
@@ -95,7 +98,7 @@ package final class LoopTimers<Target: LoopTimerTarget>: @unchecked Sendable {
     }
 
     /// Disarms `target`'s timer; its entry stays queued, stale, until it comes due or the queues are compacted.
-    package func cancel(_ target: Target) {
+    package func cancel(_ target: any LoopTimerTarget) {
         if target.loopTimer.disarm() { armed -= 1 }
     }
 
@@ -145,16 +148,16 @@ package final class LoopTimers<Target: LoopTimerTarget>: @unchecked Sendable {
 /// One `LoopTimers` per event loop, made on first use, for objects that look theirs up once (when they are made).
 ///
 /// Lock-protected.
-package final class LoopTimersByLoop<Target: LoopTimerTarget>: Sendable {
-    private let timers = Mutex<[ObjectIdentifier: LoopTimers<Target>]>([:])
+package final class LoopTimersByLoop: Sendable {
+    private let timers = Mutex<[ObjectIdentifier: LoopTimers]>([:])
 
     package init() {}
 
-    package func timers(for eventLoop: any EventLoop) -> LoopTimers<Target> {
+    package func timers(for eventLoop: any EventLoop) -> LoopTimers {
         timers.withLock { timers in
             let key = ObjectIdentifier(eventLoop as AnyObject)
             if let existing = timers[key] { return existing }
-            let created = LoopTimers<Target>(eventLoop: eventLoop)
+            let created = LoopTimers(eventLoop: eventLoop)
             timers[key] = created
             return created
         }
@@ -171,7 +174,7 @@ package final class LoopTimersByLoop<Target: LoopTimerTarget>: Sendable {
         await sum { $0.armedCount }
     }
 
-    private func sum(_ count: @escaping @Sendable (LoopTimers<Target>) -> Int) async -> Int {
+    private func sum(_ count: @escaping @Sendable (LoopTimers) -> Int) async -> Int {
         var total = 0
         for timers in timers.withLock({ Array($0.values) }) {
             total += (try? await timers.eventLoop.submit { count(timers) }.get()) ?? 0

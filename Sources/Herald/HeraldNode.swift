@@ -15,8 +15,10 @@ public final class HeraldNode: Service, Sendable {
     public let io: SocketIOServer
     public let logger: Logger
     let group: MultiThreadedEventLoopGroup
-    private let boundAddress = Mutex<SocketAddress?>(nil)
-    private let ready = Mutex<[CheckedContinuation<SocketAddress, any Error>]>([])
+    /// One thread for the Redis connections, so that session saves and recovery reads are not queued behind the
+    /// socket writes that saturate `group` during a drain or a reconnect storm; nil for a single node.
+    private let redisGroup: MultiThreadedEventLoopGroup?
+    private let boundAddress = ListeningAddress()
     /// The one delivery path of the publish API, the envelope channel and the bridges.
     public let publisher: Publisher
     /// The Redis side of publishing; `publishing.start(on:)` once a subscriber exists.
@@ -27,6 +29,8 @@ public final class HeraldNode: Service, Sendable {
     /// Chat with history (`chat:send`, `chat:join`, the history API); its store opens in `run()`.
     public let chat: ChatService
     private let clusterUp = Flag()
+    /// Set the first time Redis connects and never cleared: `/ready` waits for it (see `readiness`).
+    private let clusterJoined = Flag()
     /// JWT authentication and room permissions on the default namespace; nil when no key is configured.
     public let auth: AuthGateway?
     /// This node's Prometheus registry, served at `/metrics`.
@@ -35,6 +39,14 @@ public final class HeraldNode: Service, Sendable {
     public let dashboard: Dashboard
     /// The demo pages, token endpoint and simulated backend; nil unless `configuration.demo` is set.
     public let demo: DemoSite?
+    /// Presence per room and the users connected, cluster-wide with Redis (docs/presence.md).
+    public let presence: PresenceTracker
+    /// The server API's operations on every node (users, stats).
+    public let operations: ClusterOperations
+    /// Signed event batches to the backend; nil when no webhook URL is configured.
+    public let webhooks: WebhookDispatcher?
+    /// This node's name in the cluster's presence and stats.
+    public let nodeID: String
     /// Set when shutdown begins, so `/ready` turns load balancers away before the drain starts.
     private let stopping = Flag()
 
@@ -53,33 +65,54 @@ public final class HeraldNode: Service, Sendable {
         self.configuration = configuration
         self.logger = logger
         self.group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, configuration.threads))
+        let metrics = HeraldMetrics(redis: configuration.redis != nil, bootstrapMetricsSystem: configuration.dashboard.bootstrapMetricsSystem)
+        self.metrics = metrics
         if let redis = configuration.redis {
-            let clusterUp = self.clusterUp
+            let clusterUp = self.clusterUp, clusterJoined = self.clusterJoined
+            let redisGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+            self.redisGroup = redisGroup
             let changed: @Sendable (Bool) -> Void = { up in
+                if up { _ = clusterJoined.set(true) }
                 if clusterUp.set(up) {
                     if up { logger.info("redis connected") } else { logger.warning("redis unreachable: serving this node's clients only until it is back") }
                 }
             }
             let bus = switch configuration.redisTopology {
-            case .single: RedisClusterBus(configuration: redis, eventLoop: group.next(), logger: logger, onStateChange: changed)
-            case .cluster(let seeds): RedisClusterBus(cluster: seeds, configuration: redis, eventLoop: group.next(), logger: logger, onStateChange: changed)
+            case .single: RedisClusterBus(configuration: redis, eventLoop: redisGroup.next(), logger: logger, onStateChange: changed)
+            case .cluster(let seeds): RedisClusterBus(cluster: seeds, configuration: redis, eventLoop: redisGroup.next(), logger: logger, onStateChange: changed)
             case .sentinel(let sentinels, let masterName):
-                RedisClusterBus(sentinels: sentinels, masterName: masterName, configuration: redis, eventLoop: group.next(),
+                RedisClusterBus(sentinels: sentinels, masterName: masterName, configuration: redis, eventLoop: redisGroup.next(),
                                 logger: logger, onStateChange: changed)
             }
             self.cluster = bus
             self.io = SocketIOServer(
                 configuration: configuration.socketIO, logger: logger,
-                adapterFactory: RedisAdapter.factory(bus: bus, log: bus, logger: logger))
+                adapterFactory: RedisAdapter.factory(bus: bus, log: bus, logger: logger), metrics: metrics.socketIOMetrics())
         } else {
+            self.redisGroup = nil
             self.cluster = nil
-            self.io = SocketIOServer(configuration: configuration.socketIO, logger: logger)
+            self.io = SocketIOServer(configuration: configuration.socketIO, logger: logger, metrics: metrics.socketIOMetrics())
         }
         auth = configuration.auth.isEnabled ? AuthGateway(configuration: configuration.auth, logger: logger) : nil
         auth?.install(on: io.sockets)
+        let nodeID = EngineIOServer.makeSessionID()
+        self.nodeID = nodeID
+        let presenceStore: any PresenceStore = cluster.map {
+            RedisPresenceStore(client: $0.client, node: nodeID, timeout: configuration.presence.nodeTimeout)
+        } ?? InMemoryPresenceStore(eventLoop: group.next())
+        presence = PresenceTracker(configuration: configuration.presence, store: presenceStore, permissions: configuration.auth.permissions,
+                                   authenticated: auth != nil, logger: logger)
+        presence.install(on: io.sockets)
+        webhooks = configuration.webhooks.isEnabled ? WebhookDispatcher(configuration: configuration.webhooks, node: nodeID, logger: logger) : nil
+        if let webhooks {
+            presence.setSink { webhooks.presenceChanged($0) }
+            webhooks.install(on: io.sockets)
+        }
+        operations = ClusterOperations(io: io, auth: auth, presence: presence, node: nodeID, logger: logger)
+        operations.install()
         (publisher, publishing) = Self.makePublishing(configuration.publishing, io: io, cluster: cluster, logger: logger)
-        metrics = HeraldMetrics(redis: cluster != nil, bootstrapMetricsSystem: configuration.dashboard.bootstrapMetricsSystem)
-        let clustered = cluster != nil, up = clusterUp, auth = auth, publishing = publishing, edge = io.engine.edgeStats
+        let clustered = cluster != nil, up = clusterUp, auth = auth, publishing = publishing, edge = io.engine.edgeStats,
+            webhooks = webhooks
         dashboard = Dashboard(
             configuration: configuration.dashboard, io: io, clustered: clustered, metrics: metrics, logger: logger,
             redisState: { clustered ? (up.isSet ? "connected" : "unreachable") : "off" },
@@ -87,6 +120,7 @@ public final class HeraldNode: Service, Sendable {
                 if let auth { metrics.update(auth: auth.stats) }
                 metrics.update(publishing: publishing.currentStats)
                 metrics.update(edge: edge)
+                if let webhooks { metrics.update(webhooks: webhooks.stats) }
             }, bus: cluster)
         chat = ChatService(configuration: configuration.chat, logger: logger)
         chat.install(on: io.sockets)
@@ -150,15 +184,17 @@ public final class HeraldNode: Service, Sendable {
         return .object(health)
     }
 
-    /// Ready once listening (and not shutting down) and, with Redis, while Redis is connected.
+    /// Ready once listening and, with Redis, once Redis has connected; not ready from shutdown on.
+    /// A later Redis outage leaves the node ready (the body says `"redis":"unreachable"`): the outage is the
+    /// same for every node, each still serves its own clients, and a readiness probe failing on all of them
+    /// would take every node out of the load balancer at once. `/health` reports it as `degraded`.
     public var readiness: (ready: Bool, body: JSONValue) {
-        let listening = boundAddress.withLock { $0 != nil } && !stopping.isSet
+        let listening = boundAddress.current != nil && !stopping.isSet
         var body: JSONObject = ["listening": .bool(listening)]
         var ready = listening
         if cluster != nil {
-            let up = clusterUp.isSet
-            body["redis"] = up ? "connected" : "unreachable"
-            ready = ready && up
+            body["redis"] = clusterUp.isSet ? "connected" : "unreachable"
+            ready = ready && clusterJoined.isSet
         }
         body["status"] = ready ? "ready" : "not ready"
         return (ready, .object(body))
@@ -166,15 +202,7 @@ public final class HeraldNode: Service, Sendable {
 
     /// The address the node listens on, once it does.
     public func listeningAddress() async throws -> SocketAddress {
-        if let address = boundAddress.withLock({ $0 }) { return address }
-        return try await withCheckedThrowingContinuation { continuation in
-            let address: SocketAddress? = boundAddress.withLock { bound in
-                if let bound { return bound }
-                ready.withLock { $0.append(continuation) }
-                return nil
-            }
-            if let address { continuation.resume(returning: address) }
-        }
+        try await boundAddress.value()
     }
 
     public func run() async throws {
@@ -213,15 +241,11 @@ public final class HeraldNode: Service, Sendable {
                 throw error
             }
         } catch {
-            for waiter in ready.withLock({ waiters in defer { waiters = [] }; return waiters }) { waiter.resume(throwing: error) }
+            boundAddress.fail(error)
             throw error
         }
         let address = channel.localAddress!
-        let waiters = boundAddress.withLock { bound in
-            bound = address
-            return ready.withLock { waiters in defer { waiters = [] }; return waiters }
-        }
-        for waiter in waiters { waiter.resume(returning: address) }
+        boundAddress.set(address)
         logger.info("herald listening", metadata: [
             "address": "\(address)",
             "path": "\(configuration.socketIO.engine.path)",
@@ -229,6 +253,8 @@ public final class HeraldNode: Service, Sendable {
         ])
 
         let ticking = Task { await dashboard.run() }
+        let beating = cluster != nil ? Task { await presence.run() } : nil
+        let sending = webhooks.map { webhooks in Task { await webhooks.run() } }
         let simulating = demo.map { demo in Task { await demo.run() } }
 
         try? await gracefulShutdown()
@@ -237,11 +263,18 @@ public final class HeraldNode: Service, Sendable {
         simulating?.cancel()
 
         await drain()
+        beating?.cancel()
+        if cluster != nil { await presence.leaveCluster() }
+        if let webhooks {
+            await webhooks.flushed(before: .now + configuration.drainTimeout)
+            sending?.cancel()
+        }
         try? await api?.close()
         try? await channel.close()
         await cluster?.close()
         await chat.close()
         try? await group.shutdownGracefully()
+        try? await redisGroup?.shutdownGracefully()
         logger.info("herald stopped")
     }
 

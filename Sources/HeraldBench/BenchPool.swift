@@ -90,7 +90,6 @@ final class BenchPool: Sendable {
         let started = nowMicros()
         let node = server ?? index % servers.count
         var bootstrap = ClientBootstrap(group: loop.eventLoop)
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let client = BenchClient(loop: loop, member: member, server: UInt16(node), startedMicros: started)

@@ -136,7 +136,6 @@ final class ReconnectClient: @unchecked Sendable {
             failed("attempt timed out")
         }
         ClientBootstrap(group: loop.eventLoop)
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(handler) }
             }

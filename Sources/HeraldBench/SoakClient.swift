@@ -51,7 +51,6 @@ final class SoakConnection {
     static func open(host: String, port: Int, group: any EventLoopGroup, seed: UInt32) async throws -> SoakConnection {
         let (stream, continuation) = AsyncThrowingStream<ByteBuffer, any Error>.makeStream()
         let channel = try await ClientBootstrap(group: group)
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(Reader(continuation)) }
             }

@@ -122,8 +122,9 @@ public enum MessageStoreLocation: Sendable, Hashable, CustomStringConvertible {
         return String(decoding: bytes, as: UTF8.self)
     }
 
-    /// The URL without its password, for logs and errors.
-    static func redacted(_ url: String) -> String {
+    /// Any `scheme://user:password@host…` URL with its password replaced by `***`, for logs, errors and
+    /// `herald config`; a URL without a password is returned unchanged.
+    public static func redacted(_ url: String) -> String {
         guard let schemeEnd = url.range(of: "://"), let at = url.lastIndex(of: "@"), at > schemeEnd.upperBound else { return url }
         let credentials = url[schemeEnd.upperBound..<at]
         guard let colon = credentials.firstIndex(of: ":") else { return url }

@@ -35,7 +35,6 @@ public enum WebSocketClient {
     ) -> EventLoopFuture<WebSocketClientConnection> {
         let upgraded = eventLoop.makePromise(of: WebSocketClientConnection.self)
         let bootstrap = ClientBootstrap(group: eventLoop)
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let refusal = UpgradeRefusalHandler(promise: upgraded)

@@ -16,7 +16,8 @@ public enum WebSocketServer {
         ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            // No TCP_NODELAY option here: NIO sets it on the listening socket and accepted sockets inherit it (and
+            // `.socketOption(.tcp_nodelay)` is SOL_SOCKET's option 1, SO_DEBUG: a syscall per connection for nothing).
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try configure(channel: channel, configuration: configuration, onConnection: onConnection)

@@ -12,6 +12,9 @@ import NIOHTTP1
 /// `Upgrade: websocket`, exactly one `Sec-WebSocket-Key` and `Sec-WebSocket-Version: 13`, and `shouldUpgrade`
 /// agreeing (or refusing it with a complete HTTP response of its own, e.g. a 503 when the server is busy). Its 101 response is byte for byte the one NIO's upgrader and encoder send. Everything else, errors
 /// included, goes to the HTTP pipeline, which answers as before.
+///
+/// Not generic over what `shouldUpgrade` hands to `upgraded`: NIO calls the handler unspecialized, and each nested
+/// type of a generic class would then be looked up at run time (`swift_getGenericMetadata`) on every request.
 public final class WebSocketUpgradeFastPath: ChannelInboundHandler, RemovableChannelHandler {
     public typealias InboundIn = ByteBuffer
     public typealias InboundOut = ByteBuffer
@@ -21,14 +24,15 @@ public final class WebSocketUpgradeFastPath: ChannelInboundHandler, RemovableCha
 
     private let configuration: WebSocketConfiguration
     private let shouldUpgrade: (any Channel, HTTPRequestHead) -> Decision
-    private let upgraded: (WebSocketConnection, HTTPRequestHead) -> Void
+    private let upgraded: (WebSocketConnection, HTTPRequestHead, AnyObject?) -> Void
     private let installHTTPPipeline: (ChannelPipeline.SynchronousOperations) throws -> Void
     private var buffered: ByteBuffer?
 
     /// What to do with a request the fast path could take.
     public enum Decision {
-        /// Answer 101 and install the `WebSocketConnection`.
-        case upgrade
+        /// Answer 101 and install the `WebSocketConnection`, then call `upgraded` with this: what the check found
+        /// (say, the session a probe joins), so that `upgraded` need not look it up again.
+        case upgrade(AnyObject?)
         /// Hand the request to the HTTP pipeline (which refuses it with the right error).
         case httpPipeline
         /// Write these bytes (a complete HTTP response) and close the connection.
@@ -41,7 +45,7 @@ public final class WebSocketUpgradeFastPath: ChannelInboundHandler, RemovableCha
     ///   - installHTTPPipeline: appends the HTTP handlers; this handler then passes them the bytes and leaves.
     public init(configuration: WebSocketConfiguration,
                 shouldUpgrade: @escaping (any Channel, HTTPRequestHead) -> Decision,
-                upgraded: @escaping (WebSocketConnection, HTTPRequestHead) -> Void,
+                upgraded: @escaping (WebSocketConnection, HTTPRequestHead, AnyObject?) -> Void,
                 installHTTPPipeline: @escaping (ChannelPipeline.SynchronousOperations) throws -> Void) {
         self.configuration = configuration
         self.shouldUpgrade = shouldUpgrade
@@ -61,8 +65,8 @@ public final class WebSocketUpgradeFastPath: ChannelInboundHandler, RemovableCha
             buffered = incoming
         case .request(let head, let headLength):
             switch shouldUpgrade(context.channel, head) {
-            case .upgrade:
-                upgrade(context: context, head: head, bytes: incoming, headLength: headLength)
+            case .upgrade(let accepted):
+                upgrade(context: context, head: head, accepted: accepted, bytes: incoming, headLength: headLength)
             case .httpPipeline:
                 fallBack(context: context, bytes: incoming)
             case .refuse(let response):
@@ -94,7 +98,7 @@ public final class WebSocketUpgradeFastPath: ChannelInboundHandler, RemovableCha
         pipeline.removeHandler(context: context, promise: nil)
     }
 
-    private func upgrade(context: ChannelHandlerContext, head: HTTPRequestHead, bytes: ByteBuffer, headLength: Int) {
+    private func upgrade(context: ChannelHandlerContext, head: HTTPRequestHead, accepted: AnyObject?, bytes: ByteBuffer, headLength: Int) {
         guard let key = head.headers.first(name: "sec-websocket-key") else { return fallBack(context: context, bytes: bytes) }
         let accept = WebSocketServerUpgrade.acceptValue(forKey: key)
         let response = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nSec-WebSocket-Accept: \(accept)\r\nConnection: upgrade\r\n\r\n"
@@ -110,7 +114,7 @@ public final class WebSocketUpgradeFastPath: ChannelInboundHandler, RemovableCha
             return
         }
         pipeline.removeHandler(context: context, promise: nil)
-        upgraded(connection, head)
+        upgraded(connection, head, accepted)
         // One flush for the 101 and whatever `upgraded` sent (an Engine.IO open packet): one write.
         context.channel.flush()
         var rest = bytes

@@ -13,7 +13,7 @@ final class SocketIOConnection: EngineIOSessionDelegate, LoopTimerTarget, @unche
     private var connecting: Set<String> = []
     /// The connect timeout (no namespace joined in time closes the connection), on the loop's `connectTimers`.
     var loopTimer = LoopTimer()
-    private let connectTimers: LoopTimers<SocketIOConnection>
+    private let connectTimers: LoopTimers
     /// Runs while a binary packet awaits its attachments: a packet that never completes is a protocol error.
     private var attachmentTimer: Scheduled<Void>?
     private var closed = false

@@ -13,19 +13,31 @@ public final class SocketIOServer: Sendable {
     private let adapterFactory: @Sendable (String) -> any SocketIOAdapter
     private let namespaces = Mutex<[String: Namespace]>([:])
     /// Traffic totals for the dashboard and metrics.
-    public let stats = SocketIOStats()
+    public let stats: SocketIOStats
+    /// The swift-metrics this server reports (see `reportMetrics()`).
+    public let metrics: SocketIOMetrics
+    /// Where `run()` listens and how it stops, when the server runs as a `Service`.
+    public let service: SocketIOServiceConfiguration
+    /// Set once `run()` listens.
+    let listening = ListeningAddress()
     /// Each event loop's connect timeouts (see `LoopTimers`), looked up once per connection.
-    let connectTimers = LoopTimersByLoop<SocketIOConnection>()
+    let connectTimers = LoopTimersByLoop()
 
-    /// `adapterFactory` makes each namespace's adapter (default: in-memory, for one node).
+    /// `adapterFactory` makes each namespace's adapter (default: in-memory, for one node); `metrics` defaults to
+    /// the process-wide swift-metrics factory with the prefix `socketio`.
     public init(
         configuration: SocketIOConfiguration = SocketIOConfiguration(),
         logger: Logger = Logger(label: "socket.io"),
-        adapterFactory: @escaping @Sendable (String) -> any SocketIOAdapter = { _ in InMemoryAdapter() }
+        adapterFactory: @escaping @Sendable (String) -> any SocketIOAdapter = { _ in InMemoryAdapter() },
+        metrics: SocketIOMetrics = SocketIOMetrics(),
+        service: SocketIOServiceConfiguration = SocketIOServiceConfiguration()
     ) {
         self.configuration = configuration
         self.logger = logger
         self.adapterFactory = adapterFactory
+        self.metrics = metrics
+        self.stats = SocketIOStats(fanOutTimer: metrics.fanOut)
+        self.service = service
         self.engine = EngineIOServer(configuration: configuration.engine, logger: logger)
         engine.onSession { [unowned self] session in
             _ = SocketIOConnection(server: self, session: session)
@@ -95,7 +107,8 @@ public final class SocketIOServer: Sendable {
         try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 4096)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            // No TCP_NODELAY option here: NIO sets it on the listening socket and accepted sockets inherit it (and
+            // `.socketOption(.tcp_nodelay)` is SOL_SOCKET's option 1, SO_DEBUG: a syscall per connection for nothing).
             .childChannelOption(.recvAllocator, value: SocketIOServer.receiveBufferAllocator)
             .childChannelInitializer { [self] channel in engine.configure(channel: channel) }
             .bind(host: host, port: port)

@@ -1,3 +1,4 @@
+import CoreMetrics
 import Synchronization
 
 /// Running totals of one server's traffic, read by the dashboard and metrics once a second.
@@ -15,10 +16,17 @@ public final class SocketIOStats: Sendable {
     public let fanOutSampleEvery: Int
     /// Samples kept between two drains; later ones are dropped (the dashboard drains every second).
     public let maxSamples: Int
+    /// Where each sampled fan-out also goes as it completes (the server's `SocketIOMetrics`).
+    private let fanOutTimer: CoreMetrics.Timer?
 
-    public init(fanOutSampleEvery: Int = 16, maxSamples: Int = 4096) {
+    public convenience init(fanOutSampleEvery: Int = 16, maxSamples: Int = 4096) {
+        self.init(fanOutSampleEvery: fanOutSampleEvery, maxSamples: maxSamples, fanOutTimer: nil)
+    }
+
+    init(fanOutSampleEvery: Int = 16, maxSamples: Int = 4096, fanOutTimer: CoreMetrics.Timer?) {
         self.fanOutSampleEvery = max(1, fanOutSampleEvery)
         self.maxSamples = maxSamples
+        self.fanOutTimer = fanOutTimer
     }
 
     /// Events received from clients.
@@ -45,6 +53,10 @@ public final class SocketIOStats: Sendable {
 
     func record(fanOut: Duration) {
         samples.withLock { if $0.count < maxSamples { $0.append(fanOut) } }
+        if let fanOutTimer {
+            let (seconds, attoseconds) = fanOut.components
+            fanOutTimer.recordNanoseconds(seconds &* 1_000_000_000 &+ attoseconds / 1_000_000_000)
+        }
     }
 
     /// Takes the fan-out latencies measured since the previous call.

@@ -21,12 +21,16 @@ public struct SocketIOClientConfiguration: Sendable {
     public var headers: HTTPHeaders
     /// Whether the manager reconnects after losing the connection. Default true.
     public var reconnection: Bool
-    /// Reconnection attempts before giving up. Default 10.
+    /// Reconnection attempts in a row before giving up. Default `Int.max` (socket.io-client's `Infinity`: a
+    /// client outlives any outage).
     public var reconnectionAttempts: Int
-    /// The backoff ceiling of the first attempt; it doubles per attempt. Default 1 s.
+    /// The delay before the first attempt; it doubles per attempt (see `ReconnectionBackoff`). Default 1 s.
     public var reconnectionDelay: Duration
-    /// Largest backoff ceiling. Default 5 s.
+    /// Longest delay between attempts. Default 5 s.
     public var reconnectionDelayMax: Duration
+    /// How far each delay is moved at random, as a fraction of itself (0 < f ≤ 1; anything else: not at all).
+    /// Default 0.5, as socket.io-client's `randomizationFactor`.
+    public var randomizationFactor: Double
     /// How long opening the Engine.IO session may take. Default 20 s (socket.io-client's `timeout`).
     public var connectTimeout: Duration
     /// Timeout of `emitWithAck` when the call gives none. Default nil: wait until answered or disconnected.
@@ -41,9 +45,10 @@ public struct SocketIOClientConfiguration: Sendable {
         query: [String: String] = [:],
         headers: HTTPHeaders = HTTPHeaders(),
         reconnection: Bool = true,
-        reconnectionAttempts: Int = 10,
+        reconnectionAttempts: Int = .max,
         reconnectionDelay: Duration = .seconds(1),
         reconnectionDelayMax: Duration = .seconds(5),
+        randomizationFactor: Double = 0.5,
         connectTimeout: Duration = .seconds(20),
         ackTimeout: Duration? = nil,
         webSocket: WebSocketConfiguration = WebSocketConfiguration()
@@ -57,6 +62,7 @@ public struct SocketIOClientConfiguration: Sendable {
         self.reconnectionAttempts = reconnectionAttempts
         self.reconnectionDelay = reconnectionDelay
         self.reconnectionDelayMax = reconnectionDelayMax
+        self.randomizationFactor = randomizationFactor
         self.connectTimeout = connectTimeout
         self.ackTimeout = ackTimeout
         self.webSocket = webSocket

@@ -6,7 +6,7 @@ import Synchronization
 import HeraldWebSocket
 
 /// One connection to a Socket.IO server (socket.io-client's `Manager`): it owns the Engine.IO session,
-/// multiplexes the namespace sockets over it, and reconnects with exponential backoff and full jitter.
+/// multiplexes the namespace sockets over it, and reconnects with socket.io-client's backoff (exponential, randomized ±50 %).
 ///
 /// All state lives on one event loop; public methods may be called from anywhere and hop there.
 public final class SocketIOManager: @unchecked Sendable {
@@ -178,7 +178,7 @@ public final class SocketIOManager: @unchecked Sendable {
         let attempt = reconnectAttempt
         let delay = ReconnectionBackoff.delay(
             attempt: attempt, initialDelay: configuration.reconnectionDelay,
-            maxDelay: configuration.reconnectionDelayMax, using: &generator)
+            maxDelay: configuration.reconnectionDelayMax, randomization: configuration.randomizationFactor, using: &generator)
         for socket in sockets.values where socket.isActive { socket.reconnecting(attempt: attempt) }
         reconnectTimer = eventLoop.scheduleTask(in: TimeAmount(delay)) { [self] in
             reconnectTimer = nil

@@ -104,7 +104,8 @@ extension Bench {
                 return process
             }
             let processes = Locked<[Process]>([])
-            defer { for process in processes.withLock({ $0 }) where process.isRunning { process.terminate() } }
+            // SIGKILL: the measurement is over, and SIGTERM would drain for seconds, holding the ports of the next run.
+            defer { for process in processes.withLock({ $0 }) where process.isRunning { kill(process.processIdentifier, SIGKILL) } }
             let first = try await start(0), second = try await start(1)
             processes.withLock { $0 = [first, second] }
             print("nodes ready: \(nodes.map(\.description).joined(separator: ", "))")

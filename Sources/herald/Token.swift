@@ -12,21 +12,27 @@ struct Token: AsyncParsableCommand {
             A claim value with commas becomes an array; integers and true/false keep their type.
             """)
 
-    @Option(help: "HS256 secret [HERALD_JWT_SECRET].") var secret: String?
+    @Option(help: "HS256 secret [default: the node's jwt-secret setting, HERALD_JWT_SECRET or jwtSecret in HERALD_CONFIG].") var secret: String?
     @Option(help: "Subject (sub), the user id.") var sub: String
     @Option(name: .customLong("claim"), help: "Extra claim name=value (repeatable).") var claims: [String] = []
     @Option(help: "Lifetime in seconds (exp = now + ttl).") var ttl: Int = 3600
-    @Option(help: "Issuer (iss) [HERALD_JWT_ISSUER].") var issuer: String?
-    @Option(help: "Audience (aud) [HERALD_JWT_AUDIENCE].") var audience: String?
+    @Option(help: "Issuer (iss) [default: the node's jwt-issuer setting].") var issuer: String?
+    @Option(help: "Audience (aud) [default: the node's jwt-audience setting].") var audience: String?
+
+    func validate() throws {
+        // exp = now + ttl must stay a sane number of seconds (no overflow, no year 9999).
+        guard (1...315_360_000).contains(ttl) else { throw ValidationError("--ttl must be 1…315360000 seconds, got \(ttl)") }
+    }
 
     func run() async throws {
-        let environment = ProcessInfo.processInfo.environment
-        guard let secret = secret ?? environment["HERALD_JWT_SECRET"], !secret.isEmpty else {
+        // The node's own settings (environment and HERALD_CONFIG) give the secret, issuer and audience it checks.
+        let node = try loadConfiguration([]).configuration.auth
+        guard let secret = secret ?? node.hmacSecret, !secret.isEmpty else {
             throw ValidationError("--secret (or HERALD_JWT_SECRET) is required")
         }
         var object: JSONObject = ["sub": .string(sub)]
-        if let issuer = issuer ?? environment["HERALD_JWT_ISSUER"] { object["iss"] = .string(issuer) }
-        if let audience = audience ?? environment["HERALD_JWT_AUDIENCE"] { object["aud"] = .string(audience) }
+        if let issuer = issuer ?? node.issuer { object["iss"] = .string(issuer) }
+        if let audience = audience ?? node.audience { object["aud"] = .string(audience) }
         for claim in claims {
             guard let equals = claim.firstIndex(of: "="), equals != claim.startIndex else {
                 throw ValidationError("--claim takes name=value, got \(claim)")
@@ -34,33 +40,5 @@ struct Token: AsyncParsableCommand {
             object[String(claim[..<equals])] = TokenSigner.claimValue(String(claim[claim.index(after: equals)...]))
         }
         print(try await TokenSigner.hs256(secret: secret, claims: object, ttl: .seconds(ttl)))
-    }
-}
-
-/// `herald serve` flags for authentication; each maps to the HERALD_* variable in its help.
-struct AuthOptions: ParsableArguments {
-    @Option(help: "HS256 secret; turns authentication on [HERALD_JWT_SECRET].") var jwtSecret: String?
-    @Option(help: "PEM file with an RS256 or ES256 public key [HERALD_JWT_PUBLIC_KEY_FILE].") var jwtPublicKeyFile: String?
-    @Option(help: "JWKS file; tokens select a key by kid [HERALD_JWKS_FILE].") var jwksFile: String?
-    @Option(help: "Required token issuer [HERALD_JWT_ISSUER].") var jwtIssuer: String?
-    @Option(help: "Required token audience [HERALD_JWT_AUDIENCE].") var jwtAudience: String?
-    @Option(help: "Clock skew allowed on exp/nbf in seconds [HERALD_JWT_LEEWAY, default 30].") var jwtLeeway: Int?
-    @Option(help: "Accept subscription grants without token_use, 0 or 1 [HERALD_JWT_UNTYPED_GRANTS, default 1].") var jwtUntypedGrants: Int?
-    @Option(help: "Rooms a socket may subscribe to [HERALD_MAX_ROOMS, default 100].") var maxRooms: Int?
-    @Option(help: "Events per second per socket [HERALD_EVENTS_PER_SECOND, default 20].") var eventsPerSecond: Int?
-    @Option(help: "Event burst per socket [HERALD_EVENT_BURST, default 40].") var eventBurst: Int?
-    @Option(help: "Largest event in bytes [HERALD_MAX_EVENT_SIZE, default 65536].") var maxEventSize: Int?
-    @Option(help: "Violations that disconnect [HERALD_MAX_VIOLATIONS, default 10].") var maxViolations: Int?
-    @Option(help: "Violation window in ms [HERALD_VIOLATION_WINDOW, default 10000].") var violationWindow: Int?
-
-    var settings: [String: String?] {
-        [
-            "HERALD_JWT_SECRET": jwtSecret, "HERALD_JWT_PUBLIC_KEY_FILE": jwtPublicKeyFile, "HERALD_JWKS_FILE": jwksFile,
-            "HERALD_JWT_ISSUER": jwtIssuer, "HERALD_JWT_AUDIENCE": jwtAudience, "HERALD_JWT_LEEWAY": jwtLeeway.map(String.init),
-            "HERALD_JWT_UNTYPED_GRANTS": jwtUntypedGrants.map(String.init),
-            "HERALD_MAX_ROOMS": maxRooms.map(String.init), "HERALD_EVENTS_PER_SECOND": eventsPerSecond.map(String.init),
-            "HERALD_EVENT_BURST": eventBurst.map(String.init), "HERALD_MAX_EVENT_SIZE": maxEventSize.map(String.init),
-            "HERALD_MAX_VIOLATIONS": maxViolations.map(String.init), "HERALD_VIOLATION_WINDOW": violationWindow.map(String.init),
-        ]
     }
 }

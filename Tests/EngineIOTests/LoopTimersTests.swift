@@ -23,7 +23,7 @@ import Testing
 
     @Test func firesAtItsDeadlineAndNotBefore() {
         let loop = EmbeddedEventLoop()
-        let timers = LoopTimers<Target>(eventLoop: loop)
+        let timers = LoopTimers(eventLoop: loop)
         let target = Target(loop: loop)
         let start = loop.now.uptimeNanoseconds
         timers.arm(target, after: .milliseconds(100))
@@ -38,7 +38,7 @@ import Testing
 
     @Test func cancelledTimerNeverFiresAndItsEntryGoesWhenDue() {
         let loop = EmbeddedEventLoop()
-        let timers = LoopTimers<Target>(eventLoop: loop)
+        let timers = LoopTimers(eventLoop: loop)
         let target = Target(loop: loop)
         timers.arm(target, after: .milliseconds(100))
         timers.cancel(target)
@@ -53,7 +53,7 @@ import Testing
 
     @Test func reArmingReplacesTheEarlierDeadline() {
         let loop = EmbeddedEventLoop()
-        let timers = LoopTimers<Target>(eventLoop: loop)
+        let timers = LoopTimers(eventLoop: loop)
         let target = Target(loop: loop)
         let start = loop.now.uptimeNanoseconds
         timers.arm(target, after: .milliseconds(50))
@@ -65,7 +65,7 @@ import Testing
 
     @Test func targetsWithDifferentDelaysFireInDeadlineOrder() {
         let loop = EmbeddedEventLoop()
-        let timers = LoopTimers<Target>(eventLoop: loop)
+        let timers = LoopTimers(eventLoop: loop)
         let start = loop.now.uptimeNanoseconds
         let long = Target(loop: loop), short = Target(loop: loop), later = Target(loop: loop)
         timers.arm(long, after: .milliseconds(300))
@@ -83,7 +83,7 @@ import Testing
     /// The heartbeat's pattern: the handler arms the next timer.
     @Test func handlerMayArmAgain() {
         let loop = EmbeddedEventLoop()
-        let timers = LoopTimers<Target>(eventLoop: loop)
+        let timers = LoopTimers(eventLoop: loop)
         let target = Target(loop: loop)
         let start = loop.now.uptimeNanoseconds
         target.onFire = { target in if target.fired.count < 3 { timers.arm(target, after: .milliseconds(100)) } }
@@ -97,7 +97,7 @@ import Testing
     /// Cancelled entries do not pile up for a whole timeout: past 1 024 stale ones the queues are compacted.
     @Test func staleEntriesAreCompacted() {
         let loop = EmbeddedEventLoop()
-        let timers = LoopTimers<Target>(eventLoop: loop)
+        let timers = LoopTimers(eventLoop: loop)
         let kept = (0..<10).map { _ in Target(loop: loop) }
         for target in kept { timers.arm(target, after: .seconds(10)) }
         for _ in 0..<5000 {
@@ -116,7 +116,7 @@ import Testing
 /// The request head timer of `HTTPConnectionGuard` on its loop's timers: fires, and is cancelled by an upgrade
 /// and by the connection's close.
 @Suite struct HTTPConnectionGuardTimerTests {
-    static func connectedChannel(limits: HTTPConnectionLimits, timers: HTTPConnectionTimers) throws -> (EmbeddedChannel, HTTPConnectionGuard, LoopTimers<HTTPConnectionGuard>) {
+    static func connectedChannel(limits: HTTPConnectionLimits, timers: HTTPConnectionTimers) throws -> (EmbeddedChannel, HTTPConnectionGuard, LoopTimers) {
         let channel = EmbeddedChannel()
         let connectionGuard = HTTPConnectionGuard(limits: limits, timers: timers)
         try channel.pipeline.syncOperations.addHandler(connectionGuard)

@@ -92,7 +92,8 @@ import Testing
         }
     }
 
-    @Test func notReadyWhileRedisIsUnreachable() async throws {
+    /// Until Redis has connected once the node has not joined the cluster, and is not ready.
+    @Test func notReadyUntilRedisHasConnected() async throws {
         let closed = try await freePort()
         var redis = RedisConfiguration(host: "127.0.0.1", port: closed)
         redis.reconnectInitialDelay = .milliseconds(20)
@@ -104,6 +105,28 @@ import Testing
             #expect(try JSONValue(parsing: ready.body) == .object(["listening": true, "redis": "unreachable", "status": "not ready"]))
             let metrics = try await RawHTTP.get("/metrics", port: port)
             #expect(metrics.body.contains("herald_redis_connected"), "\(metrics.body)")
+        }
+    }
+
+    /// A Redis outage after the node joined keeps it ready: every node sees the same outage, and a probe failing
+    /// on all of them would empty the load balancer while each node can still serve its own clients.
+    @Test(.enabled(if: RedisServerProcess.liveTestsEnabled, "needs redis-server"))
+    func staysReadyWhenRedisGoesAwayAfterJoining() async throws {
+        let server = try await RedisServerProcess.start()
+        var redis = server.configuration
+        redis.reconnectInitialDelay = .milliseconds(20)
+        redis.reconnectMaxDelay = .milliseconds(200)
+        try await withDashboardNode(redis: redis) { node, port in
+            try await waitUntilReady("redis connected", timeout: .seconds(5)) {
+                node.readiness.ready ? nil : "\(node.readiness.body)"
+            }
+            server.kill()
+            try await waitUntilReady("redis seen down", timeout: .seconds(5)) {
+                node.health["status"] == "degraded" ? nil : "\(node.health)"
+            }
+            let ready = try await RawHTTP.get("/ready", port: port)
+            #expect(ready.status == 200, "\(ready.raw)")
+            #expect(try JSONValue(parsing: ready.body) == .object(["listening": true, "redis": "unreachable", "status": "ready"]))
         }
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import HeraldTesting
+import SocketIOClient
 import SocketIOProtocol
 import Synchronization
 import Testing
@@ -105,7 +106,7 @@ struct DrainLiveTests {
     /// recovers (`socket.recovered`) after each drain and gets every acknowledged publish exactly once.
     @Test("rolling restart behind nginx: every client back, recovered, nothing acknowledged lost or doubled")
     func rollingRestart() async throws {
-        let script = try #require(DrainLiveEnvironment.socketIOJS)
+        let script = try #require(TestEnvironment.socketIOJS)
         try await withCluster(nodeArguments: ["--recovery-window", "60000", "--pre-drain-delay", "200",
                                               "--drain-window", "400"]) { cluster in
             let agent = cluster.agent
@@ -117,7 +118,16 @@ struct DrainLiveTests {
             }
             try await agent.call("browser", ["name": "js", "url": .string(cluster.nginxURL), "room": .string(Self.room),
                                              "script": .string(script)], timeout: .seconds(30))
-            let (first, _) = try await cluster.homeAndOther(sessions: 3)
+            // Herald's Swift client as an application uses it: websocket through nginx, joined to the room once.
+            let swiftClient = SwiftClientRecord()
+            let manager = SocketIOManager(host: "127.0.0.1", port: cluster.nginxPort, configuration: SocketIOClientConfiguration(
+                transports: [.websocket], reconnectionDelay: .milliseconds(100), reconnectionDelayMax: .milliseconds(300)))
+            let swift = manager.socket()
+            swiftClient.follow(swift)
+            defer { manager.close() }
+            try await swift.connect()
+            #expect(try await swift.emitWithAck("chat:join", ["room": .string(Self.room)], timeout: .seconds(10)).first?["ok"] == true)
+            let (first, _) = try await cluster.homeAndOther(sessions: 4)
             let order = first.name == cluster.nodes[0].name ? [0, 1] : [1, 0]
 
             let publisher = SteadyPublisher(cluster: cluster)
@@ -136,6 +146,9 @@ struct DrainLiveTests {
                     let state = try? await agent.call("browser_state", ["name": "js"])
                     let count = state?["connects"]?.arrayValue?.count ?? 0
                     return count >= connects ? nil : "connects: \(state.map { "\($0)" } ?? "none")"
+                }
+                try await waitUntilReady("the Swift client's connect #\(connects)", timeout: .seconds(20)) {
+                    swiftClient.connects.count >= connects ? nil : "connects: \(swiftClient.connects)"
                 }
                 // Started again once every client is on the other node, the one the next round drains: a client
                 // whose backoff outlasted a quick restart would come back here (nginx hashes every client of
@@ -157,7 +170,18 @@ struct DrainLiveTests {
                 return events.contains { $0[0] == end } ? nil : "\(events.count) news events"
             }
 
+            try await waitUntilReady("the Swift client's end marker", timeout: .seconds(10)) {
+                swiftClient.sawEnd ? nil : "\(swiftClient.news.count) news events"
+            }
             let acknowledged = publisher.acknowledged
+            // The Swift client: back after each drain with its session (same id), every acknowledged event once.
+            let swiftConnects = swiftClient.connects
+            #expect(swiftConnects.count == 3 && swiftConnects.dropFirst().allSatisfy(\.recovered), "\(swiftConnects)")
+            #expect(Set(swiftConnects.map(\.id)).count == 1, "a recovered socket keeps its id: \(swiftConnects)")
+            let swiftSeqs = swiftClient.news
+            #expect(swiftSeqs.count == Set(swiftSeqs).count, "Swift client duplicates: \(swiftSeqs)")
+            #expect(Set(swiftSeqs) == acknowledged, "Swift client missed \(acknowledged.subtracting(swiftSeqs).sorted()), extra \(Set(swiftSeqs).subtracting(acknowledged).sorted())")
+            #expect(!swiftClient.serverDisconnected)
             let browser = try await agent.call("browser_state", ["name": "js"])
             let jsConnects = browser["connects"]?.arrayValue ?? []
             #expect(jsConnects.count == 3, "\(browser)")
@@ -187,7 +211,7 @@ struct DrainLiveTests {
     /// client reports `recovered == false` and the application refetches.
     @Test("crash: clients reconnect elsewhere without recovery")
     func crashIsNotRecovered() async throws {
-        let script = try #require(DrainLiveEnvironment.socketIOJS)
+        let script = try #require(TestEnvironment.socketIOJS)
         try await withCluster(nodeArguments: ["--recovery-window", "60000", "--pre-drain-delay", "0", "--drain-window", "0"]) { cluster in
             let agent = cluster.agent
             _ = try await agent.connect("py", url: cluster.nginxURL, transport: "websocket", reconnect: true, join: Self.room)
@@ -213,15 +237,52 @@ struct DrainLiveTests {
     }
 }
 
+/// What the Swift client saw in a test: each connect (recovered? which id), the `news` numbers, the end marker.
+final class SwiftClientRecord: Sendable {
+    struct Connect: Sendable, CustomStringConvertible {
+        let id: String?
+        let recovered: Bool
+        var description: String { "\(id ?? "-")\(recovered ? " recovered" : "")" }
+    }
+
+    private struct State {
+        var connects: [Connect] = []
+        var news: [Int] = []
+        var sawEnd = false
+        var serverDisconnected = false
+    }
+
+    private let state = Mutex(State())
+    var connects: [Connect] { state.withLock { $0.connects } }
+    var news: [Int] { state.withLock { $0.news } }
+    var sawEnd: Bool { state.withLock { $0.sawEnd } }
+    var serverDisconnected: Bool { state.withLock { $0.serverDisconnected } }
+
+    func follow(_ socket: SocketIOClientSocket) {
+        socket.onStateChange { [self] change in
+            switch change {
+            case .connected:
+                let connect = Connect(id: socket.id, recovered: socket.recovered)
+                state.withLock { $0.connects.append(connect) }
+            case .disconnected(.ioServerDisconnect):
+                state.withLock { $0.serverDisconnected = true }
+            default:
+                break
+            }
+        }
+        socket.on("news") { [self] event in
+            state.withLock { state in
+                if let seq = event.args.first?["seq"]?.intValue { state.news.append(seq) }
+                if event.args.first?["end"] == true { state.sawEnd = true }
+            }
+        }
+    }
+}
+
 /// What the drain tests need beyond the cluster's programs: Chromium and the official client's bundle.
 enum DrainLiveEnvironment {
-    static var socketIOJS: String? { TestEnvironment.socketIOJS }
-
     static var missing: [String] {
-        var missing = ClusterLiveEnvironment.missing
-        if socketIOJS == nil { missing.append("HERALD_SOCKETIO_JS (socket.io-client bundle)") }
-        if !FileManager.default.isExecutableFile(atPath: "/usr/bin/chromium") { missing.append("chromium") }
-        return missing
+        ClusterLiveEnvironment.missing + OfficialBrowser.missingBrowser
     }
 }
 

@@ -216,11 +216,11 @@ import Testing
 
 @Suite struct GrantSettingTests {
     @Test func untypedGrantsSettingAndDefault() throws {
-        var auth = AuthConfiguration()
-        #expect(auth.acceptUntypedGrants)
-        try auth.apply(["HERALD_JWT_UNTYPED_GRANTS": "0"])
-        #expect(!auth.acceptUntypedGrants)
-        #expect(throws: HeraldConfiguration.SettingError.self) { try auth.apply(["HERALD_JWT_UNTYPED_GRANTS": "maybe"]) }
+        var configuration = HeraldConfiguration()
+        #expect(configuration.auth.acceptUntypedGrants)
+        try configuration.apply(["HERALD_JWT_UNTYPED_GRANTS": "0"])
+        #expect(!configuration.auth.acceptUntypedGrants)
+        #expect(throws: HeraldConfiguration.SettingError.self) { try configuration.apply(["HERALD_JWT_UNTYPED_GRANTS": "maybe"]) }
     }
 }
 
@@ -265,11 +265,11 @@ import Testing
             #expect(onPublic.status == 200)
             #expect(onAPI.status == 404)
         }
-        var dashboard = DashboardConfiguration()
-        #expect(dashboard.metricsListener == .automatic)
-        #expect(!dashboard.metricsOnAPIListener(apiEnabled: false))
-        try dashboard.apply(["HERALD_METRICS_LISTENER": "public"])
-        #expect(dashboard.metricsListener == .publicListener)
-        #expect(throws: HeraldConfiguration.SettingError.self) { try dashboard.apply(["HERALD_METRICS_LISTENER": "private"]) }
+        var configuration = HeraldConfiguration()
+        #expect(configuration.dashboard.metricsListener == .automatic)
+        #expect(!configuration.dashboard.metricsOnAPIListener(apiEnabled: false))
+        try configuration.apply(["HERALD_METRICS_LISTENER": "public"])
+        #expect(configuration.dashboard.metricsListener == .publicListener)
+        #expect(throws: HeraldConfiguration.SettingError.self) { try configuration.apply(["HERALD_METRICS_LISTENER": "private"]) }
     }
 }

@@ -361,6 +361,44 @@ struct OfficialClientTests {
         }
     }
 
+    /// The same two rows with python-socketio's AsyncClient (held by the suite's agent), reconnecting like an
+    /// application: the one the server disconnected stays away, the one whose server drained comes back.
+    @Test("python-socketio: kicked stays disconnected; after a drain it reconnects to the successor")
+    func pythonReconnection() async throws {
+        let agent = try await OfficialBrowser.shared.agentStarted()
+        let port = try await freePort()
+        let first = try await MatrixServer.start(port: port)
+        let kicked: String
+        do {
+            kicked = try await agent.connect("py-kicked", url: first.url, transport: "websocket", reconnect: true)
+            _ = try await agent.connect("py-dropped", url: first.url, transport: "websocket", reconnect: true)
+            try await first.io.in(kicked).disconnectSockets()
+            let gone = try await agent.call("disconnected", ["name": "py-kicked"])
+            #expect(gone["reason"] == "server disconnect", "python-socketio's name for io server disconnect: \(gone)")
+            await first.io.drain(over: .zero)
+        } catch {
+            await first.stop()
+            throw error
+        }
+        await first.stop()
+        let second = try await MatrixServer.start(port: port)
+        do {
+            try await agent.call("connected", ["name": "py-dropped", "count": 2])
+            let dropped = try await agent.call("state", ["name": "py-dropped"])
+            // python-engineio names every websocket that closes without an Engine.IO close packet "transport
+            // error"; the reference server's websocket close sends none either (engine.io's websocket doClose).
+            #expect(dropped["disconnects"] == ["transport error"], "\(dropped)")
+            let stayed = try await agent.call("state", ["name": "py-kicked"])
+            #expect(stayed["connected"] == false && stayed["connects"]?.arrayValue?.count == 1, "\(stayed)")
+            #expect(second.io.sockets.socketCount == 1, "only the dropped client came back")
+            for name in ["py-kicked", "py-dropped"] { try await agent.call("close", ["name": .string(name)]) }
+        } catch {
+            await second.stop()
+            throw error
+        }
+        await second.stop()
+    }
+
     // MARK: herald.js (the demo's small client) behaves as the official one where both apply
 
     /// Loads herald.js (as served at /herald.js) into the shared page, once.
@@ -437,25 +475,30 @@ struct OfficialClientTests {
 }
 
 /// The official client's page, shared by every row of the suite: one agent (Tests/python/cluster_agent.py)
-/// holding one Chromium, started on first use and ended with the test process (its input closes).
+/// holding one Chromium, started on first use. Swift Testing has no suite teardown: the agent ends itself after
+/// 20 s without a command (the rows follow each other well within that), or with the test process.
 actor OfficialBrowser {
     static let shared = OfficialBrowser()
     private var agent: ClientAgent?
 
     static var missing: [String] {
+        (TestEnvironment.python == nil ? ["HERALD_TEST_PYTHON (selenium)"] : []) + missingBrowser
+    }
+
+    /// The official client's bundle and Chromium.
+    static var missingBrowser: [String] {
         var missing: [String] = []
-        if TestEnvironment.python == nil { missing.append("HERALD_TEST_PYTHON (selenium)") }
         if TestEnvironment.socketIOJS == nil { missing.append("HERALD_SOCKETIO_JS (socket.io-client bundle)") }
         if !FileManager.default.isExecutableFile(atPath: "/usr/bin/chromium") { missing.append("chromium") }
         return missing
     }
 
     func agentStarted() async throws -> ClientAgent {
-        if let agent { return agent }
+        if let agent, agent.isRunning { return agent }
         guard let python = TestEnvironment.python else { throw NotReady(what: "browser", detail: Self.missing.joined(separator: ", ")) }
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("herald-official-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let agent = try await ClientAgent(python: python, directory: directory)
+        let agent = try await ClientAgent(python: python, directory: directory, exitWhenIdle: .seconds(20))
         self.agent = agent
         return agent
     }

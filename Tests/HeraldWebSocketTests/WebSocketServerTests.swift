@@ -107,6 +107,35 @@ import Testing
         try await group.shutdownGracefully()
     }
 
+    /// Accepted sockets have TCP_NODELAY (inherited from the listening socket, no setsockopt per connection) and
+    /// not SO_DEBUG (what `.socketOption(.tcp_nodelay)` used to set).
+    @Test func acceptedSocketsHaveNoDelayAndNoDebug() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let options = group.next().makePromise(of: (noDelay: Int, debug: Int).self)
+        let server = try await WebSocketServer.bind(
+            host: "127.0.0.1", port: 0, configuration: WebSocketConfiguration(), group: group,
+            onConnection: { connection, _ in
+                guard let channel = connection.channel, let sync = channel.syncOptions else { return }
+                do {
+                    let noDelay = try sync.getOption(.tcpOption(.tcp_nodelay))
+                    let debug = try sync.getOption(.socketOption(.init(rawValue: SO_DEBUG)))
+                    options.succeed((noDelay, debug))
+                } catch {
+                    options.fail(error)
+                }
+            }
+        ).get()
+        let port = try #require(server.localAddress?.port)
+        let client = try await ClientBootstrap(group: group).connect(host: "127.0.0.1", port: port).get()
+        try await client.writeAndFlush(ByteBuffer(string: Self.handshake)).get()
+        let (noDelay, debug) = try await options.futureResult.get()
+        #expect(noDelay != 0)
+        #expect(debug == 0)
+        try await client.close().get()
+        try await server.close().get()
+        try await group.shutdownGracefully()
+    }
+
     /// `send` and `close` called from another thread hop to the connection's loop; the server's
     /// Close waits for the client's answer and then closes TCP.
     @Test func liveServerInitiatedCloseFromAnotherThread() async throws {

@@ -17,8 +17,8 @@ import Testing
         init(accept: Bool = true) throws {
             let handler = WebSocketUpgradeFastPath(
                 configuration: WebSocketConfiguration(),
-                shouldUpgrade: { _, _ in accept ? .upgrade : .httpPipeline },
-                upgraded: { [unowned self] connection, head in
+                shouldUpgrade: { _, _ in accept ? .upgrade(nil) : .httpPipeline },
+                upgraded: { [unowned self] connection, head, _ in
                     upgraded.append(head)
                     connection.delegate = RecordingDelegate(echo: true)
                 },

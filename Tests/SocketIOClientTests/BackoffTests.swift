@@ -12,18 +12,31 @@ import Testing
         #expect(ReconnectionBackoff.ceiling(attempt: 500, initialDelay: .seconds(1), maxDelay: .seconds(5)) == .seconds(5))
     }
 
-    @Test func fullJitterStaysWithinTheCeilingAndCoversIt() {
+    /// socket.io-client's backoff: the base delay moved by up to ±50 % of itself, then capped.
+    @Test func delaysAreTheBaseRandomizedByHalfThenCapped() {
         var generator = SeededGenerator(seed: 42)
-        for attempt in 1...10 {
-            let ceiling = ReconnectionBackoff.ceiling(attempt: attempt, initialDelay: .seconds(1), maxDelay: .seconds(5))
+        let windows: [(Duration, Duration)] = [
+            (.milliseconds(500), .milliseconds(1500)), (.seconds(1), .seconds(3)), (.seconds(2), .seconds(5)),
+            (.seconds(4), .seconds(5)), (.seconds(5), .seconds(5)),
+        ]
+        for (index, (low, high)) in windows.enumerated() {
             let delays = (0..<2000).map { _ in
-                ReconnectionBackoff.delay(
-                    attempt: attempt, initialDelay: .seconds(1), maxDelay: .seconds(5), using: &generator)
+                ReconnectionBackoff.delay(attempt: index + 1, initialDelay: .seconds(1), maxDelay: .seconds(5), using: &generator)
             }
-            #expect(delays.allSatisfy { $0 >= .zero && $0 <= ceiling })
-            // Full jitter: the whole window is used, down to nearly zero and up to nearly the ceiling.
-            #expect(delays.min()! < ceiling / 50)
-            #expect(delays.max()! > ceiling * 49 / 50)
+            #expect(delays.allSatisfy { $0 >= low && $0 <= high }, "attempt \(index + 1)")
+            // Both sides of the window are used (below: the cap takes the upper part of attempt 3).
+            #expect(delays.min()! < low + (high - low) / 50 || low == high, "attempt \(index + 1)")
+            #expect(delays.max()! > high - (high - low) / 50 || low == high, "attempt \(index + 1)")
+        }
+    }
+
+    @Test func noRandomizationOutsideZeroToOne() {
+        var generator = SeededGenerator(seed: 3)
+        for factor in [0, -1, 1.5, .nan] {
+            let delays = (1...5).map {
+                ReconnectionBackoff.delay(attempt: $0, initialDelay: .seconds(1), maxDelay: .seconds(5), randomization: factor, using: &generator)
+            }
+            #expect(delays == [.seconds(1), .seconds(2), .seconds(4), .seconds(5), .seconds(5)])
         }
     }
 
@@ -41,9 +54,10 @@ import Testing
         #expect(configuration.transports == [.polling, .websocket])
         #expect(configuration.upgrade)
         #expect(configuration.reconnection)
-        #expect(configuration.reconnectionAttempts == 10)
+        #expect(configuration.reconnectionAttempts == .max)
         #expect(configuration.reconnectionDelay == .seconds(1))
         #expect(configuration.reconnectionDelayMax == .seconds(5))
+        #expect(configuration.randomizationFactor == 0.5)
         #expect(configuration.connectTimeout == .seconds(20))
         #expect(configuration.ackTimeout == nil)
     }

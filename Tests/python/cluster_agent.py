@@ -10,7 +10,9 @@ so a broken deployment answers with an error instead of hanging.
 Ops:
   connect       name, url, transport ("websocket" | "polling"), timeout  -> sid, transport
                 optional: reconnect (bool: reconnect like an application, 0.2-1 s backoff),
-                join (a chat room joined with `chat:join` after every connect)
+                join (a chat room joined with `chat:join` after every connect), auth (CONNECT payload)
+  call          name, event, data, timeout: emit with an acknowledgement    -> answer (the first ack argument)
+  emit          name, event, data: emit without one
   event         name, event, timeout                                     -> args
   received      name, event                                              -> every args received so far
   disconnected  name, timeout                                            -> reason, after (s)
@@ -24,7 +26,8 @@ Ops:
   js            body, args, script (path of socket.io.min.js), timeout: runs body, the body of an async
                 JavaScript function of `args`, in one page of the official client shared by every js command
                 (one Chromium for the agent's life; `once(emitter, event, ms)` helps await events)  -> value
-Stdin closing disconnects every client and exits.
+Stdin closing disconnects every client and exits; so does a command-less pause of SECONDS with
+--exit-when-idle SECONDS (a test suite's shared agent, which no teardown ends).
 """
 
 import asyncio
@@ -91,7 +94,8 @@ async def connect(command):
     client = Client(name, reconnect=command.get("reconnect", False), join=command.get("join"))
     clients[name] = client
     await asyncio.wait_for(
-        client.sio.connect(command["url"], transports=[command["transport"]], wait_timeout=command["timeout"]),
+        client.sio.connect(command["url"], transports=[command["transport"]], wait_timeout=command["timeout"],
+                           auth=command.get("auth")),
         command["timeout"],
     )
     return {"sid": client.sio.get_sid("/"), "transport": client.sio.transport()}
@@ -101,6 +105,17 @@ async def event(command):
     client = clients[command["name"]]
     args = await asyncio.wait_for(client.queue(command["event"]).get(), command["timeout"])
     return {"args": args}
+
+
+async def call(command):
+    client = clients[command["name"]]
+    answer = await client.sio.call(command["event"], command.get("data"), timeout=command["timeout"])
+    return {"answer": answer}
+
+
+async def emit(command):
+    await clients[command["name"]].sio.emit(command["event"], command.get("data"))
+    return {}
 
 
 async def received(command):
@@ -260,7 +275,7 @@ async def close(command):
     return {}
 
 
-OPS = {"connect": connect, "event": event, "received": received, "disconnected": disconnected, "state": state,
+OPS = {"connect": connect, "call": call, "emit": emit, "event": event, "received": received, "disconnected": disconnected, "state": state,
        "connected": connected, "close": close, "browser": browser, "browser_state": browser_state, "js": js}
 
 
@@ -274,7 +289,14 @@ async def main():
     reader = asyncio.StreamReader()
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
     answer({"ok": True, "ready": True})
-    while line := await reader.readline():
+    idle = float(sys.argv[sys.argv.index("--exit-when-idle") + 1]) if "--exit-when-idle" in sys.argv else None
+    while True:
+        try:
+            line = await asyncio.wait_for(reader.readline(), idle)
+        except asyncio.TimeoutError:
+            break
+        if not line:
+            break
         try:
             command = json.loads(line)
             result = await OPS[command["op"]](command)

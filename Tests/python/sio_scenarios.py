@@ -133,6 +133,24 @@ async def scenario(url, transport, steps):
     check(not refused.connected, "refused client reports connected")
     await within(refused.disconnect(), "refused client cleanup")
 
+    # A namespace the server does not have: connect_error "Invalid namespace" for it, and no connection.
+    step("invalid-namespace")
+    stray = flavour(reconnection=False)
+    refusals = []
+    stray.on("connect_error", lambda data=None: refusals.append(data), namespace="/nope")
+    try:
+        await within(
+            stray.connect(url, auth={"token": "secret", "user": "stray"}, transports=transports,
+                          namespaces=["/nope"], wait_timeout=STEP_TIMEOUT),
+            "connect to /nope",
+        )
+        raise Failure("connect to /nope succeeded")
+    except socketio.exceptions.ConnectionError:
+        pass
+    check(refusals == [{"message": "Invalid namespace"}], f"connect_error for /nope: {refusals}")
+    check(not stray.connected, "a client refused its only namespace reports connected")
+    await within(stray.disconnect(), "stray client cleanup")
+
     # Two good clients; alice also joins /admin over the same connection.
     step("connect")
     alice = Client("alice", events=["welcome", "dm", "room-say", "room-marker"])

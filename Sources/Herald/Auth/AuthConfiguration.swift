@@ -86,49 +86,6 @@ public struct ConnectionLimits: Sendable, Hashable {
 extension AuthConfiguration {
     typealias SettingError = HeraldConfiguration.SettingError
 
-    /// Applies the `auth` section of the `HERALD_CONFIG` file, then the auth `HERALD_*` variables on top.
-    public mutating func apply(_ settings: [String: String]) throws {
-        if let path = settings["HERALD_CONFIG"] {
-            let data: Data
-            do {
-                data = try Data(contentsOf: URL(fileURLWithPath: path))
-            } catch {
-                throw SettingError(description: "HERALD_CONFIG: cannot read \(path): \(error.localizedDescription)")
-            }
-            do {
-                try applyFile(String(decoding: data, as: UTF8.self))
-            } catch {
-                throw SettingError(description: "HERALD_CONFIG \(path): \(error)")
-            }
-        }
-        func file(_ name: String) throws -> String? {
-            guard let path = settings[name], !path.isEmpty else { return nil }
-            do {
-                return try String(contentsOfFile: path, encoding: .utf8)
-            } catch {
-                throw SettingError(description: "\(name): cannot read \(path): \(error.localizedDescription)")
-            }
-        }
-        if let secret = settings["HERALD_JWT_SECRET"], !secret.isEmpty { hmacSecret = secret }
-        if let pem = try file("HERALD_JWT_PUBLIC_KEY_FILE") { publicKeyPEM = pem }
-        if let jwks = try file("HERALD_JWKS_FILE") { jwksJSON = jwks }
-        if let issuer = settings["HERALD_JWT_ISSUER"], !issuer.isEmpty { self.issuer = issuer }
-        if let audience = settings["HERALD_JWT_AUDIENCE"], !audience.isEmpty { self.audience = audience }
-        if let text = settings["HERALD_JWT_LEEWAY"] {
-            guard let seconds = Int(text), seconds >= 0 else {
-                throw SettingError(description: "HERALD_JWT_LEEWAY must be a non-negative number of seconds, got \(text)")
-            }
-            leeway = .seconds(seconds)
-        }
-        if let text = settings["HERALD_JWT_UNTYPED_GRANTS"] {
-            guard let flag = ["1": true, "true": true, "0": false, "false": false][text.lowercased()] else {
-                throw SettingError(description: "HERALD_JWT_UNTYPED_GRANTS must be 0 or 1, got \(text)")
-            }
-            acceptUntypedGrants = flag
-        }
-        try limits.apply(settings)
-    }
-
     /// Reads `{"auth": {...}}`; other top-level keys belong to other features and are ignored.
     public mutating func applyFile(_ text: String) throws(RoomRuleError) {
         let file: JSONValue
@@ -149,7 +106,9 @@ extension AuthConfiguration {
             self.audience = text
         }
         if let leeway = auth["leewaySeconds"] {
-            guard let seconds = leeway.intValue, seconds >= 0 else { throw RoomRuleError("auth.leewaySeconds must be a non-negative integer") }
+            guard let seconds = leeway.intValue, (0...86_400).contains(seconds) else {
+                throw RoomRuleError("auth.leewaySeconds must be an integer 0…86400")
+            }
             self.leeway = .seconds(seconds)
         }
         if let rooms = auth["rooms"] {
@@ -166,9 +125,12 @@ extension AuthConfiguration {
         }
         if let limits = auth["limits"] {
             guard case .object(let object) = limits else { throw RoomRuleError("auth.limits must be an object") }
-            func positive(_ key: String) throws(RoomRuleError) -> Int? {
+            // Bounded like the flat settings: a window becomes a nanosecond count downstream.
+            func positive(_ key: String, maximum: Int = 100_000_000) throws(RoomRuleError) -> Int? {
                 guard let value = object[key] else { return nil }
-                guard let number = value.intValue, number > 0 else { throw RoomRuleError("auth.limits.\(key) must be a positive integer") }
+                guard let number = value.intValue, (1...maximum).contains(number) else {
+                    throw RoomRuleError("auth.limits.\(key) must be an integer 1…\(maximum)")
+                }
                 return number
             }
             if let value = try positive("maxRooms") { self.limits.maxRooms = value }
@@ -176,21 +138,7 @@ extension AuthConfiguration {
             if let value = try positive("burst") { self.limits.burst = value }
             if let value = try positive("maxEventBytes") { self.limits.maxEventBytes = value }
             if let value = try positive("maxViolations") { self.limits.maxViolations = value }
-            if let value = try positive("violationWindowSeconds") { self.limits.violationWindow = .seconds(value) }
+            if let value = try positive("violationWindowSeconds", maximum: 86_400) { self.limits.violationWindow = .seconds(value) }
         }
-    }
-}
-
-extension ConnectionLimits {
-    /// `HERALD_MAX_ROOMS`, `HERALD_EVENTS_PER_SECOND`, `HERALD_EVENT_BURST`, `HERALD_MAX_EVENT_SIZE`,
-    /// `HERALD_MAX_VIOLATIONS`, `HERALD_VIOLATION_WINDOW` (ms).
-    public mutating func apply(_ settings: [String: String]) throws {
-        func positive(_ name: String) throws -> Int? { try HeraldConfiguration.integer(name, in: settings, minimum: 1) }
-        if let value = try positive("HERALD_MAX_ROOMS") { maxRooms = value }
-        if let value = try positive("HERALD_EVENTS_PER_SECOND") { eventsPerSecond = Double(value) }
-        if let value = try positive("HERALD_EVENT_BURST") { burst = value }
-        if let value = try positive("HERALD_MAX_EVENT_SIZE") { maxEventBytes = value }
-        if let value = try positive("HERALD_MAX_VIOLATIONS") { maxViolations = value }
-        if let value = try positive("HERALD_VIOLATION_WINDOW") { violationWindow = .milliseconds(value) }
     }
 }

@@ -50,28 +50,4 @@ public struct ChatConfiguration: Sendable {
     /// History API page size when `limit` is absent, and the largest `limit` accepted.
     public static let defaultPageLimit = 50
     public static let maxPageLimit = 200
-
-    /// Applies the `HERALD_DATABASE_URL` and `HERALD_CHAT_*` settings present in `settings`.
-    public mutating func apply(_ settings: [String: String]) throws {
-        func int(_ name: String) throws -> Int? { try HeraldConfiguration.integer(name, in: settings) }
-        if let url = settings["HERALD_DATABASE_URL"], !url.isEmpty {
-            do {
-                database = try MessageStoreLocation(url: url)
-            } catch {
-                throw HeraldConfiguration.SettingError(description: "HERALD_DATABASE_URL: \(error)")
-            }
-        }
-        if let length = try int("HERALD_CHAT_MAX_LENGTH") {
-            guard length > 0 else { throw HeraldConfiguration.SettingError(description: "HERALD_CHAT_MAX_LENGTH must be at least 1") }
-            maxMessageLength = length
-        }
-        if let bytes = try HeraldConfiguration.integer("HERALD_CHAT_MAX_BYTES", in: settings, minimum: 1) { maxMessageBytes = bytes }
-        if let bytes = try HeraldConfiguration.integer("HERALD_CHAT_HISTORY_MAX_BYTES", in: settings, minimum: 1) { historyMaxBytes = bytes }
-        if let count = try HeraldConfiguration.integer("HERALD_CHAT_MAX_ROOMS", in: settings, minimum: 1) { maxRooms = count }
-        if let count = try int("HERALD_CHAT_HISTORY") { historyOnJoin = min(count, Self.maxPageLimit) }
-        if let ms = try int("HERALD_CHAT_STORE_TIMEOUT") {
-            guard ms > 0 else { throw HeraldConfiguration.SettingError(description: "HERALD_CHAT_STORE_TIMEOUT must be at least 1 ms") }
-            storeTimeout = .milliseconds(ms)
-        }
-    }
 }

@@ -107,7 +107,9 @@ public final class Dashboard: Sendable {
             sockets: resources.socketsByNamespace, rooms: resources.rooms, rates: rates, totals: totals, fanOut: LatencySummary(samples),
             redis: redisState(), time: Date().timeIntervalSince1970)
         if let metrics {
-            metrics.update(figures, fanOutSamples: samples)
+            // The Socket.IO figures are the server's own metrics, reported into this node's registry.
+            io.reportMetrics()
+            metrics.update(figures)
             metrics.update(resources)
             gatewayStats(metrics)
         }

@@ -17,7 +17,7 @@ public struct DashboardConfiguration: Sendable {
 
     /// Where `/metrics` is served: metrics tell an outsider the node's traffic and refusals, so they belong
     /// on the private API listener wherever there is one.
-    public enum MetricsListener: String, Sendable, Hashable {
+    public enum MetricsListener: String, Sendable, Hashable, CaseIterable {
         case automatic = "auto"
         case publicListener = "public"
         case apiListener = "api"

@@ -7,13 +7,14 @@ import Prometheus
 import Synchronization
 
 /// A node's Prometheus registry and the swift-metrics handles of its live figures, served at `/metrics`.
+/// The Socket.IO figures (sessions, sockets, events, deliveries, drops, fan-out latency) are the server's own
+/// `SocketIOMetrics` (`socketIOMetrics()`, prefix `herald`) in this registry; this class adds the node's.
 ///
 /// Each node has its own registry, and its own figures go to it through an explicit factory, so several nodes
 /// in one process (tests) do not mix their numbers. The first node of the process also bootstraps the global
 /// swift-metrics system with its registry, so metrics from other libraries appear on its `/metrics` too.
 public final class HeraldMetrics: Sendable {
     public let registry: PrometheusCollectorRegistry
-    let sessions: Meter
     let rooms: Meter
     let uptime: Meter
     let redisConnected: Meter?
@@ -21,21 +22,9 @@ public final class HeraldMetrics: Sendable {
     let openFileDescriptors: Meter
     let redisSubscriptions: Meter?
     let redisRoomSubscriptions: Meter?
-    let eventsIn: CoreMetrics.Counter
-    let eventsOut: CoreMetrics.Counter
-    let deliveries: CoreMetrics.Counter
-    let fanOut: CoreMetrics.Timer
     let factory: PrometheusMetricsFactory
     /// Counters fed from other components' cumulative stats, with the total already counted.
     let gatewayCounters = Mutex<[String: (counter: CoreMetrics.Counter, counted: Int)]>([:])
-    /// Gauges per namespace, made on first sight of a namespace, and the totals already counted.
-    private let state = Mutex<State>(State())
-
-    struct State {
-        var sockets: [String: Meter] = [:]
-        var counted = TrafficTotals()
-    }
-
     /// The Prometheus text exposition format's content type.
     public static let contentType = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -52,7 +41,6 @@ public final class HeraldMetrics: Sendable {
         ]
         self.registry = registry
         self.factory = factory
-        sessions = Meter(label: "herald_sessions", factory: factory)
         rooms = Meter(label: "herald_rooms", factory: factory)
         uptime = Meter(label: "herald_uptime_seconds", factory: factory)
         redisConnected = redis ? Meter(label: "herald_redis_connected", factory: factory) : nil
@@ -60,10 +48,6 @@ public final class HeraldMetrics: Sendable {
         openFileDescriptors = Meter(label: "herald_open_fds", factory: factory)
         redisSubscriptions = redis ? Meter(label: "herald_redis_subscriptions", factory: factory) : nil
         redisRoomSubscriptions = redis ? Meter(label: "herald_redis_room_subscriptions", factory: factory) : nil
-        eventsIn = CoreMetrics.Counter(label: "herald_events_received_total", factory: factory)
-        eventsOut = CoreMetrics.Counter(label: "herald_events_sent_total", factory: factory)
-        deliveries = CoreMetrics.Counter(label: "herald_deliveries_total", factory: factory)
-        fanOut = CoreMetrics.Timer(label: "herald_fanout_latency_seconds", factory: factory)
         if bootstrapMetricsSystem {
             // swift-metrics allows one bootstrap per process.
             let first = Self.bootstrapped.withLock { done in defer { done = true }; return !done }
@@ -71,44 +55,32 @@ public final class HeraldMetrics: Sendable {
         }
     }
 
-    /// Brings the traffic metrics up to one reading of the figures, with the fan-out latencies sampled since the last one.
-    func update(_ figures: NodeFigures, fanOutSamples: [Duration]) {
+    /// Metrics for the node's `SocketIOServer`, reported into this registry under `herald_…`.
+    public func socketIOMetrics() -> SocketIOMetrics { SocketIOMetrics(factory: factory, prefix: "herald") }
+
+    /// Brings the node's own figures (uptime, Redis state) up to one reading.
+    func update(_ figures: NodeFigures) {
         uptime.set(figures.uptimeSeconds)
         redisConnected?.set(figures.redis == "connected" ? 1 : 0)
-        let delta = state.withLock { state in
-            let now = figures.totals, old = state.counted
-            state.counted = now
-            return TrafficTotals(eventsIn: max(0, now.eventsIn - old.eventsIn), eventsOut: max(0, now.eventsOut - old.eventsOut),
-                                 deliveries: max(0, now.deliveries - old.deliveries))
-        }
-        eventsIn.increment(by: delta.eventsIn)
-        eventsOut.increment(by: delta.eventsOut)
-        deliveries.increment(by: delta.deliveries)
-        for sample in fanOutSamples { fanOut.recordNanoseconds(sample.nanoseconds) }
     }
 
-    /// Sets the gauges of what the node holds (sessions, sockets, rooms, timers, subscriptions, descriptors).
+    /// Sets the gauges of what the node holds beyond the server's own metrics (rooms, timers, subscriptions,
+    /// descriptors).
     public func update(_ resources: NodeResources) {
-        sessions.set(resources.sessions)
         rooms.set(resources.rooms)
         heartbeatTimerEntries.set(resources.heartbeatTimerEntries)
         if let fds = resources.openFileDescriptors { openFileDescriptors.set(fds) }
         if let count = resources.redisSubscriptions { redisSubscriptions?.set(count) }
         if let count = resources.redisRoomSubscriptions { redisRoomSubscriptions?.set(count) }
-        let gauges = state.withLock { state in
-            for name in resources.socketsByNamespace.keys where state.sockets[name] == nil {
-                state.sockets[name] = Meter(label: "herald_sockets", dimensions: [("namespace", name)], factory: factory)
-            }
-            return state.sockets
-        }
-        for (name, gauge) in gauges { gauge.set(resources.socketsByNamespace[name] ?? 0) }
     }
 
-    /// A `/metrics` route for a bare `SocketIOServer` (`herald bench-server`, tests): the resource gauges, measured
-    /// at each request.
+    /// A `/metrics` route for a bare `SocketIOServer` (`herald bench-server`, tests): the server's figures and the
+    /// resource gauges, measured at each request.
     public func resourceRoute(io: SocketIOServer, bus: RedisClusterBus? = nil) -> HTTPRouteHandler {
-        { [self] request in
+        let serverMetrics = socketIOMetrics()
+        return { [self] request in
             guard request.method == .GET, request.path == "/metrics" else { return nil }
+            serverMetrics.report(io)
             update(await NodeResources.measure(io, bus: bus))
             return .text(.ok, exposition(), contentType: Self.contentType)
         }

@@ -11,7 +11,6 @@ public enum PublishAPIServer {
         let timers = HTTPConnectionTimers()
         return try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let connectionGuard = HTTPConnectionGuard(limits: limits, timers: timers)

@@ -19,6 +19,8 @@ public struct PublishingConfiguration: Sendable {
     public var channel: String
     /// Redis bridges, from the configuration file's `bridges`. Default none.
     public var bridges: [BridgeDefinition]
+    /// Messages one `POST /api/publish/batch` may carry; the body stays within `maxBodySize` too. Default 100.
+    public var maxBatchMessages = 100
 
     public init(
         apiHost: String = "127.0.0.1",
@@ -38,45 +40,5 @@ public struct PublishingConfiguration: Sendable {
         self.idempotencyCapacity = idempotencyCapacity
         self.channel = channel
         self.bridges = bridges
-    }
-}
-
-extension PublishingConfiguration {
-    /// Applies the publishing `HERALD_*` settings, reading the `HERALD_CONFIG` file for bridges.
-    public mutating func apply(_ settings: [String: String]) throws {
-        typealias SettingError = HeraldConfiguration.SettingError
-        func int(_ name: String, minimum: Int = 0) throws -> Int? {
-            try HeraldConfiguration.integer(name, in: settings, minimum: minimum)
-        }
-        if let host = settings["HERALD_API_HOST"] { apiHost = host }
-        if let port = try int("HERALD_API_PORT") {
-            guard port <= 65_535 else { throw SettingError(description: "HERALD_API_PORT must be at most 65535, got \(port)") }
-            apiPort = port
-        }
-        if let key = settings["HERALD_API_KEY"] { apiKey = key }
-        if let bytes = try int("HERALD_API_MAX_BODY", minimum: 1) { maxBodySize = bytes }
-        if let ms = try int("HERALD_IDEMPOTENCY_WINDOW") { idempotencyWindow = .milliseconds(ms) }
-        if let count = try int("HERALD_IDEMPOTENCY_CAPACITY", minimum: 1) { idempotencyCapacity = count }
-        if let channel = settings["HERALD_PUBLISH_CHANNEL"] {
-            guard !channel.isEmpty else { throw SettingError(description: "HERALD_PUBLISH_CHANNEL must not be empty") }
-            self.channel = channel
-        }
-        if let path = settings["HERALD_CONFIG"] {
-            let data: Data
-            do {
-                data = try Data(contentsOf: URL(fileURLWithPath: path))
-            } catch {
-                throw SettingError(description: "HERALD_CONFIG: cannot read \(path): \(error.localizedDescription)")
-            }
-            do {
-                bridges = try BridgeDefinition.parseConfigurationFile(ByteBuffer(bytes: data))
-            } catch {
-                throw SettingError(description: "HERALD_CONFIG \(path): \(error)")
-            }
-        }
-        // An open publish API would let anyone push to every client.
-        if apiPort != nil, (apiKey ?? "").isEmpty {
-            throw SettingError(description: "HERALD_API_PORT is set but HERALD_API_KEY is not: the publish API needs a key")
-        }
     }
 }

@@ -62,7 +62,6 @@ final class PollingHTTPConnection: ChannelInboundHandler, @unchecked Sendable {
     private func connectedChannel() -> EventLoopFuture<any Channel> {
         if let channel, channel.isActive { return loop.makeSucceededFuture(channel) }
         return ClientBootstrap(group: loop)
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHTTPClientHandlers()

@@ -10,17 +10,11 @@
 'use strict';
 
 const http = require('http');
+const path = require('path');
 const crypto = require('crypto');
 const { WebSocketServer } = require('ws');
 
-function option(name, fallback) {
-  const i = process.argv.indexOf(name);
-  return i > 0 && i + 1 < process.argv.length ? process.argv[i + 1] : fallback;
-}
-const HOST = option('--host', '127.0.0.1');
-const PORT = Number(option('--port', 3300));
-const PING_INTERVAL = Number(option('--ping-interval', 25000));
-const PING_TIMEOUT = Number(option('--ping-timeout', 20000));
+const { HOST, PORT, PING_INTERVAL, PING_TIMEOUT } = require(path.join(__dirname, '..', 'options.js'));
 const MAX_PAYLOAD = 1e6;
 
 const connected = new Map();   // sid -> socket (joined to "/")

@@ -339,7 +339,7 @@ extension DemoAssets {
     // Polling failed too: the server is away, not the websocket blocked; try the websocket again next time.
     if (!wasConnected && this._fellBack) { this._websocketFailed = false; this._fellBack = false; }
     if (wasConnected) this._fire("disconnect", [reason]);
-    if (!wasConnected && reason !== "connect error") {
+    if (!wasConnected) {
       var failure = new Error(reason);
       this._fire("connect_error", [failure]);
     }
