@@ -28,6 +28,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/vapor/sqlite-nio.git", from: "1.13.2"),
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        // Already in the graph through jwt-kit; herald signs webhooks with its HMAC.
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
     ],
     targets: [
         .target(name: "EngineIOProtocol", dependencies: [
@@ -90,6 +92,7 @@ let package = Package(
             .product(name: "JWTKit", package: "jwt-kit"),
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "Crypto", package: "swift-crypto"),
         ]),
         .executableTarget(name: "herald", dependencies: [
             "Herald", "HeraldBench", "SocketIO", "HeraldRedis", "HeraldRedisAdapter",
@@ -138,9 +141,9 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOEmbedded", package: "swift-nio"),
         ]),
-        .testTarget(name: "EngineIOTests", dependencies: ["EngineIO", "HeraldTesting"]),
+        .testTarget(name: "EngineIOTests", dependencies: ["EngineIO", "EngineIOProtocol", "HeraldTesting"]),
         .testTarget(name: "SocketIOTests", dependencies: [
-            "SocketIO", "HeraldTesting",
+            "SocketIO", "SocketIOProtocol", "EngineIO", "HeraldTesting",
             .product(name: "MetricsTestKit", package: "swift-metrics"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "NIOPosix", package: "swift-nio"),
@@ -148,7 +151,7 @@ let package = Package(
             .product(name: "NIOWebSocket", package: "swift-nio"),
         ]),
         .testTarget(name: "HeraldRedisAdapterTests", dependencies: [
-            "HeraldRedisAdapter", "SocketIO", "HeraldTesting",
+            "HeraldRedisAdapter", "HeraldRedis", "SocketIO", "SocketIOProtocol", "HeraldTesting",
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "NIOWebSocket", package: "swift-nio"),
@@ -159,7 +162,7 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
         .testTarget(name: "SocketIOClientTests", dependencies: [
-            "SocketIOClient", "SocketIO", "HeraldTesting",
+            "SocketIOClient", "SocketIO", "SocketIOProtocol", "EngineIO", "HeraldWebSocket", "HeraldTesting",
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
         .testTarget(name: "HeraldStoreTests", dependencies: [
@@ -171,8 +174,11 @@ let package = Package(
             "HeraldBench", "Herald", "SocketIO", "HeraldTesting", "HeraldRedis", "HeraldRedisAdapter",
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
+        // Test targets list every Herald module they import: an incremental build recompiles a target only when
+        // a module it depends on directly changes (a changed SocketIO API left stale HeraldTests objects behind).
         .testTarget(name: "HeraldTests", dependencies: [
-            "Herald", "HeraldTesting", "HeraldStore", "SocketIOClient",
+            "Herald", "HeraldTesting", "HeraldStore", "SocketIO", "SocketIOProtocol", "EngineIO", "HeraldRedis",
+            "HeraldRedisAdapter", "HeraldWebSocket", "SocketIOClient",
             .product(name: "JWTKit", package: "jwt-kit"),
         ]),
     ],

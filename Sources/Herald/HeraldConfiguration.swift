@@ -37,6 +37,10 @@ public struct HeraldConfiguration: Sendable {
     public var redis: RedisConfiguration?
     /// Chat with history: the message store and chat limits (see docs/chat.md). Default: SQLite in memory (`:memory:`).
     public var chat = ChatConfiguration()
+    /// Presence per room (see docs/presence.md). Default: only rooms whose auth rule says `"presence": true`.
+    public var presence = PresenceConfiguration()
+    /// Webhooks to the backend (see docs/webhooks.md). Default: off (no URL).
+    public var webhooks = WebhookConfiguration()
     /// The demo pages, token endpoint and simulated backend (see docs/demo.md). Default nil: off, `/demo/…` answers 404.
     public var demo: DemoConfiguration?
     /// Connection state recovery (see docs). Default nil: off.

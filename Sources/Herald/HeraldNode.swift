@@ -36,6 +36,14 @@ public final class HeraldNode: Service, Sendable {
     public let dashboard: Dashboard
     /// The demo pages, token endpoint and simulated backend; nil unless `configuration.demo` is set.
     public let demo: DemoSite?
+    /// Presence per room and the users connected, cluster-wide with Redis (docs/presence.md).
+    public let presence: PresenceTracker
+    /// The server API's operations on every node (users, stats).
+    public let operations: ClusterOperations
+    /// Signed event batches to the backend; nil when no webhook URL is configured.
+    public let webhooks: WebhookDispatcher?
+    /// This node's name in the cluster's presence and stats.
+    public let nodeID: String
     /// Set when shutdown begins, so `/ready` turns load balancers away before the drain starts.
     private let stopping = Flag()
 
@@ -74,8 +82,24 @@ public final class HeraldNode: Service, Sendable {
         }
         auth = configuration.auth.isEnabled ? AuthGateway(configuration: configuration.auth, logger: logger) : nil
         auth?.install(on: io.sockets)
+        let nodeID = EngineIOServer.makeSessionID()
+        self.nodeID = nodeID
+        let presenceStore: any PresenceStore = cluster.map {
+            RedisPresenceStore(client: $0.client, node: nodeID, timeout: configuration.presence.nodeTimeout)
+        } ?? InMemoryPresenceStore(eventLoop: group.next())
+        presence = PresenceTracker(configuration: configuration.presence, store: presenceStore, permissions: configuration.auth.permissions,
+                                   authenticated: auth != nil, logger: logger)
+        presence.install(on: io.sockets)
+        webhooks = configuration.webhooks.isEnabled ? WebhookDispatcher(configuration: configuration.webhooks, node: nodeID, logger: logger) : nil
+        if let webhooks {
+            presence.setSink { webhooks.presenceChanged($0) }
+            webhooks.install(on: io.sockets)
+        }
+        operations = ClusterOperations(io: io, auth: auth, presence: presence, node: nodeID, logger: logger)
+        operations.install()
         (publisher, publishing) = Self.makePublishing(configuration.publishing, io: io, cluster: cluster, logger: logger)
-        let clustered = cluster != nil, up = clusterUp, auth = auth, publishing = publishing, edge = io.engine.edgeStats
+        let clustered = cluster != nil, up = clusterUp, auth = auth, publishing = publishing, edge = io.engine.edgeStats,
+            webhooks = webhooks
         dashboard = Dashboard(
             configuration: configuration.dashboard, io: io, clustered: clustered, metrics: metrics, logger: logger,
             redisState: { clustered ? (up.isSet ? "connected" : "unreachable") : "off" },
@@ -83,6 +107,7 @@ public final class HeraldNode: Service, Sendable {
                 if let auth { metrics.update(auth: auth.stats) }
                 metrics.update(publishing: publishing.currentStats)
                 metrics.update(edge: edge)
+                if let webhooks { metrics.update(webhooks: webhooks.stats) }
             }, bus: cluster)
         chat = ChatService(configuration: configuration.chat, logger: logger)
         chat.install(on: io.sockets)
@@ -209,6 +234,8 @@ public final class HeraldNode: Service, Sendable {
         ])
 
         let ticking = Task { await dashboard.run() }
+        let beating = cluster != nil ? Task { await presence.run() } : nil
+        let sending = webhooks.map { webhooks in Task { await webhooks.run() } }
         let simulating = demo.map { demo in Task { await demo.run() } }
 
         try? await gracefulShutdown()
@@ -217,6 +244,12 @@ public final class HeraldNode: Service, Sendable {
         simulating?.cancel()
 
         await drain()
+        beating?.cancel()
+        if cluster != nil { await presence.leaveCluster() }
+        if let webhooks {
+            await webhooks.flushed(before: .now + configuration.drainTimeout)
+            sending?.cancel()
+        }
         try? await api?.close()
         try? await channel.close()
         await cluster?.close()

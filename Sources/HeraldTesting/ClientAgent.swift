@@ -23,22 +23,7 @@ public final class ClientAgent: @unchecked Sendable {
                                      logURL: directory.appendingPathComponent("agent.log"),
                                      standardInput: stdin, standardOutput: stdout)
         input = stdin.fileHandleForWriting
-        // A plain thread reads the pipe: blocking reads, lines handed to the mailbox as they complete.
-        let output = stdout.fileHandleForReading
-        let answers = self.answers
-        Thread.detachNewThread {
-            var pending = Data()
-            while true {
-                let chunk = output.availableData
-                if chunk.isEmpty { break }
-                pending.append(chunk)
-                while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
-                    answers.send(String(decoding: pending[pending.startIndex..<newline], as: UTF8.self))
-                    pending = Data(pending[pending.index(after: newline)...])
-                }
-            }
-            answers.finish()
-        }
+        answers.receiveLines(from: stdout.fileHandleForReading)
         let hello = try await answers.next(timeout: .seconds(30))
         guard let hello, (try? JSONValue(parsing: hello))?["ready"] == true else {
             throw NotReady(what: "python agent", detail: "said \(hello ?? "nothing")\n\(process.logTail())")
@@ -69,14 +54,22 @@ public final class ClientAgent: @unchecked Sendable {
 
     /// Connects a named client; returns its Socket.IO session id. With `reconnect` it reconnects like an
     /// application (0.2–1 s backoff), joining chat room `join` again after every connect.
-    public func connect(_ name: String, url: String, transport: String, reconnect: Bool = false, join: String? = nil) async throws -> String {
+    /// `auth` is the CONNECT payload.
+    public func connect(_ name: String, url: String, transport: String, reconnect: Bool = false, join: String? = nil,
+                        auth: JSONValue? = nil) async throws -> String {
         var fields: JSONObject = ["name": .string(name), "url": .string(url), "transport": .string(transport), "reconnect": .bool(reconnect)]
         if let join { fields["join"] = .string(join) }
+        if let auth { fields["auth"] = auth }
         let answer = try await call("connect", fields)
         guard answer["transport"]?.stringValue == transport, let sid = answer["sid"]?.stringValue else {
             throw Failed(command: "connect \(name) over \(transport)", answer: "\(answer)")
         }
         return sid
+    }
+
+    /// Emits `event` with `data` from client `name` and returns the first argument of its acknowledgement.
+    public func call(_ name: String, _ event: String, _ data: JSONValue) async throws -> JSONValue {
+        try await call("call", ["name": .string(name), "event": .string(event), "data": data])["answer"] ?? .null
     }
 
     /// The arguments of the next `event` that `name` received.

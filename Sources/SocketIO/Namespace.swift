@@ -15,6 +15,7 @@ public final class Namespace: Sendable {
         var sockets: [String: Socket] = [:]
         var serverSideHandlers: [@Sendable (SocketIOEvent) -> Void] = []
         var recoveryGate: RecoveryGate?
+        var membershipHandlers: [@Sendable (Socket, RoomMembershipChange) -> Void] = []
     }
 
     init(name: String, server: SocketIOServer, adapter: any SocketIOAdapter) {
@@ -31,6 +32,18 @@ public final class Namespace: Sendable {
     /// Called on the socket's event loop for each accepted connection, after the client has its CONNECT reply.
     public func onConnection(_ handler: @escaping @Sendable (Socket) -> Void) {
         state.withLock { $0.connectionHandlers.append(handler) }
+    }
+
+    /// Called on the socket's event loop whenever a connected socket enters or leaves rooms (its own id room
+    /// included), in the order the adapter sees them: like the reference adapter's `join-room` / `leave-room`.
+    /// A disconnecting socket leaves every room it was in.
+    public func onRoomMembership(_ handler: @escaping @Sendable (Socket, RoomMembershipChange) -> Void) {
+        state.withLock { $0.membershipHandlers.append(handler) }
+    }
+
+    func membershipChanged(_ socket: Socket, _ change: RoomMembershipChange) {
+        let handlers = state.withLock { $0.membershipHandlers }
+        for handler in handlers { handler(socket, change) }
     }
 
     var middleware: [@Sendable (Socket) async throws -> Void] { state.withLock { $0.middleware } }
@@ -93,4 +106,10 @@ public final class Namespace: Sendable {
     public func receiveServerSideEmit(_ event: SocketIOEvent) {
         for handler in state.withLock({ $0.serverSideHandlers }) { handler(event) }
     }
+}
+
+/// Rooms a socket entered or left (see `Namespace.onRoomMembership`).
+public enum RoomMembershipChange: Sendable, Hashable {
+    case joined([String])
+    case left([String])
 }

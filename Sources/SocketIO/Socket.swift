@@ -195,7 +195,10 @@ public final class Socket: Sendable {
             namespace.server.stats.roomJoinRefused()
             namespace.server.logger.debug("join refused: room cap reached", metadata: ["sid": "\(id)", "limit": "\(limit)"])
         }
-        if !added.isEmpty { namespace.adapter.join(self, rooms: added) }
+        if !added.isEmpty {
+            namespace.adapter.join(self, rooms: added)
+            namespace.membershipChanged(self, .joined(added))
+        }
         return outcome
     }
 
@@ -240,8 +243,11 @@ public final class Socket: Sendable {
 
     public func leave(_ room: String) {
         onLoop { [self] in
-            let removed = state.withLock { $0.rooms.remove(room) != nil }
-            if removed { namespace.adapter.leave(self, room: room) }
+            let (removed, connected) = state.withLock { ($0.rooms.remove(room) != nil, $0.connected) }
+            if removed {
+                namespace.adapter.leave(self, room: room)
+                if connected { namespace.membershipChanged(self, .left([room])) }
+            }
         }
     }
 
@@ -290,6 +296,7 @@ public final class Socket: Sendable {
             return Array(state.rooms)
         }
         namespace.adapter.join(self, rooms: rooms)
+        namespace.membershipChanged(self, .joined(rooms))
         namespace.socketConnected(self)
     }
 
@@ -347,7 +354,8 @@ public final class Socket: Sendable {
             namespace.adapter.persistSession(session)
         }
         namespace.adapter.leaveAll(self)
-        let (handlers, acks) = state.withLock { state in
+        let (handlers, acks, rooms) = state.withLock { state in
+            let rooms = state.rooms
             state.connected = false
             state.left = true
             state.rooms = []
@@ -359,8 +367,9 @@ public final class Socket: Sendable {
             state.disconnecting = []
             state.disconnect = []
             state.pendingAcks = [:]
-            return result
+            return (result.0, result.1, rooms)
         }
+        if !rooms.isEmpty { namespace.membershipChanged(self, .left(Array(rooms))) }
         for pending in acks.values {
             pending.timer.cancel()
             pending.continuation.resume(throwing: AckError.disconnected)

@@ -9,27 +9,28 @@ struct Demo: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run a demo node: pages at /demo, a simulated shop, a chat bot (no Redis or PostgreSQL needed).")
 
-    @Option(help: "Listen address.") var host = "127.0.0.1"
-    @Option(help: "Listen port.") var port = 3000
     @Option(help: "Milliseconds between two order status changes.") var orderInterval = 2000
-    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel = "warning"
+    @Argument(parsing: .allUnrecognized,
+              help: "Any herald serve setting as --name value (herald serve --help); the demo's defaults differ: host 127.0.0.1, log level warning, text logs, no drain delays.")
+    var settings: [String] = []
 
     func validate() throws {
-        guard (0...65535).contains(port) else { throw ValidationError("--port must be 0…65535, got \(port)") }
-        guard orderInterval >= 10 else { throw ValidationError("--order-interval must be at least 10 ms, got \(orderInterval)") }
-        guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level: unknown level \(logLevel)") }
+        guard orderInterval >= 10, orderInterval <= 3_600_000 else {
+            throw ValidationError("--order-interval must be 10…3600000 ms, got \(orderInterval)")
+        }
     }
 
     func run() async throws {
         // One node and no load balancer: nothing to wait for or hand clients to, so shutdown closes at once.
-        var configuration = HeraldConfiguration(host: host, port: port, preDrainDelay: .zero, drainWindow: .zero)
-        configuration.logLevel = Logger.Level(rawValue: logLevel)!
-        configuration.logFormat = .text
+        var base = HeraldConfiguration(host: "127.0.0.1", preDrainDelay: .zero, drainWindow: .zero)
+        base.logLevel = .warning
+        base.logFormat = .text
+        var configuration = try loadConfiguration(settings, base: base).configuration
         configuration.demo = DemoConfiguration(orderInterval: .milliseconds(orderInterval))
         bootstrapLogging(format: configuration.logFormat, level: configuration.logLevel)
         let logger = Logger(label: "herald")
         let node = HeraldNode(configuration: configuration, logger: logger)
-        let host = self.host
+        let host = configuration.host
         let announce = Task {
             guard let address = try? await node.listeningAddress(), let bound = address.port else { return }
             let shown = host == "0.0.0.0" || host == "::" ? "127.0.0.1" : host

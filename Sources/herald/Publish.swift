@@ -9,8 +9,7 @@ struct Publish: AsyncParsableCommand {
         abstract: "Publish one event to rooms through a herald node's publish API.",
         discussion: "Prints the API's JSON answer; exits non-zero when the API answers with an error status.")
 
-    @Option(help: "The publish API's base URL [HERALD_API_URL; default: the api-host and api-port of the node's own settings, HERALD_API_PORT or apiPort in HERALD_CONFIG].") var url: String?
-    @Option(help: "The API key [default: the node's api-key setting, HERALD_API_KEY or apiKey in HERALD_CONFIG].") var key: String?
+    @OptionGroup var api: APIOptions
     @Option(help: "A room to deliver to (repeat for several).") var room: [String] = []
     @Option(help: "A room to leave out (repeat for several).") var except: [String] = []
     @Option(help: "The event name.") var event: String
@@ -23,21 +22,7 @@ struct Publish: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let environment = ProcessInfo.processInfo.environment
-        // The node's own settings (environment and HERALD_CONFIG) say where its API listens and with which key.
-        let node = try loadConfiguration(key.map { ["--api-key", $0] } ?? []).configuration.publishing
-        guard let key = key ?? node.apiKey, !key.isEmpty else {
-            throw ValidationError("give --key or set HERALD_API_KEY")
-        }
-        let url: String
-        if let given = self.url ?? environment["HERALD_API_URL"] {
-            url = given
-        } else if let port = node.apiPort {
-            let host = ["0.0.0.0", "::", ""].contains(node.apiHost) ? "127.0.0.1" : node.apiHost
-            url = "http://\(host.contains(":") ? "[\(host)]" : host):\(port)"
-        } else {
-            throw ValidationError("give --url, or set HERALD_API_PORT (the node's publish API port)")
-        }
+        let (url, key) = try api.resolve()
         var body: JSONObject = ["rooms": .array(room.map { .string($0) }), "event": .string(event)]
         if !except.isEmpty { body["except"] = .array(except.map { .string($0) }) }
         if let namespace { body["namespace"] = .string(namespace) }

@@ -18,9 +18,14 @@ struct Serve: AsyncParsableCommand {
     @Argument(parsing: .allUnrecognized, help: "Settings as --name value (listed below).") var settings: [String] = []
 
     func run() async throws {
-        let configuration = try loadConfiguration(settings).configuration
+        let loaded = try loadConfiguration(settings)
+        let configuration = loaded.configuration
         bootstrapLogging(format: configuration.logFormat, level: configuration.logLevel)
         let logger = Logger(label: "herald")
+        if !loaded.unknownVariables.isEmpty {
+            logger.warning("ignoring environment variables that name no setting (see herald serve --help)",
+                           metadata: ["variables": "\(loaded.unknownVariables.joined(separator: ","))"])
+        }
         let node = HeraldNode(configuration: configuration, logger: logger)
         let group = ServiceGroup(configuration: .init(
             services: [node], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
@@ -47,9 +52,9 @@ struct Config: AsyncParsableCommand {
 }
 
 /// Flags, then the environment, then the configuration file, then the defaults; a bad value stops here.
-func loadConfiguration(_ arguments: [String]) throws -> HeraldConfiguration.Loaded {
+func loadConfiguration(_ arguments: [String], base: HeraldConfiguration = HeraldConfiguration()) throws -> HeraldConfiguration.Loaded {
     do {
-        return try HeraldConfiguration.load(arguments: arguments, environment: ProcessInfo.processInfo.environment)
+        return try HeraldConfiguration.load(arguments: arguments, environment: ProcessInfo.processInfo.environment, base: base)
     } catch {
         throw ValidationError(error.description)
     }

@@ -12,21 +12,27 @@ struct Token: AsyncParsableCommand {
             A claim value with commas becomes an array; integers and true/false keep their type.
             """)
 
-    @Option(help: "HS256 secret [HERALD_JWT_SECRET].") var secret: String?
+    @Option(help: "HS256 secret [default: the node's jwt-secret setting, HERALD_JWT_SECRET or jwtSecret in HERALD_CONFIG].") var secret: String?
     @Option(help: "Subject (sub), the user id.") var sub: String
     @Option(name: .customLong("claim"), help: "Extra claim name=value (repeatable).") var claims: [String] = []
     @Option(help: "Lifetime in seconds (exp = now + ttl).") var ttl: Int = 3600
-    @Option(help: "Issuer (iss) [HERALD_JWT_ISSUER].") var issuer: String?
-    @Option(help: "Audience (aud) [HERALD_JWT_AUDIENCE].") var audience: String?
+    @Option(help: "Issuer (iss) [default: the node's jwt-issuer setting].") var issuer: String?
+    @Option(help: "Audience (aud) [default: the node's jwt-audience setting].") var audience: String?
+
+    func validate() throws {
+        // exp = now + ttl must stay a sane number of seconds (no overflow, no year 9999).
+        guard (1...315_360_000).contains(ttl) else { throw ValidationError("--ttl must be 1…315360000 seconds, got \(ttl)") }
+    }
 
     func run() async throws {
-        let environment = ProcessInfo.processInfo.environment
-        guard let secret = secret ?? environment["HERALD_JWT_SECRET"], !secret.isEmpty else {
+        // The node's own settings (environment and HERALD_CONFIG) give the secret, issuer and audience it checks.
+        let node = try loadConfiguration([]).configuration.auth
+        guard let secret = secret ?? node.hmacSecret, !secret.isEmpty else {
             throw ValidationError("--secret (or HERALD_JWT_SECRET) is required")
         }
         var object: JSONObject = ["sub": .string(sub)]
-        if let issuer = issuer ?? environment["HERALD_JWT_ISSUER"] { object["iss"] = .string(issuer) }
-        if let audience = audience ?? environment["HERALD_JWT_AUDIENCE"] { object["aud"] = .string(audience) }
+        if let issuer = issuer ?? node.issuer { object["iss"] = .string(issuer) }
+        if let audience = audience ?? node.audience { object["aud"] = .string(audience) }
         for claim in claims {
             guard let equals = claim.firstIndex(of: "="), equals != claim.startIndex else {
                 throw ValidationError("--claim takes name=value, got \(claim)")

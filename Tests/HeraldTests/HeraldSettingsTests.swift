@@ -14,7 +14,10 @@ import Testing
         if setting.isSwitch { return current == "1" ? "0" : "1" }
         switch setting.placeholder {
         case "ms", "n", "bytes", "seconds", "port": return String((Int(current) ?? 4000) + 1)
-        case "list": return setting.name == "transports" ? "websocket" : "https://a.example"
+        case "list":
+            let samples = ["transports": "websocket", "webhook-url": "http://a.example/hooks", "presence-rooms": "doc:{id}",
+                           "presence-claims": "name,role", "webhook-events": "chat:send"]
+            return samples[setting.name] ?? "https://a.example"
         case "url": return setting.name == "redis-url" ? "redis://127.0.0.1:6390/3" : "sqlite:///tmp/herald-settings-test.db"
         case "path":
             let file = directory.appendingPathComponent(setting.name)
@@ -28,7 +31,8 @@ import Testing
     }
 
     /// Settings that only make sense with another one; given through the environment in every variant.
-    static let companions = ["api-port": ["HERALD_API_KEY": "companion-key"], "cors-credentials": ["HERALD_CORS_ORIGINS": "*"]]
+    static let companions = ["api-port": ["HERALD_API_KEY": "companion-key"], "cors-credentials": ["HERALD_CORS_ORIGINS": "*"],
+                             "webhook-url": ["HERALD_WEBHOOK_SECRET": "companion-secret"]]
 
     static func withTemporaryDirectory<T>(_ body: (URL) throws -> T) throws -> T {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("herald-settings-\(UUID().uuidString)")
@@ -112,6 +116,13 @@ import Testing
         }
     }
 
+    @Test func unknownVariablesAreReported() throws {
+        let loaded = try HeraldConfiguration.load(environment: ["HERALD_PROT": "3001", "HERALD_PORT": "3002", "HERALD_API_URL": "x",
+                                                                "HERALD_TEST_PYTHON": "y", "PATH": "/bin"])
+        #expect(loaded.unknownVariables == ["HERALD_PROT"])
+        #expect(loaded.report().contains("# ignored, no such setting: HERALD_PROT"))
+    }
+
     @Test func flagForms() throws {
         let loaded = try HeraldConfiguration.load(
             arguments: ["--port=4100", "--cors-origins", "*", "--cors-credentials", "--dashboard", "0", "--jwt-untyped-grants=false"],
@@ -156,7 +167,9 @@ import Testing
             let big = String(repeating: " ", count: (1 << 20) + 1) + "{}"
             for (json, expected) in [(#"{"prot": 3000}"#, "unknown key"), ("[1]", "JSON object"), ("{", "malformed"),
                                      (#"{"port": {"a": 1}}"#, "port in"), (#"{"port": 1.5}"#, "port in"),
-                                     (#"{"transports": ["websocket", 3]}"#, "transports in"), (big, "larger than")] {
+                                     (#"{"transports": ["websocket", 3]}"#, "transports in"), (big, "larger than"),
+                                     (#"{"auth": {"leewaySeconds": 9223372036854775807}}"#, "auth.leewaySeconds"),
+                                     (#"{"auth": {"limits": {"violationWindowSeconds": 99999999999}}}"#, "violationWindowSeconds")] {
                 let file = try Self.writeFile(json, in: directory)
                 let error = #expect(throws: HeraldConfiguration.SettingError.self) {
                     try HeraldConfiguration.load(environment: ["HERALD_CONFIG": file])

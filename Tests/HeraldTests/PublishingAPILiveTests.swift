@@ -68,6 +68,30 @@ import Testing
         }
     }
 
+    /// A batch is delivered in order with one result per message, a bad message failing alone; its count and its
+    /// body are bounded.
+    @Test func aBatchGetsOneResultPerMessage() async throws {
+        try await withPublishingNode { api, main in
+            let member = try await PollingClient.connect(port: main, room: "feed")
+            let auth = ["Authorization: Bearer \(Self.key)"]
+            let answer = try await api.request("POST", "/api/publish/batch", headers: auth, body: #"{"messages":["#
+                + #"{"room":"feed","event":"one"},{"room":"","event":"bad"},{"namespace":"/none","room":"feed","event":"x"},"#
+                + #"{"room":"feed","event":"two","data":2,"idempotencyKey":"k1"},{"room":"feed","event":"two","idempotencyKey":"k1"}]}"#)
+            #expect(answer.status == 200, "\(answer.raw)")
+            let statuses = try JSONValue(parsing: answer.body)["results"]?.arrayValue?.map { $0["status"]?.intValue }
+            #expect(statuses == [202, 400, 404, 202, 200], "\(answer.raw)")
+            try await api.marker(rooms: ["feed"])
+            #expect(try await member.eventsUntilMarker() == [#"["one"]"#, #"["two",2]"#])
+
+            let many = JSONValue.object(["messages": .array(Array(repeating: ["room": "feed", "event": "e"], count: 101))]).jsonString
+            let tooMany = try await api.request("POST", "/api/publish/batch", headers: auth, body: many)
+            #expect(tooMany.status == 400, "\(tooMany.raw)")
+            let huge = #"{"messages":[{"room":"feed","event":"e","data":""# + String(repeating: "x", count: 5000) + #""}]}"#
+            #expect(try await api.request("POST", "/api/publish/batch", headers: auth, body: huge).status == 413)
+            #expect(try await api.request("POST", "/api/publish/batch", body: "{}").status == 401)
+        }
+    }
+
     @Test func aRetriedIdempotencyKeyIsDeliveredOnce() async throws {
         try await withPublishingNode { api, main in
             let member = try await PollingClient.connect(port: main, room: "order:1")

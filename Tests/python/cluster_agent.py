@@ -10,7 +10,9 @@ so a broken deployment answers with an error instead of hanging.
 Ops:
   connect       name, url, transport ("websocket" | "polling"), timeout  -> sid, transport
                 optional: reconnect (bool: reconnect like an application, 0.2-1 s backoff),
-                join (a chat room joined with `chat:join` after every connect)
+                join (a chat room joined with `chat:join` after every connect), auth (CONNECT payload)
+  call          name, event, data, timeout: emit with an acknowledgement    -> answer (the first ack argument)
+  emit          name, event, data: emit without one
   event         name, event, timeout                                     -> args
   received      name, event                                              -> every args received so far
   disconnected  name, timeout                                            -> reason, after (s)
@@ -92,7 +94,8 @@ async def connect(command):
     client = Client(name, reconnect=command.get("reconnect", False), join=command.get("join"))
     clients[name] = client
     await asyncio.wait_for(
-        client.sio.connect(command["url"], transports=[command["transport"]], wait_timeout=command["timeout"]),
+        client.sio.connect(command["url"], transports=[command["transport"]], wait_timeout=command["timeout"],
+                           auth=command.get("auth")),
         command["timeout"],
     )
     return {"sid": client.sio.get_sid("/"), "transport": client.sio.transport()}
@@ -102,6 +105,17 @@ async def event(command):
     client = clients[command["name"]]
     args = await asyncio.wait_for(client.queue(command["event"]).get(), command["timeout"])
     return {"args": args}
+
+
+async def call(command):
+    client = clients[command["name"]]
+    answer = await client.sio.call(command["event"], command.get("data"), timeout=command["timeout"])
+    return {"answer": answer}
+
+
+async def emit(command):
+    await clients[command["name"]].sio.emit(command["event"], command.get("data"))
+    return {}
 
 
 async def received(command):
@@ -261,7 +275,7 @@ async def close(command):
     return {}
 
 
-OPS = {"connect": connect, "event": event, "received": received, "disconnected": disconnected, "state": state,
+OPS = {"connect": connect, "call": call, "emit": emit, "event": event, "received": received, "disconnected": disconnected, "state": state,
        "connected": connected, "close": close, "browser": browser, "browser_state": browser_state, "js": js}
 
 

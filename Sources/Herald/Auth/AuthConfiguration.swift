@@ -106,7 +106,9 @@ extension AuthConfiguration {
             self.audience = text
         }
         if let leeway = auth["leewaySeconds"] {
-            guard let seconds = leeway.intValue, seconds >= 0 else { throw RoomRuleError("auth.leewaySeconds must be a non-negative integer") }
+            guard let seconds = leeway.intValue, (0...86_400).contains(seconds) else {
+                throw RoomRuleError("auth.leewaySeconds must be an integer 0…86400")
+            }
             self.leeway = .seconds(seconds)
         }
         if let rooms = auth["rooms"] {
@@ -123,9 +125,12 @@ extension AuthConfiguration {
         }
         if let limits = auth["limits"] {
             guard case .object(let object) = limits else { throw RoomRuleError("auth.limits must be an object") }
-            func positive(_ key: String) throws(RoomRuleError) -> Int? {
+            // Bounded like the flat settings: a window becomes a nanosecond count downstream.
+            func positive(_ key: String, maximum: Int = 100_000_000) throws(RoomRuleError) -> Int? {
                 guard let value = object[key] else { return nil }
-                guard let number = value.intValue, number > 0 else { throw RoomRuleError("auth.limits.\(key) must be a positive integer") }
+                guard let number = value.intValue, (1...maximum).contains(number) else {
+                    throw RoomRuleError("auth.limits.\(key) must be an integer 1…\(maximum)")
+                }
                 return number
             }
             if let value = try positive("maxRooms") { self.limits.maxRooms = value }
@@ -133,7 +138,7 @@ extension AuthConfiguration {
             if let value = try positive("burst") { self.limits.burst = value }
             if let value = try positive("maxEventBytes") { self.limits.maxEventBytes = value }
             if let value = try positive("maxViolations") { self.limits.maxViolations = value }
-            if let value = try positive("violationWindowSeconds") { self.limits.violationWindow = .seconds(value) }
+            if let value = try positive("violationWindowSeconds", maximum: 86_400) { self.limits.violationWindow = .seconds(value) }
         }
     }
 }

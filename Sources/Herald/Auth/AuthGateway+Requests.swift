@@ -76,6 +76,26 @@ extension AuthGateway {
         } else if !allows(room, claims: context.claims) {
             return .refused(AuthError(.forbidden, "not allowed to subscribe to \(room)"))
         }
+        return await admit(socket, room: roomName, grantExpiry: grantExpiry)
+    }
+
+    /// Subscribes a socket the backend named (`POST /api/users/{sub}/subscribe`): no rule is asked, the room is held
+    /// like a grant without expiry (so a recovery keeps it) and counts against `maxRooms` like any subscription.
+    func subscribeByServer(_ socket: Socket, room: RoomName) async -> AuthReply {
+        guard room.rawValue != socket.id else { return .refused(AuthError(.invalidRoom, "a socket's own room is not a subscription")) }
+        if let subject = context(of: socket)?.subject, room.rawValue == Self.personalRoom(subject) { return .ok }
+        return await admit(socket, room: room, grantExpiry: .null)
+    }
+
+    /// Unsubscribes a socket the backend named; the personal room stays.
+    func unsubscribeByServer(_ socket: Socket, room: RoomName) -> AuthReply {
+        guard let context = context(of: socket) else { return .refused(AuthError(.invalidRequest, "the connection is closing")) }
+        return unsubscribe(socket, context: context, request: ["room": .string(room.rawValue)])
+    }
+
+    /// Takes a slot within `maxRooms` and joins; `grantExpiry` non-nil records the room as held by a grant.
+    private func admit(_ socket: Socket, room roomName: RoomName, grantExpiry: JSONValue?) async -> AuthReply {
+        let room = roomName.rawValue
         // Reserve the slot under the lock so concurrent subscribes cannot exceed the limit.
         let verdict = state.withLock { state -> ConnectionLimiter.Verdict? in
             guard var session = state.sessions[socket.id] else { return nil }

@@ -11,6 +11,8 @@ public struct RoomRule: Sendable, Hashable {
     public let pattern: String
     let parts: [Part]
     public let allow: [RoomCondition]
+    /// Whether the rooms of this rule keep presence (`"presence": true`, see docs/presence.md). Default false.
+    public var presence: Bool = false
 
     enum Part: Sendable, Hashable {
         case literal(String)
@@ -246,6 +248,12 @@ extension RoomRule {
     public init(json: JSONValue) throws(RoomRuleError) {
         guard case .string(let pattern)? = json["pattern"] else { throw RoomRuleError("a room rule needs a pattern string") }
         guard case .array(let items)? = json["allow"] else { throw RoomRuleError("pattern \"\(pattern)\": allow must be an array") }
+        var presence = false
+        switch json["presence"] {
+        case nil: break
+        case .bool(let flag)?: presence = flag
+        default: throw RoomRuleError("pattern \"\(pattern)\": presence must be true or false")
+        }
         var conditions: [RoomCondition] = []
         for (index, item) in items.enumerated() {
             do {
@@ -255,6 +263,7 @@ extension RoomRule {
             }
         }
         try self.init(pattern: pattern, allow: conditions)
+        self.presence = presence
     }
 }
 
@@ -269,5 +278,10 @@ public struct RoomPermissions: Sendable, Hashable {
             if let granted = rule.grants(room, claims: claims) { return granted }
         }
         return false
+    }
+
+    /// Whether the rule that decides `room` keeps presence for it.
+    public func keepsPresence(_ room: String) -> Bool {
+        rules.first { $0.match(room) != nil }?.presence ?? false
     }
 }

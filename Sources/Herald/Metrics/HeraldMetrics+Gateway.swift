@@ -35,4 +35,10 @@ extension HeraldMetrics {
         counters("envelope", publishing.envelope)
         for bridge in publishing.bridges { counters("bridge:" + bridge.name, bridge.counters) }
     }
+
+    func update(webhooks: WebhookStats) {
+        count("herald_webhook_events_total", [("outcome", "delivered")], total: webhooks.delivered)
+        count("herald_webhook_events_total", [("outcome", "dropped")], total: webhooks.dropped)
+        count("herald_webhook_failed_attempts_total", total: webhooks.failedAttempts)
+    }
 }

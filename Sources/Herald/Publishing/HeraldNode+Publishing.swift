@@ -32,7 +32,9 @@ extension HeraldNode {
         }
         let api = PublishAPI(apiKey: key, publisher: publisher, health: { [io] in
             ["status": "ok", "sessions": .int(io.engine.sessionCount)]
-        }, metrics: serveMetrics)
+        }, metrics: serveMetrics, server: ServerAPI(
+            operations: operations, presence: presence, maxRoomNameBytes: configuration.socketIO.maxRoomNameBytes,
+            maxRoomsPerRequest: configuration.auth.limits.maxRooms), maxBatchMessages: settings.maxBatchMessages)
         let channel = try await PublishAPIServer.bind(
             api: api, host: settings.apiHost, port: port, maxBodySize: settings.maxBodySize,
             limits: configuration.socketIO.engine.connectionLimits, group: group)

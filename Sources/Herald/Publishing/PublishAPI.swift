@@ -10,13 +10,19 @@ public struct PublishAPI: Sendable {
     let publisher: Publisher
     let health: @Sendable () -> JSONValue
     let metrics: (@Sendable () -> HTTPResponse)?
+    /// Users, stats and presence (docs/openapi.yaml); nil serves the publish routes only.
+    let server: ServerAPI?
+    /// Messages one `POST /api/publish/batch` may carry.
+    let maxBatchMessages: Int
 
     public init(apiKey: String, publisher: Publisher, health: @escaping @Sendable () -> JSONValue = { ["status": "ok"] },
-                metrics: (@Sendable () -> HTTPResponse)? = nil) {
+                metrics: (@Sendable () -> HTTPResponse)? = nil, server: ServerAPI? = nil, maxBatchMessages: Int = 100) {
         self.apiKey = apiKey
         self.publisher = publisher
         self.health = health
         self.metrics = metrics
+        self.server = server
+        self.maxBatchMessages = maxBatchMessages
     }
 
     public func respond(to request: HTTPRequestContext) async -> HTTPResponse {
@@ -30,6 +36,10 @@ public struct PublishAPI: Sendable {
             }
             guard !request.bodyTooLarge else { return Self.error(.payloadTooLarge, "request body too large") }
             return await publish(request)
+        case "/api/publish/batch":
+            guard request.method == .POST else { return Self.methodNotAllowed(allow: "POST") }
+            if let refusal = refusal(request) { return refusal }
+            return await publishBatch(request)
         case "/api/health":
             guard request.method == .GET || request.method == .HEAD else { return Self.methodNotAllowed(allow: "GET, HEAD") }
             // Unauthenticated so load balancers can probe it; it tells nothing about the traffic.
@@ -38,8 +48,48 @@ public struct PublishAPI: Sendable {
             guard request.method == .GET else { return Self.methodNotAllowed(allow: "GET") }
             return metrics!()
         default:
+            if let server, ServerAPI.serves(request.path) {
+                if let refusal = refusal(request) { return refusal }
+                if let response = await server.respond(to: request) { return response }
+            }
             return Self.error(.notFound, "no route \(request.path)")
         }
+    }
+
+    /// 401 without the right key, 413 for a body over the limit; nil lets the request through.
+    private func refusal(_ request: HTTPRequestContext) -> HTTPResponse? {
+        guard isAuthorized(request.head.headers) else {
+            var response = Self.error(.unauthorized, "missing or wrong API key")
+            response.headers.add(name: "WWW-Authenticate", value: "Bearer")
+            return response
+        }
+        guard !request.bodyTooLarge else { return Self.error(.payloadTooLarge, "request body too large") }
+        return nil
+    }
+
+    /// `{"messages": [publish requests]}`, delivered in order; each gets its own result, as `POST /api/publish` would
+    /// answer it alone: `{"status": 202|200|400|404|503, …}`.
+    private func publishBatch(_ request: HTTPRequestContext) async -> HTTPResponse {
+        guard let body = request.body, let json = try? JSONValue(parsing: body), case .array(let messages)? = json["messages"] else {
+            return Self.error(.badRequest, "send {\"messages\": [publish requests]}")
+        }
+        guard !messages.isEmpty, messages.count <= maxBatchMessages else {
+            return Self.error(.badRequest, "messages must hold 1 to \(maxBatchMessages) publish requests")
+        }
+        var results: [JSONValue] = []
+        results.reserveCapacity(messages.count)
+        for message in messages {
+            do throws(PublishRequestError) {
+                let publish = try PublishRequest(json: message)
+                let (status, answer) = await deliver(publish)
+                guard case .object(var result) = answer else { continue }
+                result["status"] = .int(Int(status.code))
+                results.append(.object(result))
+            } catch {
+                results.append(["status": 400, "error": .string(error.description)])
+            }
+        }
+        return .json(.ok, JSONValue.object(["results": .array(results)]).jsonString)
     }
 
     private func publish(_ request: HTTPRequestContext) async -> HTTPResponse {
@@ -56,18 +106,24 @@ public struct PublishAPI: Sendable {
         } catch {
             return Self.error(.badRequest, error.description)
         }
+        let (status, answer) = await deliver(publish)
+        return .json(status, answer.jsonString)
+    }
+
+    /// One publish request's delivery, as a status and its JSON answer.
+    private func deliver(_ publish: PublishRequest) async -> (HTTPResponseStatus, JSONValue) {
         do {
             switch try await publisher.publishConfirmed(publish) {
-            case .delivered: return .json(.accepted, #"{"delivered":true,"idempotent":false}"#)
-            case .duplicate: return .json(.ok, #"{"delivered":true,"idempotent":true}"#)
-            case .unknownNamespace: return Self.error(.notFound, "namespace \(publish.namespace) is not served")
+            case .delivered: return (.accepted, ["delivered": true, "idempotent": false])
+            case .duplicate: return (.ok, ["delivered": true, "idempotent": true])
+            case .unknownNamespace: return (.notFound, ["error": .string("namespace \(publish.namespace) is not served")])
             }
         } catch {
             // Not pretending: this node's clients got it, the other nodes' did not.
-            return .json(.serviceUnavailable, JSONValue.object([
+            return (.serviceUnavailable, [
                 "error": .string("the cluster could not be reached: delivered to this node's clients only (\(error))"),
                 "delivered": "local",
-            ]).jsonString)
+            ])
         }
     }
 

@@ -18,34 +18,59 @@ public enum PublishClient {
         url: String, key: String, body: String, idempotencyKey: String? = nil,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws -> Response {
+        var headers = [("Authorization", "Bearer \(key)")]
+        if let idempotencyKey { headers.append(("Idempotency-Key", idempotencyKey)) }
+        return try await send(.POST, url: url, path: "/api/publish", headers: headers, body: ByteBuffer(string: body), group: group)
+    }
+
+    /// One request on a fresh connection (`Connection: close`) to `url` + `path`, bounded in time and in the bytes of
+    /// the answer kept (`maxResponseBytes`; beyond it the body is cut, not grown).
+    public static func send(
+        _ method: HTTPMethod, url: String, path: String, headers extra: [(String, String)] = [], body: ByteBuffer? = nil,
+        timeout: Duration = .seconds(10), maxResponseBytes: Int = 1 << 20,
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) async throws -> Response {
         let target = try Target(url)
         var headers = HTTPHeaders()
         headers.add(name: "Host", value: target.hostHeader)
-        headers.add(name: "Content-Type", value: "application/json")
-        headers.add(name: "Content-Length", value: String(body.utf8.count))
-        headers.add(name: "Authorization", value: "Bearer \(key)")
+        if let body {
+            headers.add(name: "Content-Type", value: "application/json")
+            headers.add(name: "Content-Length", value: String(body.readableBytes))
+        }
         headers.add(name: "Connection", value: "close")
-        if let idempotencyKey { headers.add(name: "Idempotency-Key", value: idempotencyKey) }
-        let head = HTTPRequestHead(version: .http1_1, method: .POST, uri: target.path + "/api/publish", headers: headers)
+        for (name, value) in extra { headers.add(name: name, value: value) }
+        let head = HTTPRequestHead(version: .http1_1, method: method, uri: target.path + path, headers: headers)
+        // Clamped to a year: the timeout comes from configuration, and nanoseconds of a larger one overflow.
+        let milliseconds = max(1, min(timeout.components.seconds, 31_536_000) * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
 
         let channel = try await ClientBootstrap(group: group)
-            .connectTimeout(.seconds(10))
+            .connectTimeout(.milliseconds(milliseconds))
             .connect(host: target.host, port: target.port) { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHTTPClientHandlers()
                     return try NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>(wrappingChannelSynchronously: channel)
                 }
             }
+        // The whole exchange is bounded: a receiver that never answers cannot hold the caller.
+        let deadline = channel.channel.eventLoop.scheduleTask(in: .milliseconds(milliseconds)) {
+            channel.channel.close(promise: nil)
+        }
+        defer { deadline.cancel() }
         return try await channel.executeThenClose { inbound, outbound in
             try await outbound.write(.head(head))
-            try await outbound.write(.body(.byteBuffer(ByteBuffer(string: body))))
+            if let body { try await outbound.write(.body(.byteBuffer(body))) }
             try await outbound.write(.end(nil))
             var status: Int?
             var received = ByteBuffer()
             for try await part in inbound {
                 switch part {
                 case .head(let head): status = Int(head.status.code)
-                case .body(var chunk): received.writeBuffer(&chunk)
+                case .body(var chunk):
+                    let room = maxResponseBytes - received.readableBytes
+                    if room > 0, let slice = chunk.readSlice(length: min(room, chunk.readableBytes)) {
+                        var slice = slice
+                        received.writeBuffer(&slice)
+                    }
                 case .end: return Response(status: status ?? 0, body: String(buffer: received))
                 }
             }

@@ -19,6 +19,8 @@ public struct PublishingConfiguration: Sendable {
     public var channel: String
     /// Redis bridges, from the configuration file's `bridges`. Default none.
     public var bridges: [BridgeDefinition]
+    /// Messages one `POST /api/publish/batch` may carry; the body stays within `maxBodySize` too. Default 100.
+    public var maxBatchMessages = 100
 
     public init(
         apiHost: String = "127.0.0.1",

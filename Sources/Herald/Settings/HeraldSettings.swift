@@ -13,6 +13,7 @@ public enum HeraldSettings {
         ("Node", node), ("Engine.IO and HTTP edge", edge), ("Rooms and packets", rooms), ("Shutdown", shutdown),
         ("Cluster and recovery", cluster), ("Logging", logging), ("Backend publishing", publishing),
         ("Authentication and limits", auth), ("Dashboard and metrics", dashboard), ("Chat", chat),
+        ("Presence", presence), ("Webhooks", webhooks),
     ]
 
     public static let all: [HeraldSetting] = groups.flatMap(\.settings)
@@ -131,6 +132,8 @@ public enum HeraldSettings {
         .integer("idempotency-capacity", "Idempotency keys remembered.", "n", 1...HeraldSetting.maxCount,
                  \.publishing.idempotencyCapacity),
         .text("publish-channel", "Redis channel for publish envelopes.", \.publishing.channel, allowEmpty: false),
+        .integer("api-max-batch", "Messages one POST /api/publish/batch may carry.", "n", 1...HeraldSetting.maxCount,
+                 \.publishing.maxBatchMessages),
     ]
 
     static let auth: [HeraldSetting] = [
@@ -186,6 +189,52 @@ public enum HeraldSettings {
         .integer("chat-max-rooms", "Chat rooms one socket may join.", "n", 1...HeraldSetting.maxCount, \.chat.maxRooms),
     ]
 
+    static let presence: [HeraldSetting] = [
+        HeraldSetting("presence-rooms", "Room patterns keeping presence, comma-separated (besides auth rules with \"presence\": true).",
+                      placeholder: "list", default: { $0.presence.rooms.joined(separator: ",") }) { configuration, text throws(HeraldSetting.Problem) in
+            let patterns = HeraldSetting.list(text)
+            for pattern in patterns {
+                do {
+                    _ = try RoomRule(pattern: pattern, allow: [.authenticated])
+                } catch {
+                    throw HeraldSetting.Problem("\(error)")
+                }
+            }
+            configuration.presence.rooms = patterns
+        },
+        HeraldSetting("presence-claims", "Token claims reported with a member's sub, comma-separated.", placeholder: "list",
+                      default: { $0.presence.claims.joined(separator: ",") }) { configuration, text throws(HeraldSetting.Problem) in
+            configuration.presence.claims = HeraldSetting.list(text)
+        },
+        .integer("presence-max-claim-bytes", "Bytes of a member's reported claims.", "bytes", 0...65_536, \.presence.maxClaimBytes),
+        .integer("presence-max-members", "Members listed by presence:get and the presence API.", "n", 0...100_000,
+                 \.presence.maxMembers),
+        .milliseconds("presence-node-timeout", "A node silent this long is taken for dead and its members leave.",
+                      \.presence.nodeTimeout, minimum: 300),
+    ]
+
+    static let webhooks: [HeraldSetting] = [
+        HeraldSetting("webhook-url", "Webhook receivers, http://host[:port][/path], comma-separated. Empty: webhooks off.",
+                      placeholder: "list", default: { $0.webhooks.urls.joined(separator: ",") }) { configuration, text throws(HeraldSetting.Problem) in
+            let urls = HeraldSetting.list(text)
+            for url in urls {
+                guard (try? PublishClient.Target(url)) != nil else { throw HeraldSetting.Problem("\(url) is not http://host[:port][/path]") }
+            }
+            configuration.webhooks.urls = urls
+        },
+        .optionalText("webhook-secret", "HMAC-SHA256 key of X-Herald-Signature, required with a URL.", \.webhooks.secret, secret: true),
+        HeraldSetting("webhook-events", "Client events forwarded as client.event, comma-separated.", placeholder: "list",
+                      default: { $0.webhooks.clientEvents.sorted().joined(separator: ",") }) { configuration, text throws(HeraldSetting.Problem) in
+            configuration.webhooks.clientEvents = Set(HeraldSetting.list(text))
+        },
+        .integer("webhook-max-queue", "Events waiting per receiver before new ones are dropped.", "n", 1...HeraldSetting.maxCount,
+                 \.webhooks.maxQueue),
+        .integer("webhook-max-batch", "Events per POST.", "n", 1...100_000, \.webhooks.maxBatch),
+        .milliseconds("webhook-retry-min", "First retry delay, doubling per failure.", \.webhooks.minRetryDelay),
+        .milliseconds("webhook-retry-max", "Longest retry delay.", \.webhooks.maxRetryDelay),
+        .milliseconds("webhook-timeout", "Time for a receiver to answer one POST.", \.webhooks.timeout),
+    ]
+
     static func corsOrigins(_ cors: CORSConfiguration?) -> String {
         switch cors?.origins {
         case nil: ""
@@ -220,5 +269,12 @@ extension HeraldSetting {
         }
         guard data.count <= limit else { throw Problem("\(path) is larger than \(limit) bytes") }
         return [UInt8](data)
+    }
+}
+
+extension HeraldSetting {
+    /// A comma-separated list, trimmed, empty items left out.
+    static func list(_ text: String) -> [String] {
+        text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
     }
 }

@@ -1,0 +1,194 @@
+import NIOCore
+import HeraldRedis
+
+/// Presence across nodes in Redis, maintained incrementally: one script call per connection entering or leaving a
+/// presence room, a heartbeat per node, no scan of the cluster per query. Stateless here (Redis holds it all),
+/// so it needs no concurrency rule of its own.
+///
+/// Keys, for room `R` (`P` = `herald:presence:`; the users connected at all use `herald:users` in place of `P` + `R`):
+/// - `P R:m` hash sub → connections of that user in the room, cluster-wide; `HLEN` is the distinct users;
+/// - `P R:i` hash sub → the member's reported claims (JSON);
+/// - `P R:c` the room's connections, cluster-wide;
+/// - `P node:N` hash (room, sub) → connections node N contributed, so that a dead node's share can be taken back;
+/// - `P nodes` sorted set node → time of its last heartbeat (Redis' clock, ms);
+/// - `P sequence` counts transitions, cluster-wide: the order receivers of several nodes' events sort by.
+///
+/// A transition (first connection of a user in a room, or its last one gone) is decided inside the script that
+/// makes it, so exactly one node sees it; a dead node's members are reaped by the one node whose script removes it
+/// from `P nodes`.
+public struct RedisPresenceStore: PresenceStore {
+    let client: RedisClient
+    let node: String
+    let timeout: Duration
+    static let prefix = "herald:presence:"
+    static let usersKey = "herald:users"
+
+    public init(client: RedisClient, node: String, timeout: Duration) {
+        self.client = client
+        self.node = node
+        self.timeout = timeout
+    }
+
+    static func base(_ room: String) -> String { room.isEmpty ? usersKey : prefix + room }
+
+    /// Room and sub in one field, the room length first (neither may hold a separator that is safe from the other).
+    static func field(room: String, subject: String) -> String { "\(room.utf8.count):\(room)\(subject)" }
+
+    static let changeScript = """
+        local delta = tonumber(ARGV[2])
+        local total = redis.call('HINCRBY', KEYS[1], ARGV[1], delta)
+        local connections = redis.call('INCRBY', KEYS[3], delta)
+        if connections <= 0 then redis.call('DEL', KEYS[3]) end
+        local own = redis.call('HINCRBY', KEYS[4], ARGV[4], delta)
+        if own <= 0 then redis.call('HDEL', KEYS[4], ARGV[4]) end
+        local transition = 0
+        if delta > 0 then
+          if total == delta then
+            redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
+            transition = 1
+          end
+        elseif total <= 0 then
+          redis.call('HDEL', KEYS[1], ARGV[1])
+          redis.call('HDEL', KEYS[2], ARGV[1])
+          transition = -1
+        end
+        local sequence = 0
+        if transition ~= 0 then sequence = redis.call('INCR', KEYS[5]) end
+        return {transition, redis.call('HLEN', KEYS[1]), sequence}
+        """
+
+    public func change(room: String, subject: String, info: String, delta: Int) -> EventLoopFuture<PresenceOutcome> {
+        let base = Self.base(room)
+        return client.sendFuture(RedisCommand("EVAL", arguments: [
+            Self.changeScript, "5", base + ":m", base + ":i", base + ":c", Self.prefix + "node:" + node, Self.prefix + "sequence",
+            subject, String(delta), info, Self.field(room: room, subject: subject),
+        ])).flatMapThrowing { reply in
+            guard let parts = reply.elements, parts.count == 3, let transition = parts[0].integer, let users = parts[1].integer,
+                  let sequence = parts[2].integer
+            else { throw RedisError.unexpectedReply(reply) }
+            return PresenceOutcome(transition: transition > 0 ? .joined : transition < 0 ? .left : .unchanged,
+                                   users: Int(clamping: users), sequence: Int(clamping: sequence))
+        }
+    }
+
+    static let snapshotScript = """
+        local users = redis.call('HLEN', KEYS[1])
+        local connections = tonumber(redis.call('GET', KEYS[3]) or '0')
+        local limit = tonumber(ARGV[1])
+        local members
+        if users <= limit then
+          members = redis.call('HGETALL', KEYS[2])
+        elseif limit == 0 then
+          members = {}
+        else
+          members = redis.call('HRANDFIELD', KEYS[2], limit, 'WITHVALUES')
+        end
+        return {users, connections, members}
+        """
+
+    public func snapshot(room: String, limit: Int) async throws -> PresenceSnapshot {
+        let base = Self.base(room)
+        let reply = try await client.send(RedisCommand("EVAL", arguments: [
+            Self.snapshotScript, "3", base + ":m", base + ":i", base + ":c", String(max(0, limit)),
+        ]))
+        guard let parts = reply.elements, parts.count == 3, let users = parts[0].integer, let connections = parts[1].integer,
+              let flat = parts[2].elements
+        else { throw RedisError.unexpectedReply(reply) }
+        var members: [(subject: String, info: String)] = []
+        var index = 0
+        while index + 1 < flat.count, members.count < limit {
+            if let subject = flat[index].string { members.append((subject, flat[index + 1].string ?? "{}")) }
+            index += 2
+        }
+        members.sort { $0.subject < $1.subject }
+        return PresenceSnapshot(users: Int(clamping: users), connections: Int(clamping: max(0, connections)), members: members)
+    }
+
+    static let heartbeatScript = """
+        local now = redis.call('TIME')
+        local ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+        local known = redis.call('ZSCORE', KEYS[1], ARGV[1])
+        redis.call('ZADD', KEYS[1], ms, ARGV[1])
+        if known then return 1 end
+        return 0
+        """
+
+    public func heartbeat() async throws -> Bool {
+        let reply = try await client.send(RedisCommand("EVAL", arguments: [Self.heartbeatScript, "1", Self.prefix + "nodes", node]))
+        guard let known = reply.integer else { throw RedisError.unexpectedReply(reply) }
+        return known == 1
+    }
+
+    /// Takes node ARGV[1] out (unless it beat after the cutoff: ARGV[2] ms before now, -1 for "whatever its age")
+    /// and gives back its share of every room; returns {room, sub, info, users, sequence} per member that left.
+    static let reapScript = """
+        local now = redis.call('TIME')
+        local ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+        local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
+        local cutoff = tonumber(ARGV[2])
+        if cutoff >= 0 and (not score or tonumber(score) > ms - cutoff) then return {} end
+        redis.call('ZREM', KEYS[1], ARGV[1])
+        local nodeKey = ARGV[3] .. 'node:' .. ARGV[1]
+        local entries = redis.call('HGETALL', nodeKey)
+        redis.call('DEL', nodeKey)
+        local out = {}
+        for k = 1, #entries, 2 do
+          local field = entries[k]
+          local count = tonumber(entries[k + 1])
+          local length = tonumber(string.match(field, '^(%d+):'))
+          local skip = #tostring(length) + 1
+          local room = string.sub(field, skip + 1, skip + length)
+          local sub = string.sub(field, skip + length + 1)
+          local base = ARGV[4]
+          if length > 0 then base = ARGV[3] .. room end
+          local total = redis.call('HINCRBY', base .. ':m', sub, -count)
+          if redis.call('DECRBY', base .. ':c', count) <= 0 then redis.call('DEL', base .. ':c') end
+          if total <= 0 then
+            local info = redis.call('HGET', base .. ':i', sub) or '{}'
+            redis.call('HDEL', base .. ':m', sub)
+            redis.call('HDEL', base .. ':i', sub)
+            table.insert(out, room)
+            table.insert(out, sub)
+            table.insert(out, info)
+            table.insert(out, redis.call('HLEN', base .. ':m'))
+            table.insert(out, redis.call('INCR', ARGV[3] .. 'sequence'))
+          end
+        end
+        return out
+        """
+
+    public func reap() async throws -> [PresenceDeparture] {
+        let milliseconds = max(1, timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
+        let stale = try await client.send(RedisCommand("EVAL", arguments: [
+            "local now = redis.call('TIME') return redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', tonumber(now[1]) * 1000 - tonumber(ARGV[1]), 'LIMIT', 0, 16)",
+            "1", Self.prefix + "nodes", String(milliseconds),
+        ]))
+        var departures: [PresenceDeparture] = []
+        for dead in (stale.elements ?? []).compactMap(\.string) where dead != node {
+            departures += try await reap(node: dead, cutoff: milliseconds)
+        }
+        return departures
+    }
+
+    public func leaveCluster() async throws -> [PresenceDeparture] {
+        try await reap(node: node, cutoff: -1)
+    }
+
+    private func reap(node: String, cutoff: Int64) async throws -> [PresenceDeparture] {
+        let reply = try await client.send(RedisCommand("EVAL", arguments: [
+            Self.reapScript, "1", Self.prefix + "nodes", node, String(cutoff), Self.prefix, Self.usersKey,
+        ]))
+        guard let flat = reply.elements else { throw RedisError.unexpectedReply(reply) }
+        var departures: [PresenceDeparture] = []
+        var index = 0
+        while index + 4 < flat.count {
+            if let room = flat[index].string, let subject = flat[index + 1].string {
+                departures.append(PresenceDeparture(
+                    room: room, subject: subject, info: flat[index + 2].string ?? "{}",
+                    users: Int(clamping: flat[index + 3].integer ?? 0), sequence: Int(clamping: flat[index + 4].integer ?? 0)))
+            }
+            index += 5
+        }
+        return departures
+    }
+}
