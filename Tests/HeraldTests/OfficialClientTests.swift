@@ -42,11 +42,13 @@ struct OfficialClientTests {
         }
     }
 
-    @Test("websocket only: never polls")
-    func webSocketOnly() async throws {
+    /// `["websocket"]` never polls; `["websocket", "polling"]` (polling as fallback) opens on the websocket too.
+    @Test("websocket only, or websocket first with polling as fallback: opens on the websocket",
+          arguments: [#"["websocket"]"#, #"["websocket", "polling"]"#])
+    func opensOnTheWebSocket(transports: String) async throws {
         try await withMatrixServer { server in
             let result = try await OfficialBrowser.run("""
-                var socket = io(args.url, {transports: ["websocket"], forceNew: true, reconnection: false});
+                var socket = io(args.url, {transports: \(transports), forceNew: true, reconnection: false});
                 await once(socket, "connect");
                 var server = await socket.emitWithAck("transport");
                 var transport = socket.io.engine.transport.name;
@@ -75,22 +77,6 @@ struct OfficialClientTests {
             #expect(result["first"] == "polling", "\(result)")
             #expect(result["server"] == "websocket", "\(result)")
             #expect(server.connectTransports == ["polling"])
-        }
-    }
-
-    @Test("websocket first, polling as fallback: opens on the websocket")
-    func webSocketFirst() async throws {
-        try await withMatrixServer { server in
-            let result = try await OfficialBrowser.run("""
-                var socket = io(args.url, {transports: ["websocket", "polling"], forceNew: true, reconnection: false});
-                await once(socket, "connect");
-                var server = await socket.emitWithAck("transport");
-                var transport = socket.io.engine.transport.name;
-                socket.disconnect();
-                return {transport: transport, server: server};
-                """, url: server.url)
-            #expect(result == ["transport": "websocket", "server": "websocket"])
-            #expect(server.connectTransports == ["websocket"])
         }
     }
 
