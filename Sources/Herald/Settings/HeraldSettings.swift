@@ -21,7 +21,7 @@ public enum HeraldSettings {
     static let node: [HeraldSetting] = [
         .text("host", "Listen address.", \.host, allowEmpty: false),
         .integer("port", "Listen port (0: any free port).", "port", 0...65_535, \.port),
-        .integer("threads", "Event loop threads.", "n", 1...1024, \.threads, defaultNote: "one per core"),
+        .integer("threads", "Event loop threads for connections (with Redis, one more runs the Redis connections).", "n", 1...1024, \.threads, defaultNote: "one per core"),
     ]
 
     static let edge: [HeraldSetting] = [
