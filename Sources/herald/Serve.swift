@@ -18,9 +18,14 @@ struct Serve: AsyncParsableCommand {
     @Argument(parsing: .allUnrecognized, help: "Settings as --name value (listed below).") var settings: [String] = []
 
     func run() async throws {
-        let configuration = try loadConfiguration(settings).configuration
+        let loaded = try loadConfiguration(settings)
+        let configuration = loaded.configuration
         bootstrapLogging(format: configuration.logFormat, level: configuration.logLevel)
         let logger = Logger(label: "herald")
+        if !loaded.unknownVariables.isEmpty {
+            logger.warning("ignoring environment variables that name no setting (see herald serve --help)",
+                           metadata: ["variables": "\(loaded.unknownVariables.joined(separator: ","))"])
+        }
         let node = HeraldNode(configuration: configuration, logger: logger)
         let group = ServiceGroup(configuration: .init(
             services: [node], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))

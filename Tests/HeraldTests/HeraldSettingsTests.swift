@@ -116,6 +116,13 @@ import Testing
         }
     }
 
+    @Test func unknownVariablesAreReported() throws {
+        let loaded = try HeraldConfiguration.load(environment: ["HERALD_PROT": "3001", "HERALD_PORT": "3002", "HERALD_API_URL": "x",
+                                                                "HERALD_TEST_PYTHON": "y", "PATH": "/bin"])
+        #expect(loaded.unknownVariables == ["HERALD_PROT"])
+        #expect(loaded.report().contains("# ignored, no such setting: HERALD_PROT"))
+    }
+
     @Test func flagForms() throws {
         let loaded = try HeraldConfiguration.load(
             arguments: ["--port=4100", "--cors-origins", "*", "--cors-credentials", "--dashboard", "0", "--jwt-untyped-grants=false"],

@@ -28,6 +28,9 @@ extension HeraldConfiguration {
         public var settings: [ResolvedSetting]
         /// The configuration file and whether a flag or the environment named it.
         public var file: (path: String, source: SettingSource)?
+        /// `HERALD_*` variables that name no setting (a typo such as `HERALD_PROT` would otherwise go unnoticed);
+        /// `herald serve` logs them as a warning.
+        public var unknownVariables: [String] = []
 
         public subscript(name: String) -> ResolvedSetting? { settings.first { $0.setting.name == name } }
 
@@ -35,6 +38,7 @@ extension HeraldConfiguration {
         public func report() -> String {
             var lines = ["# herald configuration (precedence: flag > env > file > default)"]
             if let file { lines.append("# config file: \(file.path) (\(file.source == .flag ? "--config" : "HERALD_CONFIG"))") }
+            if !unknownVariables.isEmpty { lines.append("# ignored, no such setting: \(unknownVariables.joined(separator: ", "))") }
             let width = settings.map(\.setting.name.count).max() ?? 0
             let shown = settings.map { resolved in
                 let value = resolved.setting.shown(resolved.text)
@@ -56,6 +60,10 @@ extension HeraldConfiguration {
             return lines.joined(separator: "\n") + "\n"
         }
     }
+
+    /// `HERALD_*` variables that are read elsewhere, not settings of the node (besides the test suite's
+    /// `HERALD_TEST_*` and the fuzz script's `HERALD_FUZZ*`).
+    static let notSettings: Set<String> = ["HERALD_CONFIG", "HERALD_API_URL", "HERALD_PG_BIN", "HERALD_SOCKETIO_JS"]
 
     /// Largest configuration file read.
     static let maxConfigurationFileBytes = 1 << 20
@@ -113,7 +121,10 @@ extension HeraldConfiguration {
         resolved = resolved.map {
             $0.source != .default ? $0 : ResolvedSetting(setting: $0.setting, source: .default, text: $0.setting.value(in: settled))
         }
-        return Loaded(configuration: configuration, settings: resolved, file: file)
+        let known = Set(HeraldSettings.all.map(\.environmentName)).union(notSettings)
+        let unknown = environment.keys.filter { $0.hasPrefix("HERALD_") && !known.contains($0)
+            && !$0.hasPrefix("HERALD_TEST_") && !$0.hasPrefix("HERALD_FUZZ") }.sorted()
+        return Loaded(configuration: configuration, settings: resolved, file: file, unknownVariables: unknown)
     }
 
     /// Applies the settings present in `settings`, named as environment variables (`HERALD_PORT`, …,
@@ -241,9 +252,11 @@ extension HeraldSettings {
             lines.append("")
             lines.append("\(title):")
             for setting in settings {
-                lines.append("  \(setting.flag) <\(setting.placeholder)>  \(setting.environmentName)  (file: \(setting.fileKey))")
+                // Short lines: the help is re-wrapped at 80 columns, which would break the indentation of long ones.
+                lines.append("  \(setting.flag) <\(setting.placeholder)>")
+                lines.append("    \(setting.environmentName), file key \(setting.fileKey)")
                 let value = setting.defaultText
-                lines.append("        \(setting.help) Default: \(value.isEmpty ? "none" : setting.shown(value)).")
+                lines.append("    \(setting.help) Default: \(value.isEmpty ? "none" : setting.shown(value)).")
             }
         }
         return lines.joined(separator: "\n")
