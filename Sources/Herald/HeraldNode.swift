@@ -121,7 +121,7 @@ public final class HeraldNode: Service, Sendable {
                 metrics.update(publishing: publishing.currentStats)
                 metrics.update(edge: edge)
                 if let webhooks { metrics.update(webhooks: webhooks.stats) }
-            }, bus: cluster)
+            }, bus: cluster, users: { [presence] in presence.localUsers })
         chat = ChatService(configuration: configuration.chat, logger: logger)
         chat.install(on: io.sockets)
         if let auth {
