@@ -11,13 +11,14 @@ import Testing
     /// A valid value other than the default, derived from the declaration's kind; key files get a real file.
     static func sample(for setting: HeraldSetting, directory: URL) throws -> String {
         let current = setting.value(in: HeraldConfiguration())
-        if setting.isSwitch { return current == "1" ? "0" : "1" }
+        if setting.isSwitch || setting.name == "redis-tls" { return current == "1" ? "0" : "1" }
         switch setting.placeholder {
         case "ms", "n", "bytes", "seconds", "port": return String((Int(current) ?? 4000) + 1)
         case "list":
             let samples = ["transports": "websocket", "webhook-url": "http://a.example/hooks", "presence-rooms": "doc:{id}",
                            "presence-claims": "name,role", "webhook-events": "chat:send"]
             return samples[setting.name] ?? "https://a.example"
+        case "host:port,…": return "127.0.0.1:7000,127.0.0.1:7001"
         case "url": return setting.name == "redis-url" ? "redis://127.0.0.1:6390/3" : "sqlite:///tmp/herald-settings-test.db"
         case "path":
             let file = directory.appendingPathComponent(setting.name)
@@ -32,7 +33,9 @@ import Testing
 
     /// Settings that only make sense with another one; given through the environment in every variant.
     static let companions = ["api-port": ["HERALD_API_KEY": "companion-key"], "cors-credentials": ["HERALD_CORS_ORIGINS": "*"],
-                             "webhook-url": ["HERALD_WEBHOOK_SECRET": "companion-secret"]]
+                             "webhook-url": ["HERALD_WEBHOOK_SECRET": "companion-secret"],
+                             "redis-sentinel-master": ["HERALD_REDIS_SENTINEL": "127.0.0.1:26379"]]
+        .merging(["redis-tls", "redis-tls-ca", "redis-tls-cert", "redis-tls-key", "redis-tls-server-name"].map { ($0, ["HERALD_REDIS_URL": "redis://127.0.0.1:6390"]) }) { $1 }
 
     static func withTemporaryDirectory<T>(_ body: (URL) throws -> T) throws -> T {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("herald-settings-\(UUID().uuidString)")

@@ -128,37 +128,39 @@ public enum HeraldSettings {
             configuration.redisTopology = .sentinel(sentinels: sentinels, masterName: master)
             if configuration.redis == nil { configuration.redis = RedisConfiguration() }
         },
-        HeraldSetting("redis-sentinel-master", "Name of the primary the sentinels watch.", placeholder: "name", default: { configuration in
+        HeraldSetting("redis-sentinel-master", "Name of the primary the sentinels watch (mymaster when empty).", placeholder: "name", default: { configuration in
             if case .sentinel(_, let name) = configuration.redisTopology { return name }
-            return "mymaster"
+            return ""
         }) { configuration, text throws(HeraldSetting.Problem) in
+            // Empty without sentinels is the default: nothing to name.
+            if text.isEmpty, case .single = configuration.redisTopology { return }
             guard !text.isEmpty, text.utf8.count <= 256 else { throw HeraldSetting.Problem("must be 1 to 256 bytes") }
             guard case .sentinel(let sentinels, _) = configuration.redisTopology else { throw HeraldSetting.Problem("needs --redis-sentinel") }
             configuration.redisTopology = .sentinel(sentinels: sentinels, masterName: text)
         },
-        redisTLS("redis-tls", "TLS to Redis: 1 or 0 (rediss:// and the TLS files imply it).", placeholder: "0|1") { tls, text throws(HeraldSetting.Problem) in
+        redisTLS("redis-tls", "TLS to Redis: 1 or 0 (rediss:// and the TLS files imply it).", placeholder: "0|1", read: { $0 == nil ? "" : "1" }) { tls, text throws(HeraldSetting.Problem) in
             switch text {
             case "1", "true": return tls ?? RedisTLSConfiguration()
             case "0", "false": return nil
             default: throw HeraldSetting.Problem("must be 1 or 0")
             }
         },
-        redisTLS("redis-tls-ca", "PEM file of the CAs to trust for Redis TLS. Default: the system's roots.", placeholder: "file") { tls, text in
+        redisTLS("redis-tls-ca", "PEM file of the CAs to trust for Redis TLS. Default: the system's roots.", placeholder: "file", read: { $0?.caFile ?? "" }) { tls, text in
             var tls = tls ?? RedisTLSConfiguration()
             tls.caFile = text
             return tls
         },
-        redisTLS("redis-tls-cert", "PEM client certificate for Redis TLS (with --redis-tls-key).", placeholder: "file") { tls, text in
+        redisTLS("redis-tls-cert", "PEM client certificate for Redis TLS (with --redis-tls-key).", placeholder: "file", read: { $0?.certificateFile ?? "" }) { tls, text in
             var tls = tls ?? RedisTLSConfiguration()
             tls.certificateFile = text
             return tls
         },
-        redisTLS("redis-tls-key", "PEM key of the Redis TLS client certificate.", placeholder: "file") { tls, text in
+        redisTLS("redis-tls-key", "PEM key of the Redis TLS client certificate.", placeholder: "file", read: { $0?.keyFile ?? "" }) { tls, text in
             var tls = tls ?? RedisTLSConfiguration()
             tls.keyFile = text
             return tls
         },
-        redisTLS("redis-tls-server-name", "Name Redis's certificate must carry. Default: the host.", placeholder: "name") { tls, text in
+        redisTLS("redis-tls-server-name", "Name Redis's certificate must carry. Default: the host.", placeholder: "name", read: { $0?.serverName ?? "" }) { tls, text in
             var tls = tls ?? RedisTLSConfiguration()
             tls.serverName = text
             return tls
@@ -340,8 +342,9 @@ extension HeraldSettings {
     /// A Redis TLS setting: applies to the Redis configuration set by --redis-url, --redis-cluster or
     /// --redis-sentinel (which must come first); empty leaves it as it is.
     static func redisTLS(_ name: String, _ help: String, placeholder: String,
+                         read: @escaping @Sendable (RedisTLSConfiguration?) -> String,
                          _ change: @escaping @Sendable (RedisTLSConfiguration?, String) throws(HeraldSetting.Problem) -> RedisTLSConfiguration?) -> HeraldSetting {
-        HeraldSetting(name, help, placeholder: placeholder, default: { _ in "" }) { configuration, text throws(HeraldSetting.Problem) in
+        HeraldSetting(name, help, placeholder: placeholder, default: { read($0.redis?.tls) }) { configuration, text throws(HeraldSetting.Problem) in
             guard !text.isEmpty else { return }
             guard var redis = configuration.redis else { throw HeraldSetting.Problem("needs --redis-url, --redis-cluster or --redis-sentinel") }
             redis.tls = try change(redis.tls, text)
