@@ -15,6 +15,9 @@ public final class HeraldNode: Service, Sendable {
     public let io: SocketIOServer
     public let logger: Logger
     let group: MultiThreadedEventLoopGroup
+    /// One thread for the Redis connections, so that session saves and recovery reads are not queued behind the
+    /// socket writes that saturate `group` during a drain or a reconnect storm; nil for a single node.
+    private let redisGroup: MultiThreadedEventLoopGroup?
     private let boundAddress = ListeningAddress()
     /// The one delivery path of the publish API, the envelope channel and the bridges.
     public let publisher: Publisher
@@ -66,7 +69,9 @@ public final class HeraldNode: Service, Sendable {
         self.metrics = metrics
         if let redis = configuration.redis {
             let clusterUp = self.clusterUp, clusterJoined = self.clusterJoined
-            let bus = RedisClusterBus(configuration: redis, eventLoop: group.next(), logger: logger) { up in
+            let redisGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+            self.redisGroup = redisGroup
+            let bus = RedisClusterBus(configuration: redis, eventLoop: redisGroup.next(), logger: logger) { up in
                 if up { _ = clusterJoined.set(true) }
                 if clusterUp.set(up) {
                     if up { logger.info("redis connected") } else { logger.warning("redis unreachable: serving this node's clients only until it is back") }
@@ -77,6 +82,7 @@ public final class HeraldNode: Service, Sendable {
                 configuration: configuration.socketIO, logger: logger,
                 adapterFactory: RedisAdapter.factory(bus: bus, log: bus, logger: logger), metrics: metrics.socketIOMetrics())
         } else {
+            self.redisGroup = nil
             self.cluster = nil
             self.io = SocketIOServer(configuration: configuration.socketIO, logger: logger, metrics: metrics.socketIOMetrics())
         }
@@ -255,6 +261,7 @@ public final class HeraldNode: Service, Sendable {
         await cluster?.close()
         await chat.close()
         try? await group.shutdownGracefully()
+        try? await redisGroup?.shutdownGracefully()
         logger.info("herald stopped")
     }
 
