@@ -74,6 +74,12 @@ public final class EngineIOServer: Sendable {
         await heartbeatTimers.entryCount()
     }
 
+    /// Request head and keep-alive timer entries of the listener's HTTP connections on all event loops, stale ones
+    /// included: zero once every connection has closed and the last stale entry came due.
+    public func headTimerEntries() async -> Int {
+        await connectionTimers.entryCount()
+    }
+
     func remove(_ session: EngineIOSession) {
         _ = sessions.withLock { $0.removeValue(forKey: session.id) }
     }

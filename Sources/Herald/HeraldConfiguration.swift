@@ -35,6 +35,9 @@ public struct HeraldConfiguration: Sendable {
     public var dashboard = DashboardConfiguration()
     /// Redis for many nodes (rooms, broadcasts, cluster requests, recovery across nodes). Default nil: one node, in memory.
     public var redis: RedisConfiguration?
+    /// Where the Redis servers are when `redis` is set: one server (default `.single`), a Redis Cluster, or a
+    /// Sentinel-watched primary (see docs/cluster.md).
+    public var redisTopology: RedisTopology = .single
     /// Chat with history: the message store and chat limits (see docs/chat.md). Default: SQLite in memory (`:memory:`).
     public var chat = ChatConfiguration()
     /// Presence per room (see docs/presence.md). Default: only rooms whose auth rule says `"presence": true`.

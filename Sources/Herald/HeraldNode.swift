@@ -71,11 +71,18 @@ public final class HeraldNode: Service, Sendable {
             let clusterUp = self.clusterUp, clusterJoined = self.clusterJoined
             let redisGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
             self.redisGroup = redisGroup
-            let bus = RedisClusterBus(configuration: redis, eventLoop: redisGroup.next(), logger: logger) { up in
+            let changed: @Sendable (Bool) -> Void = { up in
                 if up { _ = clusterJoined.set(true) }
                 if clusterUp.set(up) {
                     if up { logger.info("redis connected") } else { logger.warning("redis unreachable: serving this node's clients only until it is back") }
                 }
+            }
+            let bus = switch configuration.redisTopology {
+            case .single: RedisClusterBus(configuration: redis, eventLoop: redisGroup.next(), logger: logger, onStateChange: changed)
+            case .cluster(let seeds): RedisClusterBus(cluster: seeds, configuration: redis, eventLoop: redisGroup.next(), logger: logger, onStateChange: changed)
+            case .sentinel(let sentinels, let masterName):
+                RedisClusterBus(sentinels: sentinels, masterName: masterName, configuration: redis, eventLoop: redisGroup.next(),
+                                logger: logger, onStateChange: changed)
             }
             self.cluster = bus
             self.io = SocketIOServer(
@@ -114,7 +121,7 @@ public final class HeraldNode: Service, Sendable {
                 metrics.update(publishing: publishing.currentStats)
                 metrics.update(edge: edge)
                 if let webhooks { metrics.update(webhooks: webhooks.stats) }
-            }, bus: cluster)
+            }, bus: cluster, users: { [presence] in presence.localUsers })
         chat = ChatService(configuration: configuration.chat, logger: logger)
         chat.install(on: io.sockets)
         if let auth {
@@ -167,6 +174,12 @@ public final class HeraldNode: Service, Sendable {
             let up = clusterUp.isSet
             health["status"] = up ? "ok" : "degraded"
             health["redis"] = up ? "connected" : "unreachable"
+            // On a Redis Cluster, which shards are reachable: what is degraded while a failover runs.
+            if let shards = cluster?.shardStates {
+                var states = JSONObject()
+                for (shard, state) in shards.sorted(by: { $0.key < $1.key }) { states[shard] = .string(state) }
+                health["redisShards"] = .object(states)
+            }
         }
         return .object(health)
     }

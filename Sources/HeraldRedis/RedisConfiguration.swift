@@ -24,6 +24,8 @@ public struct RedisConfiguration: Sendable, Hashable {
     public var reconnectJitter: Double
     /// Decoder limits against hostile or broken replies. Default `RESPDecoderLimits()`.
     public var decoderLimits: RESPDecoderLimits
+    /// TLS for the connection; `nil` (default) is plain TCP. `rediss://` URLs set it.
+    public var tls: RedisTLSConfiguration?
 
     public init(
         host: String = "127.0.0.1",
@@ -43,17 +45,20 @@ public struct RedisConfiguration: Sendable, Hashable {
         self.reconnectMaxDelay = .seconds(10)
         self.reconnectJitter = 0.2
         self.decoderLimits = RESPDecoderLimits()
+        self.tls = nil
     }
 
-    /// Parses `redis://[[user]:password@]host[:port][/db]`. `rediss://` (TLS) is rejected:
-    /// this client has no TLS. Userinfo is percent-decoded; IPv6 hosts go in brackets.
+    /// Parses `redis://[[user]:password@]host[:port][/db]`; `rediss://` is the same over TLS (with the
+    /// system's trust roots until `tls` says otherwise). Userinfo is percent-decoded; IPv6 hosts go in brackets.
     public init(url: String) throws {
         self.init()
         let schemeEnd = url.firstRange(of: "://")
         guard let schemeEnd else { throw RedisConfigurationError.invalidURL(url, "missing scheme") }
         let scheme = url[..<schemeEnd.lowerBound].lowercased()
-        if scheme == "rediss" { throw RedisConfigurationError.tlsUnsupported }
-        guard scheme == "redis" else { throw RedisConfigurationError.invalidURL(url, "scheme must be redis://") }
+        guard scheme == "redis" || scheme == "rediss" else {
+            throw RedisConfigurationError.invalidURL(url, "scheme must be redis:// or rediss://")
+        }
+        if scheme == "rediss" { self.tls = RedisTLSConfiguration() }
         var rest = Substring(url[schemeEnd.upperBound...])
         if rest.contains("?") || rest.contains("#") {
             throw RedisConfigurationError.invalidURL(url, "query and fragment are not supported")
@@ -131,12 +136,33 @@ public struct RedisConfiguration: Sendable, Hashable {
     }
 }
 
+/// TLS settings for connections to Redis. Files are read at each connect, so renewed certificates are
+/// picked up by the next reconnect.
+public struct RedisTLSConfiguration: Sendable, Hashable {
+    /// PEM file of the certificate authorities to trust; `nil` (default) trusts the system's roots.
+    public var caFile: String?
+    /// PEM client certificate (chain) for servers that require one (`tls-auth-clients yes`); default `nil`.
+    public var certificateFile: String?
+    /// PEM private key of `certificateFile`; default `nil`. Both or neither.
+    public var keyFile: String?
+    /// Name the server's certificate must carry, also sent as SNI; `nil` (default) uses the host when it is a
+    /// name. A certificate listing the peer's IP address is accepted too (NIOSSL's identity check).
+    public var serverName: String?
+
+    public init(caFile: String? = nil, certificateFile: String? = nil, keyFile: String? = nil, serverName: String? = nil) {
+        self.caFile = caFile
+        self.certificateFile = certificateFile
+        self.keyFile = keyFile
+        self.serverName = serverName
+    }
+}
+
 /// A `redis://` URL that cannot be used.
 public struct RedisConfigurationError: Error, Hashable, CustomStringConvertible {
     public let description: String
     private init(_ description: String) { self.description = description }
 
-    public static let tlsUnsupported = Self("rediss:// (TLS) is not supported by this client; use redis:// on a trusted network or a TLS tunnel")
+    public static let tlsIncomplete = Self("a Redis TLS client certificate needs its key file, and the key its certificate")
     public static func invalidURL(_ url: String, _ reason: String) -> Self {
         // The URL may carry a password: never echo it.
         _ = url

@@ -349,7 +349,9 @@ public final class RedisAdapter: SocketIOAdapter {
 
     /// The namespace's event log key (and the prefix of its epoch and session keys), length-prefixed like the
     /// channels so that no namespace's keys can be another's.
-    var logName: String { "\(configuration.channelPrefix):log:\(namespaceName.utf8.count):\(namespaceName)" }
+    /// The braces are a Redis Cluster hash tag: the stream, its epoch and the sessions share one slot, as the
+    /// append script touching two of them requires.
+    var logName: String { "\(configuration.channelPrefix):log:{\(namespaceName.utf8.count):\(namespaceName)}" }
 
     /// Logs and publishes in one step, then delivers here with the offset the log gave. When the log cannot
     /// be reached, this node's members still get the event, without an offset (it cannot be recovered).

@@ -6,9 +6,16 @@ import Synchronization
 /// The cluster bus and log on a Redis server: one pipelined command connection (PUBLISH, streams, sessions)
 /// and one subscriber connection, both reconnecting by themselves; the subscriber resubscribes every
 /// channel after a reconnect.
+///
+/// On a Redis Cluster (`init(cluster:…)`) the adapter's channels use sharded pub/sub (`SPUBLISH`/`SSUBSCRIBE`
+/// on each channel's slot, through `RedisClusterClient`), keys go to their slot's primary, and the plain
+/// subscriber (the publishing envelope and bridges, which backends `PUBLISH` cluster-wide) is on the first seed.
 public final class RedisClusterBus: ClusterBus, ClusterLog {
-    public let client: RedisClient
+    /// Commands: a `RedisClient`, or on a Redis Cluster the `RedisClusterClient` that routes them by slot.
+    public let client: any RedisCommandSending
     public let subscriber: RedisSubscriber
+    /// Set on a Redis Cluster.
+    public let cluster: RedisClusterClient?
     private let routing = Routing()
 
     /// Message handlers by `c:channel` or `p:pattern`, and the two connections' states.
@@ -25,28 +32,77 @@ public final class RedisClusterBus: ClusterBus, ClusterLog {
                 return states.client == .connected && states.subscriber == .connected
             }
         }
+
+        func deliver(channel: String, pattern: String?, payload: ByteBuffer) {
+            let key = pattern.map { "p:" + $0 } ?? "c:" + channel
+            handlers.withLock { $0[key] }?(channel, payload)
+        }
     }
 
     /// `onStateChange` reports whether both connections are up (false while either reconnects).
     public init(configuration: RedisConfiguration, eventLoop: any EventLoop, logger: Logger = Logger(label: "herald.redis"),
                 onStateChange: @escaping @Sendable (Bool) -> Void = { _ in }) {
         let routing = self.routing
+        self.cluster = nil
         self.client = RedisClient(configuration: configuration, eventLoop: eventLoop, logger: logger) { state in
             onStateChange(routing.update(client: state))
         }
         self.subscriber = RedisSubscriber(configuration: configuration, eventLoop: eventLoop, logger: logger, onStateChange: { state in
             onStateChange(routing.update(subscriber: state))
         }) { channel, pattern, payload in
-            let key = pattern.map { "p:" + $0 } ?? "c:" + channel
-            routing.handlers.withLock { $0[key] }?(channel, payload)
+            routing.deliver(channel: channel, pattern: pattern, payload: payload)
+        }
+    }
+
+    /// On the primary that `sentinels` watch under `masterName`, followed across failovers: every reconnect asks
+    /// the sentinels again.
+    public init(sentinels: [RedisEndpoint], masterName: String, configuration: RedisConfiguration, eventLoop: any EventLoop,
+                logger: Logger = Logger(label: "herald.redis"), onStateChange: @escaping @Sendable (Bool) -> Void = { _ in }) {
+        let routing = self.routing
+        let sentinel = RedisSentinel(sentinels: sentinels, masterName: masterName, configuration: configuration, logger: logger)
+        self.cluster = nil
+        self.client = RedisClient(configuration: configuration, eventLoop: eventLoop, logger: logger, sentinel: sentinel) { state in
+            onStateChange(routing.update(client: state))
+        }
+        self.subscriber = RedisSubscriber(configuration: configuration, eventLoop: eventLoop, logger: logger, onStateChange: { state in
+            onStateChange(routing.update(subscriber: state))
+        }, sentinel: sentinel) { channel, pattern, payload in
+            routing.deliver(channel: channel, pattern: pattern, payload: payload)
+        }
+    }
+
+    /// On a Redis Cluster reached through `seeds`; `configuration` gives auth, TLS and timeouts. `onStateChange`
+    /// reports false while any shard is unreachable, some slot has no primary or a channel waits for its new owner.
+    public init(cluster seeds: [RedisEndpoint], configuration: RedisConfiguration, eventLoop: any EventLoop,
+                logger: Logger = Logger(label: "herald.redis"), refreshInterval: Duration = .seconds(5),
+                onStateChange: @escaping @Sendable (Bool) -> Void = { _ in }) {
+        let routing = self.routing
+        let cluster = RedisClusterClient(
+            seeds: seeds, configuration: configuration, eventLoop: eventLoop, logger: logger, refreshInterval: refreshInterval,
+            onHealthChange: { healthy in onStateChange(routing.update(client: healthy ? .connected : .reconnecting(attempt: 1))) }
+        ) { channel, payload in
+            routing.deliver(channel: channel, pattern: nil, payload: payload)
+        }
+        self.cluster = cluster
+        self.client = cluster
+        var plain = configuration
+        plain.host = seeds.first?.host ?? configuration.host
+        plain.port = seeds.first?.port ?? configuration.port
+        self.subscriber = RedisSubscriber(configuration: plain, eventLoop: eventLoop, logger: logger, onStateChange: { state in
+            onStateChange(routing.update(subscriber: state))
+        }) { channel, pattern, payload in
+            routing.deliver(channel: channel, pattern: pattern, payload: payload)
         }
     }
 
     /// Connects both connections (they keep retrying in the background when this throws).
     public func connect() async throws {
-        try await client.connect()
+        if let cluster { try await cluster.connect() } else if let client = client as? RedisClient { try await client.connect() }
         try await subscriber.connect()
     }
+
+    /// On a Redis Cluster: each primary (`host:port`) and whether its connections are up.
+    public var shardStates: [String: String]? { cluster?.shardStates }
 
     /// Channels and patterns subscribed on this bus (one handler each).
     public var subscriptionCount: Int { routing.handlers.withLock { $0.count } }
@@ -56,29 +112,43 @@ public final class RedisClusterBus: ClusterBus, ClusterLog {
     public func close() async {
         guard routing.closed.withLock({ closed in defer { closed = true }; return !closed }) else { return }
         await subscriber.close()
-        await client.close()
+        if let cluster { await cluster.close() } else if let client = client as? RedisClient { await client.close() }
     }
 
     // MARK: ClusterBus
 
     public func publish(channel: String, message: ByteBuffer) async throws {
-        _ = try await client.publish(channel, message: message)
+        _ = try await publishFuture(channel: channel, message: message).get()
     }
 
     public func publishDetached(channel: String, message: ByteBuffer, onFailure: @escaping @Sendable (any Error) -> Void) {
-        client.publishFuture(channel, message: message).whenFailure(onFailure)
+        publishFuture(channel: channel, message: message).whenFailure(onFailure)
+    }
+
+    /// `SPUBLISH` on a Redis Cluster (one shard carries the channel), `PUBLISH` otherwise.
+    private func publishFuture(channel: String, message: ByteBuffer) -> EventLoopFuture<Int> {
+        cluster != nil ? client.spublishFuture(channel, message: message) : client.publishFuture(channel, message: message)
+    }
+
+    /// The adapter's channels: sharded on a Redis Cluster.
+    private func subscribeChannels(_ channels: [String]) async throws {
+        if let cluster { try await cluster.ssubscribe(channels) } else { try await subscriber.subscribe(channels) }
+    }
+
+    private func unsubscribeChannels(_ channels: [String]) async throws {
+        if let cluster { try await cluster.sunsubscribe(channels) } else { try await subscriber.unsubscribe(channels) }
     }
 
     public func subscribe(channel: String, handler: @escaping @Sendable (ByteBuffer) -> Void) async throws {
         try await subscribe(key: "c:" + channel, handler: { _, payload in handler(payload) }) {
-            try await self.subscriber.subscribe(channel)
+            try await self.subscribeChannels([channel])
         }
     }
 
     public func unsubscribe(channel: String) async throws {
         guard !routing.closed.withLock({ $0 }) else { return }
         guard routing.handlers.withLock({ $0.removeValue(forKey: "c:" + channel) }) != nil else { return }
-        try await subscriber.unsubscribe(channel)
+        try await unsubscribeChannels([channel])
     }
 
     public func subscribe(channels: [String], handler: @escaping @Sendable (ByteBuffer) -> Void) async throws {
@@ -93,7 +163,7 @@ public final class RedisClusterBus: ClusterBus, ClusterLog {
         do {
             // Bounded commands: a storm's thousands of rooms go in a few SUBSCRIBEs, pipelined on one connection.
             for start in stride(from: 0, to: fresh.count, by: Self.channelsPerCommand) {
-                try await subscriber.subscribe(Array(fresh[start..<min(start + Self.channelsPerCommand, fresh.count)]))
+                try await subscribeChannels(Array(fresh[start..<min(start + Self.channelsPerCommand, fresh.count)]))
             }
         } catch {
             routing.handlers.withLock { handlers in for channel in fresh { handlers["c:" + channel] = nil } }
@@ -105,7 +175,7 @@ public final class RedisClusterBus: ClusterBus, ClusterLog {
         guard !routing.closed.withLock({ $0 }) else { return }
         let gone = routing.handlers.withLock { handlers in channels.filter { handlers.removeValue(forKey: "c:" + $0) != nil } }
         for start in stride(from: 0, to: gone.count, by: Self.channelsPerCommand) {
-            try await subscriber.unsubscribe(Array(gone[start..<min(start + Self.channelsPerCommand, gone.count)]))
+            try await unsubscribeChannels(Array(gone[start..<min(start + Self.channelsPerCommand, gone.count)]))
         }
     }
 
@@ -143,7 +213,8 @@ public final class RedisClusterBus: ClusterBus, ClusterLog {
     }
 
     public func subscriberCount(channel: String) async throws -> Int {
-        let reply = try await client.send("PUBSUB", "NUMSUB", channel)
+        // Sharded subscribers are counted by the channel's shard (the command is routed by its channel).
+        let reply = try await client.send("PUBSUB", cluster != nil ? "SHARDNUMSUB" : "NUMSUB", channel)
         // A count is never negative: anything else is a reply this client does not understand (and would make
         // the caller's arithmetic overflow).
         guard let elements = reply.elements, elements.count == 2, let count = elements[1].integer, count >= 0 else {
@@ -168,14 +239,33 @@ public final class RedisClusterBus: ClusterBus, ClusterLog {
         return offset
         """
 
+    /// The same without the publish, for a Redis Cluster: a script may only touch its own slot, and the log's
+    /// slot is not the channel's. The node sends `SPUBLISH` once the offset is back.
+    static let appendOnlyScript = """
+        local epoch = redis.call('GET', KEYS[2])
+        if not epoch then
+          epoch = ARGV[4]
+          redis.call('SET', KEYS[2], epoch)
+        end
+        local id = redis.call('XADD', KEYS[1], 'MINID', '~', ARGV[1], '*', 'e', ARGV[2])
+        return epoch .. ':' .. id
+        """
+
     public func appendAndPublish(log: String, entry: ByteBuffer, channel: String, maxAge: Duration) -> EventLoopFuture<String> {
         let cutoff = max(0, Self.nowMilliseconds() - maxAge.components.seconds * 1000)
-        return client.sendFuture(RedisCommand("EVAL", arguments: [
-            ByteBuffer(string: Self.appendScript), ByteBuffer(string: "2"), ByteBuffer(string: log), ByteBuffer(string: log + ":epoch"),
+        let appended = client.sendFuture(RedisCommand("EVAL", arguments: [
+            ByteBuffer(string: cluster == nil ? Self.appendScript : Self.appendOnlyScript), ByteBuffer(string: "2"),
+            ByteBuffer(string: log), ByteBuffer(string: log + ":epoch"),
             ByteBuffer(string: "\(cutoff)-0"), entry, ByteBuffer(string: channel), ByteBuffer(string: Self.newEpoch()),
         ])).flatMapThrowing { reply in
             guard let offset = reply.string else { throw RedisError.unexpectedReply(reply) }
             return offset
+        }
+        guard cluster != nil else { return appended }
+        // Two steps on a cluster: a node that dies between them leaves the event in the log only, where a
+        // recovering client still finds it. Replies arrive in order, so one node's events keep their order.
+        return appended.flatMap { offset in
+            self.client.spublishFuture(channel, message: LoggedBroadcast.join(offset: offset, entry: entry)).map { _ in offset }
         }
     }
 

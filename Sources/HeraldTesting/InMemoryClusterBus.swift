@@ -15,6 +15,7 @@ public final class InMemoryClusterBus: Sendable {
         var published: [String] = []
         var logs: [String: Log] = [:]
         var sessions: [String: ByteBuffer] = [:]
+        var sessionLookups: [String] = []
         var logLimit = 10_000
     }
 
@@ -33,6 +34,9 @@ public final class InMemoryClusterBus: Sendable {
         get { state.withLock { $0.logLimit } }
         set { state.withLock { $0.logLimit = newValue } }
     }
+
+    /// Every pid a node looked a session up with (`takeSession`), in order.
+    public var sessionLookups: [String] { state.withLock { $0.sessionLookups } }
 
     public struct Unavailable: Error, CustomStringConvertible {
         public var description: String { "cluster bus unavailable" }
@@ -147,6 +151,7 @@ public final class InMemoryClusterBus: Sendable {
         public func takeSession(log name: String, pid: String) async throws -> ByteBuffer? {
             try hub.state.withLock { state in
                 guard !state.down else { throw Unavailable() }
+                state.sessionLookups.append(pid)
                 return state.sessions.removeValue(forKey: name + "#" + pid)
             }
         }

@@ -22,6 +22,9 @@ public final class RedisServerProcess: @unchecked Sendable {
 
     public let port: Int
     let extraArguments: [String]
+    /// With certificates, the server speaks only TLS on `port` and requires no client certificate unless
+    /// `extraArguments` say `--tls-auth-clients yes`; `configuration` trusts the test CA.
+    public let certificates: TestCertificates?
     private var process: Process?
 
     public var configuration: RedisConfiguration {
@@ -29,16 +32,21 @@ public final class RedisServerProcess: @unchecked Sendable {
         c.reconnectInitialDelay = .milliseconds(20)
         c.reconnectMaxDelay = .milliseconds(200)
         c.commandTimeout = .seconds(10)
+        if let certificates { c.tls = RedisTLSConfiguration(caFile: certificates.caFile) }
         return c
     }
 
-    private init(port: Int, extraArguments: [String]) {
+    private init(port: Int, extraArguments: [String], certificates: TestCertificates? = nil) {
         self.port = port
         self.extraArguments = extraArguments
+        self.certificates = certificates
     }
 
-    public static func start(_ extraArguments: [String] = [], password: String? = nil) async throws -> RedisServerProcess {
-        let server = RedisServerProcess(port: try await freePort(), extraArguments: extraArguments)
+    /// `extraArguments` may start with a configuration file's path (e.g. a sentinel's, with `--sentinel`).
+    public static func start(_ extraArguments: [String] = [], password: String? = nil,
+                             certificates: TestCertificates? = nil, port: Int? = nil) async throws -> RedisServerProcess {
+        let port = if let port { port } else { try await freePort() }
+        let server = RedisServerProcess(port: port, extraArguments: extraArguments, certificates: certificates)
         try await server.launch(password: password)
         return server
     }
@@ -50,8 +58,17 @@ public final class RedisServerProcess: @unchecked Sendable {
         }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-            + extraArguments
+        var tls: [String] = []
+        if let certificates {
+            tls = ["--port", "0", "--tls-port", String(port), "--tls-cert-file", certificates.serverCertificateFile,
+                   "--tls-key-file", certificates.serverKeyFile, "--tls-ca-cert-file", certificates.caFile,
+                   "--tls-auth-clients", "optional"]
+        }
+        // A configuration file must come first (Sentinel needs a writable one).
+        let file = extraArguments.first.map { $0.hasPrefix("--") ? [] : [$0] } ?? []
+        process.arguments = file + ["--port", String(port), "--bind", "127.0.0.1"]
+            + (extraArguments.contains("--sentinel") ? [] : ["--save", "", "--appendonly", "no"])
+            + tls + extraArguments.dropFirst(file.count)
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()
@@ -63,6 +80,8 @@ public final class RedisServerProcess: @unchecked Sendable {
     private func waitUntilReady(password: String?) async throws {
         var config = configuration
         config.password = password
+        config.tls?.certificateFile = certificates?.clientCertificateFile
+        config.tls?.keyFile = certificates?.clientKeyFile
         config.connectTimeout = .milliseconds(200)
         let deadline = ContinuousClock.now + .seconds(10)
         while ContinuousClock.now < deadline {
@@ -76,6 +95,8 @@ public final class RedisServerProcess: @unchecked Sendable {
         }
         throw TestFailure("redis-server on port \(port) did not answer PING within 10 s")
     }
+
+    public var isRunning: Bool { process != nil }
 
     /// SIGKILL, so clients see the connection drop like a crash; waits for the process to be gone.
     public func kill() {

@@ -126,8 +126,11 @@ final class SocketIOConnection: EngineIOSessionDelegate, LoopTimerTarget, @unche
             var restoredHold: [String] = []
             // Where the catch-up read of a recovered socket starts: after the last event replayed.
             var catchUpAfter: String?
-            if let recovery, let pid = auth?["pid"]?.stringValue,
-               case .recovered(let saved, let events) = await namespace.adapter.restoreSession(pid: pid, offset: auth?["offset"]?.stringValue) {
+            // A pid or offset of a shape no log issues is not looked up: a new session, as for an unknown one.
+            let offset = auth?["offset"]?.stringValue
+            if let recovery, let pid = auth?["pid"]?.stringValue, ConnectionStateRecovery.isIssuedPid(pid),
+               offset.map(ConnectionStateRecovery.isPlausibleOffset) ?? true,
+               case .recovered(let saved, let events) = await namespace.adapter.restoreSession(pid: pid, offset: offset) {
                 // Held by the adapter whether or not the gate admits the session: released below either way.
                 restoredHold = saved.rooms + [saved.id]
                 if let data = await Self.admitRecovery(saved, handshake: handshake, gate: namespace.recoveryGate) {
@@ -137,7 +140,7 @@ final class SocketIOConnection: EngineIOSessionDelegate, LoopTimerTarget, @unche
                     restored.connectOffset = saved.connectOffset
                     socket = restored
                     missed = events
-                    catchUpAfter = events.last?.recoveryOffset ?? auth?["offset"]?.stringValue ?? saved.connectOffset
+                    catchUpAfter = events.last?.recoveryOffset ?? offset ?? saved.connectOffset
                     runMiddleware = !recovery.skipMiddlewares
                 }
             }

@@ -50,6 +50,12 @@ public final class SocketIOServer: Sendable {
         await connectTimers.armedCount()
     }
 
+    /// Connect timeout entries queued on all loops, stale ones (of connections that joined or closed) included
+    /// until they come due.
+    public func connectTimerEntries() async -> Int {
+        await connectTimers.entryCount()
+    }
+
     /// The namespace with this name, created on first use.
     public func of(_ name: String) -> Namespace {
         let name = name.hasPrefix("/") ? name : "/" + name

@@ -37,6 +37,12 @@ public struct SocketIOClientConfiguration: Sendable {
     public var ackTimeout: Duration?
     /// Limits of the websocket transport. Default `WebSocketConfiguration()`.
     public var webSocket: WebSocketConfiguration
+    /// Most binary attachments one packet from the server may announce; more closes the connection
+    /// (`parse error`). Default 10, the server's `SocketIOConfiguration.maxAttachments`.
+    public var maxAttachments: Int
+    /// Most bytes one packet's attachments may hold together; more closes the connection at the attachment that
+    /// overflows (`parse error`). Default 1 000 000, the server's `maxPayload`.
+    public var maxAttachmentBytes: Int
 
     public init(
         path: String = "/socket.io/",
@@ -51,7 +57,9 @@ public struct SocketIOClientConfiguration: Sendable {
         randomizationFactor: Double = 0.5,
         connectTimeout: Duration = .seconds(20),
         ackTimeout: Duration? = nil,
-        webSocket: WebSocketConfiguration = WebSocketConfiguration()
+        webSocket: WebSocketConfiguration = WebSocketConfiguration(),
+        maxAttachments: Int = 10,
+        maxAttachmentBytes: Int = 1_000_000
     ) {
         self.path = path
         self.transports = transports
@@ -66,5 +74,7 @@ public struct SocketIOClientConfiguration: Sendable {
         self.connectTimeout = connectTimeout
         self.ackTimeout = ackTimeout
         self.webSocket = webSocket
+        self.maxAttachments = maxAttachments
+        self.maxAttachmentBytes = maxAttachmentBytes
     }
 }

@@ -21,7 +21,8 @@ public final class SocketIOManager: @unchecked Sendable {
     /// Locked so `socket(_:)` can stay synchronous from any thread; everything else reads it on the loop.
     private let socketTable = Mutex<[String: SocketIOClientSocket]>([:])
     private var sockets: [String: SocketIOClientSocket] { socketTable.withLock { $0 } }
-    private var decoder = SocketIOPacketDecoder()
+    /// Bounded by `configuration.maxAttachments`/`maxAttachmentBytes`: a hostile server cannot make it hold more.
+    private var decoder: SocketIOPacketDecoder
     private var reconnectAttempt = 0
     private var reconnectTimer: Scheduled<Void>?
     private var closedByUser = false
@@ -42,6 +43,8 @@ public final class SocketIOManager: @unchecked Sendable {
         self.port = port
         self.configuration = configuration
         self.eventLoop = group.next()
+        self.decoder = SocketIOPacketDecoder(
+            maxAttachments: configuration.maxAttachments, maxAttachmentBytes: configuration.maxAttachmentBytes)
     }
 
     /// The socket of `namespace`, created on first use (later calls return the same socket and ignore `auth`).
@@ -112,7 +115,8 @@ public final class SocketIOManager: @unchecked Sendable {
     private func openEngine() {
         let engine = EngineIOClient(host: host, port: port, configuration: configuration, loop: eventLoop)
         self.engine = engine
-        decoder.reset()
+        decoder = SocketIOPacketDecoder(
+            maxAttachments: configuration.maxAttachments, maxAttachmentBytes: configuration.maxAttachmentBytes)
         engine.onOpen = { [unowned self, unowned engine] _ in
             engineOpen = true
             reconnectAttempt = 0

@@ -91,6 +91,29 @@ import Testing
         }
     }
 
+    /// A pid or offset of a shape no node issues is never looked up in the log: the client gets a new session.
+    @Test func oddPidOrOffsetIsNeverLookedUp() async throws {
+        try await withCluster(1, socketIO: Self.socketIO) { cluster in
+            let first = try await RawSocketIOClient.open(port: cluster.nodes[0].port, group: cluster.clientGroup)
+            let (sid, pid) = try await Self.connect(first)
+            await first.disconnectTransport()
+            try await waitUntil { cluster.nodes[0].io.sockets.socketCount == 0 }
+            let oversized = String(repeating: "A", count: 4000)
+            for auth in [#"{"pid":"\#(oversized)"}"#, #"{"pid":"\#(pid)x"}"#, #"{"pid":"*\#(pid.dropFirst())"}"#,
+                         #"{"pid":"\#(pid)","offset":"\#(oversized)"}"#, #"{"pid":"\#(pid)","offset":"mem 1"}"#] {
+                let client = try await RawSocketIOClient.open(port: cluster.nodes[0].port, group: cluster.clientGroup)
+                let (newSid, _) = try await Self.connect(client, auth: auth)
+                #expect(newSid != sid, "\(auth.prefix(80))")
+                await client.disconnectTransport()
+            }
+            #expect(cluster.hub.sessionLookups.isEmpty, "\(cluster.hub.sessionLookups.map { $0.prefix(40) })")
+            // The session is still there for its real pid.
+            let back = try await RawSocketIOClient.open(port: cluster.nodes[0].port, group: cluster.clientGroup)
+            #expect(try await Self.connect(back, auth: #"{"pid":"\#(pid)"}"#).sid == sid)
+            #expect(cluster.hub.sessionLookups == [pid])
+        }
+    }
+
     @Test func logOutageStillDeliversLocallyWithoutOffsets() async throws {
         try await withCluster(1, socketIO: Self.socketIO) { cluster in
             let client = try await RawSocketIOClient.open(port: cluster.nodes[0].port, group: cluster.clientGroup)

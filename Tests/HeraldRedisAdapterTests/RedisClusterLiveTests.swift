@@ -131,7 +131,7 @@ struct RedisClusterLiveTests {
 
             // The session is saved asynchronously on disconnect: wait until Redis has it.
             let bus = nodes[0].bus
-            try await waitUntilAsync { (try? await bus.client.send("EXISTS", "herald:log:1:/:session:\(pid)"))?.integer == 1 }
+            try await waitUntilAsync { (try? await bus.client.send("EXISTS", "herald:log:{1:/}:session:\(pid)"))?.integer == 1 }
             let second = try await RawSocketIOClient.open(port: nodes[1].port, group: clients)
             second.send(#"40{"pid":"\#(pid)","offset":"\#(offset)"}"#)
             #expect(try await second.nextText() == #"40{"sid":"\#(sid)","pid":"\#(pid)"}"#)

@@ -16,6 +16,7 @@ import Testing
         #expect(c.reconnectMaxDelay == .seconds(10))
         #expect(c.reconnectJitter == 0.2)
         #expect(c.decoderLimits == RESPDecoderLimits())
+        #expect(c.tls == nil)
     }
 
     @Test func fullURL() throws {
@@ -53,11 +54,30 @@ import Testing
         #expect(c.database == 2)
     }
 
-    @Test func tlsIsRejectedClearly() {
-        #expect(throws: RedisConfigurationError.tlsUnsupported) {
-            try RedisConfiguration(url: "rediss://h:6380")
-        }
-        #expect(RedisConfigurationError.tlsUnsupported.description.contains("TLS"))
+    @Test func redissTurnsOnTLS() throws {
+        let c = try RedisConfiguration(url: "rediss://:pw@h:6380")
+        #expect(c.tls == RedisTLSConfiguration())
+        #expect(c.port == 6380)
+        #expect(try RedisConfiguration(url: "redis://h").tls == nil)
+        #expect(RedisTLSConfiguration().verifiedName(host: "redis.example") == "redis.example")
+        #expect(RedisTLSConfiguration().verifiedName(host: "127.0.0.1") == nil)
+        #expect(RedisTLSConfiguration().verifiedName(host: "::1") == nil)
+        #expect(RedisTLSConfiguration(serverName: "n").verifiedName(host: "127.0.0.1") == "n")
+    }
+
+    @Test(arguments: [("a:1,b:2", ["a:1", "b:2"]), ("[::1]:7000", ["[::1]:7000"]), (" a:1, b:2 ", ["a:1", "b:2"])])
+    func endpointLists(_ text: String, _ expected: [String]) {
+        #expect(RedisEndpoint.list(text)?.map(\.description) == expected)
+    }
+
+    @Test(arguments: ["", "a", "a:0", "a:65536", "a:x", ":1", "a:99999999999999999999999"])
+    func invalidEndpointLists(_ text: String) {
+        #expect(RedisEndpoint.list(text) == nil)
+    }
+
+    @Test func endpointListIsBounded() {
+        #expect(RedisEndpoint.list(Array(repeating: "h:1", count: 65).joined(separator: ",")) == nil)
+        #expect(RedisEndpoint.list(Array(repeating: "h:1", count: 64).joined(separator: ","))?.count == 64)
     }
 
     @Test(arguments: ["http://h", "redis//h", "redis://", "redis://h:0", "redis://h:70000", "redis://h:x",

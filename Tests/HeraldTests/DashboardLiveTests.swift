@@ -72,7 +72,8 @@ import Testing
             for name in ["# TYPE herald_events_received_total counter", "# TYPE herald_sessions gauge",
                          "herald_deliveries_total", "herald_events_sent_total", "herald_rooms",
                          "herald_fanout_latency_seconds_bucket", #"herald_sockets{namespace="/"} 1"#, "herald_uptime_seconds",
-                         "# TYPE herald_published_total counter"] {
+                         "# TYPE herald_published_total counter", "# TYPE herald_heartbeat_timer_entries gauge",
+                         "# TYPE herald_head_timer_entries gauge", "# TYPE herald_connect_timer_entries gauge"] {
                 #expect(metrics.body.contains(name), "\(name) missing in:\n\(metrics.body)")
             }
             #expect(metrics.body.contains("herald_sessions 1"), "\(metrics.body)")

@@ -1,5 +1,6 @@
 import EngineIO
 import Herald
+import HeraldRedis
 import SocketIO
 import Testing
 
@@ -68,9 +69,29 @@ import Testing
         #expect(configuration.drainWindow == .milliseconds(250))
     }
 
+    @Test func redisTopologyAndTLSSettings() throws {
+        var cluster = HeraldConfiguration()
+        try cluster.apply(["HERALD_REDIS_CLUSTER": "10.0.0.1:7000,10.0.0.2:7001", "HERALD_REDIS_URL": "rediss://:pw@ignored",
+                           "HERALD_REDIS_TLS_CA": "/etc/ca.pem", "HERALD_REDIS_TLS_SERVER_NAME": "redis.internal"])
+        #expect(cluster.redisTopology == .cluster(seeds: [RedisEndpoint(host: "10.0.0.1", port: 7000), RedisEndpoint(host: "10.0.0.2", port: 7001)]))
+        #expect(cluster.redis?.password == "pw")
+        #expect(cluster.redis?.tls == RedisTLSConfiguration(caFile: "/etc/ca.pem", serverName: "redis.internal"))
+        var sentinel = HeraldConfiguration()
+        try sentinel.apply(["HERALD_REDIS_SENTINEL": "s1:26379", "HERALD_REDIS_TLS": "1"])
+        #expect(sentinel.redisTopology == .sentinel(sentinels: [RedisEndpoint(host: "s1", port: 26379)], masterName: "mymaster"))
+        #expect(sentinel.redis?.tls == RedisTLSConfiguration())
+        var plain = HeraldConfiguration()
+        try plain.apply(["HERALD_REDIS_URL": "redis://h", "HERALD_REDIS_TLS_CERT": "/c.pem", "HERALD_REDIS_TLS_KEY": "/k.pem"])
+        #expect(plain.redisTopology == .single)
+        #expect(plain.redis?.tls == RedisTLSConfiguration(certificateFile: "/c.pem", keyFile: "/k.pem"))
+        #expect(HeraldConfiguration().redisTopology == .single)
+    }
+
     @Test(arguments: [
         ["HERALD_PORT": "x"], ["HERALD_TRANSPORTS": "carrier-pigeon"], ["HERALD_LOG_LEVEL": "loud"],
-        ["HERALD_REDIS_URL": "rediss://secure:6379"], ["HERALD_REDIS_URL": "http://nope"], ["HERALD_PING_INTERVAL": "-1"],
+        ["HERALD_REDIS_URL": "http://nope"], ["HERALD_PING_INTERVAL": "-1"],
+        ["HERALD_REDIS_CLUSTER": "a:1,b"], ["HERALD_REDIS_SENTINEL": "a:70000"], ["HERALD_REDIS_TLS": "maybe"],
+        ["HERALD_REDIS_TLS_CA": "/ca.pem"], ["HERALD_REDIS_TLS_KEY": "/k.pem"],
         ["HERALD_PRE_DRAIN_DELAY": "-5"], ["HERALD_DRAIN_WINDOW": "soon"],
     ])
     func badSettingsAreRefusedWithTheirName(settings: [String: String]) {

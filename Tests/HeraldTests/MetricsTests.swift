@@ -32,10 +32,12 @@ import Testing
         metrics.update(figures)
         metrics.update(NodeResources(
             sessions: 3, socketsByNamespace: ["/": 3, "/admin": 1], rooms: 4, heartbeatTimerEntries: 5,
+            headTimerEntries: 6, connectTimerEntries: 7,
             redisRoomSubscriptions: 4, redisSubscriptions: 9, openFileDescriptors: 17))
         let text = metrics.exposition()
         for line in ["herald_uptime_seconds 12", "herald_rooms 4", "herald_redis_connected 1",
-                     "herald_heartbeat_timer_entries 5", "herald_redis_room_subscriptions 4", "herald_redis_subscriptions 9",
+                     "herald_heartbeat_timer_entries 5", "herald_head_timer_entries 6", "herald_connect_timer_entries 7",
+                     "herald_redis_room_subscriptions 4", "herald_redis_subscriptions 9",
                      "herald_open_fds 17"] {
             #expect(text.contains(line), "\(line) missing in:\n\(text)")
         }
@@ -52,7 +54,8 @@ import Testing
         let text = metrics.exposition()
         for line in ["herald_sessions 0", #"herald_sockets{namespace="/admin"} 0"#, "herald_events_received_total 0",
                      "herald_events_sent_total 0", "herald_deliveries_total 0", "herald_volatile_drops_total 0",
-                     "herald_slow_client_closes_total 0", "# TYPE herald_fanout_latency_seconds histogram"] {
+                     "herald_slow_client_closes_total 0", "herald_room_joins_refused_total 0",
+                     "# TYPE herald_fanout_latency_seconds histogram"] {
             #expect(text.contains(line), "\(line) missing in:\n\(text)")
         }
         #expect(text.components(separatedBy: "# TYPE herald_events_received_total").count == 2, "\(text)")

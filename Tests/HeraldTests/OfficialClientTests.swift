@@ -42,11 +42,13 @@ struct OfficialClientTests {
         }
     }
 
-    @Test("websocket only: never polls")
-    func webSocketOnly() async throws {
+    /// `["websocket"]` never polls; `["websocket", "polling"]` (polling as fallback) opens on the websocket too.
+    @Test("websocket only, or websocket first with polling as fallback: opens on the websocket",
+          arguments: [#"["websocket"]"#, #"["websocket", "polling"]"#])
+    func opensOnTheWebSocket(transports: String) async throws {
         try await withMatrixServer { server in
             let result = try await OfficialBrowser.run("""
-                var socket = io(args.url, {transports: ["websocket"], forceNew: true, reconnection: false});
+                var socket = io(args.url, {transports: \(transports), forceNew: true, reconnection: false});
                 await once(socket, "connect");
                 var server = await socket.emitWithAck("transport");
                 var transport = socket.io.engine.transport.name;
@@ -75,22 +77,6 @@ struct OfficialClientTests {
             #expect(result["first"] == "polling", "\(result)")
             #expect(result["server"] == "websocket", "\(result)")
             #expect(server.connectTransports == ["polling"])
-        }
-    }
-
-    @Test("websocket first, polling as fallback: opens on the websocket")
-    func webSocketFirst() async throws {
-        try await withMatrixServer { server in
-            let result = try await OfficialBrowser.run("""
-                var socket = io(args.url, {transports: ["websocket", "polling"], forceNew: true, reconnection: false});
-                await once(socket, "connect");
-                var server = await socket.emitWithAck("transport");
-                var transport = socket.io.engine.transport.name;
-                socket.disconnect();
-                return {transport: transport, server: server};
-                """, url: server.url)
-            #expect(result == ["transport": "websocket", "server": "websocket"])
-            #expect(server.connectTransports == ["websocket"])
         }
     }
 
@@ -300,26 +286,17 @@ struct OfficialClientTests {
     /// to the server started in its place on the same port.
     @Test("the server goes away (drain): the client reconnects to its successor")
     func reconnectsAfterDrain() async throws {
-        let port = try await freePort()
-        let first = try await MatrixServer.start(port: port)
-        let opened = try await OfficialBrowser.run("""
-            var socket = io(args.url, {transports: ["websocket"], forceNew: true, reconnectionDelay: 100, reconnectionDelayMax: 300});
-            window.drainRow = {socket: socket, reasons: [], connects: 0};
-            socket.on("disconnect", function (reason) { drainRow.reasons.push({reason: reason, active: socket.active}); });
-            drainRow.back = new Promise(function (resolve) {
-              socket.on("connect", function () { if (++drainRow.connects === 2) resolve(); });
-            });
-            await once(socket, "connect");
-            return socket.id;
-            """, url: first.url)
-        await first.io.drain(over: .zero)
-        await first.stop()
-        let second = try await MatrixServer.start(port: port)
-        do {
-            let result = try await OfficialBrowser.run("""
-                await Promise.race([drainRow.back, new Promise(function (_, reject) {
-                  setTimeout(function () { reject(new Error("not back within 5 s: " + JSON.stringify(drainRow.reasons))); }, 5000);
-                })]);
+        try await withDrainedServerAndSuccessor { first in
+            try await OfficialBrowser.run("""
+                var socket = io(args.url, {transports: ["websocket"], forceNew: true, reconnectionDelay: 100, reconnectionDelayMax: 300});
+                window.drainRow = {socket: socket, reasons: [], connects: 0};
+                socket.on("disconnect", function (reason) { drainRow.reasons.push({reason: reason, active: socket.active}); });
+                \(Self.resolveBackOnSecondConnect("drainRow"))
+                await once(socket, "connect");
+                return socket.id;
+                """, url: first.url)
+        } then: { opened, second in
+            let result = try await OfficialBrowser.run(Self.awaitBack("drainRow") + """
                 var answer = {reasons: drainRow.reasons.slice(), id: drainRow.socket.id, server: await drainRow.socket.emitWithAck("transport")};
                 drainRow.socket.disconnect();
                 return answer;
@@ -327,11 +304,7 @@ struct OfficialClientTests {
             #expect(result["reasons"] == [["reason": "transport close", "active": true]], "\(result)")
             #expect(result["server"] == "websocket", "\(result)")
             #expect(result["id"] != opened, "a new session on the new server: \(result)")
-        } catch {
-            await second.stop()
-            throw error
         }
-        await second.stop()
     }
 
     /// Two `herald serve` nodes sharing rooms through Redis (the live cluster fixture, nginx unused here): a
@@ -430,31 +403,58 @@ struct OfficialClientTests {
 
     @Test("herald.js: the server goes away (drain), it reconnects to its successor")
     func heraldJSReconnectsAfterDrain() async throws {
-        let port = try await freePort()
-        let first = try await MatrixServer.start(port: port)
-        _ = try await OfficialBrowser.run(Self.loadHeraldJS + """
-            var socket = herald(args.url, {transports: ["websocket"], reconnectionDelay: 100, reconnectionDelayMax: 300});
-            window.heraldRow = {socket: socket, reasons: [], connects: 0};
-            socket.on("disconnect", function (reason) { heraldRow.reasons.push(reason); });
-            heraldRow.back = new Promise(function (resolve) {
-              socket.on("connect", function () { if (++heraldRow.connects === 2) resolve(); });
-            });
-            await once(socket, "connect");
-            return socket.id;
-            """, url: first.url, ["heraldJS": .string(DemoAssets.heraldJS)])
-        await first.io.drain(over: .zero)
-        await first.stop()
-        let second = try await MatrixServer.start(port: port)
-        do {
-            let result = try await OfficialBrowser.run("""
-                await Promise.race([heraldRow.back, new Promise(function (_, reject) {
-                  setTimeout(function () { reject(new Error("not back within 5 s: " + JSON.stringify(heraldRow.reasons))); }, 5000);
-                })]);
+        try await withDrainedServerAndSuccessor { first in
+            try await OfficialBrowser.run(Self.loadHeraldJS + """
+                var socket = herald(args.url, {transports: ["websocket"], reconnectionDelay: 100, reconnectionDelayMax: 300});
+                window.heraldRow = {socket: socket, reasons: [], connects: 0};
+                socket.on("disconnect", function (reason) { heraldRow.reasons.push(reason); });
+                \(Self.resolveBackOnSecondConnect("heraldRow"))
+                await once(socket, "connect");
+                return socket.id;
+                """, url: first.url, ["heraldJS": .string(DemoAssets.heraldJS)])
+        } then: { _, second in
+            let result = try await OfficialBrowser.run(Self.awaitBack("heraldRow") + """
                 var answer = {reasons: heraldRow.reasons.slice(), server: await heraldRow.socket.emitWithAck("transport")};
                 heraldRow.socket.disconnect();
                 return answer;
                 """, url: second.url)
             #expect(result == ["reasons": ["transport close"], "server": "websocket"])
+        }
+    }
+
+    /// JS: `<row>.back` resolves when `socket` connects the second time (after the drain).
+    private static func resolveBackOnSecondConnect(_ row: String) -> String {
+        """
+        \(row).back = new Promise(function (resolve) {
+          socket.on("connect", function () { if (++\(row).connects === 2) resolve(); });
+        });
+        """
+    }
+
+    /// JS: waits for `<row>.back`, failing after 5 s with the disconnect reasons seen so far.
+    private static func awaitBack(_ row: String) -> String {
+        """
+        await Promise.race([\(row).back, new Promise(function (_, reject) {
+          setTimeout(function () { reject(new Error("not back within 5 s: " + JSON.stringify(\(row).reasons))); }, 5000);
+        })]);
+
+        """
+    }
+
+    /// Starts a server on a free port and lets `open` connect a page's client to it; drains and stops that server,
+    /// starts its successor on the same port and runs `then` with what `open` returned (the successor is stopped
+    /// afterwards either way).
+    private func withDrainedServerAndSuccessor(
+        _ open: (MatrixServer) async throws -> JSONValue, then: (JSONValue, MatrixServer) async throws -> Void
+    ) async throws {
+        let port = try await freePort()
+        let first = try await MatrixServer.start(port: port)
+        let opened = try await open(first)
+        await first.io.drain(over: .zero)
+        await first.stop()
+        let second = try await MatrixServer.start(port: port)
+        do {
+            try await then(opened, second)
         } catch {
             await second.stop()
             throw error

@@ -92,6 +92,39 @@ import Testing
         }
     }
 
+    /// The server API takes names and lists from a backend: each is bounded and checked, a bad one is a 400 with the
+    /// error shape, and the node keeps answering.
+    @Test func theServerAPIRefusesOversizedAndMalformedRequests() async throws {
+        try await withPublishingNode { api, _ in
+            let auth = ["Authorization: Bearer \(Self.key)"]
+            let rooms = JSONValue.object(["rooms": .array((0..<101).map { .string("r\($0)") })]).jsonString
+            let longSub = String(repeating: "s", count: 300)
+            let cases: [(String, RawHTTP.Response)] = [
+                ("101 rooms", try await api.request("POST", "/api/users/alice/subscribe", headers: auth, body: rooms)),
+                ("no rooms", try await api.request("POST", "/api/users/alice/subscribe", headers: auth, body: #"{"rooms":[]}"#)),
+                ("a room too long", try await api.request("POST", "/api/users/alice/unsubscribe", headers: auth,
+                                                           body: #"{"rooms":[""# + String(repeating: "x", count: 300) + #""]}"#)),
+                ("not JSON", try await api.request("POST", "/api/users/alice/subscribe", headers: auth, body: "[")),
+                ("a sub too long", try await api.request("GET", "/api/users/" + longSub, headers: auth, body: nil)),
+                ("a control character", try await api.request("GET", "/api/users/a%00b", headers: auth, body: nil)),
+                ("a long reason", try await api.request("POST", "/api/users/alice/disconnect", headers: auth,
+                                                         body: #"{"reason":""# + String(repeating: "r", count: 300) + #""}"#)),
+                ("a bad room", try await api.request("GET", "/api/rooms/%00/presence", headers: auth, body: nil)),
+            ]
+            for (name, response) in cases {
+                #expect(response.status == 400, "\(name): \(response.raw)")
+                #expect(try JSONValue(parsing: response.body)["error"]?.stringValue != nil, "\(name): \(response.raw)")
+            }
+            #expect(try await api.request("GET", "/api/users/alice/nope", headers: auth, body: nil).status == 404)
+            #expect(try await api.request("DELETE", "/api/users/alice", headers: auth, body: nil).status == 405)
+            let stats = try await api.request("GET", "/api/stats", headers: auth, body: nil)
+            #expect(stats.status == 200, "\(stats.raw)")
+            #expect(try JSONValue(parsing: stats.body)["total"]?["nodes"] == 1)
+            let user = try JSONValue(parsing: try await api.request("GET", "/api/users/nobody", headers: auth, body: nil).body)
+            #expect(user["connected"] == false && user["connections"] == 0, "\(user)")
+        }
+    }
+
     @Test func aRetriedIdempotencyKeyIsDeliveredOnce() async throws {
         try await withPublishingNode { api, main in
             let member = try await PollingClient.connect(port: main, room: "order:1")

@@ -12,6 +12,8 @@ import Testing
     /// The receiver process: one JSON line per request it answered.
     final class Receiver: Sendable {
         let process: ManagedProcess
+        /// Its stdin: closing it (or this process ending) ends the receiver.
+        let input = Pipe()
         let lines = Mailbox<String>("webhook receiver line")
         let port: Int
 
@@ -19,10 +21,16 @@ import Testing
             let stdout = Pipe()
             let script = TestEnvironment.repositoryRoot.appendingPathComponent("Tests/python/webhook_receiver.py").path
             process = try ManagedProcess(name: "webhook receiver", executable: python, arguments: [script, WebhookLiveTests.secret, "\(fail)"],
-                                         logURL: directory.appendingPathComponent("receiver.log"), standardOutput: stdout)
+                                         logURL: directory.appendingPathComponent("receiver.log"), standardInput: input,
+                                         standardOutput: stdout)
             lines.receiveLines(from: stdout.fileHandleForReading)
             let first = try await lines.next(timeout: .seconds(20))
             port = try #require(first.flatMap { try? JSONValue(parsing: $0) }?["port"]?.intValue, "receiver said \(first ?? "nothing")")
+        }
+
+        func stop() async {
+            try? input.fileHandleForWriting.close()
+            if await !process.waitForExit(timeout: .seconds(5)) { await process.stop() }
         }
 
         func next() async throws -> JSONValue {
@@ -36,7 +44,7 @@ import Testing
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("herald-webhook-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let receiver = try await Receiver(python: python, directory: directory, fail: 2)
-        defer { Task { await receiver.process.stop(); try? FileManager.default.removeItem(at: directory) } }
+        defer { Task { await receiver.stop(); try? FileManager.default.removeItem(at: directory) } }
         let fixture = try await PresenceLiveTests.start(extra: [
             "--webhook-url", "http://127.0.0.1:\(receiver.port)/hooks", "--webhook-secret", Self.secret, "--webhook-events", "note",
             "--webhook-retry-min", "50", "--webhook-retry-max", "200",
@@ -82,5 +90,6 @@ import Testing
         #expect(seq("room.occupied doc:1") == min(seq("presence.join doc:1 alice"), seq("presence.join doc:1 bob")))
         #expect(seq("room.vacated doc:1") == max(seq("presence.leave doc:1 alice"), seq("presence.leave doc:1 bob")))
         #expect(max(seq("presence.join doc:1 alice"), seq("presence.join doc:1 bob")) < min(seq("presence.leave doc:1 alice"), seq("presence.leave doc:1 bob")))
+        await receiver.stop()
     }
 }

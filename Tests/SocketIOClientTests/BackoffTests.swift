@@ -1,4 +1,5 @@
 import HeraldTesting
+import SocketIO
 import SocketIOClient
 import Testing
 
@@ -60,5 +61,7 @@ import Testing
         #expect(configuration.randomizationFactor == 0.5)
         #expect(configuration.connectTimeout == .seconds(20))
         #expect(configuration.ackTimeout == nil)
+        #expect(configuration.maxAttachments == SocketIOConfiguration().maxAttachments)
+        #expect(configuration.maxAttachmentBytes == SocketIOConfiguration().engine.maxPayload)
     }
 }

@@ -40,6 +40,10 @@ final class FakeServer: Sendable {
         connections.withLock { $0[connection] }.send(.text(text))
     }
 
+    func send(binary bytes: [UInt8], on connection: Int) {
+        connections.withLock { $0[connection] }.send(.binary(ByteBuffer(bytes: bytes)))
+    }
+
     /// Drops TCP without a close handshake, as a crashed server would.
     func drop(_ connection: Int) {
         let target = connections.withLock { $0[connection] }
@@ -66,8 +70,9 @@ final class FakeServer: Sendable {
 }
 
 @Suite struct FakeServerTests {
-    private func client(port: Int, reconnection: Bool = true) -> TestClient {
-        var configuration = SocketIOClientConfiguration(transports: [.websocket])
+    private func client(port: Int, reconnection: Bool = true, maxAttachments: Int = 10, maxAttachmentBytes: Int = 1_000_000) -> TestClient {
+        var configuration = SocketIOClientConfiguration(
+            transports: [.websocket], maxAttachments: maxAttachments, maxAttachmentBytes: maxAttachmentBytes)
         configuration.reconnection = reconnection
         configuration.reconnectionDelay = .milliseconds(10)
         configuration.reconnectionDelayMax = .milliseconds(20)
@@ -102,6 +107,38 @@ final class FakeServer: Sendable {
         #expect(socket.id == "b")
         await client.shutdown()
         await server.shutdown()
+    }
+
+    /// A server that announces more attachments than `maxAttachments`, or sends more attachment bytes than
+    /// `maxAttachmentBytes` for one packet, has the connection closed (`parse error`); within both the event
+    /// arrives whole.
+    @Test func attachmentsBeyondTheLimitsCloseTheConnection() async throws {
+        // (announced attachments, bytes of each sent, the state or event that follows)
+        for (announced, size, closes) in [(2, 400, false), (3, 1, true), (2, 600, true)] {
+            let server = FakeServer()
+            let port = try await server.start()
+            let client = client(port: port, reconnection: false, maxAttachments: 2, maxAttachmentBytes: 1000)
+            let socket = client.manager.socket()
+            let events = socket.events()
+            let states = socket.stateUpdates()
+            async let connected: Void = socket.connect()
+            var frames = server.received.makeAsyncIterator()
+            #expect(await frames.next()?.text == "40")
+            server.send(#"40{"sid":"a"}"#, on: 0)
+            try await connected
+            let placeholders = (0..<announced).map { #"{"_placeholder":true,"num":\#($0)}"# }.joined(separator: ",")
+            server.send("45\(announced)-[\"blob\",\(placeholders)]", on: 0)
+            for _ in 0..<announced { server.send(binary: [UInt8](repeating: 7, count: size), on: 0) }
+            if closes {
+                let state = await states.first { if case .disconnected = $0 { true } else { false } }
+                #expect(state == .disconnected(.parseError), "\(announced) × \(size) bytes")
+            } else {
+                let args = await events.next(named: "blob")?.args
+                #expect(args?.count == announced, "\(String(describing: args))")
+            }
+            await client.shutdown()
+            await server.shutdown()
+        }
     }
 
     @Test func answersPingsWithPongs() async throws {

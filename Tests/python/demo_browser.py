@@ -198,6 +198,10 @@ def main():
         connected(driver)
         wait(driver, f"{name}'s history", lambda d: any(m["sender"] == "herald-bot" and "Welcome" in (m["text"] or "") for m in messages(d)))
         wait(driver, f"{name}'s send button", lambda d: d.find_element(By.ID, "send-button").is_enabled())
+    # Presence: each sees both users online (one entry per user, from presence:get and presence:join).
+    for driver, name in ((alice, "alice"), (bob, "bob")):
+        wait(driver, f"alice and bob online at {name}",
+             lambda d: d.find_element(By.ID, "online").get_attribute("data-members") == "alice,bob")
     nonce = str(int(time.time() * 1000))
     send(alice, f"hello bob, this is alice {nonce}")
     wait(bob, "alice's message at bob", lambda d: any(m["sender"] == "alice" and nonce in (m["text"] or "") for m in messages(d)))
@@ -231,6 +235,9 @@ def main():
     wait(dashboard, "the revenue to change", lambda d: d.find_element(By.ID, "t-revenue").text != revenue)
     sessions = dashboard.find_element(By.ID, "t-sessions").text
     assert sessions.isdigit() and int(sessions) >= 2, f"connections tile: {sessions!r}"
+    # alice's chat page and this admin: two distinct users online.
+    wait(dashboard, "users online", lambda d: (d.find_element(By.ID, "t-users").text or "0").isdigit()
+         and int(d.find_element(By.ID, "t-users").text) >= 2)
     for chart in ("sessions", "events", "deliveries", "latency", "orders", "revenue"):
         wait(dashboard, f"chart {chart} to have points", lambda d: int(js(d, "return document.getElementById(arguments[0]).dataset.points || 0", "c-" + chart)) >= 2)
         inked = js(dashboard, """

@@ -9,7 +9,9 @@ Usage: webhook_receiver.py SECRET FAIL
 import hashlib
 import hmac
 import json
+import os
 import sys
+import threading
 import time
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
@@ -43,6 +45,13 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
 
+def exit_with_parent():
+    # The test holds our stdin open: its end (the test run ending, however) ends the receiver too.
+    sys.stdin.read()
+    os._exit(0)
+
+
+threading.Thread(target=exit_with_parent, daemon=True).start()
 server = HTTPServer(("127.0.0.1", 0), Handler)
 print(json.dumps({"port": server.server_address[1]}), flush=True)
 server.serve_forever()

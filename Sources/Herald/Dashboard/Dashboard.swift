@@ -22,6 +22,8 @@ public final class Dashboard: Sendable {
     /// Other components' counters for `/metrics` (auth, publishing), read once per tick.
     private let gatewayStats: @Sendable (HeraldMetrics) -> Void
     private let now: @Sendable () -> ContinuousClock.Instant
+    /// Users with a connection on this node (presence's user count).
+    private let users: @Sendable () -> Int
     private let started: ContinuousClock.Instant
     private let state = Mutex(State())
 
@@ -34,7 +36,9 @@ public final class Dashboard: Sendable {
 
     init(configuration: DashboardConfiguration, io: SocketIOServer, clustered: Bool, metrics: HeraldMetrics?, logger: Logger,
          redisState: @escaping @Sendable () -> String, gatewayStats: @escaping @Sendable (HeraldMetrics) -> Void = { _ in },
-         now: @escaping @Sendable () -> ContinuousClock.Instant = { .now }, bus: RedisClusterBus? = nil) {
+         now: @escaping @Sendable () -> ContinuousClock.Instant = { .now }, bus: RedisClusterBus? = nil,
+         users: @escaping @Sendable () -> Int = { 0 }) {
+        self.users = users
         self.configuration = configuration
         self.bus = bus
         self.nodeID = configuration.nodeID ?? String(EngineIOServer.makeSessionID().prefix(12))
@@ -105,7 +109,7 @@ public final class Dashboard: Sendable {
         let figures = NodeFigures(
             node: nodeID, uptimeSeconds: RateMeter.seconds(instant - started), sessions: resources.sessions,
             sockets: resources.socketsByNamespace, rooms: resources.rooms, rates: rates, totals: totals, fanOut: LatencySummary(samples),
-            redis: redisState(), time: Date().timeIntervalSince1970)
+            redis: redisState(), time: Date().timeIntervalSince1970, users: users())
         if let metrics {
             // The Socket.IO figures are the server's own metrics, reported into this node's registry.
             io.reportMetrics()

@@ -17,6 +17,8 @@ public struct NodeFigures: Sendable, Equatable {
     public var redis: String
     /// Unix time of the reading, seconds.
     public var time: Double
+    /// Users (distinct `sub`s, with auth) connected to this node.
+    public var users: Int
 
     public var json: JSONValue {
         var sockets = JSONObject()
@@ -27,6 +29,7 @@ public struct NodeFigures: Sendable, Equatable {
             "sessions": .int(sessions),
             "sockets": .object(sockets),
             "rooms": .int(rooms),
+            "users": .int(users),
             "eventsInPerSecond": .double(rates.eventsIn),
             "eventsOutPerSecond": .double(rates.eventsOut),
             "deliveriesPerSecond": .double(rates.deliveries),
@@ -65,11 +68,12 @@ public struct NodeFigures: Sendable, Equatable {
             fanOut: LatencySummary(samples: fan["samples"]?.intValue ?? 0, p50: fan["p50"]?.doubleValue ?? 0,
                                    p90: fan["p90"]?.doubleValue ?? 0, p99: fan["p99"]?.doubleValue ?? 0,
                                    max: fan["max"]?.doubleValue ?? 0),
-            redis: redis, time: o["time"]?.doubleValue ?? 0)
+            redis: redis, time: o["time"]?.doubleValue ?? 0, users: o["users"]?.intValue ?? 0)
     }
 
     public init(node: String, uptimeSeconds: Double, sessions: Int, sockets: [String: Int], rooms: Int,
-                rates: TrafficRates, totals: TrafficTotals, fanOut: LatencySummary, redis: String, time: Double) {
+                rates: TrafficRates, totals: TrafficTotals, fanOut: LatencySummary, redis: String, time: Double, users: Int = 0) {
+        self.users = users
         self.node = node
         self.uptimeSeconds = uptimeSeconds
         self.sessions = sessions
@@ -110,6 +114,8 @@ public struct ClusterFigures: Sendable, Equatable {
             "sockets": .object(socketsJSON),
             // A room with members on two nodes counts twice: nodes know only their own rooms.
             "rooms": .int(nodes.reduce(0) { $0 + $1.rooms }),
+            // Likewise a user connected to two nodes (GET /api/stats counts each user once).
+            "users": .int(nodes.reduce(0) { $0 + $1.users }),
             "eventsInPerSecond": .double(nodes.reduce(0) { $0 + $1.rates.eventsIn }),
             "eventsOutPerSecond": .double(nodes.reduce(0) { $0 + $1.rates.eventsOut }),
             "deliveriesPerSecond": .double(nodes.reduce(0) { $0 + $1.rates.deliveries }),

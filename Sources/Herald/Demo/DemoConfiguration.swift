@@ -50,12 +50,16 @@ public struct DemoConfiguration: Sendable {
     /// The chat room's id, the part after `chat:`, as it appears in the `chats` claim.
     public var chatID: String { String(chatRoom.dropFirst(ChatConfiguration.roomPrefix.count)) }
 
-    /// The demo's rules: a user's own orders (`orders` claim), chat rooms listed in `chats`, the dashboard for admins.
+    /// The demo's rules: a user's own orders (`orders` claim), chat rooms listed in `chats` (with presence), the
+    /// dashboard for admins.
     public static func roomRules() -> [RoomRule] {
         // The patterns are literals checked here, so a failure is a programming error.
-        [
+        // The chat room keeps presence: the chat page lists who is online.
+        var chat = try! RoomRule(pattern: "chat:{id}", allow: [.contains(claim: "chats", value: "{id}")])
+        chat.presence = true
+        return [
             try! RoomRule(pattern: "order:{id}", allow: [.contains(claim: "orders", value: "{id}")]),
-            try! RoomRule(pattern: "chat:{id}", allow: [.contains(claim: "chats", value: "{id}")]),
+            chat,
             try! RoomRule(pattern: "dashboard", allow: [.equals(claim: "role", value: "admin")]),
         ]
     }

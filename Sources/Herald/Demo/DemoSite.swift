@@ -109,6 +109,8 @@ public final class DemoSite: Sendable {
         let orders = backend.orders(of: user)
         let claims: JSONObject = [
             "sub": .string(user),
+            // Reported with the user in the chat room's presence.
+            "name": .string(user),
             "orders": .array(orders.map { .string($0.id) }),
             "chats": [.string(configuration.chatID)],
             // Every demo user may watch the dashboard; real deployments give this to few.

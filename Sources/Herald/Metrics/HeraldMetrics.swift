@@ -19,6 +19,8 @@ public final class HeraldMetrics: Sendable {
     let uptime: Meter
     let redisConnected: Meter?
     let heartbeatTimerEntries: Meter
+    let headTimerEntries: Meter
+    let connectTimerEntries: Meter
     let openFileDescriptors: Meter
     let redisSubscriptions: Meter?
     let redisRoomSubscriptions: Meter?
@@ -45,6 +47,8 @@ public final class HeraldMetrics: Sendable {
         uptime = Meter(label: "herald_uptime_seconds", factory: factory)
         redisConnected = redis ? Meter(label: "herald_redis_connected", factory: factory) : nil
         heartbeatTimerEntries = Meter(label: "herald_heartbeat_timer_entries", factory: factory)
+        headTimerEntries = Meter(label: "herald_head_timer_entries", factory: factory)
+        connectTimerEntries = Meter(label: "herald_connect_timer_entries", factory: factory)
         openFileDescriptors = Meter(label: "herald_open_fds", factory: factory)
         redisSubscriptions = redis ? Meter(label: "herald_redis_subscriptions", factory: factory) : nil
         redisRoomSubscriptions = redis ? Meter(label: "herald_redis_room_subscriptions", factory: factory) : nil
@@ -69,6 +73,8 @@ public final class HeraldMetrics: Sendable {
     public func update(_ resources: NodeResources) {
         rooms.set(resources.rooms)
         heartbeatTimerEntries.set(resources.heartbeatTimerEntries)
+        headTimerEntries.set(resources.headTimerEntries)
+        connectTimerEntries.set(resources.connectTimerEntries)
         if let fds = resources.openFileDescriptors { openFileDescriptors.set(fds) }
         if let count = resources.redisSubscriptions { redisSubscriptions?.set(count) }
         if let count = resources.redisRoomSubscriptions { redisRoomSubscriptions?.set(count) }

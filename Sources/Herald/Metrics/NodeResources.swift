@@ -8,7 +8,7 @@ import HeraldRedisAdapter
 import SocketIO
 
 /// What a node holds for its clients, counted so a soak can show all of it back at zero once the clients are
-/// gone: sessions, sockets, rooms, heartbeat timer entries, Redis subscriptions and file descriptors.
+/// gone: sessions, sockets, rooms, timer entries (heartbeat, request head, connect timeout), Redis subscriptions and file descriptors.
 /// A plain value; `measure` reads each event loop's share on that loop.
 public struct NodeResources: Sendable, Equatable, Codable {
     /// Engine.IO sessions.
@@ -19,6 +19,11 @@ public struct NodeResources: Sendable, Equatable, Codable {
     public var rooms: Int
     /// Heartbeat timer entries queued, stale ones included (see `EngineIOServer.heartbeatTimerEntries`).
     public var heartbeatTimerEntries: Int
+    /// Request head and keep-alive timer entries of the Socket.IO listener's connections, stale ones included
+    /// (see `EngineIOServer.headTimerEntries`).
+    public var headTimerEntries: Int
+    /// Connect timeout entries, stale ones included (see `SocketIOServer.connectTimerEntries`).
+    public var connectTimerEntries: Int
     /// Rooms whose Redis channel this node subscribes to (nil on a single node).
     public var redisRoomSubscriptions: Int?
     /// Every channel and pattern subscribed on the cluster bus: the rooms' plus each namespace's and publishing's.
@@ -29,11 +34,13 @@ public struct NodeResources: Sendable, Equatable, Codable {
     public var sockets: Int { socketsByNamespace.values.reduce(0, +) }
 
     public init(sessions: Int, socketsByNamespace: [String: Int], rooms: Int, heartbeatTimerEntries: Int,
-                redisRoomSubscriptions: Int?, redisSubscriptions: Int?, openFileDescriptors: Int?) {
+                headTimerEntries: Int = 0, connectTimerEntries: Int = 0, redisRoomSubscriptions: Int?, redisSubscriptions: Int?, openFileDescriptors: Int?) {
         self.sessions = sessions
         self.socketsByNamespace = socketsByNamespace
         self.rooms = rooms
         self.heartbeatTimerEntries = heartbeatTimerEntries
+        self.headTimerEntries = headTimerEntries
+        self.connectTimerEntries = connectTimerEntries
         self.redisRoomSubscriptions = redisRoomSubscriptions
         self.redisSubscriptions = redisSubscriptions
         self.openFileDescriptors = openFileDescriptors
@@ -57,6 +64,7 @@ public struct NodeResources: Sendable, Equatable, Codable {
         return NodeResources(
             sessions: io.engine.sessionCount, socketsByNamespace: sockets, rooms: rooms,
             heartbeatTimerEntries: await io.engine.heartbeatTimerEntries(),
+            headTimerEntries: await io.engine.headTimerEntries(), connectTimerEntries: await io.connectTimerEntries(),
             redisRoomSubscriptions: roomSubscriptions, redisSubscriptions: bus?.subscriptionCount,
             openFileDescriptors: openFileDescriptorCount())
     }

@@ -17,13 +17,13 @@ import HeraldRedis
 /// makes it, so exactly one node sees it; a dead node's members are reaped by the one node whose script removes it
 /// from `P nodes`.
 public struct RedisPresenceStore: PresenceStore {
-    let client: RedisClient
+    let client: any RedisCommandSending
     let node: String
     let timeout: Duration
     static let prefix = "herald:presence:"
     static let usersKey = "herald:users"
 
-    public init(client: RedisClient, node: String, timeout: Duration) {
+    public init(client: any RedisCommandSending, node: String, timeout: Duration) {
         self.client = client
         self.node = node
         self.timeout = timeout

@@ -101,10 +101,10 @@ public final class InMemoryIdempotencyStore: IdempotencyStore {
 /// Redis messages (the envelope, bridges) reach every node and each delivers locally: those keys stay per node.
 public final class RedisIdempotencyStore: IdempotencyStore {
     let local: InMemoryIdempotencyStore
-    let client: RedisClient
+    let client: any RedisCommandSending
     let prefix: String
 
-    public init(local: InMemoryIdempotencyStore, client: RedisClient, prefix: String = "herald:idempotency:") {
+    public init(local: InMemoryIdempotencyStore, client: any RedisCommandSending, prefix: String = "herald:idempotency:") {
         self.local = local
         self.client = client
         self.prefix = prefix

@@ -59,6 +59,7 @@ public struct ServerAPI: Sendable {
                 guard request.method == .GET else { return PublishAPI.methodNotAllowed(allow: "GET") }
                 return await cluster { try await user(subject) }
             }
+            guard ["disconnect", "subscribe", "unsubscribe"].contains(segments[2]) else { return nil }
             guard request.method == .POST else { return PublishAPI.methodNotAllowed(allow: "POST") }
             switch segments[2] {
             case "disconnect": return await disconnect(subject, body: request.body)

@@ -21,7 +21,7 @@ public enum HeraldSettings {
     static let node: [HeraldSetting] = [
         .text("host", "Listen address.", \.host, allowEmpty: false),
         .integer("port", "Listen port (0: any free port).", "port", 0...65_535, \.port),
-        .integer("threads", "Event loop threads.", "n", 1...1024, \.threads, defaultNote: "one per core"),
+        .integer("threads", "Event loop threads for connections (with Redis, one more runs the Redis connections).", "n", 1...1024, \.threads, defaultNote: "one per core"),
     ]
 
     static let edge: [HeraldSetting] = [
@@ -105,6 +105,63 @@ public enum HeraldSettings {
                 // The parser's message quotes the URL: never with its password.
                 throw HeraldSetting.Problem("\(error)".replacingOccurrences(of: text, with: MessageStoreLocation.redacted(text)))
             }
+        },
+        HeraldSetting("redis-cluster", "Redis Cluster seed nodes host:port,… (user, password and rediss:// from --redis-url). Empty: no cluster.",
+                      placeholder: "host:port,…", default: { configuration in
+                          if case .cluster(let seeds) = configuration.redisTopology { return seeds.map(\.description).joined(separator: ",") }
+                          return ""
+                      }) { configuration, text throws(HeraldSetting.Problem) in
+            guard !text.isEmpty else { return }
+            guard let seeds = RedisEndpoint.list(text) else { throw HeraldSetting.Problem("must be host:port[,host:port…] (at most 64)") }
+            configuration.redisTopology = .cluster(seeds: seeds)
+            if configuration.redis == nil { configuration.redis = RedisConfiguration() }
+        },
+        HeraldSetting("redis-sentinel", "Sentinels host:port,… watching the primary (see --redis-sentinel-master). Empty: no sentinel.",
+                      placeholder: "host:port,…", default: { configuration in
+                          if case .sentinel(let sentinels, _) = configuration.redisTopology { return sentinels.map(\.description).joined(separator: ",") }
+                          return ""
+                      }) { configuration, text throws(HeraldSetting.Problem) in
+            guard !text.isEmpty else { return }
+            guard let sentinels = RedisEndpoint.list(text) else { throw HeraldSetting.Problem("must be host:port[,host:port…] (at most 64)") }
+            var master = "mymaster"
+            if case .sentinel(_, let name) = configuration.redisTopology { master = name }
+            configuration.redisTopology = .sentinel(sentinels: sentinels, masterName: master)
+            if configuration.redis == nil { configuration.redis = RedisConfiguration() }
+        },
+        HeraldSetting("redis-sentinel-master", "Name of the primary the sentinels watch.", placeholder: "name", default: { configuration in
+            if case .sentinel(_, let name) = configuration.redisTopology { return name }
+            return "mymaster"
+        }) { configuration, text throws(HeraldSetting.Problem) in
+            guard !text.isEmpty, text.utf8.count <= 256 else { throw HeraldSetting.Problem("must be 1 to 256 bytes") }
+            guard case .sentinel(let sentinels, _) = configuration.redisTopology else { throw HeraldSetting.Problem("needs --redis-sentinel") }
+            configuration.redisTopology = .sentinel(sentinels: sentinels, masterName: text)
+        },
+        redisTLS("redis-tls", "TLS to Redis: 1 or 0 (rediss:// and the TLS files imply it).", placeholder: "0|1") { tls, text throws(HeraldSetting.Problem) in
+            switch text {
+            case "1", "true": return tls ?? RedisTLSConfiguration()
+            case "0", "false": return nil
+            default: throw HeraldSetting.Problem("must be 1 or 0")
+            }
+        },
+        redisTLS("redis-tls-ca", "PEM file of the CAs to trust for Redis TLS. Default: the system's roots.", placeholder: "file") { tls, text in
+            var tls = tls ?? RedisTLSConfiguration()
+            tls.caFile = text
+            return tls
+        },
+        redisTLS("redis-tls-cert", "PEM client certificate for Redis TLS (with --redis-tls-key).", placeholder: "file") { tls, text in
+            var tls = tls ?? RedisTLSConfiguration()
+            tls.certificateFile = text
+            return tls
+        },
+        redisTLS("redis-tls-key", "PEM key of the Redis TLS client certificate.", placeholder: "file") { tls, text in
+            var tls = tls ?? RedisTLSConfiguration()
+            tls.keyFile = text
+            return tls
+        },
+        redisTLS("redis-tls-server-name", "Name Redis's certificate must carry. Default: the host.", placeholder: "name") { tls, text in
+            var tls = tls ?? RedisTLSConfiguration()
+            tls.serverName = text
+            return tls
         },
         HeraldSetting("recovery-window", "Connection state recovery window; 0 for off.", placeholder: "ms",
                       default: { $0.recovery.map { HeraldSetting.milliseconds(of: $0.maxDisconnectionDuration) } ?? "0" }) {
@@ -276,5 +333,19 @@ extension HeraldSetting {
     /// A comma-separated list, trimmed, empty items left out.
     static func list(_ text: String) -> [String] {
         text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+    }
+}
+
+extension HeraldSettings {
+    /// A Redis TLS setting: applies to the Redis configuration set by --redis-url, --redis-cluster or
+    /// --redis-sentinel (which must come first); empty leaves it as it is.
+    static func redisTLS(_ name: String, _ help: String, placeholder: String,
+                         _ change: @escaping @Sendable (RedisTLSConfiguration?, String) throws(HeraldSetting.Problem) -> RedisTLSConfiguration?) -> HeraldSetting {
+        HeraldSetting(name, help, placeholder: placeholder, default: { _ in "" }) { configuration, text throws(HeraldSetting.Problem) in
+            guard !text.isEmpty else { return }
+            guard var redis = configuration.redis else { throw HeraldSetting.Problem("needs --redis-url, --redis-cluster or --redis-sentinel") }
+            redis.tls = try change(redis.tls, text)
+            configuration.redis = redis
+        }
     }
 }

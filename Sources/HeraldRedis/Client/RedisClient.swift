@@ -11,16 +11,18 @@ import NIOCore
 public final class RedisClient: RedisCommandSending, Sendable {
     public let configuration: RedisConfiguration
     public var eventLoop: EventLoop { reconnector.eventLoop }
-    private let reconnector: RedisReconnector
+    let reconnector: RedisReconnector
     /// Commands sent from off the loop, drained by one loop task: one wake-up and one flush for
     /// a whole burst, instead of a wake-up, a write and a flush per command (measured 30k/s → see docs).
     private let outbox = NIOLockedValueBox<[RedisRequest]>([])
 
-    /// Nothing happens until `connect()`. `onStateChange` runs on `eventLoop`.
+    /// Nothing happens until `connect()`. `onStateChange` runs on `eventLoop`. With `sentinel`, each
+    /// (re)connect goes to the primary the sentinels name instead of the configuration's host.
     public init(
         configuration: RedisConfiguration,
         eventLoop: EventLoop,
         logger: Logger = Logger(label: "redis"),
+        sentinel: RedisSentinel? = nil,
         onStateChange: @escaping @Sendable (RedisConnectionState) -> Void = { _ in }
     ) {
         self.configuration = configuration
@@ -29,7 +31,8 @@ public final class RedisClient: RedisCommandSending, Sendable {
             eventLoop: eventLoop,
             logger: logger,
             selectDatabase: true,
-            onStateChange: onStateChange
+            onStateChange: onStateChange,
+            resolve: sentinel?.resolver
         )
     }
 

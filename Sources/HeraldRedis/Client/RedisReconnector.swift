@@ -8,6 +8,8 @@ import NIOCore
 final class RedisReconnector: Sendable {
     /// Runs on the loop for each new connection before it counts as connected.
     typealias Prepare = @Sendable (RedisConnection) -> EventLoopFuture<Void>
+    /// Where to connect, asked before each attempt (Sentinel); nil connects to the configuration's host.
+    typealias Resolve = @Sendable (EventLoop) -> EventLoopFuture<RedisEndpoint>
 
     let eventLoop: EventLoop
     private let configuration: RedisConfiguration
@@ -16,6 +18,7 @@ final class RedisReconnector: Sendable {
     private let onStateChange: @Sendable (RedisConnectionState) -> Void
     private let onMessage: RedisChannelHandler.MessageHandler?
     private let prepare: Prepare?
+    private let resolve: Resolve?
     private let box: NIOLoopBoundBox<State>
 
     private struct State {
@@ -35,8 +38,10 @@ final class RedisReconnector: Sendable {
         selectDatabase: Bool,
         onStateChange: @escaping @Sendable (RedisConnectionState) -> Void,
         onMessage: RedisChannelHandler.MessageHandler? = nil,
-        prepare: Prepare? = nil
+        prepare: Prepare? = nil,
+        resolve: Resolve? = nil
     ) {
+        self.resolve = resolve
         self.onMessage = onMessage
         self.prepare = prepare
         self.configuration = configuration
@@ -85,13 +90,36 @@ final class RedisReconnector: Sendable {
     }
 
     private func attemptConnect() {
-        RedisConnection.make(
-            configuration: configuration,
-            eventLoop: eventLoop,
-            logger: logger,
-            selectDatabase: selectDatabase,
-            onMessage: onMessage
-        ).assumeIsolated().whenComplete { result in
+        let made: EventLoopFuture<RedisConnection>
+        if let resolve {
+            // Sentinel: connect where the sentinels say the primary is, and only if it says it is one (a
+            // sentinel may not have seen a failover yet).
+            let (configuration, eventLoop, logger, selectDatabase, onMessage) = (configuration, eventLoop, logger, selectDatabase, onMessage)
+            made = resolve(eventLoop).flatMap { endpoint in
+                var target = configuration
+                target.host = endpoint.host
+                target.port = endpoint.port
+                return RedisConnection.make(configuration: target, eventLoop: eventLoop, logger: logger,
+                                            selectDatabase: selectDatabase, onMessage: onMessage)
+            }.flatMap { connection in
+                connection.sendFuture(RedisCommand("ROLE")).flatMapThrowing { reply -> RedisConnection in
+                    guard reply.elements?.first?.string == "master" else { throw RedisError.unexpectedReply(reply) }
+                    return connection
+                }.flatMapError { error in
+                    connection.channel.close(promise: nil)
+                    return eventLoop.makeFailedFuture(error)
+                }
+            }
+        } else {
+            made = RedisConnection.make(
+                configuration: configuration,
+                eventLoop: eventLoop,
+                logger: logger,
+                selectDatabase: selectDatabase,
+                onMessage: onMessage
+            )
+        }
+        made.assumeIsolated().whenComplete { result in
             switch result {
             case .success(let connection):
                 self.connected(connection)

@@ -21,6 +21,9 @@ final class RedisChannelHandler: ChannelDuplexHandler {
     typealias OutboundOut = ByteBuffer
 
     typealias MessageHandler = @Sendable (_ channel: String, _ pattern: String?, _ payload: ByteBuffer) -> Void
+    /// The `pattern` with which a server-initiated `sunsubscribe` reaches the message handler (a NUL-led name
+    /// no `psubscribe` of this client uses), so it needs no second callback through the reconnector.
+    static let serverUnsubscribed = "\u{0}sunsubscribe"
 
     private struct Pending {
         var promise: EventLoopPromise<RESPValue>?
@@ -121,7 +124,11 @@ final class RedisChannelHandler: ChannelDuplexHandler {
         switch kindString {
         case "subscribe", "unsubscribe", "psubscribe", "punsubscribe", "ssubscribe", "sunsubscribe":
             guard var head = pending.first, head.confirmationKind == kindString else {
-                // Server-initiated (e.g. sunsubscribe after a cluster slot moved): nothing waits for it.
+                // Server-initiated: a cluster node dropped a sharded subscription (its slot moved, or the node
+                // became a replica). The subscriber is told, so the channel can move to the slot's new owner.
+                if kindString == "sunsubscribe", case .bulkString(let channel?) = frame[1] {
+                    onMessage?(String(buffer: channel), Self.serverUnsubscribed, ByteBuffer())
+                }
                 return true
             }
             head.remaining -= 1

@@ -30,7 +30,13 @@ extension RedisCommandSending {
 
     /// `SPUBLISH` (Redis 7): sharded pub/sub.
     public func spublish(_ channel: String, message: ByteBuffer) async throws -> Int {
-        try await Self.receiverCount(sendFuture(RedisCommand.publish("SPUBLISH", channel: channel, message: message))).get()
+        try await spublishFuture(channel, message: message).get()
+    }
+
+    /// Fire-and-forget `SPUBLISH`, like `publishFuture`.
+    @discardableResult
+    public func spublishFuture(_ channel: String, message: ByteBuffer) -> EventLoopFuture<Int> {
+        Self.receiverCount(sendFuture(RedisCommand.publish("SPUBLISH", channel: channel, message: message)))
     }
 
     /// Fire-and-forget `PUBLISH` for high rates: no suspension, no task; the returned future

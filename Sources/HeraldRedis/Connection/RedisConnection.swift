@@ -1,6 +1,8 @@
 import Logging
 import NIOCore
 import NIOPosix
+import NIOSSL
+import NIOTLS
 
 /// One Redis connection on one NIO channel, without reconnect (see `RedisClient` for that).
 /// Commands are pipelined: any number may be in flight, replies are matched in order.
@@ -32,12 +34,24 @@ public final class RedisConnection: RedisCommandSending, Sendable {
     ) -> EventLoopFuture<RedisConnection> {
         let limits = configuration.decoderLimits
         let timeout = TimeAmount(configuration.commandTimeout)
+        let tls: (context: NIOSSLContext, serverName: String?)?
+        do {
+            tls = try configuration.tls.map { try ($0.makeContext(), $0.verifiedName(host: configuration.host)) }
+        } catch {
+            return eventLoop.makeFailedFuture(error)
+        }
         let bootstrap = ClientBootstrap(group: eventLoop)
             .connectTimeout(TimeAmount(configuration.connectTimeout))
             .channelOption(.socketOption(.so_keepalive), value: 1)
             .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let tls {
+                        try channel.pipeline.syncOperations.addHandlers(
+                            NIOSSLClientHandler(context: tls.context, serverHostname: tls.serverName),
+                            TLSHandshakeWaiter(promise: channel.eventLoop.makePromise())
+                        )
+                    }
                     try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(RESPDecoder(limits: limits)))
                     try channel.pipeline.syncOperations.addHandler(
                         RedisChannelHandler(commandTimeout: timeout, onMessage: onMessage)
@@ -45,6 +59,9 @@ public final class RedisConnection: RedisCommandSending, Sendable {
                 }
             }
         return bootstrap.connect(host: configuration.host, port: configuration.port).flatMap { channel in
+            // With TLS, the connection counts only once the handshake verified the server.
+            TLSHandshakeWaiter.wait(on: channel)
+        }.flatMap { channel in
             let connection = RedisConnection(channel: channel)
             var handshake: [RedisCommand] = []
             if let password = configuration.password {
@@ -130,7 +147,80 @@ public final class RedisConnection: RedisCommandSending, Sendable {
     }
 
     public func close() async throws {
-        try await channel.close()
+        do {
+            try await channel.close()
+        } catch NIOSSLError.uncleanShutdown {
+            // Redis closes the socket without answering the TLS close_notify: the connection is closed all the same.
+        }
+    }
+}
+
+/// Completes when the TLS handshake did (or fails with its error), then leaves the pipeline.
+final class TLSHandshakeWaiter: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    let promise: EventLoopPromise<Void>
+
+    init(promise: EventLoopPromise<Void>) { self.promise = promise }
+
+    /// The channel once its handshake completed; at once without TLS.
+    static func wait(on channel: Channel) -> EventLoopFuture<Channel> {
+        guard let waiter = try? channel.pipeline.syncOperations.handler(type: TLSHandshakeWaiter.self) else {
+            return channel.eventLoop.makeSucceededFuture(channel)
+        }
+        return waiter.promise.futureResult.map { channel }.flatMapError { error in
+            channel.close(promise: nil)
+            return channel.eventLoop.makeFailedFuture(error)
+        }
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case TLSUserEvent.handshakeCompleted = event {
+            promise.succeed()
+            context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        promise.fail(error)
+        context.fireErrorCaught(error)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        promise.fail(RedisError.connectionClosed)
+        context.fireChannelInactive()
+    }
+
+    /// Removed after the handshake or with a channel that never became active; a settled promise ignores this.
+    func handlerRemoved(context: ChannelHandlerContext) {
+        promise.fail(RedisError.connectionClosed)
+    }
+}
+
+extension RedisTLSConfiguration {
+    /// A client context verifying the server against `caFile` (or the system roots), presenting the client
+    /// certificate when one is configured.
+    func makeContext() throws -> NIOSSLContext {
+        var tls = TLSConfiguration.makeClientConfiguration()
+        if let caFile { tls.trustRoots = .file(caFile) }
+        switch (certificateFile, keyFile) {
+        case (let certificateFile?, let keyFile?):
+            tls.certificateChain = try NIOSSLCertificate.fromPEMFile(certificateFile).map { .certificate($0) }
+            // Read as PEM whatever the file is called (NIOSSL's `.file` takes a `.key` file for DER).
+            tls.privateKey = .privateKey(try NIOSSLPrivateKey(file: keyFile, format: .pem))
+        case (nil, nil):
+            break
+        default:
+            throw RedisConfigurationError.tlsIncomplete
+        }
+        return try NIOSSLContext(configuration: tls)
+    }
+
+    /// The name checked against the certificate and sent as SNI: `serverName`, else the host unless it is an
+    /// IP address (SNI carries no addresses; NIOSSL then checks the peer's address against the certificate).
+    func verifiedName(host: String) -> String? {
+        if let serverName { return serverName }
+        return (try? SocketAddress(ipAddress: host, port: 0)) == nil ? host : nil
     }
 }
 

@@ -79,6 +79,9 @@ public struct RedisCommand: Sendable {
     public let name: String
     /// The encoded RESP array.
     public let bytes: ByteBuffer
+    /// The key (or sharded channel) that places the command on a Redis Cluster slot; nil for a command any
+    /// node answers. See `routingKey(name:argument:)`.
+    public let key: String?
 
     public init(_ name: String, _ arguments: String...) {
         self.init(name, arguments: arguments)
@@ -92,6 +95,20 @@ public struct RedisCommand: Sendable {
         for argument in arguments { RESPEncoder.writeBulkString(argument, into: &buffer) }
         self.name = name
         self.bytes = buffer
+        self.key = Self.routingKey(name: name) { arguments.indices.contains($0) ? arguments[$0] : nil }
+    }
+
+    /// Which argument is the key: the first for single-key commands, the third of `EVAL` (its first key), the
+    /// second of `XINFO STREAM key` and `PUBSUB SHARDNUMSUB channel`; none for server-wide commands.
+    static func routingKey(name: String, argument: (Int) -> String?) -> String? {
+        switch name.uppercased() {
+        case "PING", "AUTH", "SELECT", "HELLO", "CLUSTER", "PUBLISH", "ASKING", "READONLY", "INFO", "SENTINEL", "ROLE",
+             "SUBSCRIBE", "UNSUBSCRIBE", "PSUBSCRIBE", "PUNSUBSCRIBE", "CLIENT", "CONFIG", "DEBUG", "SCRIPT", "FLUSHALL":
+            return nil
+        case "EVAL", "EVALSHA", "FCALL": return argument(1) == "0" ? nil : argument(2)
+        case "XINFO", "PUBSUB": return argument(1)
+        default: return argument(0)
+        }
     }
 
     /// Arguments given as raw bytes (binary payloads).
@@ -103,6 +120,7 @@ public struct RedisCommand: Sendable {
         for argument in arguments { RESPEncoder.writeBulkString(argument, into: &buffer) }
         self.name = name
         self.bytes = buffer
+        self.key = Self.routingKey(name: name) { arguments.indices.contains($0) ? String(buffer: arguments[$0]) : nil }
     }
 
     /// `PUBLISH`/`SPUBLISH` with a binary message, encoded without an intermediate array.
@@ -113,11 +131,12 @@ public struct RedisCommand: Sendable {
         RESPEncoder.writeBulkString(name, into: &buffer)
         RESPEncoder.writeBulkString(channel, into: &buffer)
         RESPEncoder.writeBulkString(message, into: &buffer)
-        return RedisCommand(name: name, bytes: buffer)
+        return RedisCommand(name: name, bytes: buffer, key: name == "SPUBLISH" ? channel : nil)
     }
 
-    init(name: String, bytes: ByteBuffer) {
+    init(name: String, bytes: ByteBuffer, key: String? = nil) {
         self.name = name
         self.bytes = bytes
+        self.key = key
     }
 }

@@ -35,11 +35,15 @@ public final class RedisSubscriber: Sendable {
     }
 
     /// Nothing happens until `connect()`. `handler` and `onStateChange` run on `eventLoop`.
+    /// `onShardUnsubscribed` hears of a sharded channel the server dropped by itself (a Redis Cluster slot
+    /// moved); the subscription is forgotten first, so a reconnect does not send it back to the wrong node.
     public init(
         configuration: RedisConfiguration,
         eventLoop: EventLoop,
         logger: Logger = Logger(label: "redis.subscriber"),
         onStateChange: @escaping @Sendable (RedisConnectionState) -> Void = { _ in },
+        onShardUnsubscribed: (@Sendable (String) -> Void)? = nil,
+        sentinel: RedisSentinel? = nil,
         handler: @escaping MessageHandler
     ) {
         let subscriptions = NIOLoopBoundBox.makeBoxSendingValue(Subscriptions(), eventLoop: eventLoop)
@@ -51,8 +55,13 @@ public final class RedisSubscriber: Sendable {
             logger: logger,
             selectDatabase: false,  // pub/sub is not scoped to a database
             onStateChange: onStateChange,
-            onMessage: handler,
-            prepare: { connection in Self.resubscribe(subscriptions.value, on: connection) }
+            onMessage: { channel, pattern, payload in
+                guard pattern == RedisChannelHandler.serverUnsubscribed else { return handler(channel, pattern, payload) }
+                subscriptions.value.counts[Kind.shard.rawValue][channel] = nil
+                onShardUnsubscribed?(channel)
+            },
+            prepare: { connection in Self.resubscribe(subscriptions.value, on: connection) },
+            resolve: sentinel?.resolver
         )
     }
 
@@ -75,6 +84,8 @@ public final class RedisSubscriber: Sendable {
     /// Sharded pub/sub (Redis 7+).
     public func ssubscribe(_ channels: String...) async throws { try await change(.shard, channels, subscribe: true) }
     public func sunsubscribe(_ channels: String...) async throws { try await change(.shard, channels, subscribe: false) }
+    public func ssubscribe(_ channels: [String]) async throws { try await change(.shard, channels, subscribe: true) }
+    public func sunsubscribe(_ channels: [String]) async throws { try await change(.shard, channels, subscribe: false) }
 
     /// Stops reconnecting and closes the connection.
     public func close() async {

@@ -66,3 +66,30 @@ extension EngineIOPreparedMessage {
         return String(decoding: bytes[bytes.index(after: openingQuote)..<closingQuote], as: UTF8.self)
     }
 }
+
+extension ConnectionStateRecovery {
+    /// Whether `pid` has the shape of a private session id this server issues (`EngineIOServer.makeSessionID`:
+    /// 20 base64url characters). Anything else names no session: it is never looked up (a Redis key, say) and
+    /// the client gets a new session, as the reference server does for an unknown pid.
+    public static func isIssuedPid(_ pid: String) -> Bool {
+        pid.utf8.count == 20 && pid.utf8.allSatisfy(isBase64URL)
+    }
+
+    /// Longest offset any log issues: `EPOCH-SEQ` in memory, `EPOCH:MILLISECONDS-SEQ` on Redis (at most 55).
+    static let maxOffsetBytes = 64
+
+    /// Whether `offset` could be one a log issued: at most `maxOffsetBytes` of base64url characters and `:`.
+    /// Anything else is never looked up: the client gets a new session, as for an offset not in the log.
+    public static func isPlausibleOffset(_ offset: String) -> Bool {
+        let bytes = offset.utf8
+        return !bytes.isEmpty && bytes.count <= maxOffsetBytes && bytes.allSatisfy { isBase64URL($0) || $0 == UInt8(ascii: ":") }
+    }
+
+    private static func isBase64URL(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+             UInt8(ascii: "-"), UInt8(ascii: "_"): true
+        default: false
+        }
+    }
+}

@@ -3,6 +3,7 @@ extension DemoAssets {
     static let chatPage = page(title: "Chat", here: "chat", body: #"""
 <section class="card chat">
   <h2>Room <code id="room">chat:lobby</code> <span class="muted">— open it as another user: <a id="other" href="#">second window</a></span></h2>
+  <p class="muted">Online: <span id="online"></span></p>
   <ul id="messages" class="messages"></ul>
   <form id="send" class="send">
     <input id="text" type="text" placeholder="Say hello to the bot…" autocomplete="off" maxlength="4000">
@@ -41,9 +42,34 @@ socket.on("connect", function () {
   socket.emitWithAck("chat:join", { room: room }).then(function (answer) {
     if (!answer || !answer.ok) throw new Error(answer && answer.error ? answer.error.message : "no answer");
     button.disabled = false;
+    return socket.emitWithAck("presence:get", { room: room }).then(function (presence) {
+      if (!presence || !presence.ok) return;
+      online = {};
+      presence.members.forEach(function (member) { online[member.sub] = (member.claims && member.claims.name) || member.sub; });
+      showOnline();
+    });
   }).catch(function (error) { document.getElementById("error").textContent = "join failed: " + error.message; });
 });
 socket.on("disconnect", function () { button.disabled = true; });
+
+// Presence: who is in the room, one entry per user however many tabs (docs/presence.md).
+var online = {};
+function showOnline() {
+  var names = Object.keys(online).sort();
+  var box = document.getElementById("online");
+  box.textContent = names.map(function (sub) { return online[sub] + (sub === user ? " (you)" : ""); }).join(", ");
+  box.dataset.members = names.join(",");
+}
+function presenceChanged(joined) {
+  return function (change) {
+    if (change.room !== room) return;
+    if (joined) { online[change.member.sub] = (change.member.claims && change.member.claims.name) || change.member.sub; }
+    else { delete online[change.member.sub]; }
+    showOnline();
+  };
+}
+socket.on("presence:join", presenceChanged(true));
+socket.on("presence:leave", presenceChanged(false));
 socket.on("chat:history", function (history) {
   if (history.room !== room) return;
   history.messages.forEach(show);

@@ -3,6 +3,7 @@ extension DemoAssets {
     static let dashboardPage = page(title: "Dashboard", here: "dashboard", body: #"""
 <div class="tiles">
   <div class="tile"><div class="label">Connections</div><div class="value" id="t-sessions">–</div></div>
+  <div class="tile"><div class="label">Users online</div><div class="value" id="t-users">–</div></div>
   <div class="tile"><div class="label">Events / s</div><div class="value" id="t-events">–</div></div>
   <div class="tile"><div class="label">Deliveries / s</div><div class="value" id="t-deliveries">–</div></div>
   <div class="tile"><div class="label">Fan-out p99</div><div class="value" id="t-latency">–</div></div>
@@ -95,6 +96,7 @@ socket.on("dashboard:stats", function (stats) {
   push("latency", "total", totals.fanOutMs.p99);
   ["sessions", "events", "deliveries", "latency"].forEach(draw);
   setTile("t-sessions", totals.sessions);
+  setTile("t-users", totals.users);
   setTile("t-events", format(totals.eventsInPerSecond + totals.eventsOutPerSecond));
   setTile("t-deliveries", format(totals.deliveriesPerSecond));
   setTile("t-latency", totals.fanOutMs.p99.toFixed(2) + " ms");
