@@ -17,12 +17,14 @@ import Testing
     /// Small, so a killed node's members leave within seconds.
     static let nodeTimeout = 1500
 
-    static func start(extra: [String] = []) async throws -> ClusterFixture {
+    /// Two nodes with the rules above, stopped whatever `body` does.
+    static func withPresenceCluster(extra: [String] = [], _ body: (ClusterFixture) async throws -> Void) async throws {
         let config = FileManager.default.temporaryDirectory.appendingPathComponent("herald-presence-\(UUID().uuidString).json")
         try rules.write(to: config, atomically: true, encoding: .utf8)
-        return try await ClusterFixture.start(nodeArguments: [
+        defer { try? FileManager.default.removeItem(at: config) }
+        try await withCluster(nodeArguments: [
             "--jwt-secret", secret, "--config", config.path, "--presence-node-timeout", "\(nodeTimeout)", "--max-rooms", "3",
-        ] + extra)
+        ] + extra, body)
     }
 
     static func auth(_ sub: String, name: String) async throws -> JSONValue {
@@ -39,106 +41,106 @@ import Testing
     static func member(_ sub: String) -> JSONValue { ["sub": .string(sub), "claims": ["name": .string(sub.capitalized)]] }
 
     @Test func presenceAcrossTwoNodesCountsUsersNotTabs() async throws {
-        let fixture = try await Self.start()
-        defer { Task { await fixture.stop() } }
-        let (a, b) = (fixture.nodes[0], fixture.nodes[1])
-        let agent = fixture.agent
-        try await Self.join(fixture, "bob", sub: "bob", node: b, room: "doc:1")
-        // A member hears its own join too (as with Phoenix.Presence): the room's view, the same for everyone in it.
-        #expect(try await agent.next("bob", event: "presence:join") == [["room": "doc:1", "member": Self.member("bob")]])
-        try await Self.join(fixture, "alice-1", sub: "alice", node: a, room: "doc:1")
-        #expect(try await agent.next("bob", event: "presence:join") == [["room": "doc:1", "member": Self.member("alice")]])
-        // The second tab, on the other node, is no join: bob's node decides it, so bob's presence:get after it
-        // is answered after any join it would have sent.
-        try await Self.join(fixture, "alice-2", sub: "alice", node: b, room: "doc:1")
-        let seen = try await agent.call("bob", "presence:get", ["room": "doc:1"])
-        #expect(seen == [
-            "ok": true, "room": "doc:1", "users": 2, "connections": 3, "truncated": false,
-            "members": [Self.member("alice"), Self.member("bob")],
-        ])
-        #expect(try await agent.call("received", ["name": "bob", "event": "presence:join"])["args"]?.arrayValue?.count == 2)
+        try await Self.withPresenceCluster { fixture in
+            let (a, b) = (fixture.nodes[0], fixture.nodes[1])
+            let agent = fixture.agent
+            try await Self.join(fixture, "bob", sub: "bob", node: b, room: "doc:1")
+            // A member hears its own join too (as with Phoenix.Presence): the room's view, the same for everyone in it.
+            #expect(try await agent.next("bob", event: "presence:join") == [["room": "doc:1", "member": Self.member("bob")]])
+            try await Self.join(fixture, "alice-1", sub: "alice", node: a, room: "doc:1")
+            #expect(try await agent.next("bob", event: "presence:join") == [["room": "doc:1", "member": Self.member("alice")]])
+            // The second tab, on the other node, is no join: bob's node decides it, so bob's presence:get after it
+            // is answered after any join it would have sent.
+            try await Self.join(fixture, "alice-2", sub: "alice", node: b, room: "doc:1")
+            let seen = try await agent.call("bob", "presence:get", ["room": "doc:1"])
+            #expect(seen == [
+                "ok": true, "room": "doc:1", "users": 2, "connections": 3, "truncated": false,
+                "members": [Self.member("alice"), Self.member("bob")],
+            ])
+            #expect(try await agent.call("received", ["name": "bob", "event": "presence:join"])["args"]?.arrayValue?.count == 2)
 
-        // The same answer from the API of either node.
-        for node in [a, b] {
-            let api = try await fixture.api(node, "GET", "/api/rooms/doc:1/presence")
-            #expect(api.status == 200, "\(api.raw)")
-            #expect(try JSONValue(parsing: api.body)["users"] == 2)
+            // The same answer from the API of either node.
+            for node in [a, b] {
+                let api = try await fixture.api(node, "GET", "/api/rooms/doc:1/presence")
+                #expect(api.status == 200, "\(api.raw)")
+                #expect(try JSONValue(parsing: api.body)["users"] == 2)
+            }
+            // One tab closing leaves alice present; the last one makes her leave, once.
+            try await agent.call("close", ["name": "alice-1"])
+            try await agent.call("close", ["name": "alice-2"])
+            #expect(try await agent.next("bob", event: "presence:leave") == [["room": "doc:1", "member": Self.member("alice")]])
+            let after = try await agent.call("bob", "presence:get", ["room": "doc:1"])
+            #expect(after["users"] == 1 && after["connections"] == 1, "\(after)")
+            #expect(try await agent.call("received", ["name": "bob", "event": "presence:leave"])["args"]?.arrayValue?.count == 1)
+            // A room without presence, and one the socket is not in, answer errors.
+            #expect(try await agent.call("bob", "presence:get", ["room": "doc:2"])["error"]?["code"] == "forbidden")
+            #expect(try await agent.call("bob", "presence:get", ["room": "news"])["error"]?["code"] == "invalid_room")
         }
-        // One tab closing leaves alice present; the last one makes her leave, once.
-        try await agent.call("close", ["name": "alice-1"])
-        try await agent.call("close", ["name": "alice-2"])
-        #expect(try await agent.next("bob", event: "presence:leave") == [["room": "doc:1", "member": Self.member("alice")]])
-        let after = try await agent.call("bob", "presence:get", ["room": "doc:1"])
-        #expect(after["users"] == 1 && after["connections"] == 1, "\(after)")
-        #expect(try await agent.call("received", ["name": "bob", "event": "presence:leave"])["args"]?.arrayValue?.count == 1)
-        // A room without presence, and one the socket is not in, answer errors.
-        #expect(try await agent.call("bob", "presence:get", ["room": "doc:2"])["error"]?["code"] == "forbidden")
-        #expect(try await agent.call("bob", "presence:get", ["room": "news"])["error"]?["code"] == "invalid_room")
     }
 
     @Test func aKilledNodesUsersLeaveWithinTheBound() async throws {
-        let fixture = try await Self.start()
-        defer { Task { await fixture.stop() } }
-        let (a, b) = (fixture.nodes[0], fixture.nodes[1])
-        try await Self.join(fixture, "bob", sub: "bob", node: b, room: "doc:7")
-        _ = try await fixture.agent.next("bob", event: "presence:join")
-        try await Self.join(fixture, "alice", sub: "alice", node: a, room: "doc:7")
-        #expect(try await fixture.agent.next("bob", event: "presence:join") == [["room": "doc:7", "member": Self.member("alice")]])
-        let killed = ContinuousClock.now
-        await a.process.kill()
-        let leave = try await fixture.agent.next("bob", event: "presence:leave", timeout: .seconds(10))
-        let waited = ContinuousClock.now - killed
-        #expect(leave == [["room": "doc:7", "member": Self.member("alice")]])
-        // The bound: the timeout, plus a heartbeat period (a third of it) for some node to notice, plus slack.
-        #expect(waited < .milliseconds(Self.nodeTimeout * 2 + 1000), "left after \(waited)")
-        let presence = try JSONValue(parsing: try await fixture.api(b, "GET", "/api/rooms/doc:7/presence").body)
-        #expect(presence["users"] == 1 && presence["connections"] == 1, "\(presence)")
-        let stats = try JSONValue(parsing: try await fixture.api(b, "GET", "/api/stats").body)
-        #expect(stats["total"]?["users"] == 1, "\(stats)")
+        try await Self.withPresenceCluster { fixture in
+            let (a, b) = (fixture.nodes[0], fixture.nodes[1])
+            try await Self.join(fixture, "bob", sub: "bob", node: b, room: "doc:7")
+            _ = try await fixture.agent.next("bob", event: "presence:join")
+            try await Self.join(fixture, "alice", sub: "alice", node: a, room: "doc:7")
+            #expect(try await fixture.agent.next("bob", event: "presence:join") == [["room": "doc:7", "member": Self.member("alice")]])
+            let killed = ContinuousClock.now
+            await a.process.kill()
+            let leave = try await fixture.agent.next("bob", event: "presence:leave", timeout: .seconds(10))
+            let waited = ContinuousClock.now - killed
+            #expect(leave == [["room": "doc:7", "member": Self.member("alice")]])
+            // The bound: the timeout, plus a heartbeat period (a third of it) for some node to notice, plus slack.
+            #expect(waited < .milliseconds(Self.nodeTimeout * 2 + 1000), "left after \(waited)")
+            let presence = try JSONValue(parsing: try await fixture.api(b, "GET", "/api/rooms/doc:7/presence").body)
+            #expect(presence["users"] == 1 && presence["connections"] == 1, "\(presence)")
+            let stats = try JSONValue(parsing: try await fixture.api(b, "GET", "/api/stats").body)
+            #expect(stats["total"]?["users"] == 1, "\(stats)")
+        }
     }
 
     @Test func theServerAPISubscribesAndDisconnectsAUserOnEveryNode() async throws {
-        let fixture = try await Self.start()
-        defer { Task { await fixture.stop() } }
-        let (a, b) = (fixture.nodes[0], fixture.nodes[1])
-        let agent = fixture.agent
-        _ = try await agent.connect("alice-a", url: a.url, transport: "websocket", auth: try await Self.auth("alice", name: "Alice"))
-        _ = try await agent.connect("alice-b", url: b.url, transport: "polling", auth: try await Self.auth("alice", name: "Alice"))
+        try await Self.withPresenceCluster { fixture in
+            let (a, b) = (fixture.nodes[0], fixture.nodes[1])
+            let agent = fixture.agent
+            _ = try await agent.connect("alice-a", url: a.url, transport: "websocket", auth: try await Self.auth("alice", name: "Alice"))
+            _ = try await agent.connect("alice-b", url: b.url, transport: "polling", auth: try await Self.auth("alice", name: "Alice"))
 
-        // news is an admin room by the rules; the backend may put anyone in it, within the room cap (3).
-        let subscribed = try await fixture.api(b, "POST", "/api/users/alice/subscribe", #"{"rooms":["news","doc:9"]}"#)
-        #expect(subscribed.status == 200, "\(subscribed.raw)")
-        let answer = try JSONValue(parsing: subscribed.body)
-        #expect(answer["connections"] == 2 && answer["sockets"]?.arrayValue?.allSatisfy { $0["ok"] == true } == true, "\(answer)")
-        #expect(try await fixture.publish(via: a, room: "news", event: "headline", data: "extra").status == 202)
-        #expect(try await agent.next("alice-a", event: "headline") == ["extra"])
-        #expect(try await agent.next("alice-b", event: "headline") == ["extra"])
-        let capped = try JSONValue(parsing: try await fixture.api(a, "POST", "/api/users/alice/subscribe", #"{"rooms":["doc:10","doc:11"]}"#).body)
-        #expect(capped["sockets"]?.arrayValue?.allSatisfy { $0["refused"]?[0]?["error"]?["code"] == "too_many_rooms" } == true, "\(capped)")
+            // news is an admin room by the rules; the backend may put anyone in it, within the room cap (3).
+            let subscribed = try await fixture.api(b, "POST", "/api/users/alice/subscribe", #"{"rooms":["news","doc:9"]}"#)
+            #expect(subscribed.status == 200, "\(subscribed.raw)")
+            let answer = try JSONValue(parsing: subscribed.body)
+            #expect(answer["connections"] == 2 && answer["sockets"]?.arrayValue?.allSatisfy { $0["ok"] == true } == true, "\(answer)")
+            #expect(try await fixture.publish(via: a, room: "news", event: "headline", data: "extra").status == 202)
+            #expect(try await agent.next("alice-a", event: "headline") == ["extra"])
+            #expect(try await agent.next("alice-b", event: "headline") == ["extra"])
+            let capped = try JSONValue(parsing: try await fixture.api(a, "POST", "/api/users/alice/subscribe", #"{"rooms":["doc:10","doc:11"]}"#).body)
+            #expect(capped["sockets"]?.arrayValue?.allSatisfy { $0["refused"]?[0]?["error"]?["code"] == "too_many_rooms" } == true, "\(capped)")
 
-        let user = try JSONValue(parsing: try await fixture.api(a, "GET", "/api/users/alice").body)
-        #expect(user["connected"] == true && user["connections"] == 2, "\(user)")
-        #expect(user["rooms"] == ["doc:10", "doc:9", "news"], "\(user)")
-        let stats = try JSONValue(parsing: try await fixture.api(a, "GET", "/api/stats").body)
-        #expect(stats["total"]?["connections"] == 2 && stats["total"]?["users"] == 1 && stats["total"]?["nodes"] == 2, "\(stats)")
+            let user = try JSONValue(parsing: try await fixture.api(a, "GET", "/api/users/alice").body)
+            #expect(user["connected"] == true && user["connections"] == 2, "\(user)")
+            #expect(user["rooms"] == ["doc:10", "doc:9", "news"], "\(user)")
+            let stats = try JSONValue(parsing: try await fixture.api(a, "GET", "/api/stats").body)
+            #expect(stats["total"]?["connections"] == 2 && stats["total"]?["users"] == 1 && stats["total"]?["nodes"] == 2, "\(stats)")
 
-        // The herald commands are the same calls.
-        let listed = try JSONValue(parsing: try Self.herald(["users", "alice"], node: b))
-        #expect(listed["connections"] == 2, "\(listed)")
-        let kicked = try JSONValue(parsing: try Self.herald(["kick", "alice", "--reason", "account closed"], node: b))
-        #expect(kicked == ["sub": "alice", "disconnected": 2], "\(kicked)")
-        for name in ["alice-a", "alice-b"] {
-            #expect(try await agent.next(name, event: "herald:disconnect") == [["reason": "account closed"]])
-            let gone = try await agent.call("disconnected", ["name": .string(name)])
-            #expect(gone["reason"]?.stringValue?.contains("server") == true, "\(name): \(gone)")
+            // The herald commands are the same calls.
+            let listed = try JSONValue(parsing: try Self.herald(["users", "alice"], node: b))
+            #expect(listed["connections"] == 2, "\(listed)")
+            let kicked = try JSONValue(parsing: try Self.herald(["kick", "alice", "--reason", "account closed"], node: b))
+            #expect(kicked == ["sub": "alice", "disconnected": 2], "\(kicked)")
+            for name in ["alice-a", "alice-b"] {
+                #expect(try await agent.next(name, event: "herald:disconnect") == [["reason": "account closed"]])
+                let gone = try await agent.call("disconnected", ["name": .string(name)])
+                #expect(gone["reason"]?.stringValue?.contains("server") == true, "\(name): \(gone)")
+            }
+            let after = try JSONValue(parsing: try await fixture.api(b, "GET", "/api/users/alice").body)
+            #expect(after["connected"] == false, "\(after)")
+            // The same key and error shape as the publish API.
+            let refused = try await fixture.api(a, "GET", "/api/stats", key: "wrong")
+            #expect(refused.status == 401, "\(refused.raw)")
+            #expect(try JSONValue(parsing: refused.body)["error"] != nil, "\(refused.raw)")
+            #expect(try await fixture.api(a, "GET", "/api/rooms/news/presence").status == 404)
         }
-        let after = try JSONValue(parsing: try await fixture.api(b, "GET", "/api/users/alice").body)
-        #expect(after["connected"] == false, "\(after)")
-        // The same key and error shape as the publish API.
-        let refused = try await fixture.api(a, "GET", "/api/stats", key: "wrong")
-        #expect(refused.status == 401, "\(refused.raw)")
-        #expect(try JSONValue(parsing: refused.body)["error"] != nil, "\(refused.raw)")
-        #expect(try await fixture.api(a, "GET", "/api/rooms/news/presence").status == 404)
     }
 }
 

@@ -45,11 +45,10 @@ import Testing
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let receiver = try await Receiver(python: python, directory: directory, fail: 2)
         defer { Task { await receiver.stop(); try? FileManager.default.removeItem(at: directory) } }
-        let fixture = try await PresenceLiveTests.start(extra: [
+        try await PresenceLiveTests.withPresenceCluster(extra: [
             "--webhook-url", "http://127.0.0.1:\(receiver.port)/hooks", "--webhook-secret", Self.secret, "--webhook-events", "note",
             "--webhook-retry-min", "50", "--webhook-retry-max", "200",
-        ])
-        defer { Task { await fixture.stop() } }
+        ]) { fixture in
         let (a, b) = (fixture.nodes[0], fixture.nodes[1])
         try await PresenceLiveTests.join(fixture, "alice-1", sub: "alice", node: a, room: "doc:1")
         try await PresenceLiveTests.join(fixture, "alice-2", sub: "alice", node: b, room: "doc:1")
@@ -90,6 +89,7 @@ import Testing
         #expect(seq("room.occupied doc:1") == min(seq("presence.join doc:1 alice"), seq("presence.join doc:1 bob")))
         #expect(seq("room.vacated doc:1") == max(seq("presence.leave doc:1 alice"), seq("presence.leave doc:1 bob")))
         #expect(max(seq("presence.join doc:1 alice"), seq("presence.join doc:1 bob")) < min(seq("presence.leave doc:1 alice"), seq("presence.leave doc:1 bob")))
+        }
         await receiver.stop()
     }
 }
