@@ -336,9 +336,12 @@ public final class RedisAdapter: SocketIOAdapter {
         logger.warning("broadcast not published to the cluster", metadata: ["error": "\(error)"])
     }
 
-    /// The log to record this packet in: events without ack that are not volatile, when recovery is on.
+    /// The log to record this packet in: events without ack that are not volatile nor local, when recovery is on.
+    /// A local broadcast is not logged: logging publishes to every node, and a local broadcast is one that every
+    /// node makes for its own members (a Redis envelope), so logging it would deliver it once per node. It
+    /// reaches local members without an offset.
     private func recoveryLog(for packet: SocketIOPacket, options: BroadcastOptions) -> (any ClusterLog, Duration)? {
-        guard let log, let recovery = state.withLock({ $0.recovery }), packet.type == .event, packet.id == nil,
+        guard !options.local, let log, let recovery = state.withLock({ $0.recovery }), packet.type == .event, packet.id == nil,
               !options.volatile, case .array? = packet.data
         else { return nil }
         return (log, recovery.maxDisconnectionDuration)

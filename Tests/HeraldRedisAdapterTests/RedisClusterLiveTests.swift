@@ -139,6 +139,31 @@ struct RedisClusterLiveTests {
         }
     }
 
+    /// A Redis envelope is received by every node, and each delivers it to its own members with a local
+    /// broadcast. With recovery on, that broadcast must not go through the log (which publishes to every node):
+    /// each member gets it once, not once per node.
+    @Test func localBroadcastsWithRecoveryReachEachMemberOnce() async throws {
+        let socketIO = SocketIOConfiguration(connectionStateRecovery: ConnectionStateRecovery())
+        try await Self.withNodes(2, socketIO: socketIO) { _, nodes, clients in
+            var members: [RawSocketIOClient] = []
+            for node in nodes {
+                let client = try await RawSocketIOClient.open(port: node.port, group: clients)
+                client.send("40")
+                _ = try await client.nextText()
+                try await Self.join(client, "r", on: node)
+                members.append(client)
+            }
+            // As every node does on an envelope.
+            for node in nodes { node.io.local.to("r").emit("envelope", .int(1)) }
+            // A logged cluster broadcast after it: a duplicate would arrive before this marker.
+            try await nodes[0].io.to("r").publish("marker", args: [])
+            for client in members {
+                #expect(try await client.nextText() == #"42["envelope",1]"#)
+                #expect(try await client.nextText().hasPrefix(#"42["marker",""#))
+            }
+        }
+    }
+
     /// Recovery reads only what follows the client's offset, and honours it only when the log issued it since the
     /// session connected; a session older than the log's history (its connect offset trimmed) still recovers.
     @Test func entriesAfterAnOffsetIssuedSinceTheSessionConnected() async throws {

@@ -209,8 +209,11 @@ final class ClusterFixture: @unchecked Sendable {
     }
 
     /// `POST /api/publish` on the node's API listener.
-    func publish(via node: HeraldNodeProcess, room: String, event: String, data: JSONValue) async throws -> RawHTTP.Response {
-        let body = JSONValue.object(["room": .string(room), "event": .string(event), "data": data]).jsonString
+    func publish(via node: HeraldNodeProcess, room: String, event: String, data: JSONValue,
+                 idempotencyKey: String? = nil) async throws -> RawHTTP.Response {
+        var fields: JSONObject = ["room": .string(room), "event": .string(event), "data": data]
+        if let idempotencyKey { fields["idempotencyKey"] = .string(idempotencyKey) }
+        let body = JSONValue.object(fields).jsonString
         let request = "POST /api/publish HTTP/1.1\r\nHost: 127.0.0.1:\(node.apiPort)\r\nConnection: close\r\n"
             + "Authorization: Bearer \(Self.apiKey)\r\nContent-Type: application/json\r\n"
             + "Content-Length: \(body.utf8.count)\r\n\r\n" + body

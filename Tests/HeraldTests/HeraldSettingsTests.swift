@@ -192,13 +192,15 @@ import Testing
         }
     }
 
-    static let secrets = ["jwt-s3cret-value", "api-k3y-value", "redisPassw0rd", "pgPassw0rd"]
+    static let secrets = ["jwt-s3cret-value", "api-k3y-value", "redisPassw0rd", "pgPassw0rd", "w3bhookPass", "hookT0ken", "hookSecr3t"]
 
     static func loadWithSecrets() throws -> Loaded {
         try HeraldConfiguration.load(
             arguments: ["--api-key", secrets[1], "--api-port", "4001"],
             environment: ["HERALD_JWT_SECRET": secrets[0], "HERALD_REDIS_URL": "redis://user:\(secrets[2])@127.0.0.1:6379/1",
-                          "HERALD_DATABASE_URL": "postgres://herald:\(secrets[3])@db:5432/chat"])
+                          "HERALD_DATABASE_URL": "postgres://herald:\(secrets[3])@db:5432/chat",
+                          "HERALD_WEBHOOK_URL": "http://hook:\(secrets[4])@hooks.example:8080/in,http://\(secrets[5])@other.example/x@y",
+                          "HERALD_WEBHOOK_SECRET": secrets[6]])
     }
 
     @Test func reportMasksSecretsAndNamesEverySource() throws {
@@ -206,6 +208,7 @@ import Testing
         for secret in Self.secrets { #expect(!report.contains(secret), "\(secret) shown") }
         #expect(report.contains("redis://user:***@127.0.0.1:6379/1"))
         #expect(report.contains("postgres://herald:***@db:5432/chat"))
+        #expect(report.contains("http://hook:***@hooks.example:8080/in,http://***@other.example/x@y"))
         for line in ["api-key", "jwt-secret"] {
             let row = try #require(report.split(separator: "\n").first { $0.hasPrefix(line + " ") })
             #expect(row.contains("********"))

@@ -210,6 +210,25 @@ import Testing
         #expect(store.count == 3)
     }
 
+    /// A publish the cluster did not take (the API answers 503) releases its key: the retry with the same key
+    /// is delivered, and a repeat of that retry is not.
+    @Test func aFailedPublishReleasesItsIdempotencyKey() async throws {
+        struct Unreachable: Error {}
+        let failing = Mutex(true)
+        let deliveries = Mutex(0)
+        let publisher = Publisher(idempotency: InMemoryIdempotencyStore(window: .seconds(60), capacity: 10),
+                                  deliver: { _, _ in }, deliverConfirmed: { _ in
+            if failing.withLock({ $0 }) { throw Unreachable() }
+            deliveries.withLock { $0 += 1 }
+        })
+        let request = try PublishRequest(json: ["room": "r", "event": "e", "idempotencyKey": "k1"])
+        await #expect(throws: Unreachable.self) { try await publisher.publishConfirmed(request) }
+        failing.withLock { $0 = false }
+        #expect(try await publisher.publishConfirmed(request) == .delivered)
+        #expect(try await publisher.publishConfirmed(request) == .duplicate)
+        #expect(deliveries.withLock { $0 } == 1)
+    }
+
     @Test func documentedDefaults() throws {
         let defaults = PublishingConfiguration()
         #expect(defaults.apiHost == "127.0.0.1")

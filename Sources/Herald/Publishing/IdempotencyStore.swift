@@ -10,6 +10,8 @@ public protocol IdempotencyStore: Sendable {
     func claim(_ key: String) -> Bool
     /// Like `claim`, shared by every node when the store can (a retried HTTP publish may reach another node).
     func claimAcrossCluster(_ key: String) async -> Bool
+    /// Forgets a key claimed by a publish that failed, so that the retry the caller was told to make is delivered.
+    func release(_ key: String) async
 }
 
 extension IdempotencyStore {
@@ -68,6 +70,13 @@ public final class InMemoryIdempotencyStore: IdempotencyStore {
         }
     }
 
+    public func release(_ key: String) async { forget(key) }
+
+    /// Drops the key; its place in `order` becomes stale and is skipped.
+    func forget(_ key: String) {
+        state.withLock { _ = $0.entries.removeValue(forKey: key) }
+    }
+
     private func evictOldest(_ state: inout State) {
         while state.head < state.order.count {
             let first = state.order[state.head]
@@ -112,5 +121,11 @@ public final class RedisIdempotencyStore: IdempotencyStore {
             // Redis away: this node's memory is the best there is.
             return local.claim(key)
         }
+    }
+
+    public func release(_ key: String) async {
+        local.forget(key)
+        // Redis away: the claim fell back to this node's memory, or will expire with the window.
+        _ = try? await client.send("DEL", prefix + key)
     }
 }

@@ -59,7 +59,13 @@ public final class Publisher: Sendable {
     public func publishConfirmed(_ request: PublishRequest) async throws -> PublishOutcome {
         guard serves(request.namespace) else { return .unknownNamespace }
         if let key = request.idempotencyKey, !(await idempotency.claimAcrossCluster(key)) { return .duplicate }
-        try await deliverConfirmed(request)
+        do {
+            try await deliverConfirmed(request)
+        } catch {
+            // The caller answers 503 and is told to retry with the same key: that retry must be delivered.
+            if let key = request.idempotencyKey { await idempotency.release(key) }
+            throw error
+        }
         return .delivered
     }
 

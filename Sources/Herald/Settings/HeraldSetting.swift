@@ -15,6 +15,8 @@ public struct HeraldSetting: Sendable {
     public let isSecret: Bool
     /// A URL whose password `herald config` masks.
     public let isURL: Bool
+    /// A comma-separated list of URLs whose credentials (`user:password@`, `token@`) `herald config` masks.
+    public let isURLList: Bool
     /// A switch: `--name` alone means 1.
     public let isSwitch: Bool
     /// The default in words where it is not a fixed value (e.g. "one per core"), else nil.
@@ -43,7 +45,7 @@ public struct HeraldSetting: Sendable {
     /// This setting's value in `configuration`, as text ("" when unset).
     public func value(in configuration: HeraldConfiguration) -> String { read(configuration) }
 
-    init(_ name: String, _ help: String, placeholder: String, secret: Bool = false, url: Bool = false,
+    init(_ name: String, _ help: String, placeholder: String, secret: Bool = false, url: Bool = false, urlList: Bool = false,
          switch isSwitch: Bool = false, defaultNote: String? = nil,
          default read: @escaping @Sendable (HeraldConfiguration) -> String,
          write: @escaping @Sendable (inout HeraldConfiguration, String) throws(Problem) -> Void) {
@@ -52,6 +54,7 @@ public struct HeraldSetting: Sendable {
         self.placeholder = placeholder
         self.isSecret = secret
         self.isURL = url
+        self.isURLList = urlList
         self.isSwitch = isSwitch
         self.defaultNote = defaultNote
         self.read = read
@@ -67,7 +70,17 @@ public struct HeraldSetting: Sendable {
     public func shown(_ text: String) -> String {
         if isSecret { return text.isEmpty ? "" : "********" }
         if isURL { return MessageStoreLocation.redacted(text) }
+        if isURLList { return text.split(separator: ",", omittingEmptySubsequences: false).map { Self.withoutUserinfo(String($0)) }.joined(separator: ",") }
         return text
+    }
+
+    /// `url` with any userinfo masked: the password as for the other URLs, a user alone (often a token) whole.
+    static func withoutUserinfo(_ url: String) -> String {
+        let redacted = MessageStoreLocation.redacted(url)
+        guard redacted == url, let schemeEnd = url.range(of: "://") else { return redacted }
+        let authorityEnd = url[schemeEnd.upperBound...].firstIndex(of: "/") ?? url.endIndex
+        guard let at = url[schemeEnd.upperBound..<authorityEnd].lastIndex(of: "@") else { return url }
+        return String(url[..<schemeEnd.upperBound]) + "***" + String(url[at...])
     }
 }
 

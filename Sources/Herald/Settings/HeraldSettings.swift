@@ -274,7 +274,7 @@ public enum HeraldSettings {
 
     static let webhooks: [HeraldSetting] = [
         HeraldSetting("webhook-url", "Webhook receivers, http://host[:port][/path], comma-separated. Empty: webhooks off.",
-                      placeholder: "list", default: { $0.webhooks.urls.joined(separator: ",") }) { configuration, text throws(HeraldSetting.Problem) in
+                      placeholder: "list", urlList: true, default: { $0.webhooks.urls.joined(separator: ",") }) { configuration, text throws(HeraldSetting.Problem) in
             let urls = HeraldSetting.list(text)
             for url in urls {
                 guard (try? PublishClient.Target(url)) != nil else { throw HeraldSetting.Problem("\(url) is not http://host[:port][/path]") }
