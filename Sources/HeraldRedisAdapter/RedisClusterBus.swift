@@ -225,15 +225,20 @@ public final class RedisClusterBus: ClusterBus, ClusterLog {
 
     // MARK: ClusterLog
 
-    /// XADD (trimmed by age) and PUBLISH in one step, so every node sees the event with its offset.
+    /// The log append both scripts share: the epoch (set once) and the XADD trimmed by age.
     /// KEYS: stream, epoch key. ARGV: min id, entry, channel, epoch candidate.
-    static let appendScript = """
+    private static let appendToLog = """
         local epoch = redis.call('GET', KEYS[2])
         if not epoch then
           epoch = ARGV[4]
           redis.call('SET', KEYS[2], epoch)
         end
         local id = redis.call('XADD', KEYS[1], 'MINID', '~', ARGV[1], '*', 'e', ARGV[2])
+
+        """
+
+    /// XADD and PUBLISH in one step, so every node sees the event with its offset.
+    static let appendScript = appendToLog + """
         local offset = epoch .. ':' .. id
         redis.call('PUBLISH', ARGV[3], 'H2' .. offset .. '\\n' .. ARGV[2])
         return offset
@@ -241,13 +246,7 @@ public final class RedisClusterBus: ClusterBus, ClusterLog {
 
     /// The same without the publish, for a Redis Cluster: a script may only touch its own slot, and the log's
     /// slot is not the channel's. The node sends `SPUBLISH` once the offset is back.
-    static let appendOnlyScript = """
-        local epoch = redis.call('GET', KEYS[2])
-        if not epoch then
-          epoch = ARGV[4]
-          redis.call('SET', KEYS[2], epoch)
-        end
-        local id = redis.call('XADD', KEYS[1], 'MINID', '~', ARGV[1], '*', 'e', ARGV[2])
+    static let appendOnlyScript = appendToLog + """
         return epoch .. ':' .. id
         """
 
