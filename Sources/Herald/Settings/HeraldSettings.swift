@@ -145,26 +145,10 @@ public enum HeraldSettings {
             default: throw HeraldSetting.Problem("must be 1 or 0")
             }
         },
-        redisTLS("redis-tls-ca", "PEM file of the CAs to trust for Redis TLS. Default: the system's roots.", placeholder: "file", read: { $0?.caFile ?? "" }) { tls, text in
-            var tls = tls ?? RedisTLSConfiguration()
-            tls.caFile = text
-            return tls
-        },
-        redisTLS("redis-tls-cert", "PEM client certificate for Redis TLS (with --redis-tls-key).", placeholder: "file", read: { $0?.certificateFile ?? "" }) { tls, text in
-            var tls = tls ?? RedisTLSConfiguration()
-            tls.certificateFile = text
-            return tls
-        },
-        redisTLS("redis-tls-key", "PEM key of the Redis TLS client certificate.", placeholder: "file", read: { $0?.keyFile ?? "" }) { tls, text in
-            var tls = tls ?? RedisTLSConfiguration()
-            tls.keyFile = text
-            return tls
-        },
-        redisTLS("redis-tls-server-name", "Name Redis's certificate must carry. Default: the host.", placeholder: "name", read: { $0?.serverName ?? "" }) { tls, text in
-            var tls = tls ?? RedisTLSConfiguration()
-            tls.serverName = text
-            return tls
-        },
+        redisTLSField("redis-tls-ca", "PEM file of the CAs to trust for Redis TLS. Default: the system's roots.", placeholder: "file", \.caFile),
+        redisTLSField("redis-tls-cert", "PEM client certificate for Redis TLS (with --redis-tls-key).", placeholder: "file", \.certificateFile),
+        redisTLSField("redis-tls-key", "PEM key of the Redis TLS client certificate.", placeholder: "file", \.keyFile),
+        redisTLSField("redis-tls-server-name", "Name Redis's certificate must carry. Default: the host.", placeholder: "name", \.serverName),
         HeraldSetting("recovery-window", "Connection state recovery window; 0 for off.", placeholder: "ms",
                       default: { $0.recovery.map { HeraldSetting.milliseconds(of: $0.maxDisconnectionDuration) } ?? "0" }) {
             configuration, text throws(HeraldSetting.Problem) in
@@ -339,6 +323,16 @@ extension HeraldSetting {
 }
 
 extension HeraldSettings {
+    /// A Redis TLS setting that sets one field (turning TLS on).
+    static func redisTLSField(_ name: String, _ help: String, placeholder: String,
+                              _ field: WritableKeyPath<RedisTLSConfiguration, String?> & Sendable) -> HeraldSetting {
+        redisTLS(name, help, placeholder: placeholder, read: { $0?[keyPath: field] ?? "" }) { tls, text in
+            var tls = tls ?? RedisTLSConfiguration()
+            tls[keyPath: field] = text
+            return tls
+        }
+    }
+
     /// A Redis TLS setting: applies to the Redis configuration set by --redis-url, --redis-cluster or
     /// --redis-sentinel (which must come first); empty leaves it as it is.
     static func redisTLS(_ name: String, _ help: String, placeholder: String,
