@@ -16,8 +16,8 @@ func fuzzUpgradeFastPath(_ bytes: UnsafeRawBufferPointer) {
     var fallbacks = 0
     let handler = WebSocketUpgradeFastPath(
         configuration: WebSocketConfiguration(),
-        shouldUpgrade: { _, _ in control & 0x80 == 0 ? .upgrade : .httpPipeline },
-        upgraded: { _, head in upgraded.append(head) },
+        shouldUpgrade: { _, _ in control & 0x80 == 0 ? .upgrade(nil) : .httpPipeline },
+        upgraded: { _, head, _ in upgraded.append(head) },
         installHTTPPipeline: { pipeline in
             fallbacks += 1
             try pipeline.addHandler(recorder)
