@@ -38,20 +38,7 @@ struct HostileRoomsTests {
         defer { redis.kill() }
         try await withHostileNode(redis: redis, configure: { $0.socketIO.maxRoomsPerSocket = 5 }) { node, port in
             node.io.onConnection { socket in
-                socket.on("join") { event in
-                    Task {
-                        do {
-                            try await socket.joinReachable([node.io.roomName(event[0]?.stringValue ?? "")])
-                            event.ack("ok")
-                        } catch let error as RoomLimitError {
-                            event.ack(.string(error.code))
-                        } catch let error as RoomNameError {
-                            event.ack(.string(error.code))
-                        } catch {
-                            event.ack("other")
-                        }
-                    }
-                }
+                socket.onJoinAckingRefusals { event in try [node.io.roomName(event[0]?.stringValue ?? "")] }
             }
             let attacker = ChatTestClient(raw: try await RawSocketIOClient.open(port: port, group: MultiThreadedEventLoopGroup.singleton))
             try await attacker.raw.connect()

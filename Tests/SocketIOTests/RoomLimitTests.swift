@@ -45,20 +45,8 @@ import Testing
                 if let rooms = socket.handshake.auth["rooms"]?.arrayValue { socket.join(rooms.compactMap(\.stringValue)) }
             }
             io.onConnection { socket in
-                socket.on("join") { event in
-                    Task {
-                        do {
-                            let rooms = try (event.args.first?.arrayValue ?? []).compactMap(\.stringValue).map { try io.roomName($0) }
-                            try await socket.joinReachable(rooms)
-                            event.ack("ok")
-                        } catch let error as RoomLimitError {
-                            event.ack(.string(error.code))
-                        } catch let error as RoomNameError {
-                            event.ack(.string(error.code))
-                        } catch {
-                            event.ack("other")
-                        }
-                    }
+                socket.onJoinAckingRefusals { event in
+                    try (event.args.first?.arrayValue ?? []).compactMap(\.stringValue).map { try io.roomName($0) }
                 }
                 socket.on("rooms") { event in event.ack(.int(socket.rooms.count)) }
             }
