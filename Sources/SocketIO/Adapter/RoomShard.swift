@@ -1,10 +1,13 @@
 import EngineIO
 import NIOCore
+import Synchronization
 
 /// A namespace's rooms for the sockets of one event loop. Only touched on that loop, so fan-out takes no lock.
 final class RoomShard: @unchecked Sendable {
     let eventLoop: any EventLoop
     let stats: SocketIOStats
+    /// Told when a room (other than a socket's own) appears in or leaves this shard.
+    let directory: RoomDirectory
     private(set) var rooms: [String: Set<SocketKey>] = [:]
     private(set) var sockets: Set<SocketKey> = []
     /// Sessions written to by broadcasts this loop tick, flushed once each at its end.
@@ -14,15 +17,19 @@ final class RoomShard: @unchecked Sendable {
     /// `maxBufferedBytes` like any queue for a client, should the log read take long.
     private var held: [SocketKey: (messages: [EngineIOPreparedMessage], bytes: Int)] = [:]
 
-    init(eventLoop: any EventLoop, stats: SocketIOStats) {
+    init(eventLoop: any EventLoop, stats: SocketIOStats, directory: RoomDirectory) {
         self.eventLoop = eventLoop
         self.stats = stats
+        self.directory = directory
     }
 
     func add(_ socket: Socket, to names: [String]) {
         let key = SocketKey(socket)
         sockets.insert(key)
-        for name in names { rooms[name, default: []].insert(key) }
+        for name in names {
+            if rooms[name] == nil, name != socket.id { directory.appeared(name) }
+            rooms[name, default: []].insert(key)
+        }
     }
 
     func remove(_ socket: Socket, from name: String) {
@@ -30,7 +37,10 @@ final class RoomShard: @unchecked Sendable {
         // drain of 19 000 sockets of one room quadratic.
         guard rooms[name]?.remove(SocketKey(socket)) != nil else { return }
         // An empty room is deleted, so a long-running node does not collect dead room names.
-        if rooms[name]?.isEmpty == true { rooms[name] = nil }
+        if rooms[name]?.isEmpty == true {
+            rooms[name] = nil
+            if name != socket.id { directory.vanished(name) }
+        }
     }
 
     func removeAll(_ socket: Socket, rooms names: Set<String>) {
@@ -135,4 +145,21 @@ struct SocketKey: Hashable, @unchecked Sendable {
     init(_ socket: Socket) { self.socket = socket }
     static func == (lhs: SocketKey, rhs: SocketKey) -> Bool { lhs.socket === rhs.socket }
     func hash(into hasher: inout Hasher) { hasher.combine(ObjectIdentifier(socket)) }
+}
+
+/// The rooms with members on this node, across a namespace's shards, without the sockets' own rooms: how many
+/// shards hold each, kept as rooms appear in and leave shards, so that counting them is O(1) instead of a walk
+/// over every socket or shard. Lock-protected; taken only when a room appears in or leaves a shard.
+final class RoomDirectory: Sendable {
+    private let shardsPerRoom = Mutex<[String: Int]>([:])
+
+    func appeared(_ room: String) { shardsPerRoom.withLock { $0[room, default: 0] += 1 } }
+
+    func vanished(_ room: String) {
+        shardsPerRoom.withLock { rooms in
+            if let shards = rooms[room], shards > 1 { rooms[room] = shards - 1 } else { rooms[room] = nil }
+        }
+    }
+
+    var count: Int { shardsPerRoom.withLock { $0.count } }
 }
