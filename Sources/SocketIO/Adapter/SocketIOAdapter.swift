@@ -93,17 +93,15 @@ extension SocketIOAdapter {
     }
 
     public func addSockets(_ options: BroadcastOptions, rooms: [String]) async throws {
-        for socket in await localSockets(options) { socket.join(rooms) }
+        for socket in await localSockets(options) { await socket.joinCompletely(rooms) }
     }
 
     public func removeSockets(_ options: BroadcastOptions, rooms: [String]) async throws {
-        for socket in await localSockets(options) {
-            for room in rooms { socket.leave(room) }
-        }
+        for socket in await localSockets(options) { await socket.leaveCompletely(rooms) }
     }
 
     public func disconnectSockets(_ options: BroadcastOptions, close: Bool) async throws {
-        for socket in await localSockets(options) { socket.disconnect(close: close) }
+        for socket in await localSockets(options) { await socket.disconnectCompletely(close: close) }
     }
 
     public func serverSideEmit(_ event: String, args: [JSONValue], expectingAcks: Bool) async throws -> [[JSONValue]] { [] }
