@@ -123,6 +123,8 @@ package final class SocketIOConnection: LoopTimerTarget, @unchecked Sendable {
             return
         }
         connecting.insert(name)
+        // One task per CONNECT that runs middleware or a recovery: it lives as long as they take, and what it
+        // decides is dropped on the loop if the connection closed meanwhile.
         Task {
             var socket: Socket?
             var missed: [EngineIOPreparedMessage] = []
