@@ -272,16 +272,6 @@ public final class Socket: @unchecked Sendable {
         onLoop { [self] in leaveOnLoop(room) }
     }
 
-    /// `join`, returning once the rooms are joined (what `socketsJoin` awaits).
-    func joinCompletely(_ rooms: [String]) async {
-        _ = await completedOnLoop { [self] in joinOnLoop(rooms) }
-    }
-
-    /// `leave`, returning once the rooms are left.
-    func leaveCompletely(_ rooms: [String]) async {
-        _ = await completedOnLoop { [self] in for room in rooms { leaveOnLoop(room) } }
-    }
-
     /// `disconnect`, returning once the socket is gone.
     func disconnectCompletely(close: Bool) async {
         _ = await completedOnLoop { [self] in disconnectOnLoop(close: close) }
@@ -292,6 +282,15 @@ public final class Socket: @unchecked Sendable {
         guard removed else { return }
         namespace.adapter.leave(self, room: room)
         if connected { namespace.membershipChanged(self, .left([room])) }
+    }
+
+    /// Joins and leaves on the socket's loop, returning once done: `socketsJoin`/`socketsLeave` return with this
+    /// node's sockets already moved, as the reference server's local adapter does.
+    func changeRooms(join: [String] = [], leave: [String] = []) async {
+        _ = await completedOnLoop { [self] in
+            if !join.isEmpty { _ = joinOnLoop(join) }
+            for room in leave { leaveOnLoop(room) }
+        }
     }
 
     /// Leaves a room named from outside.
