@@ -11,7 +11,7 @@ final class RoomShard: @unchecked Sendable {
     private(set) var rooms: [String: Set<SocketKey>] = [:]
     private(set) var sockets: Set<SocketKey> = []
     /// Sessions written to by broadcasts this loop tick, flushed once each at its end.
-    private var pendingFlush: [EngineIOSession] = []
+    private var pendingFlush: [any SocketIOTransport] = []
     /// Recovered sockets catching up with the log: what reaches them is kept here until their replay is sent
     /// (see `SocketIOAdapter.holdDeliveries`). Empty but for a few milliseconds after a recovery; bounded by
     /// `maxBufferedBytes` like any queue for a client, should the log read take long.
@@ -112,27 +112,27 @@ final class RoomShard: @unchecked Sendable {
                 // Like a slow client: the session ends (recoverably) rather than the queue growing.
                 held[key] = nil
                 key.socket.namespace.server.engine.dropStats.slowClientClosed()
-                key.socket.session.close()
+                key.socket.connection.transport.close()
             }
             return
         }
-        let session = key.socket.session
-        session.write(message, volatile: volatile)
-        guard session.claimFlush() else { return }
+        let transport = key.socket.connection.transport
+        transport.write(message, volatile: volatile)
+        guard transport.claimFlush() else { return }
         if pendingFlush.isEmpty {
             eventLoop.execute { self.flushPending() }
         }
-        pendingFlush.append(session)
+        pendingFlush.append(transport)
     }
 
     private func flushPending() {
         // Swapped out first: a flush can end a session, whose handlers may broadcast again (a new tick's batch).
-        var sessions: [EngineIOSession] = []
-        swap(&sessions, &pendingFlush)
-        for session in sessions { session.flushClaimed() }
+        var transports: [any SocketIOTransport] = []
+        swap(&transports, &pendingFlush)
+        for transport in transports { transport.flushClaimed() }
         if pendingFlush.isEmpty {
-            sessions.removeAll(keepingCapacity: true)
-            pendingFlush = sessions
+            transports.removeAll(keepingCapacity: true)
+            pendingFlush = transports
         }
     }
 
