@@ -173,6 +173,8 @@ import Testing
             #expect(user["rooms"] == ["doc:10", "doc:9", "news"], "\(user)")
             let stats = try JSONValue(parsing: try await fixture.api(a, "GET", "/api/stats").body)
             #expect(stats["total"]?["connections"] == 2 && stats["total"]?["users"] == 1 && stats["total"]?["nodes"] == 2, "\(stats)")
+            // Per node: alice's one connection, in user:alice, news, doc:9 and doc:10.
+            #expect(stats["nodes"]?.arrayValue?.map { [$0["connections"], $0["rooms"], $0["users"]] } == [[1, 4, 1], [1, 4, 1]], "\(stats)")
 
             // The herald commands are the same calls.
             let listed = try JSONValue(parsing: try Self.herald(["users", "alice"], node: b))
