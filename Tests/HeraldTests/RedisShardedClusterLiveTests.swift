@@ -129,4 +129,45 @@ struct RedisShardedClusterLiveTests {
             }
         }
     }
+
+    /// Presence (multi-key scripts) and cross-node idempotency keys work on a Redis Cluster: two nodes' stores, rooms
+    /// on different slots, a user's tabs on both nodes counted once, a graceful leave handing back the departure.
+    @Test func presenceAndIdempotencyOnACluster() async throws {
+        let redis = try await RedisClusterProcess.start(replicasPerPrimary: 0)
+        defer { redis.stop() }
+        let eventLoop = MultiThreadedEventLoopGroup.singleton.any()
+        var clients: [RedisClusterClient] = []
+        for _ in 0..<2 {
+            let client = RedisClusterClient(seeds: redis.seeds, configuration: redis.configuration, eventLoop: eventLoop) { _, _ in }
+            try await client.connect()
+            clients.append(client)
+        }
+        let stores = clients.enumerated().map { RedisPresenceStore(client: $1, node: "node\($0)", timeout: .seconds(5)) }
+        // Rooms whose names hash to different slots (all presence keys share the hash tag's slot regardless).
+        let rooms = ["chat:a", "chat:b", "chat:zz"]
+        #expect(Set(rooms.map { RedisClusterSlot.slot(of: $0) }).count == 3)
+        for store in stores { _ = try await store.heartbeat() }
+        for room in rooms {
+            let first = try await stores[0].change(room: room, subject: "ann", info: #"{"n":"Ann"}"#, delta: 1).get()
+            #expect(first.transition == .joined && first.users == 1)
+            let second = try await stores[1].change(room: room, subject: "ann", info: #"{"n":"Ann"}"#, delta: 1).get()
+            #expect(second.transition == .unchanged && second.users == 1)
+            let other = try await stores[1].change(room: room, subject: "bob", info: "{}", delta: 1).get()
+            #expect(other.transition == .joined && other.users == 2)
+            #expect(try await stores[0].snapshot(room: room, limit: 10).users == 2)
+        }
+        #expect(try await stores[1].ownMembers().count == 6)
+        // Node 1 leaves: bob goes everywhere, ann stays (her tab on node 0).
+        let departures = try await stores[1].leaveCluster()
+        #expect(Set(departures.map(\.room)) == Set(rooms) && departures.allSatisfy { $0.subject == "bob" && $0.users == 1 })
+        for room in rooms { #expect(try await stores[0].snapshot(room: room, limit: 10).users == 1) }
+
+        // A publish's idempotency key claimed through one node is a duplicate through the other.
+        let idempotency = clients.map { RedisIdempotencyStore(local: InMemoryIdempotencyStore(window: .seconds(60), capacity: 100), client: $0) }
+        #expect(await idempotency[0].claimAcrossCluster("order-17"))
+        #expect(!(await idempotency[1].claimAcrossCluster("order-17")))
+        await idempotency[0].release("order-17")
+        #expect(await idempotency[1].claimAcrossCluster("order-17"))
+        for client in clients { await client.close() }
+    }
 }
