@@ -4,6 +4,8 @@ import SocketIOProtocol
 import Synchronization
 
 /// One node's rooms, sharded per event loop: a broadcast is encoded once and hops to each loop once.
+///
+/// Lock-protected: the table of shards (one per loop) and the recovery log; each shard is confined to its loop.
 public final class InMemoryAdapter: SocketIOAdapter {
     private let shards = Mutex<[ObjectIdentifier: RoomShard]>([:])
     private let log = Mutex<InMemoryRecoveryLog?>(nil)
