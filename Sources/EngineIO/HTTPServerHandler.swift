@@ -133,3 +133,6 @@ final class HTTPServerHandler: ChannelInboundHandler, RemovableChannelHandler {
         context.close(promise: nil)
     }
 }
+
+/// The request id identifies a held poll (see `EngineIOSessionStateMachine.pollClosedPrematurely`).
+extension HTTPResponder: Identifiable {}
