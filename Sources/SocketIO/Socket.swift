@@ -53,14 +53,13 @@ public final class Socket: Sendable {
         set { state.withLock { $0.connectOffset = newValue } }
     }
 
-    var session: EngineIOSession { connection.session }
-    public var eventLoop: any EventLoop { connection.session.eventLoop }
+    public var eventLoop: any EventLoop { connection.eventLoop }
     public var connected: Bool { state.withLock { $0.connected } }
     /// Rooms this socket is in, its own id included.
     public var rooms: Set<String> { state.withLock { $0.rooms } }
     var loopRooms: Set<String> { rooms }
     /// The Engine.IO transport currently in use.
-    public var transport: EngineIOTransportKind { session.transport }
+    public var transport: EngineIOTransportKind { connection.transport.kind }
 
     /// Application data attached to the socket (for example the authenticated user), visible to `fetchSockets`.
     public var data: JSONValue {
@@ -154,7 +153,7 @@ public final class Socket: Sendable {
 
     func send(_ packet: SocketIOPacket) {
         let message = packet.prepared()
-        onLoop { [session] in session.send(message) }
+        onLoop { [connection] in connection.transport.send(message) }
     }
 
     // MARK: Rooms
