@@ -167,26 +167,36 @@ struct EngineIOSessionStateMachine<Poll: Identifiable, Connection: AnyObject> {
 
     /// Sets the heartbeat of an open session and returns the previous one; nil when closed.
     private mutating func swapHeartbeat(to heartbeat: Heartbeat) -> Heartbeat? {
-        let previous: Heartbeat
-        switch state {
-        case .polling(var polling):
-            previous = polling.heartbeat
-            polling.heartbeat = heartbeat
-            state = .polling(polling)
-        case .upgrading(var polling, let probe):
-            previous = polling.heartbeat
-            polling.heartbeat = heartbeat
-            state = .upgrading(polling, probe)
-        case .websocket(var webSocket):
-            previous = webSocket.heartbeat
+        if case .websocket(var webSocket) = state {
+            let previous = webSocket.heartbeat
             webSocket.heartbeat = heartbeat
             state = .websocket(webSocket)
-        case .lingering, .closed:
+            return previous
+        }
+        return withPolling { polling in
+            let previous = polling.heartbeat
+            polling.heartbeat = heartbeat
+            return previous
+        }
+    }
+
+    /// Runs `body` on the poll state of a polling or upgrading session, in place (the queue is not copied); nil
+    /// in any other state.
+    private mutating func withPolling<Result>(_ body: (inout Polling) -> Result) -> Result? {
+        switch state {
+        case .polling(var polling):
+            state = .modifying
+            defer { state = .polling(polling) }
+            return body(&polling)
+        case .upgrading(var polling, let probe):
+            state = .modifying
+            defer { state = .upgrading(polling, probe) }
+            return body(&polling)
+        case .websocket, .lingering, .closed:
             return nil
         case .modifying:
             preconditionFailure("state is being modified")
         }
-        return previous
     }
 
     // MARK: Sending
@@ -272,21 +282,11 @@ struct EngineIOSessionStateMachine<Poll: Identifiable, Connection: AnyObject> {
 
     /// Queues for the next poll: nil while within `maxBufferedBytes`, else the slow client's close.
     private mutating func enqueue(_ item: EngineIOPollQueue.Item) -> CloseAction? {
-        let bytes: Int
-        switch state {
-        case .polling(var polling):
-            state = .modifying
+        let queued = withPolling { polling in
             polling.queue.append(item)
-            bytes = polling.queue.bytes
-            state = .polling(polling)
-        case .upgrading(var polling, let probe):
-            state = .modifying
-            polling.queue.append(item)
-            bytes = polling.queue.bytes
-            state = .upgrading(polling, probe)
-        default:
-            preconditionFailure("not a polling session")
+            return polling.queue.bytes
         }
+        guard let bytes = queued else { preconditionFailure("not a polling session") }
         guard bytes > maxBufferedBytes else { return nil }
         return close(reason: .transportError, slowClientBytes: bytes)
     }
@@ -301,28 +301,16 @@ struct EngineIOSessionStateMachine<Poll: Identifiable, Connection: AnyObject> {
 
     /// The application (or the session's end of tick) flushes.
     mutating func flushRequested() -> FlushAction {
-        switch state {
-        case .websocket(let webSocket):
+        if case .websocket(let webSocket) = state {
             return .flushWebSocket(webSocket.connection, onSessionLoop: webSocket.onSessionLoop)
-        case .polling(var polling):
-            guard let poll = polling.pendingPoll, !polling.queue.isEmpty else { return .ignore }
-            state = .modifying
-            let payload = polling.queue.takePayload()
-            polling.pendingPoll = nil
-            state = .polling(polling)
-            return .answerPoll(PollAnswer(poll: poll, response: .payload(payload)))
-        case .upgrading(var polling, let probe):
-            guard let poll = polling.pendingPoll, !polling.queue.isEmpty else { return .ignore }
-            state = .modifying
-            let payload = polling.queue.takePayload()
-            polling.pendingPoll = nil
-            state = .upgrading(polling, probe)
-            return .answerPoll(PollAnswer(poll: poll, response: .payload(payload)))
-        case .lingering, .closed:
-            return .ignore
-        case .modifying:
-            preconditionFailure("state is being modified")
         }
+        let answer = withPolling { polling -> PollAnswer? in
+            guard let poll = polling.pendingPoll, !polling.queue.isEmpty else { return nil }
+            polling.pendingPoll = nil
+            return PollAnswer(poll: poll, response: .payload(polling.queue.takePayload()))
+        }
+        guard let answer = answer ?? nil else { return .ignore }
+        return .answerPoll(answer)
     }
 
     // MARK: Polling
@@ -356,35 +344,17 @@ struct EngineIOSessionStateMachine<Poll: Identifiable, Connection: AnyObject> {
             return .endLinger(.noop)
         }
         if let refusal = pollingRefusal { return .respond(refusal) }
-        switch state {
-        case .polling(var polling):
-            if polling.pendingPoll != nil {
-                return .refuseAndClose(.status(.badRequest), close(reason: .transportError)!)
-            }
-            if !polling.queue.isEmpty {
-                state = .modifying
-                let payload = polling.queue.takePayload()
-                state = .polling(polling)
-                return .respond(.payload(payload))
-            }
+        let upgrading = if case .upgrading = state { true } else { false }
+        let action = withPolling { polling -> GetAction? in
+            if polling.pendingPoll != nil { return nil }
+            if !polling.queue.isEmpty { return .respond(.payload(polling.queue.takePayload())) }
+            // While upgrading: a noop, so that the client can pause polling and finish the upgrade.
+            if upgrading { return .respond(.noop) }
             polling.pendingPoll = poll
-            state = .polling(polling)
             return .hold
-        case .upgrading(var polling, let probe):
-            if polling.pendingPoll != nil {
-                return .refuseAndClose(.status(.badRequest), close(reason: .transportError)!)
-            }
-            if !polling.queue.isEmpty {
-                state = .modifying
-                let payload = polling.queue.takePayload()
-                state = .upgrading(polling, probe)
-                return .respond(.payload(payload))
-            }
-            // A noop, so that the client can pause polling and finish the upgrade.
-            return .respond(.noop)
-        default:
-            preconditionFailure("pollingRefusal covers every other state")
         }
+        if let action = action ?? nil { return action }
+        return .refuseAndClose(.status(.badRequest), close(reason: .transportError)!)
     }
 
     enum PostAction {
@@ -415,16 +385,12 @@ struct EngineIOSessionStateMachine<Poll: Identifiable, Connection: AnyObject> {
 
     /// The held poll's connection closed before it was answered: the client is gone (nil: not the held poll).
     mutating func pollClosedPrematurely(_ poll: Poll) -> CloseAction? {
-        switch state {
-        case .polling(var polling) where polling.pendingPoll?.id == poll.id:
+        let wasHeld = withPolling { polling in
+            guard let held = polling.pendingPoll, held.id == poll.id else { return false }
             polling.pendingPoll = nil
-            state = .polling(polling)
-        case .upgrading(var polling, let probe) where polling.pendingPoll?.id == poll.id:
-            polling.pendingPoll = nil
-            state = .upgrading(polling, probe)
-        default:
-            return nil
+            return true
         }
+        guard wasHeld == true else { return nil }
         return close(reason: .transportError)
     }
 
