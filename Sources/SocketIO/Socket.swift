@@ -241,13 +241,24 @@ public final class Socket: Sendable {
     }
 
     public func leave(_ room: String) {
-        onLoop { [self] in
-            let (removed, connected) = state.withLock { ($0.rooms.remove(room) != nil, $0.connected) }
-            if removed {
-                namespace.adapter.leave(self, room: room)
-                if connected { namespace.membershipChanged(self, .left([room])) }
-            }
+        onLoop { [self] in leaveOnLoop(room) }
+    }
+
+    func leaveOnLoop(_ room: String) {
+        let (removed, connected) = state.withLock { ($0.rooms.remove(room) != nil, $0.connected) }
+        if removed {
+            namespace.adapter.leave(self, room: room)
+            if connected { namespace.membershipChanged(self, .left([room])) }
         }
+    }
+
+    /// Joins and leaves on the socket's loop, returning once done: `socketsJoin`/`socketsLeave` return with this
+    /// node's sockets already moved, as the reference server's local adapter does.
+    func changeRooms(join: [String] = [], leave: [String] = []) async {
+        try? await eventLoop.submit { [self] in
+            if !join.isEmpty { _ = joinOnLoop(join) }
+            for room in leave { leaveOnLoop(room) }
+        }.get()
     }
 
     /// Leaves a room named from outside.
