@@ -25,6 +25,7 @@ public final class RedisAdapter: SocketIOAdapter {
     /// join/leave/join never leaves the subscription in the wrong state), and who waits for them.
     private let subscriptions = Mutex(SubscriptionWork())
     private let publishFailures = Mutex(0)
+    private let drops = Mutex(0)
     /// Recovery sessions being written to the cluster log (see `sessionsPersisted()`).
     let savesInFlight = Mutex(SavesInFlight())
 
@@ -48,16 +49,16 @@ public final class RedisAdapter: SocketIOAdapter {
 
     final class PendingRequest: Sendable {
         let expected: Int
-        let responses = Mutex<[JSONValue]>([])
-        let continuation: Mutex<CheckedContinuation<[JSONValue], any Error>?>
+        let responses = Mutex<[ClusterResponse]>([])
+        let continuation: Mutex<CheckedContinuation<[ClusterResponse], any Error>?>
 
-        init(expected: Int, continuation: CheckedContinuation<[JSONValue], any Error>) {
+        init(expected: Int, continuation: CheckedContinuation<[ClusterResponse], any Error>) {
             self.expected = expected
             self.continuation = Mutex(continuation)
         }
 
         /// Resumes once, with every response or with the timeout's error.
-        func finish(_ result: Result<[JSONValue], any Error>) {
+        func finish(_ result: Result<[ClusterResponse], any Error>) {
             continuation.withLock { $0.take() }?.resume(with: result)
         }
     }
@@ -88,36 +89,6 @@ public final class RedisAdapter: SocketIOAdapter {
     func pendingRequest(id: String) -> PendingRequest? { state.withLock { $0.pending[id] } }
 
     // MARK: Channels
-
-    /// What a cluster channel carries; `channelName` spells each one.
-    enum ChannelKind: Hashable {
-        /// Broadcasts to the whole namespace, to several rooms or to a socket's own room.
-        case namespace
-        /// Broadcasts to exactly this room.
-        case room(String)
-        /// Cluster requests to every node.
-        case request
-        /// Answers to one node's requests.
-        case response(node: String)
-    }
-
-    /// The channel layout, injective so that no namespace or room can reach another's channel or a control
-    /// channel (`|x|` is x's length in UTF-8 bytes, in decimal):
-    ///
-    ///     P#|N|:N#              namespace broadcasts       P#|N|:N#r|R|:R   room R
-    ///     P#|N|:N#request       cluster requests           P#|N|:N#response#ID   answers to node ID
-    ///
-    /// The namespace's length says where it ends whatever it contains (`#` included); after it, a room channel
-    /// is `r` and a digit, which neither control suffix can be, and the room's length runs to the end.
-    static func channelName(prefix: String, namespace: String, _ kind: ChannelKind) -> String {
-        let base = "\(prefix)#\(namespace.utf8.count):\(namespace)#"
-        switch kind {
-        case .namespace: return base
-        case .room(let room): return base + "r\(room.utf8.count):" + room
-        case .request: return base + "request"
-        case .response(let node): return base + "response#" + node
-        }
-    }
 
     func channel(_ kind: ChannelKind = .namespace) -> String {
         Self.channelName(prefix: configuration.channelPrefix, namespace: namespaceName, kind)
@@ -172,6 +143,16 @@ public final class RedisAdapter: SocketIOAdapter {
 
     /// Broadcasts that could not be published since the process started.
     public var failedPublishes: Int { publishFailures.withLock { $0 } }
+
+    /// Messages from the bus or the log dropped as malformed (undecodable, or naming an invalid room) since the
+    /// process started.
+    public var droppedMessages: Int { drops.withLock { $0 } }
+
+    /// Counts and logs a malformed message; it is then dropped (what comes from the bus is outside input).
+    func dropped(_ what: String, metadata: Logger.Metadata = [:]) {
+        drops.withLock { $0 += 1 }
+        logger.warning("\(what) dropped", metadata: metadata)
+    }
 
     // MARK: Rooms
 
@@ -347,11 +328,8 @@ public final class RedisAdapter: SocketIOAdapter {
         return (log, recovery.maxDisconnectionDuration)
     }
 
-    /// The namespace's event log key (and the prefix of its epoch and session keys), length-prefixed like the
-    /// channels so that no namespace's keys can be another's.
-    /// The braces are a Redis Cluster hash tag: the stream, its epoch and the sessions share one slot, as the
-    /// append script touching two of them requires.
-    var logName: String { "\(configuration.channelPrefix):log:{\(namespaceName.utf8.count):\(namespaceName)}" }
+    /// The namespace's event log key (see `logName(prefix:namespace:)`).
+    var logName: String { Self.logName(prefix: configuration.channelPrefix, namespace: namespaceName) }
 
     /// Logs and publishes in one step, then delivers here with the offset the log gave. When the log cannot
     /// be reached, this node's members still get the event, without an offset (it cannot be recovered).
@@ -419,7 +397,7 @@ public final class RedisAdapter: SocketIOAdapter {
     func receiveBroadcast(_ message: ByteBuffer) {
         let logged = LoggedBroadcast.split(message)
         guard let broadcast = try? ClusterBroadcast.decode(logged?.entry ?? message) else {
-            logger.warning("undecodable cluster broadcast")
+            dropped("undecodable cluster broadcast")
             return
         }
         // This node delivered its own broadcasts already.
