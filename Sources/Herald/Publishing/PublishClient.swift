@@ -1,19 +1,24 @@
+import EngineIO
+import Foundation
+import HeraldRedis
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
 
-/// A minimal HTTP/1.1 client for the publish API (`herald publish`): one request per connection.
+/// A minimal HTTP/1.1 client for the publish API (`herald publish`) and webhooks: one request per connection,
+/// over TLS for `https://`.
 public enum PublishClient {
     public struct Response: Sendable {
         public var status: Int
         public var body: String
     }
 
-    public struct ClientError: Error, CustomStringConvertible, Sendable {
+    public struct ClientError: Error, CustomStringConvertible, Sendable, Equatable {
         public let description: String
     }
 
-    /// `url` is `http://host:port` (a path prefix, if any, is kept); plain HTTP only, like the API.
+    /// `url` is `http://host:port` (a path prefix, if any, is kept).
     public static func publish(
         url: String, key: String, body: String, idempotencyKey: String? = nil,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
@@ -23,14 +28,24 @@ public enum PublishClient {
         return try await send(.POST, url: url, path: "/api/publish", headers: headers, body: ByteBuffer(string: body), group: group)
     }
 
+    /// The TLS context for `https://` URLs: verifying the server against `caFile`, or the system's roots (the Redis
+    /// TLS settings' code).
+    public static func tlsContext(caFile: String? = nil) throws -> NIOSSLContext {
+        try RedisTLSConfiguration(caFile: caFile).makeContext()
+    }
+
     /// One request on a fresh connection (`Connection: close`) to `url` + `path`, bounded in time and in the bytes of
-    /// the answer kept (`maxResponseBytes`; beyond it the body is cut, not grown).
+    /// the answer kept (`maxResponseBytes`; beyond it the body is cut, not grown). An `https://` URL is reached over
+    /// TLS with `tls` (default: `tlsContext()`, made for this call). With `credentialsInURL` (webhook receivers),
+    /// `user:password@` in the URL is sent as `Authorization: Basic`; otherwise such a URL is refused.
     public static func send(
         _ method: HTTPMethod, url: String, path: String, headers extra: [(String, String)] = [], body: ByteBuffer? = nil,
-        timeout: Duration = .seconds(10), maxResponseBytes: Int = 1 << 20,
-        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+        timeout: Duration = .seconds(10), maxResponseBytes: Int = 1 << 20, tls: NIOSSLContext? = nil,
+        credentialsInURL: Bool = false, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws -> Response {
-        let target = try Target(url)
+        let target = try Target(url, credentials: credentialsInURL)
+        let context = try target.tls ? tls ?? tlsContext() : nil
+        let serverName = RedisTLSConfiguration().verifiedName(host: target.host)
         var headers = HTTPHeaders()
         headers.add(name: "Host", value: target.hostHeader)
         if let body {
@@ -38,6 +53,9 @@ public enum PublishClient {
             headers.add(name: "Content-Length", value: String(body.readableBytes))
         }
         headers.add(name: "Connection", value: "close")
+        if let userinfo = target.userinfo {
+            headers.add(name: "Authorization", value: "Basic " + Data(HTTPQuery.percentDecoded(userinfo[...], plusAsSpace: false).utf8).base64EncodedString())
+        }
         for (name, value) in extra { headers.add(name: name, value: value) }
         let head = HTTPRequestHead(version: .http1_1, method: method, uri: target.path + path, headers: headers)
         // Clamped to a year: the timeout comes from configuration, and nanoseconds of a larger one overflow.
@@ -47,6 +65,9 @@ public enum PublishClient {
             .connectTimeout(.milliseconds(milliseconds))
             .connect(host: target.host, port: target.port) { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let context {
+                        try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: context, serverHostname: serverName))
+                    }
                     try channel.pipeline.syncOperations.addHTTPClientHandlers()
                     return try NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>(wrappingChannelSynchronously: channel)
                 }
@@ -78,34 +99,54 @@ public enum PublishClient {
         }
     }
 
+    /// `http://` or `https://`, user information only where `credentials` allows it, host, optional port and path.
+    /// Errors never show the user information (it may be a password).
     struct Target {
         var host: String
         var port: Int
         var path: String
         var hostHeader: String
+        var tls: Bool
+        /// `user:password` (percent-encoded, as written), sent as `Authorization: Basic`.
+        var userinfo: String?
 
-        init(_ url: String) throws {
-            guard url.hasPrefix("http://") else { throw ClientError(description: "--url must start with http:// (got \(url))") }
-            var rest = url.dropFirst("http://".count)
+        init(_ url: String, credentials: Bool = false) throws {
+            if url.hasPrefix("https://") {
+                tls = true
+            } else if url.hasPrefix("http://") {
+                tls = false
+            } else {
+                throw ClientError(description: "the URL must start with http:// or https://")
+            }
+            var rest = url.dropFirst(tls ? "https://".count : "http://".count)
             var path = ""
             if let slash = rest.firstIndex(of: "/") {
                 path = String(rest[slash...])
                 rest = rest[..<slash]
+            }
+            if let at = rest.lastIndex(of: "@") {
+                guard credentials else {
+                    throw ClientError(description: "the URL must not carry user information (user:password@); the API key goes in --key")
+                }
+                userinfo = String(rest[..<at])
+                rest = rest[rest.index(after: at)...]
             }
             while path.hasSuffix("/") { path.removeLast() }
             hostHeader = String(rest)
             if rest.hasPrefix("["), let close = rest.firstIndex(of: "]") {
                 host = String(rest[rest.index(after: rest.startIndex)..<close])
                 let after = rest[rest.index(after: close)...]
-                port = after.hasPrefix(":") ? Int(after.dropFirst()) ?? -1 : 80
+                port = after.hasPrefix(":") ? Int(after.dropFirst()) ?? -1 : tls ? 443 : 80
             } else if let colon = rest.lastIndex(of: ":") {
                 host = String(rest[..<colon])
                 port = Int(rest[rest.index(after: colon)...]) ?? -1
             } else {
                 host = String(rest)
-                port = 80
+                port = tls ? 443 : 80
             }
-            guard !host.isEmpty, (1...65_535).contains(port) else { throw ClientError(description: "cannot read host and port from \(url)") }
+            guard !host.isEmpty, (1...65_535).contains(port) else {
+                throw ClientError(description: "cannot read host and port from \(HeraldSetting.withoutUserinfo(url))")
+            }
             self.path = path
         }
     }
