@@ -158,47 +158,42 @@ public final class RedisAdapter: SocketIOAdapter {
 
     public func join(_ socket: Socket, rooms: [String]) {
         local.join(socket, rooms: rooms)
-        let firstMembers = state.withLock { state in
-            // A socket's own room travels on the namespace channel (see `clusterMessage`): no subscription per
-            // connection, so a connect storm sends no SUBSCRIBE and a new socket is reachable at once.
-            rooms.filter { room in
-                guard Self.needsSubscription(room) else { return false }
-                state.memberCounts[room, default: 0] += 1
-                return state.memberCounts[room] == 1
-            }
-        }
-        reconcile(firstMembers)
+        // The socket's own room travels on the namespace channel (see `clusterMessage`): no subscription per
+        // connection, so a connect storm sends no SUBSCRIBE and a new socket is reachable at once.
+        count(rooms.filter { $0 != socket.id })
     }
 
     public func leave(_ socket: Socket, room: String) {
         local.leave(socket, room: room)
-        release([room])
+        if room != socket.id { release([room]) }
     }
 
     public func leaveAll(_ socket: Socket) {
-        let rooms = socket.rooms
+        let rooms = socket.rooms.subtracting([socket.id])
         local.leaveAll(socket)
         release(Array(rooms))
     }
 
     /// A hold counts like a member: the room's channel is subscribed (and settled) before the socket is accepted.
     public func holdRooms(_ rooms: [String]) async {
+        count(rooms)
+        await subscriptionsSettled()
+    }
+
+    public func releaseRooms(_ rooms: [String]) { release(rooms) }
+
+    /// Counts a member (or hold) in each room, and subscribes the rooms that got their first. Only rooms whose
+    /// broadcasts travel on their own channel are counted (see `carriesOnRoomChannel`).
+    private func count(_ rooms: [String]) {
         let firstMembers = state.withLock { state in
             rooms.filter { room in
-                guard Self.needsSubscription(room) else { return false }
+                guard Self.carriesOnRoomChannel(room) else { return false }
                 state.memberCounts[room, default: 0] += 1
                 return state.memberCounts[room] == 1
             }
         }
         reconcile(firstMembers)
-        await subscriptionsSettled()
     }
-
-    /// A socket's own room, and any room named like one, travels on the namespace channel (see
-    /// `clusterMessage`): no subscription, so a connect storm sends no SUBSCRIBE for them.
-    static func needsSubscription(_ room: String) -> Bool { !looksLikeSocketID(room) }
-
-    public func releaseRooms(_ rooms: [String]) { release(rooms) }
 
     private func release(_ rooms: [String]) {
         let emptied = state.withLock { state in
@@ -380,19 +375,18 @@ public final class RedisAdapter: SocketIOAdapter {
         let message = ClusterBroadcast(
             origin: nodeID, rooms: options.rooms.sorted(), except: options.except.sorted(),
             volatile: options.volatile, text: text, attachments: prepared.attachments)
-        // One room: only the nodes with members hear it. A socket's own room, several rooms or everyone: the
-        // namespace channel, once.
-        let channel = options.rooms.count == 1 && !Self.looksLikeSocketID(options.rooms.first!) ? channel(options.rooms.first!) : channel()
+        // One room: only the nodes with members hear it. Several rooms or everyone: the namespace channel, once.
+        let single = options.rooms.count == 1 ? options.rooms.first : nil
+        let channel = if let single, Self.carriesOnRoomChannel(single) { channel(single) } else { channel() }
         return (channel, try message.encode())
     }
 
-    /// Socket ids are 20 URL-safe characters. A room that merely looks like one also goes on the namespace
-    /// channel, which is correct for any room, only less selective.
-    static func looksLikeSocketID(_ room: String) -> Bool {
-        room.utf8.count == 20 && room.utf8.allSatisfy { byte in
-            (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A) || byte == 0x2D || byte == 0x5F
-        }
-    }
+    /// Whether a broadcast to this room alone goes on the room's channel (else on the namespace channel, which
+    /// every node hears: correct for any room, only less selective), and so whether members subscribe to it.
+    /// A socket's own room is never subscribed (see `join`), and a sender cannot know the sockets of other
+    /// nodes: a room that has the form of a socket id may be one, so it goes on the namespace channel, where the
+    /// socket's node hears it and any node with members of a user room of that name delivers to them too.
+    static func carriesOnRoomChannel(_ room: String) -> Bool { !EngineIOServer.hasSessionIDForm(room) }
 
     func receiveBroadcast(_ message: ByteBuffer) {
         let logged = LoggedBroadcast.split(message)
