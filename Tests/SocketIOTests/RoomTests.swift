@@ -66,6 +66,25 @@ import Testing
         Set(layout.indices.filter { layout[$0].contains(room) })
     }
 
+    /// With a zero flush slice a loop flushes 16 connections, then lets the loop read before the next 16: every
+    /// client still gets every broadcast once and in order, and an emit to its socket after the broadcasts comes
+    /// after them (only flushes are put off, never writes).
+    @Test func slicedFlushKeepsEveryDeliveryInOrder() async throws {
+        var configuration = SocketIOConfiguration()
+        configuration.broadcastFlushSlice = .zero
+        try await withServer(configuration: configuration) { server in
+            let clients = try await server.connectedClients(40)
+            let sockets = await server.io.localSockets()
+            try #require(Set(sockets.map { ObjectIdentifier($0.eventLoop as AnyObject) }).count == 2)
+            for n in 0..<10 { server.io.emit("n", .int(n)) }
+            for socket in sockets { socket.emit("direct") }
+            for (index, entry) in clients.enumerated() {
+                for n in 0..<10 { #expect(try await entry.client.nextText() == #"42["n",\#(n)]"#, "client \(index)") }
+                #expect(try await entry.client.nextText() == #"42["direct"]"#, "client \(index)")
+            }
+        }
+    }
+
     @Test func toRoomReachesExactlyItsMembers() async throws {
         try await Self.withRooms { server, clients in
             server.io.to("a").emit("news", 1)

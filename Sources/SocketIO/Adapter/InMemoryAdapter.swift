@@ -24,7 +24,8 @@ public final class InMemoryAdapter: SocketIOAdapter {
         return shards.withLock { shards in
             let key = ObjectIdentifier(eventLoop as AnyObject)
             if let shard = shards[key] { return shard }
-            let shard = RoomShard(eventLoop: eventLoop, stats: socket.namespace.server.stats, directory: directory)
+            let shard = RoomShard(eventLoop: eventLoop, stats: socket.namespace.server.stats, directory: directory,
+                                  flushSlice: TimeAmount(socket.namespace.server.configuration.broadcastFlushSlice))
             shards[key] = shard
             return shard
         }
