@@ -140,7 +140,7 @@ final class RoomShard: @unchecked Sendable {
     /// written meanwhile to a transport still pending leaves in the same `writev`. Writes are never delayed, only
     /// flushes, so the order of everything sent to a client is unchanged.
     private func flushPending() {
-        let deadline = NIODeadline.now() + flushSlice
+        let deadline = eventLoop.now + flushSlice  // the loop's clock: a test loop's virtual time never runs out mid-flush
         while flushed < pendingFlush.count {
             // Indexed, not iterated: a flush can end a session, whose handlers may broadcast again and append.
             let end = min(flushed + 16, pendingFlush.count)
@@ -149,7 +149,7 @@ final class RoomShard: @unchecked Sendable {
                 flushed += 1
                 transport.flushClaimed()
             }
-            if flushed < pendingFlush.count, NIODeadline.now() >= deadline {
+            if flushed < pendingFlush.count, eventLoop.now >= deadline {
                 // Under sustained load the queue may never empty: drop the flushed head (amortised: at least half).
                 if flushed >= pendingFlush.count / 2 {
                     pendingFlush.removeFirst(flushed)
