@@ -157,6 +157,9 @@ struct RedisShardedClusterLiveTests {
             #expect(try await stores[0].snapshot(room: room, limit: 10).users == 2)
         }
         #expect(try await stores[1].ownMembers().count == 6)
+        // Setting node 1's share (the re-assertion after an outage): ann is still there through node 0.
+        #expect(try await stores[1].assert(room: "chat:a", subject: "ann", info: "{}", count: 0).get().transition == .unchanged)
+        #expect(try await stores[1].ownMembers().count == 5)
         // Node 1 leaves: bob goes everywhere, ann stays (her tab on node 0).
         let departures = try await stores[1].leaveCluster()
         #expect(Set(departures.map(\.room)) == Set(rooms) && departures.allSatisfy { $0.subject == "bob" && $0.users == 1 })
