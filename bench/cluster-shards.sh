@@ -29,6 +29,7 @@ cleanup() {
     rm -rf "$RESULTS/cluster-shards-redis"
 }
 trap cleanup EXIT INT TERM
+. bench/bench-nodes.sh
 
 start_redis() {  # port, extra arguments…
     local port=$1; shift
@@ -63,24 +64,12 @@ done
 
 run() {  # label, redis option, redis pids…
     local label=$1 option=$2; shift 2
-    local servers="" server_pids=""
-    NODE_PIDS=()
-    for i in $(seq 0 $((NODES - 1))); do
-        local port=$((BASE_PORT + i))
-        "$HERALD" bench-server --port "$port" --threads 1 --rooms "$ROOMS" $option > "$RESULTS/cluster-shards-$label-node-$i.log" 2>&1 &
-        NODE_PIDS+=($!)
-        servers+="${servers:+,}ws://127.0.0.1:$port"
-        server_pids+="${server_pids:+,}$!"
-    done
-    for i in $(seq 0 $((NODES - 1))); do
-        for _ in $(seq 600); do grep -q listening "$RESULTS/cluster-shards-$label-node-$i.log" 2>/dev/null && break; sleep 0.05; done
-        grep -q listening "$RESULTS/cluster-shards-$label-node-$i.log" || { echo "node $i did not start:"; cat "$RESULTS/cluster-shards-$label-node-$i.log"; exit 1; }
-    done
+    start_bench_nodes "$RESULTS/cluster-shards-$label" --threads 1 --rooms "$ROOMS" $option
     for kind in throughput latency; do
         local broadcasts=$BROADCASTS_T rate=0
         [ "$kind" = latency ] && broadcasts=$BROADCASTS_L rate=$RATE
         local before; before=$(cpu_seconds "$@")
-        "$HERALD" bench cluster --servers "$servers" --server-pids "$server_pids" --clients "$CLIENTS" \
+        "$HERALD" bench cluster --servers "$SERVERS" --server-pids "$SERVER_PIDS" --clients "$CLIENTS" \
             --broadcasts "$broadcasts" --rate "$rate" --rotate --ramp 0 --drain 60 \
             --output "$RESULTS/cluster-shards-$label-$kind.json" > /dev/null
         echo "$(echo "$(cpu_seconds "$@") - $before" | bc)" > "$RESULTS/cluster-shards-$label-$kind.redis-cpu"
