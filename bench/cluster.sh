@@ -32,11 +32,12 @@ mkdir -p "$RESULTS"
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 echo "fd limit $(ulimit -n); somaxconn $(cat /proc/sys/net/core/somaxconn); ports $(cat /proc/sys/net/ipv4/ip_local_port_range | tr '\t' '-')"
 
-PIDS=()
+PIDS=() NODE_PIDS=()
 cleanup() {
-    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-    for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+    for pid in "${NODE_PIDS[@]}" "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+    for pid in "${NODE_PIDS[@]}" "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
 }
+. bench/bench-nodes.sh
 trap cleanup EXIT INT TERM
 
 redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no --loglevel warning > "$RESULTS/cluster-redis.log" 2>&1 &
@@ -44,19 +45,7 @@ PIDS+=($!)
 REDIS_PID=$!
 for _ in $(seq 100); do redis-cli -p "$REDIS_PORT" ping > /dev/null 2>&1 && break; sleep 0.05; done
 
-SERVERS="" SERVER_PIDS=""
-for i in $(seq 0 $((NODES - 1))); do
-    port=$((BASE_PORT + i))
-    "$HERALD" bench-server --port "$port" --threads "$THREADS" --redis-url "redis://127.0.0.1:$REDIS_PORT" > "$RESULTS/cluster-node-$i.log" 2>&1 &
-    PIDS+=($!)
-    SERVERS+="${SERVERS:+,}ws://127.0.0.1:$port"
-    SERVER_PIDS+="${SERVER_PIDS:+,}$!"
-done
-# Each node prints its line once it listens (after its adapter has subscribed on Redis).
-for i in $(seq 0 $((NODES - 1))); do
-    for _ in $(seq 600); do grep -q listening "$RESULTS/cluster-node-$i.log" 2>/dev/null && break; sleep 0.05; done
-    grep -q listening "$RESULTS/cluster-node-$i.log" || { echo "node $i did not start:"; cat "$RESULTS/cluster-node-$i.log"; exit 1; }
-done
+start_bench_nodes "$RESULTS/cluster" --threads "$THREADS" --redis-url "redis://127.0.0.1:$REDIS_PORT"
 echo "redis pid $REDIS_PID on $REDIS_PORT; nodes $SERVERS (pids $SERVER_PIDS); load: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 ROTATE_FLAG=()

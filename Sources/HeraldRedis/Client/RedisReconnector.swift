@@ -41,6 +41,8 @@ final class RedisReconnector: Sendable {
         /// named (by the resolve or the monitor); a connection elsewhere is dropped.
         var endpoint: RedisEndpoint?
         var primary: RedisEndpoint?
+        /// Primaries named by the monitor so far: an answer asked for before the latest one is stale.
+        var namings = 0
     }
 
     init(
@@ -108,6 +110,7 @@ final class RedisReconnector: Sendable {
     func primaryNamed(_ endpoint: RedisEndpoint) {
         eventLoop.execute {
             self.box.value.primary = endpoint
+            self.box.value.namings += 1
             self.reconnectOnLoop(unless: { $0 == endpoint })
         }
     }
@@ -131,7 +134,12 @@ final class RedisReconnector: Sendable {
             // sentinel may not have seen a failover yet).
             let (configuration, eventLoop, logger, selectDatabase, onMessage) = (configuration, eventLoop, logger, selectDatabase, onMessage)
             let box = self.box
-            made = target.resolve(eventLoop).flatMap { endpoint in
+            let namings = box.value.namings
+            made = target.resolve(eventLoop).flatMapThrowing { endpoint in
+                // The monitor named another primary while the sentinels were asked: their answer predates it.
+                guard box.value.namings == namings || box.value.primary == endpoint else { throw RedisError.notConnected }
+                return endpoint
+            }.flatMap { endpoint in
                 box.value.endpoint = endpoint
                 if target.requirePrimary { box.value.primary = endpoint }
                 var server = configuration
