@@ -193,8 +193,8 @@ public final class EngineIOSession: @unchecked Sendable, LoopTimerTarget {
 
     // MARK: Receiving
 
-    private func receive(_ packet: EngineIOPacket) {
-        switch machine.packetReceived(packet) {
+    private func execute(_ action: Machine.ReceiveAction) {
+        switch action {
         case .deliver(let message):
             delegate?.session(self, didReceive: message)
         case .armPingInterval:
@@ -236,7 +236,7 @@ public final class EngineIOSession: @unchecked Sendable, LoopTimerTarget {
             case .accept(let packets):
                 responder.respond(.pollOK)
                 for packet in packets {
-                    receive(packet)
+                    execute(machine.packetReceived(packet))
                     if machine.isClosed { break }
                 }
             }
@@ -257,11 +257,7 @@ public final class EngineIOSession: @unchecked Sendable, LoopTimerTarget {
 
     func webSocketReceived(_ message: WebSocketMessage, from connection: WebSocketConnection) {
         switch machine.webSocketMessageReceived(message, from: connection) {
-        case .deliver(let message):
-            delegate?.session(self, didReceive: message)
-        case .armPingInterval:
-            armHeartbeat(after: server.configuration.pingInterval)
-        case .close(let action):
+        case .packet(let action):
             execute(action)
         case .answerProbe(let probe, let answer, let releasing):
             probe.send(answer)

@@ -458,9 +458,8 @@ struct EngineIOSessionStateMachine<Poll: Identifiable, Connection: AnyObject> {
     }
 
     enum WebSocketReceiveAction {
-        case deliver(EngineIOMessage)
-        case armPingInterval
-        case close(CloseAction)
+        /// A packet over the session's websocket (an undecodable one closes with a parse error).
+        case packet(ReceiveAction)
         /// Send `3probe` over the probe and answer the held poll (a noop, so the client can pause polling).
         case answerProbe(Connection, WebSocketMessage, releasing: PollAnswer?)
         /// The session now runs over its websocket: cancel the upgrade timer, answer the held poll, send what
@@ -476,13 +475,8 @@ struct EngineIOSessionStateMachine<Poll: Identifiable, Connection: AnyObject> {
     mutating func webSocketMessageReceived(_ message: WebSocketMessage, from connection: Connection) -> WebSocketReceiveAction {
         switch state {
         case .websocket(let webSocket) where webSocket.connection === connection:
-            guard let packet = Self.decode(message) else { return .close(close(reason: .parseError)!) }
-            switch packetReceived(packet) {
-            case .deliver(let message): return .deliver(message)
-            case .armPingInterval: return .armPingInterval
-            case .close(let action): return .close(action)
-            case .ignore: return .ignore
-            }
+            guard let packet = Self.decode(message) else { return .packet(.close(close(reason: .parseError)!)) }
+            return .packet(packetReceived(packet))
         case .upgrading(var polling, var probe) where probe.connection === connection:
             switch Self.decode(message) {
             case .ping(let data)? where !probe.answered && data.readableBytesView.elementsEqual("probe".utf8):

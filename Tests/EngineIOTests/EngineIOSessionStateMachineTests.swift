@@ -54,7 +54,7 @@ import Testing
         do { let result = machine.heartbeatTimerFired(); #expect(result == .sendPing(connection, .text("2"))) }
         do {
             let result = machine.webSocketMessageReceived(.text("3"), from: connection)
-            #expect(result == .armPingInterval)
+            #expect(result == .packet(.armPingInterval))
         }
     }
 
@@ -93,7 +93,7 @@ import Testing
             return
         }
         #expect(queued == [.packet(.ping(ByteBuffer()))])
-        do { let result = machine.webSocketMessageReceived(.text("3"), from: probe); #expect(result == .armPingInterval) }
+        do { let result = machine.webSocketMessageReceived(.text("3"), from: probe); #expect(result == .packet(.armPingInterval)) }
     }
 
     @Test func heartbeatEventsAfterCloseDoNothing() {
@@ -269,7 +269,7 @@ import Testing
     @Test func undecodableTextOnTheWebSocketIsAParseError() {
         let connection = Connection()
         var machine = Self.websocket(connection)
-        guard case .close(let close) = machine.webSocketMessageReceived(.text("x"), from: connection) else {
+        guard case .packet(.close(let close)) = machine.webSocketMessageReceived(.text("x"), from: connection) else {
             Issue.record("expected a close")
             return
         }
