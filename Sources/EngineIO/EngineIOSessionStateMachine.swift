@@ -218,7 +218,7 @@ struct EngineIOSessionStateMachine<Poll: Identifiable, Connection: AnyObject> {
         if isClosed { return .ignore }
         if volatile && !isWritable { return .droppedVolatile }
         if case .websocket(let webSocket) = state {
-            if let close = admitToWebSocket(message.wireSize) { return .close(close) }
+            if let close = admit(message.wireSize, to: webSocket) { return .close(close) }
             return .writeFrames(webSocket.connection, onSessionLoop: webSocket.onSessionLoop)
         }
         if let close = enqueue(.prepared(message)) { return .close(close) }
@@ -255,7 +255,7 @@ struct EngineIOSessionStateMachine<Poll: Identifiable, Connection: AnyObject> {
         if case .websocket(let webSocket) = state {
             let message = Self.webSocketMessage(packet)
             // Pings, noops and single packets count too; a probe's do not (it is not the session's websocket yet).
-            if let close = admitToWebSocket(message.payload.readableBytes &+ 10) { return .close(close) }
+            if let close = admit(message.payload.readableBytes &+ 10, to: webSocket) { return .close(close) }
             return .sent(webSocket.connection, message)
         }
         if let close = enqueue(.packet(packet)) { return .close(close) }
@@ -271,9 +271,9 @@ struct EngineIOSessionStateMachine<Poll: Identifiable, Connection: AnyObject> {
 
     /// Counts bytes written while the websocket is not writable against `maxBufferedBytes`: nil while within the
     /// bound, else the slow client's close.
-    private mutating func admitToWebSocket(_ bytes: Int) -> CloseAction? {
-        guard case .websocket(var webSocket) = state else { preconditionFailure("not a websocket session") }
+    private mutating func admit(_ bytes: Int, to webSocket: WebSocket) -> CloseAction? {
         guard !webSocket.writable else { return nil }
+        var webSocket = webSocket
         webSocket.unwritableBytes &+= bytes
         state = .websocket(webSocket)
         guard webSocket.unwritableBytes > maxBufferedBytes else { return nil }
