@@ -391,6 +391,13 @@ public final class EngineIOServer: Sendable {
         ).packet
     }
 
+    /// Whether `text` has the form of the ids `makeSessionID` makes (which Socket.IO's socket ids are too).
+    public static func hasSessionIDForm(_ text: String) -> Bool {
+        text.utf8.count == 20 && text.utf8.allSatisfy { byte in
+            (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A) || byte == 0x2D || byte == 0x5F
+        }
+    }
+
     /// 20 URL-safe characters from 15 random bytes, like the reference server's ids (base64url, no padding).
     public static func makeSessionID() -> String {
         // 15 bytes = five 24-bit groups, from 16 random bytes.
