@@ -19,7 +19,7 @@ public protocol EngineIOSessionDelegate: AnyObject {
 /// One Engine.IO session: executes what its state machine (`EngineIOSessionStateMachine`, which holds every
 /// protocol rule) decides — writes, poll answers, timers, the delegate's calls.
 /// Concurrency: confined to `eventLoop`, no locks; every method is called there (`eventLoop.execute` from
-/// elsewhere, as the server, the websocket bridge and the HTTP handler do). `@unchecked Sendable` so that it can
+/// elsewhere, as the server, the websocket bridge and the HTTP handler do). Sendable unchecked, so that it can
 /// be handed to its loop.
 public final class EngineIOSession: @unchecked Sendable, LoopTimerTarget {
     typealias Machine = EngineIOSessionStateMachine<HTTPResponder, WebSocketConnection>
