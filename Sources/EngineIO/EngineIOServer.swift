@@ -10,7 +10,7 @@ import HeraldWebSocket
 /// request to its session. Sessions live on the event loop of the connection that opened them.
 ///
 /// Lock-protected: shared by every loop, its session table, handlers, handshake bucket and per-address counts
-/// each sit behind their own `Mutex`, held for one lookup or update and never across a call out. A request
+/// each sit behind their own lock, held for one lookup or update and never across a call out. A request
 /// reaches its session by one hop to the session's loop (`eventLoop.execute`).
 public final class EngineIOServer: Sendable {
     public let configuration: EngineIOConfiguration

@@ -19,7 +19,7 @@ public protocol EngineIOSessionDelegate: AnyObject {
 /// One Engine.IO session: executes what its state machine (`EngineIOSessionStateMachine`, which holds every
 /// protocol rule) decides — writes, poll answers, timers, the delegate's calls.
 /// Concurrency: confined to `eventLoop`, no locks; every method is called there (`eventLoop.execute` from
-/// elsewhere, as the server, the websocket bridge and the HTTP handler do). `@unchecked Sendable` so that it can
+/// elsewhere, as the server, the websocket bridge and the HTTP handler do). Sendable unchecked, so that it can
 /// be handed to its loop.
 public final class EngineIOSession: @unchecked Sendable, LoopTimerTarget {
     typealias Machine = EngineIOSessionStateMachine<HTTPResponder, WebSocketConnection>
@@ -193,8 +193,8 @@ public final class EngineIOSession: @unchecked Sendable, LoopTimerTarget {
 
     // MARK: Receiving
 
-    private func receive(_ packet: EngineIOPacket) {
-        switch machine.packetReceived(packet) {
+    private func execute(_ action: Machine.ReceiveAction) {
+        switch action {
         case .deliver(let message):
             delegate?.session(self, didReceive: message)
         case .armPingInterval:
@@ -236,7 +236,7 @@ public final class EngineIOSession: @unchecked Sendable, LoopTimerTarget {
             case .accept(let packets):
                 responder.respond(.pollOK)
                 for packet in packets {
-                    receive(packet)
+                    execute(machine.packetReceived(packet))
                     if machine.isClosed { break }
                 }
             }
@@ -257,11 +257,7 @@ public final class EngineIOSession: @unchecked Sendable, LoopTimerTarget {
 
     func webSocketReceived(_ message: WebSocketMessage, from connection: WebSocketConnection) {
         switch machine.webSocketMessageReceived(message, from: connection) {
-        case .deliver(let message):
-            delegate?.session(self, didReceive: message)
-        case .armPingInterval:
-            armHeartbeat(after: server.configuration.pingInterval)
-        case .close(let action):
+        case .packet(let action):
             execute(action)
         case .answerProbe(let probe, let answer, let releasing):
             probe.send(answer)

@@ -218,7 +218,7 @@ struct EngineIOSessionStateMachine<Poll: Identifiable, Connection: AnyObject> {
         if isClosed { return .ignore }
         if volatile && !isWritable { return .droppedVolatile }
         if case .websocket(let webSocket) = state {
-            if let close = admitToWebSocket(message.wireSize) { return .close(close) }
+            if let close = admit(message.wireSize, to: webSocket) { return .close(close) }
             return .writeFrames(webSocket.connection, onSessionLoop: webSocket.onSessionLoop)
         }
         if let close = enqueue(.prepared(message)) { return .close(close) }
@@ -255,7 +255,7 @@ struct EngineIOSessionStateMachine<Poll: Identifiable, Connection: AnyObject> {
         if case .websocket(let webSocket) = state {
             let message = Self.webSocketMessage(packet)
             // Pings, noops and single packets count too; a probe's do not (it is not the session's websocket yet).
-            if let close = admitToWebSocket(message.payload.readableBytes &+ 10) { return .close(close) }
+            if let close = admit(message.payload.readableBytes &+ 10, to: webSocket) { return .close(close) }
             return .sent(webSocket.connection, message)
         }
         if let close = enqueue(.packet(packet)) { return .close(close) }
@@ -271,9 +271,9 @@ struct EngineIOSessionStateMachine<Poll: Identifiable, Connection: AnyObject> {
 
     /// Counts bytes written while the websocket is not writable against `maxBufferedBytes`: nil while within the
     /// bound, else the slow client's close.
-    private mutating func admitToWebSocket(_ bytes: Int) -> CloseAction? {
-        guard case .websocket(var webSocket) = state else { preconditionFailure("not a websocket session") }
+    private mutating func admit(_ bytes: Int, to webSocket: WebSocket) -> CloseAction? {
         guard !webSocket.writable else { return nil }
+        var webSocket = webSocket
         webSocket.unwritableBytes &+= bytes
         state = .websocket(webSocket)
         guard webSocket.unwritableBytes > maxBufferedBytes else { return nil }
@@ -458,9 +458,8 @@ struct EngineIOSessionStateMachine<Poll: Identifiable, Connection: AnyObject> {
     }
 
     enum WebSocketReceiveAction {
-        case deliver(EngineIOMessage)
-        case armPingInterval
-        case close(CloseAction)
+        /// A packet over the session's websocket (an undecodable one closes with a parse error).
+        case packet(ReceiveAction)
         /// Send `3probe` over the probe and answer the held poll (a noop, so the client can pause polling).
         case answerProbe(Connection, WebSocketMessage, releasing: PollAnswer?)
         /// The session now runs over its websocket: cancel the upgrade timer, answer the held poll, send what
@@ -476,13 +475,8 @@ struct EngineIOSessionStateMachine<Poll: Identifiable, Connection: AnyObject> {
     mutating func webSocketMessageReceived(_ message: WebSocketMessage, from connection: Connection) -> WebSocketReceiveAction {
         switch state {
         case .websocket(let webSocket) where webSocket.connection === connection:
-            guard let packet = Self.decode(message) else { return .close(close(reason: .parseError)!) }
-            switch packetReceived(packet) {
-            case .deliver(let message): return .deliver(message)
-            case .armPingInterval: return .armPingInterval
-            case .close(let action): return .close(action)
-            case .ignore: return .ignore
-            }
+            guard let packet = Self.decode(message) else { return .packet(.close(close(reason: .parseError)!)) }
+            return .packet(packetReceived(packet))
         case .upgrading(var polling, var probe) where probe.connection === connection:
             switch Self.decode(message) {
             case .ping(let data)? where !probe.answered && data.readableBytesView.elementsEqual("probe".utf8):

@@ -54,7 +54,7 @@ import Testing
         do { let result = machine.heartbeatTimerFired(); #expect(result == .sendPing(connection, .text("2"))) }
         do {
             let result = machine.webSocketMessageReceived(.text("3"), from: connection)
-            #expect(result == .armPingInterval)
+            #expect(result == .packet(.armPingInterval))
         }
     }
 
@@ -93,7 +93,7 @@ import Testing
             return
         }
         #expect(queued == [.packet(.ping(ByteBuffer()))])
-        do { let result = machine.webSocketMessageReceived(.text("3"), from: probe); #expect(result == .armPingInterval) }
+        do { let result = machine.webSocketMessageReceived(.text("3"), from: probe); #expect(result == .packet(.armPingInterval)) }
     }
 
     @Test func heartbeatEventsAfterCloseDoNothing() {
@@ -269,7 +269,7 @@ import Testing
     @Test func undecodableTextOnTheWebSocketIsAParseError() {
         let connection = Connection()
         var machine = Self.websocket(connection)
-        guard case .close(let close) = machine.webSocketMessageReceived(.text("x"), from: connection) else {
+        guard case .packet(.close(let close)) = machine.webSocketMessageReceived(.text("x"), from: connection) else {
             Issue.record("expected a close")
             return
         }
@@ -422,6 +422,38 @@ import Testing
         let probe = Connection()
         var machine = Self.probed(probe)
         do { let result = machine.webSocketMessageReceived(.text("2probe"), from: probe); #expect(result == .closeProbe(probe)) }
+    }
+
+    @Test func pollingGoesOnWhileProbing() {
+        let probe = Connection()
+        var machine = Self.probed(probe)
+        // The client may still POST and hold a GET until it sends `5`; a second held GET is still refused.
+        do {
+            let result = machine.postReceived(body: ByteBuffer(string: "4a"), bodyTooLarge: false, isBinary: false)
+            #expect(result == .accept([.message("a")]))
+        }
+        do { let result = machine.packetSent(.message("b")); #expect(result == .queued) }
+        do { let result = machine.flushRequested(); #expect(result == .ignore) }
+        do { let result = machine.getReceived(Poll(id: 1)); #expect(result == .respond(Self.payload("4b"))) }
+        #expect(!machine.isClosed)
+    }
+
+    @Test func heldPollDuringTheUpgradeIsAnsweredByTheQueueOrReleasedAtTheUpgrade() {
+        let probe = Connection()
+        var machine = Self.polling()
+        _ = machine.getReceived(Poll(id: 1))
+        _ = machine.probeOpened(probe, onSessionLoop: true)
+        // Before the probe's ping the held poll still takes what is flushed.
+        _ = machine.messageWritten(Self.message("a"), volatile: false)
+        do {
+            let result = machine.flushRequested()
+            #expect(result == .answerPoll(Machine.PollAnswer(poll: Poll(id: 1), response: Self.payload("4a"))))
+        }
+        do { let result = machine.getReceived(Poll(id: 2)); #expect(result == .respond(Self.payload("6"))) }
+        do {
+            let result = machine.webSocketMessageReceived(.text("2probe"), from: probe)
+            #expect(result == .answerProbe(probe, .text("3probe"), releasing: nil))
+        }
     }
 
     @Test func onlyOneProbeAtATime() {
