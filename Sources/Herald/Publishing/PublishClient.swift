@@ -1,5 +1,7 @@
 import EngineIO
+internal import ExtrasBase64
 import Foundation
+import HeraldPercentCoding
 import HeraldRedis
 import NIOCore
 import NIOHTTP1
@@ -54,7 +56,7 @@ public enum PublishClient {
         }
         headers.add(name: "Connection", value: "close")
         if let userinfo = target.userinfo {
-            headers.add(name: "Authorization", value: "Basic " + Data(HTTPQuery.percentDecoded(userinfo[...], plusAsSpace: false).utf8).base64EncodedString())
+            headers.add(name: "Authorization", value: "Basic " + Base64.encodeToString(bytes: PercentCoding.decode(userinfo[...]).utf8))
         }
         for (name, value) in extra { headers.add(name: name, value: value) }
         let head = HTTPRequestHead(version: .http1_1, method: method, uri: target.path + path, headers: headers)
