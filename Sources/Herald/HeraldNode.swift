@@ -228,7 +228,7 @@ public final class HeraldNode: Service, Sendable {
                 logger.error("redis unreachable at start", metadata: ["error": "\(error)"])
             }
             do {
-                try await publishing.start(on: PublishRouter(bus: cluster).router)
+                try await publishing.start(on: cluster)
             } catch {
                 logger.error("publishing channels not subscribed", metadata: ["error": "\(error)"])
             }
