@@ -80,9 +80,12 @@ public enum PublishClient {
         }
         defer { deadline.cancel() }
         return try await channel.executeThenClose { inbound, outbound in
-            try await outbound.write(.head(head))
-            if let body { try await outbound.write(.body(.byteBuffer(body))) }
-            try await outbound.write(.end(nil))
+            // One write of the whole request: a receiver may answer and close as soon as it has the body, and a
+            // later write of the (empty) end would then fail an exchange that succeeded (a duplicate on retry).
+            var parts: [HTTPClientRequestPart] = [.head(head)]
+            if let body { parts.append(.body(.byteBuffer(body))) }
+            parts.append(.end(nil))
+            try await outbound.write(contentsOf: parts)
             var status: Int?
             var received = ByteBuffer()
             for try await part in inbound {
