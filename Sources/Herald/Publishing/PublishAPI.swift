@@ -14,6 +14,8 @@ public struct PublishAPI: Sendable {
     let server: ServerAPI?
     /// Messages one `POST /api/publish/batch` may carry.
     let maxBatchMessages: Int
+    /// This listener's own routes (`makeRoutes`), built once.
+    private var routes: HTTPRouteTable
 
     public init(apiKey: String, publisher: Publisher, health: @escaping @Sendable () -> JSONValue = { ["status": "ok"] },
                 metrics: (@Sendable () -> HTTPResponse)? = nil, server: ServerAPI? = nil, maxBatchMessages: Int = 100) {
@@ -23,6 +25,9 @@ public struct PublishAPI: Sendable {
         self.metrics = metrics
         self.server = server
         self.maxBatchMessages = maxBatchMessages
+        self.routes = HTTPRouteTable()
+        // The handlers need the other fields only: a copy without the routes serves them.
+        self.routes = self.makeRoutes()
     }
 
     public func respond(to request: HTTPRequestContext) async -> HTTPResponse {
@@ -35,7 +40,7 @@ public struct PublishAPI: Sendable {
     }
 
     /// This listener's own routes; the server API's follow them (`respond`).
-    private var routes: HTTPRouteTable {
+    private func makeRoutes() -> HTTPRouteTable {
         var routes = HTTPRouteTable()
         routes.add(.POST, "/api/publish") { request in
             if let refusal = refusal(request) { return refusal }
