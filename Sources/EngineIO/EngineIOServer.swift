@@ -270,11 +270,11 @@ public final class EngineIOServer: Sendable {
 
     private func serveRoute(_ request: HTTPRequestContext, responder: HTTPResponder) {
         guard let routes = handlers.withLock({ $0.routes }) else {
-            responder.respond(.json(.notFound, #"{"error":"not found"}"#))
+            responder.respond(.notFound)
             return
         }
         Task {
-            let response = await routes(request) ?? .json(.notFound, #"{"error":"not found"}"#)
+            let response = await routes(request) ?? .notFound
             responder.respond(response)
         }
     }

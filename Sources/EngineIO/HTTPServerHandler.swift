@@ -8,6 +8,7 @@ struct HTTPResponder: Sendable {
     let handler: NIOLoopBound<HTTPServerHandler>
     let keepAlive: Bool
     let version: HTTPVersion
+    let method: HTTPMethod
     let extraHeaders: HTTPHeaders
     /// Identifies the request, so a late "connection closed" for an older poll is not mistaken for a newer one.
     let id: UInt64
@@ -25,21 +26,9 @@ struct HTTPResponder: Sendable {
         let context = self.context.value
         let handler = self.handler.value
         guard handler.finish(requestID: id) else { return }
-        var head = HTTPResponseHead(version: version, status: response.status, headers: response.headers)
-        head.headers.add(contentsOf: extraHeaders)
-        head.headers.replaceOrAdd(name: "Content-Length", value: String(response.body.readableBytes))
-        if !keepAlive { head.headers.replaceOrAdd(name: "Connection", value: "close") }
-        context.write(NIOAny(HTTPServerResponsePart.head(head)), promise: nil)
-        if response.body.readableBytes > 0 {
-            context.write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(response.body))), promise: nil)
-        }
         handler.connectionGuard?.responseCompleted()
-        if keepAlive {
-            context.writeAndFlush(NIOAny(HTTPServerResponsePart.end(nil)), promise: nil)
-        } else {
-            let bound = self.context
-            context.writeAndFlush(NIOAny(HTTPServerResponsePart.end(nil))).whenComplete { _ in bound.value.close(promise: nil) }
-        }
+        HTTPResponseWriter.write(response, method: method, version: version, keepAlive: keepAlive,
+                                 extraHeaders: extraHeaders, context: context)
     }
 
     /// A held poll must end its session if the client goes away first.
@@ -51,6 +40,29 @@ struct HTTPResponder: Sendable {
             handler.value.watch(session: session, requestID: id, responder: self)
         } else {
             eventLoop.execute { handler.value.watch(session: session, requestID: id, responder: self) }
+        }
+    }
+}
+
+/// The one way either listener writes an answer: `Content-Length` always that of the body, the body left out for
+/// `HEAD` (RFC 9110 §9.3.2: the headers a GET would get), and the connection closed after it unless kept alive.
+public enum HTTPResponseWriter {
+    public static func write(_ response: HTTPResponse, method: HTTPMethod, version: HTTPVersion, keepAlive: Bool,
+                             extraHeaders: HTTPHeaders = [:], context: ChannelHandlerContext) {
+        var head = HTTPResponseHead(version: version, status: response.status, headers: response.headers)
+        head.headers.add(contentsOf: extraHeaders)
+        head.headers.replaceOrAdd(name: "Content-Length", value: String(response.body.readableBytes))
+        if !keepAlive { head.headers.replaceOrAdd(name: "Connection", value: "close") }
+        context.write(NIOAny(HTTPServerResponsePart.head(head)), promise: nil)
+        if response.body.readableBytes > 0, method != .HEAD {
+            context.write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(response.body))), promise: nil)
+        }
+        if keepAlive {
+            // No future on the polling hot path.
+            context.writeAndFlush(NIOAny(HTTPServerResponsePart.end(nil)), promise: nil)
+        } else {
+            let channel = context.channel
+            context.writeAndFlush(NIOAny(HTTPServerResponsePart.end(nil))).whenComplete { _ in channel.close(promise: nil) }
         }
     }
 }
@@ -100,6 +112,7 @@ final class HTTPServerHandler: ChannelInboundHandler, RemovableChannelHandler {
                 handler: NIOLoopBound(self, eventLoop: context.eventLoop),
                 keepAlive: head.isKeepAlive,
                 version: head.version,
+                method: head.method,
                 extraHeaders: server.corsHeaders(for: head),
                 id: requestID
             )

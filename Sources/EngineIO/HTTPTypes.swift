@@ -13,9 +13,10 @@ public struct HTTPRequestContext: Sendable {
     public var method: HTTPMethod { head.method }
     public var uri: String { head.uri }
     /// The URI path, without the query string.
-    public var path: String {
-        if let index = head.uri.firstIndex(of: "?") { return String(head.uri[..<index]) }
-        return head.uri
+    public var path: String { String(pathSubstring) }
+    var pathSubstring: Substring {
+        if let index = head.uri.firstIndex(of: "?") { return head.uri[..<index] }
+        return head.uri[...]
     }
     /// Query parameters, percent-decoded; the last value wins for repeated names.
     public var query: [String: String] { HTTPQuery.parse(head.uri) }

@@ -162,20 +162,17 @@ public final class HeraldNode: Service, Sendable {
             demo = nil
         }
         let publicMetrics = !configuration.dashboard.metricsOnAPIListener(apiEnabled: configuration.publishing.apiPort != nil)
-        io.engine.setRoutes { [self] request in
-            switch (request.method, request.path) {
-            case (.GET, "/health"):
-                return .json(.ok, health.jsonString)
-            case (.GET, "/ready"):
-                let (ready, body) = readiness
-                return .json(ready ? .ok : .serviceUnavailable, body.jsonString)
-            case (.GET, "/metrics") where publicMetrics:
-                return metrics.response()
-            default:
-                if let response = await DemoSite.route(request, site: demo) { return response }
-                return await chat.route(request)
-            }
+        // The public listener's routes beside Engine.IO; anything else is the engine's 404.
+        var routes = HTTPRouteTable()
+        routes.add(.GET, "/health") { [self] _ in .json(.ok, health.jsonString) }
+        routes.add(.GET, "/ready") { [self] _ in
+            let (ready, body) = readiness
+            return .json(ready ? .ok : .serviceUnavailable, body.jsonString)
         }
+        if publicMetrics { routes.add(.GET, "/metrics") { [metrics] _ in metrics.response() } }
+        DemoSite.addRoutes(to: &routes, site: demo)
+        chat.addHistoryRoute(to: &routes)
+        io.engine.setRoutes { [routes] request in await routes.respond(to: request) }
     }
 
     /// `ok`, or `degraded` while Redis is unreachable (this node's clients are still served).
@@ -231,7 +228,7 @@ public final class HeraldNode: Service, Sendable {
                 logger.error("redis unreachable at start", metadata: ["error": "\(error)"])
             }
             do {
-                try await publishing.start(on: PublishRouter(bus: cluster).router)
+                try await publishing.start(on: cluster)
             } catch {
                 logger.error("publishing channels not subscribed", metadata: ["error": "\(error)"])
             }

@@ -49,6 +49,30 @@ import Testing
         }
     }
 
+    /// Both listeners share one route table and one response writer: HEAD gets GET's headers and no body, an
+    /// unknown path a 404 and a wrong method a 405 with `Allow`, both in the `{"error": …}` shape.
+    @Test func headNotFoundAndMethodNotAllowedOnBothListeners() async throws {
+        try await withPublishingNode { api, main in
+            for (client, path) in [(api, "/api/health"), (PublishAPIClient(port: main), "/health")] {
+                let get = try await client.request("GET", path, body: nil)
+                let head = try await client.request("HEAD", path, body: nil)
+                #expect(get.status == 200 && head.status == 200, "\(head.raw)")
+                #expect(!get.body.isEmpty && head.body.isEmpty, "\(head.raw)")
+                #expect(head.header("content-length") == String(get.body.utf8.count))
+                #expect(head.header("content-type") == "application/json")
+                let notFound = try await client.request("GET", "/nowhere", body: nil)
+                #expect(notFound.status == 404, "\(notFound.raw)")
+                #expect(try JSONValue(parsing: notFound.body)["error"]?.stringValue?.isEmpty == false)
+                let wrong = try await client.request("DELETE", path, body: nil)
+                #expect(wrong.status == 405, "\(wrong.raw)")
+                #expect(wrong.header("allow") == "GET, HEAD")
+                #expect(try JSONValue(parsing: wrong.body) == ["error": "method not allowed"])
+            }
+            let getPublish = try await api.request("GET", "/api/publish", body: nil)
+            #expect(getPublish.status == 405 && getPublish.header("allow") == "POST", "\(getPublish.raw)")
+        }
+    }
+
     /// A publish never creates a namespace: an unknown one is a 404 with a JSON body, and the server's
     /// namespaces stay what they were, however many names a backend invents.
     @Test func publishingToANamespaceTheServerDoesNotServeIsRefused() async throws {

@@ -271,11 +271,16 @@ import Testing
 
 /// The Redis side with a fake subscriber: subscriptions made, deliveries, counters.
 @Suite struct PublishingListenerTests {
-    final class FakeSubscriber: PublishSubscriber {
-        let subscriptions = Mutex<[(name: String, pattern: Bool, handler: PublishMessageHandler)]>([])
+    final class FakeSubscriber: PublishingSource {
+        typealias Handler = @Sendable (String, ByteBuffer) -> Void
+        let subscriptions = Mutex<[(name: String, pattern: Bool, handler: Handler)]>([])
 
-        func subscribe(_ name: String, pattern: Bool, handler: @escaping PublishMessageHandler) async throws {
-            subscriptions.withLock { $0.append((name, pattern, handler)) }
+        func subscribe(channel: String, namedHandler: @escaping Handler) async throws {
+            subscriptions.withLock { $0.append((channel, false, namedHandler)) }
+        }
+
+        func subscribe(pattern: String, handler: @escaping Handler) async throws {
+            subscriptions.withLock { $0.append((pattern, true, handler)) }
         }
 
         var names: [String] { subscriptions.withLock { $0.map { ($0.pattern ? "p:" : "c:") + $0.name } } }
@@ -353,24 +358,23 @@ import Testing
         #expect(stats.envelope == .init())
     }
 
-    @Test func routerDispatchesChannelsAndPatterns() async throws {
-        let subscribed = Mutex<[String]>([])
-        let router = PublishSubscriptionRouter(
-            subscribeChannel: { name in subscribed.withLock { $0.append("c:" + name) } },
-            subscribePattern: { name in subscribed.withLock { $0.append("p:" + name) } })
-        let seen = Mutex<[String]>([])
-        try await router.subscribe("herald:publish", pattern: false) { channel, payload in seen.withLock { $0.append("env \(channel) \(String(buffer: payload))") } }
-        try await router.subscribe("orders:*", pattern: true) { channel, payload in seen.withLock { $0.append("pat \(channel) \(String(buffer: payload))") } }
-        router.route(channel: "herald:publish", pattern: nil, payload: ByteBuffer(string: "1"))
-        router.route(channel: "orders:eu", pattern: "orders:*", payload: ByteBuffer(string: "2"))
-        router.route(channel: "other", pattern: nil, payload: ByteBuffer(string: "3"))
-        #expect(subscribed.withLock { $0 } == ["c:herald:publish", "p:orders:*"])
-        #expect(seen.withLock { $0 } == ["env herald:publish 1", "pat orders:eu 2"])
+    /// A source keeps one handler per name: bridges sharing a channel (even the envelope's) subscribe it once, and
+    /// each message reaches every one of them.
+    @Test func bridgesSharingAChannelSubscribeItOnceAndAllDeliver() async throws {
+        let (listener, subscriber, recorder) = try Self.make(bridges: [
+            ["channel": "herald:publish", "name": "also-envelope", "room": "audit", "event": "audit"],
+            ["channel": "orders", "name": "first", "room": "order:{id}", "event": "one"],
+            ["channel": "orders", "name": "second", "room": "order:{id}", "event": "two"],
+        ])
+        try await listener.start(on: subscriber)
+        #expect(subscriber.names == ["c:herald:publish", "c:orders"])
 
-        struct Refused: Error {}
-        let failing = PublishSubscriptionRouter(subscribeChannel: { _ in throw Refused() }, subscribePattern: { _ in })
-        await #expect(throws: Refused.self) { try await failing.subscribe("c", pattern: false) { _, _ in Issue.record("handler kept") } }
-        failing.route(channel: "c", pattern: nil, payload: ByteBuffer())
+        subscriber.publish(#"{"id":1}"#, to: "orders")
+        subscriber.publish(#"{"room":"r","event":"e"}"#, to: "herald:publish")
+        #expect(recorder.requests.map(\.event) == ["one", "two", "e", "audit"])
+        #expect(listener.currentStats.bridge(named: "first") == .init(delivered: 1, bad: 0))
+        #expect(listener.currentStats.bridge(named: "second") == .init(delivered: 1, bad: 0))
+        #expect(listener.currentStats.envelope == .init(delivered: 1, duplicates: 0, bad: 0))
     }
 }
 

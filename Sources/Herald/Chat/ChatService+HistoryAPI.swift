@@ -5,22 +5,16 @@ import HeraldStore
 import HeraldPercentCoding
 
 extension ChatService {
-    static let historyPathPrefix = "/api/rooms/"
-    static let historyPathSuffix = "/messages"
-
-    /// `GET /api/rooms/{room}/messages?before=&limit=` → `{"messages":[…],"next":cursor|null}`; nil for other paths.
-    public func route(_ request: HTTPRequestContext) async -> HTTPResponse? {
-        let path = request.path
-        guard path.hasPrefix(Self.historyPathPrefix), path.hasSuffix(Self.historyPathSuffix),
-              path.count > Self.historyPathPrefix.count + Self.historyPathSuffix.count
-        else { return nil }
-        let encoded = path.dropFirst(Self.historyPathPrefix.count).dropLast(Self.historyPathSuffix.count)
-        guard !encoded.contains("/") else { return nil }
-        guard request.method == .GET else {
-            var response = Self.error(.methodNotAllowed, ChatError(.badRequest, "use GET"))
-            response.headers.add(name: "Allow", value: "GET")
-            return response
+    /// Adds `GET /api/rooms/{room}/messages?before=&limit=` → `{"messages":[…],"next":cursor|null}`.
+    public func addHistoryRoute(to routes: inout HTTPRouteTable) {
+        routes.add(.GET, "/api/rooms/{room}/messages") { [self] request in
+            // The pattern matched: the third segment is the room, still percent-encoded.
+            let encoded = request.path.split(separator: "/", omittingEmptySubsequences: false)[3]
+            return await history(request, encodedRoom: encoded)
         }
+    }
+
+    func history(_ request: HTTPRequestContext, encodedRoom encoded: Substring) async -> HTTPResponse {
         // Clients write chat%3A42 or chat:42; both name the room chat:42.
         let room: String
         do throws(ChatError) {

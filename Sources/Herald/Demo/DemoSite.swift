@@ -68,22 +68,20 @@ public final class DemoSite: Sendable {
 
     // MARK: Routes
 
-    /// `/herald.js` on every node; the pages and the token endpoint only with the demo on. Nil: not ours.
-    static func route(_ request: HTTPRequestContext, site: DemoSite?) async -> HTTPResponse? {
-        guard request.method == .GET else { return nil }
-        let path = request.path
-        if path == "/herald.js" { return asset(DemoAssets.heraldJS, contentType: DemoAssets.javascript) }
-        guard let site, path == "/demo" || path.hasPrefix("/demo/") else { return nil }
-        switch path {
-        case "/demo", "/demo/": return asset(DemoAssets.indexPage, contentType: DemoAssets.html)
-        case "/demo/orders": return asset(DemoAssets.ordersPage, contentType: DemoAssets.html)
-        case "/demo/chat": return asset(DemoAssets.chatPage, contentType: DemoAssets.html)
-        case "/demo/dashboard": return asset(DemoAssets.dashboardPage, contentType: DemoAssets.html)
-        case "/demo/demo.css": return asset(DemoAssets.stylesheet, contentType: DemoAssets.css)
-        case "/demo/demo.js": return asset(DemoAssets.pageScript, contentType: DemoAssets.javascript)
-        case "/demo/token": return await site.token(request.query)
-        default: return nil
+    /// `/herald.js` on every node; the pages and the token endpoint only with the demo on.
+    static func addRoutes(to routes: inout HTTPRouteTable, site: DemoSite?) {
+        routes.add(.GET, "/herald.js") { _ in asset(DemoAssets.heraldJS, contentType: DemoAssets.javascript) }
+        guard let site else { return }
+        let pages: [(String, String, String)] = [
+            ("/demo", DemoAssets.indexPage, DemoAssets.html), ("/demo/", DemoAssets.indexPage, DemoAssets.html),
+            ("/demo/orders", DemoAssets.ordersPage, DemoAssets.html), ("/demo/chat", DemoAssets.chatPage, DemoAssets.html),
+            ("/demo/dashboard", DemoAssets.dashboardPage, DemoAssets.html),
+            ("/demo/demo.css", DemoAssets.stylesheet, DemoAssets.css), ("/demo/demo.js", DemoAssets.pageScript, DemoAssets.javascript),
+        ]
+        for (path, text, contentType) in pages {
+            routes.add(.GET, HTTPRouteTable.Pattern(path)) { _ in asset(text, contentType: contentType) }
         }
+        routes.add(.GET, "/demo/token") { request in await site.token(request.query) }
     }
 
     private static func asset(_ text: String, contentType: String) -> HTTPResponse {

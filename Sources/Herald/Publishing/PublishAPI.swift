@@ -14,6 +14,8 @@ public struct PublishAPI: Sendable {
     let server: ServerAPI?
     /// Messages one `POST /api/publish/batch` may carry.
     let maxBatchMessages: Int
+    /// This listener's own routes (`makeRoutes`), built once.
+    private var routes: HTTPRouteTable
 
     public init(apiKey: String, publisher: Publisher, health: @escaping @Sendable () -> JSONValue = { ["status": "ok"] },
                 metrics: (@Sendable () -> HTTPResponse)? = nil, server: ServerAPI? = nil, maxBatchMessages: Int = 100) {
@@ -23,37 +25,35 @@ public struct PublishAPI: Sendable {
         self.metrics = metrics
         self.server = server
         self.maxBatchMessages = maxBatchMessages
+        self.routes = HTTPRouteTable()
+        // The handlers need the other fields only: a copy without the routes serves them.
+        self.routes = self.makeRoutes()
     }
 
     public func respond(to request: HTTPRequestContext) async -> HTTPResponse {
-        switch request.path {
-        case "/api/publish":
-            guard request.method == .POST else { return Self.methodNotAllowed(allow: "POST") }
-            guard isAuthorized(request.head.headers) else {
-                var response = Self.error(.unauthorized, "missing or wrong API key")
-                response.headers.add(name: "WWW-Authenticate", value: "Bearer")
-                return response
-            }
-            guard !request.bodyTooLarge else { return Self.error(.payloadTooLarge, "request body too large") }
+        if let response = await routes.respond(to: request) { return response }
+        if let server, ServerAPI.serves(request.path) {
+            if let refusal = refusal(request) { return refusal }
+            if let response = await server.respond(to: request) { return response }
+        }
+        return Self.error(.notFound, "no route \(request.path)")
+    }
+
+    /// This listener's own routes; the server API's follow them (`respond`).
+    private func makeRoutes() -> HTTPRouteTable {
+        var routes = HTTPRouteTable()
+        routes.add(.POST, "/api/publish") { request in
+            if let refusal = refusal(request) { return refusal }
             return await publish(request)
-        case "/api/publish/batch":
-            guard request.method == .POST else { return Self.methodNotAllowed(allow: "POST") }
+        }
+        routes.add(.POST, "/api/publish/batch") { request in
             if let refusal = refusal(request) { return refusal }
             return await publishBatch(request)
-        case "/api/health":
-            guard request.method == .GET || request.method == .HEAD else { return Self.methodNotAllowed(allow: "GET, HEAD") }
-            // Unauthenticated so load balancers can probe it; it tells nothing about the traffic.
-            return .json(.ok, health().jsonString)
-        case "/metrics" where metrics != nil:
-            guard request.method == .GET else { return Self.methodNotAllowed(allow: "GET") }
-            return metrics!()
-        default:
-            if let server, ServerAPI.serves(request.path) {
-                if let refusal = refusal(request) { return refusal }
-                if let response = await server.respond(to: request) { return response }
-            }
-            return Self.error(.notFound, "no route \(request.path)")
         }
+        // Unauthenticated so load balancers can probe it; it tells nothing about the traffic.
+        routes.add(.GET, "/api/health") { _ in .json(.ok, health().jsonString) }
+        if let metrics { routes.add(.GET, "/metrics") { _ in metrics() } }
+        return routes
     }
 
     /// 401 without the right key, 413 for a body over the limit; nil lets the request through.
@@ -145,11 +145,7 @@ public struct PublishAPI: Sendable {
         .json(status, JSONValue.object(["error": .string(message)]).jsonString)
     }
 
-    static func methodNotAllowed(allow: String) -> HTTPResponse {
-        var response = error(.methodNotAllowed, "method not allowed")
-        response.headers.add(name: "Allow", value: allow)
-        return response
-    }
+    static func methodNotAllowed(allow: String) -> HTTPResponse { .methodNotAllowed(allow: [HTTPMethod(rawValue: allow)]) }
 }
 
 extension String {

@@ -68,20 +68,9 @@ final class PublishAPIHandler: ChannelInboundHandler {
     }
 
     private func write(_ response: HTTPResponse, for request: HTTPRequestHead, context: ChannelHandlerContext) {
-        var head = HTTPResponseHead(version: request.version, status: response.status, headers: response.headers)
-        head.headers.replaceOrAdd(name: "Content-Length", value: String(response.body.readableBytes))
-        let keepAlive = request.isKeepAlive
         connectionGuard.responseCompleted()
-        if !keepAlive { head.headers.replaceOrAdd(name: "Connection", value: "close") }
-        context.write(wrapOutboundOut(.head(head)), promise: nil)
-        if response.body.readableBytes > 0, request.method != .HEAD {
-            context.write(wrapOutboundOut(.body(.byteBuffer(response.body))), promise: nil)
-        }
-        let done = context.writeAndFlush(wrapOutboundOut(.end(nil)))
-        if !keepAlive {
-            let channel = context.channel
-            done.whenComplete { _ in channel.close(promise: nil) }
-        }
+        HTTPResponseWriter.write(response, method: request.method, version: request.version, keepAlive: request.isKeepAlive,
+                                 context: context)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {

@@ -1,4 +1,5 @@
 import EngineIO
+internal import ExtrasBase64
 import Foundation
 import HeraldPercentCoding
 import HeraldRedis
@@ -55,7 +56,7 @@ public enum PublishClient {
         }
         headers.add(name: "Connection", value: "close")
         if let userinfo = target.userinfo {
-            headers.add(name: "Authorization", value: "Basic " + Data(PercentCoding.decode(userinfo[...]).utf8).base64EncodedString())
+            headers.add(name: "Authorization", value: "Basic " + Base64.encodeToString(bytes: PercentCoding.decode(userinfo[...]).utf8))
         }
         for (name, value) in extra { headers.add(name: name, value: value) }
         let head = HTTPRequestHead(version: .http1_1, method: method, uri: target.path + path, headers: headers)

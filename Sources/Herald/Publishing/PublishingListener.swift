@@ -1,6 +1,16 @@
+import HeraldRedisAdapter
 import Logging
 import NIOCore
 import Synchronization
+
+/// Where publishing's messages come from: Redis pub/sub channels and patterns, each with one handler that gets
+/// the channel a message came on. `RedisClusterBus` is one (its subscriber connection, kept across reconnects).
+public protocol PublishingSource: Sendable {
+    func subscribe(channel: String, namedHandler: @escaping @Sendable (String, ByteBuffer) -> Void) async throws
+    func subscribe(pattern: String, handler: @escaping @Sendable (String, ByteBuffer) -> Void) async throws
+}
+
+extension RedisClusterBus: PublishingSource {}
 
 /// The Redis side of publishing: the envelope channel and the bridges, delivered to this node's clients.
 ///
@@ -25,20 +35,40 @@ public final class PublishingListener: Sendable {
 
     public var currentStats: PublishingStats { stats.withLock { $0 } }
 
-    /// Subscribes to the envelope channel and every bridge's channel or pattern.
-    public func start(on subscriber: any PublishSubscriber) async throws {
-        try await subscriber.subscribe(channel, pattern: false) { [self] _, payload in receiveEnvelope(payload) }
+    /// What a message on one channel or pattern is for: the envelope, or bridge number `index`.
+    enum Route: Sendable { case envelope, bridge(Int) }
+
+    /// Subscribes to the envelope channel and every bridge's channel or pattern, each name once (a source keeps
+    /// one handler per name): a message goes to every route on its name, in configuration order.
+    public func start(on source: any PublishingSource) async throws {
+        var channels: [(name: String, routes: [Route])] = [(channel, [.envelope])]
+        var patterns: [(name: String, routes: [Route])] = []
         for (index, bridge) in bridges.enumerated() {
             switch bridge.source {
             case .channel(let name):
-                try await subscriber.subscribe(name, pattern: false) { [self] channel, payload in receive(payload, bridge: index, channel: channel) }
+                if let at = channels.firstIndex(where: { $0.name == name }) { channels[at].routes.append(.bridge(index)) } else { channels.append((name, [.bridge(index)])) }
             case .pattern(let pattern):
-                try await subscriber.subscribe(pattern, pattern: true) { [self] channel, payload in receive(payload, bridge: index, channel: channel) }
+                if let at = patterns.firstIndex(where: { $0.name == pattern }) { patterns[at].routes.append(.bridge(index)) } else { patterns.append((pattern, [.bridge(index)])) }
             }
+        }
+        for (name, routes) in channels {
+            try await source.subscribe(channel: name) { [self] channel, payload in receive(payload, channel: channel, routes: routes) }
+        }
+        for (pattern, routes) in patterns {
+            try await source.subscribe(pattern: pattern) { [self] channel, payload in receive(payload, channel: channel, routes: routes) }
         }
         logger.info("publishing: listening on Redis", metadata: [
             "channel": "\(channel)", "bridges": "\(bridges.map(\.name))",
         ])
+    }
+
+    private func receive(_ payload: ByteBuffer, channel: String, routes: [Route]) {
+        for route in routes {
+            switch route {
+            case .envelope: receiveEnvelope(payload)
+            case .bridge(let index): receive(payload, bridge: index, channel: channel)
+            }
+        }
     }
 
     /// One envelope message; a bad one is logged and counted, never thrown.
