@@ -61,10 +61,11 @@ extension RedisAdapter {
             return .unavailable
         }
         let session = saved.recoverable(pid: pid, maxRoomBytes: maxRoomNameBytes)
-        let rooms = Set(session.rooms).union([session.id])
+        let rooms = Set(session.rooms)
         // Subscribe to the rooms before reading the log: an event logged after the read then reaches this node
         // live. Read first, and one logged between the read and the subscription would be in neither.
-        // The caller releases the hold once the socket joined (see `SocketIOAdapter.restoreSession`).
+        // The caller releases the hold once the socket joined (see `SocketIOAdapter.restoreSession`). The
+        // socket's own room needs no hold: it travels on the namespace channel, heard from the start.
         await holdRooms(Array(rooms))
         // Only an offset the log issued during the session's life is honoured (Socket.IO, too, honours only an
         // offset found in its log): one from before the socket connected would replay events it was never sent.
@@ -73,7 +74,7 @@ extension RedisAdapter {
             releaseRooms(Array(rooms))
             return .unavailable
         }
-        return .recovered(session, missed: Self.events(entries[...], for: rooms))
+        return .recovered(session, missed: Self.events(entries[...], for: rooms.union([session.id])))
     }
 }
 
