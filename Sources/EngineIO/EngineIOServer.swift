@@ -8,6 +8,10 @@ import HeraldWebSocket
 
 /// The Engine.IO server: verifies requests, opens sessions over polling or websocket, and routes every later
 /// request to its session. Sessions live on the event loop of the connection that opened them.
+///
+/// Lock-protected: shared by every loop, its session table, handlers, handshake bucket and per-address counts
+/// each sit behind their own `Mutex`, held for one lookup or update and never across a call out. A request
+/// reaches its session by one hop to the session's loop (`eventLoop.execute`).
 public final class EngineIOServer: Sendable {
     public let configuration: EngineIOConfiguration
     public let logger: Logger

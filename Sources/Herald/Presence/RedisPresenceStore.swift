@@ -5,7 +5,9 @@ import HeraldRedis
 /// presence room, a heartbeat per node, no scan of the cluster per query. Stateless here (Redis holds it all),
 /// so it needs no concurrency rule of its own.
 ///
-/// Keys, for room `R` (`P` = `herald:presence:`; the users connected at all use `herald:users` in place of `P` + `R`):
+/// Keys, for room `R` (`P` = `herald:{presence}:`; the users connected at all use `herald:{presence}users` in place of
+/// `P` + `R`). The `{presence}` hash tag puts them all in one Redis Cluster slot, as the scripts, which touch a
+/// room's keys, the node's share and the sequence at once, require (presence lives on one shard):
 /// - `P R:m` hash sub → connections of that user in the room, cluster-wide; `HLEN` is the distinct users;
 /// - `P R:i` hash sub → the member's reported claims (JSON);
 /// - `P R:c` the room's connections, cluster-wide;
@@ -20,8 +22,8 @@ public struct RedisPresenceStore: PresenceStore {
     let client: any RedisCommandSending
     let node: String
     let timeout: Duration
-    static let prefix = "herald:presence:"
-    static let usersKey = "herald:users"
+    static let prefix = "herald:{presence}:"
+    static let usersKey = "herald:{presence}users"
 
     public init(client: any RedisCommandSending, node: String, timeout: Duration) {
         self.client = client

@@ -1,5 +1,6 @@
 import EngineIO
 import Foundation
+import HeraldPercentCoding
 import HeraldRedis
 import NIOCore
 import NIOHTTP1
@@ -54,7 +55,7 @@ public enum PublishClient {
         }
         headers.add(name: "Connection", value: "close")
         if let userinfo = target.userinfo {
-            headers.add(name: "Authorization", value: "Basic " + Data(HTTPQuery.percentDecoded(userinfo[...], plusAsSpace: false).utf8).base64EncodedString())
+            headers.add(name: "Authorization", value: "Basic " + Data(PercentCoding.decode(userinfo[...]).utf8).base64EncodedString())
         }
         for (name, value) in extra { headers.add(name: name, value: value) }
         let head = HTTPRequestHead(version: .http1_1, method: method, uri: target.path + path, headers: headers)
@@ -78,9 +79,12 @@ public enum PublishClient {
         }
         defer { deadline.cancel() }
         return try await channel.executeThenClose { inbound, outbound in
-            try await outbound.write(.head(head))
-            if let body { try await outbound.write(.body(.byteBuffer(body))) }
-            try await outbound.write(.end(nil))
+            // One write of the whole request: a receiver may answer and close as soon as it has the body, and a
+            // later write of the (empty) end would then fail an exchange that succeeded (a duplicate on retry).
+            var parts: [HTTPClientRequestPart] = [.head(head)]
+            if let body { parts.append(.body(.byteBuffer(body))) }
+            parts.append(.end(nil))
+            try await outbound.write(contentsOf: parts)
             var status: Int?
             var received = ByteBuffer()
             for try await part in inbound {

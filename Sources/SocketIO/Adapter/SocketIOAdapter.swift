@@ -107,7 +107,7 @@ extension SocketIOAdapter {
     }
 
     public func disconnectSockets(_ options: BroadcastOptions, close: Bool) async throws {
-        for socket in await localSockets(options) { socket.disconnect(close: close) }
+        for socket in await localSockets(options) { await socket.disconnectCompletely(close: close) }
     }
 
     public func serverSideEmit(_ event: String, args: [JSONValue], expectingAcks: Bool) async throws -> [[JSONValue]] { [] }
