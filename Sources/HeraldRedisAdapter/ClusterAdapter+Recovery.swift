@@ -1,3 +1,4 @@
+// Concurrency: lock-protected, as ClusterAdapter.swift says; saves in flight are counted under `savesInFlight`.
 import EngineIO
 import NIOCore
 import SocketIO
@@ -5,7 +6,7 @@ import SocketIOProtocol
 
 /// Connection state recovery across nodes: sessions and the event log live in the cluster log, so a client
 /// may come back to any node.
-extension RedisAdapter {
+extension ClusterAdapter {
     private var recoveryLog: (log: any ClusterLog, recovery: ConnectionStateRecovery)? {
         guard let log, let recovery = recoveryConfiguration else { return nil }
         return (log, recovery)
@@ -78,7 +79,7 @@ extension RedisAdapter {
     }
 }
 
-extension RedisAdapter {
+extension ClusterAdapter {
     public func missedEvents(rooms: Set<String>, after offset: String) async -> [EngineIOPreparedMessage]? {
         guard let entries = await loggedEvents(after: offset) else { return nil }
         return Self.events(entries[...], for: rooms)
