@@ -151,7 +151,9 @@ public final class EmbeddedSocketIOClient: SocketIOWireClient {
     }
 }
 
-/// Records what the server sends instead of writing it anywhere.
+/// Records what the server sends instead of writing it anywhere. Like an Engine.IO session, what is written
+/// reaches the client (`frames`) when it is flushed: a `send` at the end of the loop tick, a `write` when its
+/// caller flushes; so the client sees what a real one would, in the same order and no earlier.
 ///
 /// Loop-confined (like every `SocketIOTransport`), but for `frames`, a thread-safe mailbox.
 final class EmbeddedSocketIOTransport: SocketIOTransport, @unchecked Sendable {
@@ -164,7 +166,9 @@ final class EmbeddedSocketIOTransport: SocketIOTransport, @unchecked Sendable {
     private let remoteAddress: SocketAddress?
     /// nil once closed: like an Engine.IO session, a closed transport writes nothing.
     private var connection: SocketIOConnection?
-    private var flushClaimedThisTick = false
+    /// Written, not flushed yet.
+    private var unflushed: [Frame] = []
+    private var flushPending = false
     var isWritable = true
     var volatileDrops = 0
 
@@ -188,7 +192,15 @@ final class EmbeddedSocketIOTransport: SocketIOTransport, @unchecked Sendable {
 
     func receive(_ message: EngineIOMessage) { connection?.receive(message) }
 
-    func send(_ message: EngineIOPreparedMessage, volatile: Bool) { write(message, volatile: volatile) }
+    func send(_ message: EngineIOPreparedMessage, volatile: Bool) {
+        write(message, volatile: volatile)
+        guard !flushPending else { return }
+        flushPending = true
+        loop.execute { [self] in
+            flushPending = false
+            flush()
+        }
+    }
 
     func write(_ message: EngineIOPreparedMessage, volatile: Bool) {
         loop.preconditionInEventLoop()
@@ -197,17 +209,25 @@ final class EmbeddedSocketIOTransport: SocketIOTransport, @unchecked Sendable {
             volatileDrops += 1
             return
         }
-        frames.send(.text(String(buffer: message.textPacket)))
-        for attachment in message.attachments { frames.send(.binary(Array(buffer: attachment))) }
+        unflushed.append(.text(String(buffer: message.textPacket)))
+        for attachment in message.attachments { unflushed.append(.binary(Array(buffer: attachment))) }
     }
 
     func claimFlush() -> Bool {
-        guard !flushClaimedThisTick else { return false }
-        flushClaimedThisTick = true
+        guard !flushPending else { return false }
+        flushPending = true
         return true
     }
 
-    func flushClaimed() { flushClaimedThisTick = false }
+    func flushClaimed() {
+        flushPending = false
+        flush()
+    }
+
+    private func flush() {
+        for frame in unflushed { frames.send(frame) }
+        unflushed = []
+    }
 
     func close() { end(.forcedClose) }
 
@@ -215,6 +235,8 @@ final class EmbeddedSocketIOTransport: SocketIOTransport, @unchecked Sendable {
     func end(_ reason: EngineIOCloseReason) {
         guard let connection else { return }
         self.connection = nil
+        // What was written before the close still goes out, as on a websocket.
+        flush()
         frames.finish()
         connection.transportClosed(reason)
     }

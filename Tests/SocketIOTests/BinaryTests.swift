@@ -18,34 +18,30 @@ import Testing
         }
     }
 
+    static func echoesAcks(_ io: SocketIOServer) {
+        io.onConnection { socket in socket.on("message-with-ack") { $0.ack($0.args) } }
+    }
+
+    /// A binary event with two attachments, answered by a binary ack carrying them back.
+    static func expectBinaryAck(_ client: some SocketIOWireClient) async throws {
+        try await client.connect()
+        client.send(#"452-789["message-with-ack",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]"#)
+        client.send(binary: [1, 2, 3])
+        client.send(binary: [4, 5, 6])
+        #expect(try await client.nextText() == #"462-789[{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]"#)
+        #expect(try await client.nextBinary() == [1, 2, 3])
+        #expect(try await client.nextBinary() == [4, 5, 6])
+    }
+
     /// End to end: attachments both ways over a real websocket.
     @Test func binaryAckOverAWebSocket() async throws {
-        try await withServer(setUp: { io in
-            io.onConnection { socket in socket.on("message-with-ack") { $0.ack($0.args) } }
-        }) { server in
-            let client = try await server.client()
-            try await client.connect()
-            client.send(#"452-789["message-with-ack",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]"#)
-            client.send(binary: [1, 2, 3])
-            client.send(binary: [4, 5, 6])
-            #expect(try await client.nextText() == #"462-789[{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]"#)
-            #expect(try await client.nextBinary() == [1, 2, 3])
-            #expect(try await client.nextBinary() == [4, 5, 6])
-        }
+        try await withServer(setUp: Self.echoesAcks) { server in try await Self.expectBinaryAck(try await server.client()) }
     }
 
     @Test func binaryEventWithAckIsAnsweredWithBinaryAck() async throws {
-        try await withEmbeddedServer(setUp: { io in
-            io.onConnection { socket in socket.on("message-with-ack") { $0.ack($0.args) } }
-        }) { server in
+        try await withEmbeddedServer(setUp: Self.echoesAcks) { server in
             let client = try await server.client()
-            try await client.connect()
-            client.send(#"452-789["message-with-ack",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]"#)
-            client.send(binary: [1, 2, 3])
-            client.send(binary: [4, 5, 6])
-            #expect(try await client.nextText() == #"462-789[{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]"#)
-            #expect(try await client.nextBinary() == [1, 2, 3])
-            #expect(try await client.nextBinary() == [4, 5, 6])
+            try await Self.expectBinaryAck(client)
             await client.expectNothingSent()
         }
     }

@@ -5,30 +5,27 @@ import SocketIOProtocol
 import Testing
 
 @Suite struct EventAckTests {
-    /// End to end over a real websocket.
-    @Test func clientEventWithAckIdIsAnsweredOverAWebSocket() async throws {
-        try await withServer(setUp: { io in
-            io.onConnection { socket in
-                socket.on("message-with-ack") { event in event.ack(event.args) }
-            }
-        }) { server in
-            let client = try await server.client()
-            try await client.connect()
-            client.emit("message-with-ack", "1", #""2""#, #"{"3":[false]}"#, ackID: 456)
-            #expect(try await client.nextText() == #"43456[1,"2",{"3":[false]}]"#)
+    static func echoesAcks(_ io: SocketIOServer) {
+        io.onConnection { socket in
+            socket.on("message-with-ack") { event in event.ack(event.args) }
         }
     }
 
+    static func expectAckEchoed(_ client: some SocketIOWireClient) async throws {
+        try await client.connect()
+        client.emit("message-with-ack", "1", #""2""#, #"{"3":[false]}"#, ackID: 456)
+        #expect(try await client.nextText() == #"43456[1,"2",{"3":[false]}]"#)
+    }
+
+    /// End to end over a real websocket.
+    @Test func clientEventWithAckIdIsAnsweredOverAWebSocket() async throws {
+        try await withServer(setUp: Self.echoesAcks) { server in try await Self.expectAckEchoed(try await server.client()) }
+    }
+
     @Test func clientEventWithAckIdIsAnswered() async throws {
-        try await withEmbeddedServer(setUp: { io in
-            io.onConnection { socket in
-                socket.on("message-with-ack") { event in event.ack(event.args) }
-            }
-        }) { server in
+        try await withEmbeddedServer(setUp: Self.echoesAcks) { server in
             let client = try await server.client()
-            try await client.connect()
-            client.emit("message-with-ack", "1", #""2""#, #"{"3":[false]}"#, ackID: 456)
-            #expect(try await client.nextText() == #"43456[1,"2",{"3":[false]}]"#)
+            try await Self.expectAckEchoed(client)
             await client.expectNothingSent()
         }
     }

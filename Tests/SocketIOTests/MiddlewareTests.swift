@@ -4,32 +4,31 @@ import SocketIOProtocol
 import Testing
 
 @Suite struct MiddlewareTests {
+    static func refusesAll(_ io: SocketIOServer) {
+        io.use { _ in throw ConnectError("not authorized", data: ["code": 401, "retry": false]) }
+    }
+
+    /// Each CONNECT gets the refusal with its data; the connection stays open for another try.
+    static func expectRefusals(_ client: some SocketIOWireClient, io: SocketIOServer) async throws {
+        client.send("40")
+        #expect(try await client.nextText() == #"44{"message":"not authorized","data":{"code":401,"retry":false}}"#)
+        #expect(io.sockets.socketCount == 0)
+        client.send("40")
+        #expect(try await client.nextText() == #"44{"message":"not authorized","data":{"code":401,"retry":false}}"#)
+    }
+
     /// End to end over a real websocket.
     @Test func refusalOverAWebSocket() async throws {
-        try await withServer(setUp: { io in
-            io.use { _ in throw ConnectError("not authorized", data: ["code": 401, "retry": false]) }
-        }) { server in
-            let client = try await server.client()
-            client.send("40")
-            #expect(try await client.nextText() == #"44{"message":"not authorized","data":{"code":401,"retry":false}}"#)
-            #expect(server.io.sockets.socketCount == 0)
-            // The refusal leaves the connection open: the client may try again.
-            client.send("40")
-            #expect(try await client.nextText() == #"44{"message":"not authorized","data":{"code":401,"retry":false}}"#)
+        try await withServer(setUp: Self.refusesAll) { server in
+            try await Self.expectRefusals(try await server.client(), io: server.io)
         }
     }
 
     @Test func refusalSendsConnectErrorWithData() async throws {
-        try await withEmbeddedServer(setUp: { io in
-            io.use { _ in throw ConnectError("not authorized", data: ["code": 401, "retry": false]) }
-        }) { server in
+        try await withEmbeddedServer(setUp: Self.refusesAll) { server in
             let client = try await server.client()
-            client.send("40")
-            #expect(try await client.nextText() == #"44{"message":"not authorized","data":{"code":401,"retry":false}}"#)
-            #expect(server.io.sockets.socketCount == 0)
-            // The refusal leaves the connection open: the client may try again.
-            client.send("40")
-            #expect(try await client.nextText() == #"44{"message":"not authorized","data":{"code":401,"retry":false}}"#)
+            try await Self.expectRefusals(client, io: server.io)
+            await client.expectNothingSent()
         }
     }
 
