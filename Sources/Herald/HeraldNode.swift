@@ -97,7 +97,7 @@ public final class HeraldNode: Service, Sendable {
             self.cluster = bus
             self.io = SocketIOServer(
                 configuration: configuration.socketIO, logger: logger,
-                adapterFactory: RedisAdapter.factory(bus: bus, log: bus, logger: logger), metrics: metrics.socketIOMetrics())
+                adapterFactory: ClusterAdapter.factory(bus: bus, log: bus, logger: logger), metrics: metrics.socketIOMetrics())
         } else {
             self.redisGroup = nil
             self.cluster = nil

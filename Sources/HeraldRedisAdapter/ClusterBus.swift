@@ -1,3 +1,4 @@
+// Concurrency: a protocol for Sendable implementations; each says its own rule (RedisClusterBus, InMemoryClusterBus).
 import NIOCore
 
 /// The publish/subscribe service nodes talk through: Redis in production, an in-memory hub in tests.

@@ -1,3 +1,4 @@
+// Concurrency: a protocol for Sendable implementations; each says its own rule (RedisClusterBus, InMemoryClusterBus).
 import NIOCore
 
 /// The cluster-wide event log behind connection state recovery: Redis streams in production, memory in tests.

@@ -139,7 +139,7 @@ package final class SocketIOConnection: LoopTimerTarget, @unchecked Sendable {
                offset.map(ConnectionStateRecovery.isPlausibleOffset) ?? true,
                case .recovered(let saved, let events) = await namespace.adapter.restoreSession(pid: pid, offset: offset) {
                 // Held by the adapter whether or not the gate admits the session: released below either way.
-                restoredHold = saved.rooms + [saved.id]
+                restoredHold = saved.rooms
                 if let data = await Self.admitRecovery(saved, handshake: handshake, gate: namespace.recoveryGate) {
                     let restored = Socket(id: saved.id, namespace: namespace, handshake: handshake, connection: self,
                                           pid: saved.pid, recovered: true, connectOffset: saved.connectOffset)
@@ -164,7 +164,7 @@ package final class SocketIOConnection: LoopTimerTarget, @unchecked Sendable {
             // Rooms joined in middleware (a personal room, say) must reach the whole cluster before the client
             // hears CONNECT: hold them on the adapter first. A socket not yet connected records its joins at
             // once (see `Socket.join`), so they are all in `rooms` here.
-            let held = refusal == nil ? Array(accepted.rooms) : []
+            let held = refusal == nil ? Array(accepted.rooms.subtracting([accepted.id])) : []
             if !held.isEmpty { await namespace.adapter.holdRooms(held) }
             eventLoop.execute { [self, missed, restoredHold, catchUpAfter] in
                 connecting.remove(name)

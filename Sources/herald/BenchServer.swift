@@ -62,7 +62,7 @@ struct BenchServer: AsyncParsableCommand {
             }
             try await cluster.connect()
             io = SocketIOServer(configuration: configuration, logger: logger,
-                                adapterFactory: RedisAdapter.factory(bus: cluster, logger: logger))
+                                adapterFactory: ClusterAdapter.factory(bus: cluster, logger: logger))
             bus = cluster
         } else {
             io = SocketIOServer(configuration: configuration, logger: logger)
@@ -72,7 +72,7 @@ struct BenchServer: AsyncParsableCommand {
             io.engine.setRoutes(HeraldMetrics(redis: bus != nil, bootstrapMetricsSystem: false).resourceRoute(io: io, bus: bus))
         }
         // Listening only once the namespace hears the other nodes: a client let in earlier could miss a broadcast.
-        try await (io.sockets.adapter as? RedisAdapter)?.ready()
+        try await (io.sockets.adapter as? ClusterAdapter)?.ready()
         let channel = try await io.bind(host: host, port: port, group: group)
         // Unbuffered: scripts wait for this line in a log file.
         let redis = redisURL ?? redisCluster.map { "Redis Cluster " + $0 }

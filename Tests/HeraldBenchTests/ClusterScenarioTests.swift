@@ -22,7 +22,7 @@ struct ClusterScenarioTests {
         init(redis: RedisConfiguration) async throws {
             bus = RedisClusterBus(configuration: redis, eventLoop: group.next())
             try await bus.connect()
-            let io = SocketIOServer(adapterFactory: RedisAdapter.factory(bus: bus))
+            let io = SocketIOServer(adapterFactory: ClusterAdapter.factory(bus: bus))
             self.io = io
             // Clustered, the room is joined in middleware so its subscription is in place before CONNECT.
             io.use { socket in
@@ -35,7 +35,7 @@ struct ClusterScenarioTests {
                 }
                 socket.on("fanout") { event in io.to("fanout").emit("tick", event[0] ?? .null) }
             }
-            try await (io.sockets.adapter as! RedisAdapter).ready()
+            try await (io.sockets.adapter as! ClusterAdapter).ready()
             channel = try await io.bind(host: "127.0.0.1", port: 0, group: group)
         }
 

@@ -35,7 +35,7 @@ import Testing
 
     @Test func offsetsFromRedisAreEscapedIntoTheEvent() throws {
         let broadcast = ClusterBroadcast(origin: "n", rooms: [], except: [], volatile: false, text: ByteBuffer(string: #"2["x"]"#), attachments: [])
-        let prepared = RedisAdapter.prepared(broadcast, offset: #"e:1-0","evil"#)
+        let prepared = ClusterAdapter.prepared(broadcast, offset: #"e:1-0","evil"#)
         #expect(String(buffer: prepared.textPacket) == #"42["x","e:1-0\",\"evil"]"#)
     }
 
@@ -46,7 +46,7 @@ import Testing
         #expect(split.offset == "epoch:1700000000000-0")
         #expect(split.entry == entry)
         #expect(LoggedBroadcast.split(entry) == nil)
-        let prepared = RedisAdapter.prepared(try ClusterBroadcast.decode(split.entry), offset: split.offset)
+        let prepared = ClusterAdapter.prepared(try ClusterBroadcast.decode(split.entry), offset: split.offset)
         #expect(String(buffer: prepared.textPacket) == #"42["x","epoch:1700000000000-0"]"#)
     }
 }

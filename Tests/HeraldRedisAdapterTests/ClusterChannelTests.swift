@@ -7,10 +7,10 @@ import Testing
 
 /// Channel names are injective: no room or namespace reaches another's channel or a control channel.
 @Suite struct ClusterChannelTests {
-    typealias Kind = RedisAdapter.ChannelKind
+    typealias Kind = ClusterAdapter.ChannelKind
 
     static func name(_ namespace: String, _ kind: Kind) -> String {
-        RedisAdapter.channelName(prefix: "herald", namespace: namespace, kind)
+        ClusterAdapter.channelName(prefix: "herald", namespace: namespace, kind)
     }
 
     @Test func roomsNamedLikeControlChannelsOrSeparatorsGetTheirOwnChannels() {

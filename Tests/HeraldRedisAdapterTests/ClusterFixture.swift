@@ -16,7 +16,7 @@ final class Cluster: Sendable {
         let group: MultiThreadedEventLoopGroup
         let channel: any Channel
         var port: Int { channel.localAddress!.port! }
-        var adapter: RedisAdapter { io.sockets.adapter as! RedisAdapter }
+        var adapter: ClusterAdapter { io.sockets.adapter as! ClusterAdapter }
 
         init(io: SocketIOServer, group: MultiThreadedEventLoopGroup, channel: any Channel) {
             self.io = io
@@ -32,7 +32,7 @@ final class Cluster: Sendable {
 
     /// Starts `count` nodes; every node's `/` lets clients join rooms with the `join` event (acked once joined)
     /// and keeps `data` from the CONNECT auth payload.
-    static func start(_ count: Int, configuration: RedisAdapterConfiguration = RedisAdapterConfiguration(),
+    static func start(_ count: Int, configuration: ClusterAdapterConfiguration = ClusterAdapterConfiguration(),
                       socketIO: SocketIOConfiguration = SocketIOConfiguration(),
                       setUp: @escaping @Sendable (Int, SocketIOServer) -> Void = { _, _ in }) async throws -> Cluster {
         let hub = InMemoryClusterBus()
@@ -41,7 +41,7 @@ final class Cluster: Sendable {
             let connection = hub.node()
             let io = SocketIOServer(
                 configuration: socketIO,
-                adapterFactory: RedisAdapter.factory(bus: connection, log: connection, configuration: configuration))
+                adapterFactory: ClusterAdapter.factory(bus: connection, log: connection, configuration: configuration))
             io.use { socket in socket.data = socket.handshake.auth }
             io.onConnection { socket in
                 socket.on("join") { event in
@@ -86,7 +86,7 @@ final class Cluster: Sendable {
     }
 }
 
-func withCluster(_ count: Int, configuration: RedisAdapterConfiguration = RedisAdapterConfiguration(),
+func withCluster(_ count: Int, configuration: ClusterAdapterConfiguration = ClusterAdapterConfiguration(),
                  socketIO: SocketIOConfiguration = SocketIOConfiguration(),
                  setUp: @escaping @Sendable (Int, SocketIOServer) -> Void = { _, _ in },
                  _ body: (Cluster) async throws -> Void) async throws {

@@ -58,7 +58,7 @@ import Testing
     }
 
     @Test func silentNodeMakesTheRequestFailWithAPartialCount() async throws {
-        try await withCluster(2, configuration: RedisAdapterConfiguration(requestTimeout: .milliseconds(200))) { cluster in
+        try await withCluster(2, configuration: ClusterAdapterConfiguration(requestTimeout: .milliseconds(200))) { cluster in
             _ = try await cluster.client(on: 1)
             // A third "node" that listens for requests but never answers.
             let silent = cluster.hub.node()
@@ -75,7 +75,7 @@ import Testing
     }
 
     @Test func defaults() {
-        let configuration = RedisAdapterConfiguration()
+        let configuration = ClusterAdapterConfiguration()
         #expect(configuration.channelPrefix == "herald")
         #expect(configuration.requestTimeout == .seconds(5))
     }

@@ -17,13 +17,13 @@ struct RedisClusterLiveTests {
         let group: MultiThreadedEventLoopGroup
         let channel: any Channel
         var port: Int { channel.localAddress!.port! }
-        var adapter: RedisAdapter { io.sockets.adapter as! RedisAdapter }
+        var adapter: ClusterAdapter { io.sockets.adapter as! ClusterAdapter }
 
         init(redis: RedisConfiguration, socketIO: SocketIOConfiguration) async throws {
             group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
             bus = RedisClusterBus(configuration: redis, eventLoop: group.next())
             try await bus.connect()
-            io = SocketIOServer(configuration: socketIO, adapterFactory: RedisAdapter.factory(bus: bus, log: bus))
+            io = SocketIOServer(configuration: socketIO, adapterFactory: ClusterAdapter.factory(bus: bus, log: bus))
             let io = self.io
             io.onConnection { socket in
                 socket.on("join") { event in
@@ -38,7 +38,7 @@ struct RedisClusterLiveTests {
                 }
             }
             channel = try await io.bind(host: "127.0.0.1", port: 0, group: group)
-            try await (io.sockets.adapter as! RedisAdapter).ready()
+            try await (io.sockets.adapter as! ClusterAdapter).ready()
         }
 
         func shutdown() async {

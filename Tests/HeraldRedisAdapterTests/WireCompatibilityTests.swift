@@ -70,10 +70,10 @@ import Testing
     }
 
     @Test func channelAndKeyNamesAreToday() {
-        #expect(RedisAdapter.channelName(prefix: "herald", namespace: "/", .namespace) == "herald#1:/#")
-        #expect(RedisAdapter.channelName(prefix: "herald", namespace: "/chat", .room("vip")) == "herald#5:/chat#r3:vip")
-        #expect(RedisAdapter.channelName(prefix: "herald", namespace: "/", .response(node: "n1")) == "herald#1:/#response#n1")
-        #expect(RedisAdapter.logName(prefix: "herald", namespace: "/chat") == "herald:log:{5:/chat}")
+        #expect(ClusterAdapter.channelName(prefix: "herald", namespace: "/", .namespace) == "herald#1:/#")
+        #expect(ClusterAdapter.channelName(prefix: "herald", namespace: "/chat", .room("vip")) == "herald#5:/chat#r3:vip")
+        #expect(ClusterAdapter.channelName(prefix: "herald", namespace: "/", .response(node: "n1")) == "herald#1:/#response#n1")
+        #expect(ClusterAdapter.logName(prefix: "herald", namespace: "/chat") == "herald:log:{5:/chat}")
     }
 
     /// Hostile bytes from the bus: each is refused with an error (the adapter counts and drops it), none traps.

@@ -50,7 +50,7 @@ struct HostileRoomsTests {
             #expect(answers == ["ok": 5, "too_many_rooms": 195])
             #expect(try await attacker.emitWithAck("join", .string("chat:" + String(repeating: "A", count: 70_000))) == "room_too_long")
             #expect(try await attacker.emitWithAck("join", "bell\u{7}") == "room_control_character")
-            let adapter = try #require(node.io.sockets.adapter as? RedisAdapter)
+            let adapter = try #require(node.io.sockets.adapter as? ClusterAdapter)
             await adapter.subscriptionsSettled()
             #expect(adapter.subscribedRooms.count == 5, "\(adapter.subscribedRooms.count) Redis subscriptions")
             #expect(node.io.stats.roomJoinsRefused == 195)

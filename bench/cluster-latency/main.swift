@@ -30,10 +30,10 @@ let clientGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
 func node() async throws -> (SocketIOServer, RedisClusterBus, any Channel) {
     let bus = RedisClusterBus(configuration: redis, eventLoop: group.next())
     try await bus.connect()
-    let io = SocketIOServer(adapterFactory: RedisAdapter.factory(bus: bus))
+    let io = SocketIOServer(adapterFactory: ClusterAdapter.factory(bus: bus))
     io.onConnection { socket in socket.join("r") }
     let channel = try await io.bind(host: "127.0.0.1", port: 0, group: group)
-    try await (io.sockets.adapter as! RedisAdapter).ready()
+    try await (io.sockets.adapter as! ClusterAdapter).ready()
     return (io, bus, channel)
 }
 
@@ -41,7 +41,7 @@ let (a, _, channelA) = try await node()
 let (b, _, _) = try await node()
 let client = try await RawSocketIOClient.open(port: channelA.localAddress!.port!, group: clientGroup)
 _ = try await client.connect()
-await (a.sockets.adapter as! RedisAdapter).subscriptionsSettled()
+await (a.sockets.adapter as! ClusterAdapter).subscriptionsSettled()
 
 func percentile(_ sorted: [Double], _ p: Double) -> Double { sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))] }
 

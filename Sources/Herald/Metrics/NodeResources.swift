@@ -49,7 +49,7 @@ public struct NodeResources: Sendable, Equatable, Codable {
     /// The namespace's rooms with members on this node, each once, without the sockets' own rooms: O(1).
     public static func roomCount(_ namespace: Namespace) async -> Int {
         if let adapter = namespace.adapter as? InMemoryAdapter { return await adapter.roomCount() }
-        if let adapter = namespace.adapter as? RedisAdapter { return await adapter.roomCount() }
+        if let adapter = namespace.adapter as? ClusterAdapter { return await adapter.roomCount() }
         return 0
     }
 
@@ -61,7 +61,7 @@ public struct NodeResources: Sendable, Equatable, Codable {
         for namespace in io.allNamespaces {
             sockets[namespace.name] = namespace.socketCount
             rooms += await roomCount(namespace)
-            if let adapter = namespace.adapter as? RedisAdapter {
+            if let adapter = namespace.adapter as? ClusterAdapter {
                 roomSubscriptions = (roomSubscriptions ?? 0) + adapter.subscribedRooms.count
             }
         }

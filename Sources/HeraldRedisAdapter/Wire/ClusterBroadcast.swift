@@ -1,3 +1,4 @@
+// Concurrency: a value (Sendable struct), no shared state.
 import NIOCore
 import SocketIO
 

@@ -13,7 +13,7 @@ import SocketIOProtocol
 
 // MARK: Channels and keys
 
-extension RedisAdapter {
+extension ClusterAdapter {
     /// What a cluster channel carries; `channelName` spells each one.
     enum ChannelKind: Hashable {
         /// Broadcasts to the whole namespace, to several rooms or to a socket's own room.

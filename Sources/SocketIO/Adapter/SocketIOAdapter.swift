@@ -72,8 +72,9 @@ public protocol SocketIOAdapter: Sendable {
     /// for this before it lets its cluster connections go.
     func sessionsPersisted() async
     /// Takes a session back, with the events its client missed after `offset`. A cluster adapter may hold the
-    /// session's rooms (and its id) for it, as `holdRooms` does, so that nothing sent between its log read and the
-    /// socket's join is lost; the caller ends that hold with `releaseRooms` once the socket joined or was refused.
+    /// session's rooms (not its own room, which needs no hold) for it, as `holdRooms` does, so that nothing sent
+    /// between its log read and the socket's join is lost; the caller ends that hold with `releaseRooms` once the
+    /// socket joined or was refused.
     func restoreSession(pid: String, offset: String?) async -> RecoveryOutcome
     /// The events for `rooms` logged after `offset`, in order (each carrying its offset); nil when the log cannot
     /// tell. A recovered socket's catch-up: what was logged between its restore and its join.

@@ -27,6 +27,12 @@ var configuration = HeraldConfiguration(host: "127.0.0.1", port: 0, threads: 1, 
 configuration.dashboard.bootstrapMetricsSystem = false
 let node = HeraldNode(configuration: configuration, logger: logger)
 
+// Namespaces spread over several nodes: every namespace gets a cluster adapter on the node's bus (herald does
+// this itself with --redis-url; `RedisClusterBus` is the Redis bus, any `ClusterBus` works).
+func clusterAdapters(bus: any ClusterBus) -> @Sendable (String) -> any SocketIOAdapter {
+    ClusterAdapter.factory(bus: bus, configuration: ClusterAdapterConfiguration(requestTimeout: .seconds(2)))
+}
+
 let services = ServiceGroup(services: [io, node], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
 
 try await withThrowingDiscardingTaskGroup { group in

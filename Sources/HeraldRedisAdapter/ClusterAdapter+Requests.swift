@@ -1,3 +1,5 @@
+// Concurrency: lock-protected, as ClusterAdapter.swift says; a pending request's answers are in its own `Mutex`
+// and its continuation is resumed once, by whoever takes it from there (the last answer or the timeout).
 import EngineIO
 import NIOCore
 import SocketIO
@@ -5,7 +7,7 @@ import SocketIOProtocol
 
 /// Cluster requests (`ClusterRequest`, ClusterWire.swift) on the namespace's request channel, answers
 /// (`ClusterResponse`) on the requester's response channel.
-extension RedisAdapter {
+extension ClusterAdapter {
     public func fetchSockets(_ options: BroadcastOptions) async throws -> [RemoteSocket] {
         let mine = await local.localSockets(options).map(RemoteSocket.init)
         guard !options.local else { return mine }

@@ -1,3 +1,6 @@
+// Concurrency: lock-protected. `ClusterAdapter` is called from any thread (joins on the socket's loop, bus
+// handlers on the bus's, requests from tasks); its mutable state is in `Mutex`es taken briefly and never held
+// across an `await`. Bus work runs in tasks it starts; their results come back through the same locks.
 import EngineIO
 import Logging
 import NIOCore
@@ -5,14 +8,15 @@ import SocketIO
 import SocketIOProtocol
 import Synchronization
 
-/// A namespace adapter for many nodes. Broadcasts are delivered locally and published once on the cluster bus;
+/// The cluster adapter: a namespace adapter for many nodes, over any `ClusterBus` (and `ClusterLog` for
+/// recovery); `RedisClusterBus` is the Redis one. Broadcasts are delivered locally and published once on the cluster bus;
 /// a node subscribes to a room's channel only while it has members in that room, so a broadcast to a room
 /// reaches only the nodes that serve it. Requests (fetchSockets, socketsJoin, serverSideEmit…) go to every
 /// node and wait for their answers, with a timeout.
 ///
 /// Channels: see `channelName(prefix:namespace:_:)` and docs/cluster.md.
-public final class RedisAdapter: SocketIOAdapter {
-    public let configuration: RedisAdapterConfiguration
+public final class ClusterAdapter: SocketIOAdapter {
+    public let configuration: ClusterAdapterConfiguration
     /// This node's id, random per process.
     public let nodeID: String
     public let logger: Logger
@@ -63,7 +67,7 @@ public final class RedisAdapter: SocketIOAdapter {
         }
     }
 
-    public init(bus: any ClusterBus, log: (any ClusterLog)? = nil, configuration: RedisAdapterConfiguration = RedisAdapterConfiguration(),
+    public init(bus: any ClusterBus, log: (any ClusterLog)? = nil, configuration: ClusterAdapterConfiguration = ClusterAdapterConfiguration(),
                 logger: Logger = Logger(label: "herald.cluster")) {
         self.bus = bus
         self.log = log
@@ -73,9 +77,9 @@ public final class RedisAdapter: SocketIOAdapter {
     }
 
     /// A factory for `SocketIOServer(adapterFactory:)`: every namespace gets an adapter on the same bus.
-    public static func factory(bus: any ClusterBus, log: (any ClusterLog)? = nil, configuration: RedisAdapterConfiguration = RedisAdapterConfiguration(),
+    public static func factory(bus: any ClusterBus, log: (any ClusterLog)? = nil, configuration: ClusterAdapterConfiguration = ClusterAdapterConfiguration(),
                                logger: Logger = Logger(label: "herald.cluster")) -> @Sendable (String) -> any SocketIOAdapter {
-        { _ in RedisAdapter(bus: bus, log: log, configuration: configuration, logger: logger) }
+        { _ in ClusterAdapter(bus: bus, log: log, configuration: configuration, logger: logger) }
     }
 
     var namespaceName: String { state.withLock { $0.namespace?.name } ?? "/" }
@@ -409,3 +413,7 @@ public final class RedisAdapter: SocketIOAdapter {
     /// Rooms with members on this node, not counting each socket's own room.
     public func roomCount() async -> Int { await local.roomCount() }
 }
+
+/// The cluster adapter's name before it was named for what it is (it works over any `ClusterBus`).
+@available(*, deprecated, renamed: "ClusterAdapter")
+public typealias RedisAdapter = ClusterAdapter

@@ -1,3 +1,4 @@
+// Concurrency: lock-protected, as ClusterAdapter.swift says; saves in flight are counted under `savesInFlight`.
 import EngineIO
 import NIOCore
 import SocketIO
@@ -5,7 +6,7 @@ import SocketIOProtocol
 
 /// Connection state recovery across nodes: sessions and the event log live in the cluster log, so a client
 /// may come back to any node.
-extension RedisAdapter {
+extension ClusterAdapter {
     private var recoveryLog: (log: any ClusterLog, recovery: ConnectionStateRecovery)? {
         guard let log, let recovery = recoveryConfiguration else { return nil }
         return (log, recovery)
@@ -61,10 +62,11 @@ extension RedisAdapter {
             return .unavailable
         }
         let session = saved.recoverable(pid: pid, maxRoomBytes: maxRoomNameBytes)
-        let rooms = Set(session.rooms).union([session.id])
+        let rooms = Set(session.rooms)
         // Subscribe to the rooms before reading the log: an event logged after the read then reaches this node
         // live. Read first, and one logged between the read and the subscription would be in neither.
-        // The caller releases the hold once the socket joined (see `SocketIOAdapter.restoreSession`).
+        // The caller releases the hold once the socket joined (see `SocketIOAdapter.restoreSession`). The
+        // socket's own room needs no hold: it travels on the namespace channel, heard from the start.
         await holdRooms(Array(rooms))
         // Only an offset the log issued during the session's life is honoured (Socket.IO, too, honours only an
         // offset found in its log): one from before the socket connected would replay events it was never sent.
@@ -73,11 +75,11 @@ extension RedisAdapter {
             releaseRooms(Array(rooms))
             return .unavailable
         }
-        return .recovered(session, missed: Self.events(entries[...], for: rooms))
+        return .recovered(session, missed: Self.events(entries[...], for: rooms.union([session.id])))
     }
 }
 
-extension RedisAdapter {
+extension ClusterAdapter {
     public func missedEvents(rooms: Set<String>, after offset: String) async -> [EngineIOPreparedMessage]? {
         guard let entries = await loggedEvents(after: offset) else { return nil }
         return Self.events(entries[...], for: rooms)

@@ -1,5 +1,6 @@
+// Concurrency: a value (Sendable struct).
 /// Options of the cluster adapter. Each default is documented here once, and asserted by a test.
-public struct RedisAdapterConfiguration: Sendable, Hashable {
+public struct ClusterAdapterConfiguration: Sendable, Hashable {
     /// Prefix of every channel name. Default `herald`.
     public var channelPrefix: String
     /// How long a cluster request (fetchSockets, socketsJoin, serverSideEmit with acks…) waits for the other nodes. Default 5 s.
@@ -10,3 +11,6 @@ public struct RedisAdapterConfiguration: Sendable, Hashable {
         self.requestTimeout = requestTimeout
     }
 }
+
+@available(*, deprecated, renamed: "ClusterAdapterConfiguration")
+public typealias RedisAdapterConfiguration = ClusterAdapterConfiguration
