@@ -78,6 +78,7 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "HeraldStore", dependencies: [
@@ -90,6 +91,7 @@ let package = Package(
         .target(name: "Herald", dependencies: [
             "SocketIO", "HeraldRedisAdapter", "HeraldRedis", "HeraldStore",
             .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "JWTKit", package: "jwt-kit"),
@@ -100,6 +102,7 @@ let package = Package(
         .executableTarget(name: "herald", dependencies: [
             "Herald", "HeraldBench", "SocketIO", "HeraldRedis", "HeraldRedisAdapter",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "UnixSignals", package: "swift-service-lifecycle"),
         ]),
         .target(name: "HeraldBench", dependencies: [
             "EngineIOProtocol", "SocketIOProtocol", "HeraldWebSocket",
@@ -115,6 +118,8 @@ let package = Package(
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "NIOWebSocket", package: "swift-nio"),
             .product(name: "NIOEmbedded", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            .product(name: "NIOTLS", package: "swift-nio"),
         ]),
         .executableTarget(name: "WebSocketEcho", dependencies: [
             "HeraldWebSocket",
@@ -183,6 +188,7 @@ let package = Package(
             "Herald", "HeraldTesting", "HeraldStore", "SocketIO", "SocketIOProtocol", "EngineIO", "HeraldRedis",
             "HeraldRedisAdapter", "HeraldWebSocket", "SocketIOClient",
             .product(name: "JWTKit", package: "jwt-kit"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
         ]),
     ],
     swiftLanguageModes: [.v6]

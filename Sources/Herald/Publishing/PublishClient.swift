@@ -1,8 +1,10 @@
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
 
-/// A minimal HTTP/1.1 client for the publish API (`herald publish`): one request per connection.
+/// A minimal HTTP/1.1 client for the publish API (`herald publish` and the other API commands) and webhooks: one
+/// request per connection, over TLS for `https://` URLs.
 public enum PublishClient {
     public struct Response: Sendable {
         public var status: Int
@@ -13,24 +15,27 @@ public enum PublishClient {
         public let description: String
     }
 
-    /// `url` is `http://host:port` (a path prefix, if any, is kept); plain HTTP only, like the API.
+    /// `url` is `http://host:port` or `https://host:port` (a path prefix, if any, is kept); `tls` is used for
+    /// `https://` (default: the system's trust roots).
     public static func publish(
-        url: String, key: String, body: String, idempotencyKey: String? = nil,
+        url: String, key: String, body: String, idempotencyKey: String? = nil, tls: TLSConfiguration? = nil,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws -> Response {
         var headers = [("Authorization", "Bearer \(key)")]
         if let idempotencyKey { headers.append(("Idempotency-Key", idempotencyKey)) }
-        return try await send(.POST, url: url, path: "/api/publish", headers: headers, body: ByteBuffer(string: body), group: group)
+        return try await send(.POST, url: url, path: "/api/publish", headers: headers, body: ByteBuffer(string: body), tls: tls, group: group)
     }
 
     /// One request on a fresh connection (`Connection: close`) to `url` + `path`, bounded in time and in the bytes of
-    /// the answer kept (`maxResponseBytes`; beyond it the body is cut, not grown).
+    /// the answer kept (`maxResponseBytes`; beyond it the body is cut, not grown). An `https://` URL is reached over TLS
+    /// with `tls` (default: the system's trust roots, the URL's host name checked against the certificate).
     public static func send(
         _ method: HTTPMethod, url: String, path: String, headers extra: [(String, String)] = [], body: ByteBuffer? = nil,
-        timeout: Duration = .seconds(10), maxResponseBytes: Int = 1 << 20,
+        timeout: Duration = .seconds(10), maxResponseBytes: Int = 1 << 20, tls: TLSConfiguration? = nil,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws -> Response {
         let target = try Target(url)
+        let secure = try target.secure ? (NIOSSLContext(configuration: tls ?? .makeClientConfiguration()), target.serverName) : nil
         var headers = HTTPHeaders()
         headers.add(name: "Host", value: target.hostHeader)
         if let body {
@@ -47,6 +52,9 @@ public enum PublishClient {
             .connectTimeout(.milliseconds(milliseconds))
             .connect(host: target.host, port: target.port) { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let secure {
+                        try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: secure.0, serverHostname: secure.1))
+                    }
                     try channel.pipeline.syncOperations.addHTTPClientHandlers()
                     return try NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>(wrappingChannelSynchronously: channel)
                 }
@@ -83,10 +91,19 @@ public enum PublishClient {
         var port: Int
         var path: String
         var hostHeader: String
+        /// `https://`: TLS.
+        var secure: Bool
+
+        /// The name the server's certificate must carry, sent as SNI; nil for an IP address (SNI carries no
+        /// addresses: NIOSSL checks the address against the certificate instead).
+        var serverName: String? { (try? SocketAddress(ipAddress: host, port: 0)) == nil ? host : nil }
 
         init(_ url: String) throws {
-            guard url.hasPrefix("http://") else { throw ClientError(description: "--url must start with http:// (got \(url))") }
-            var rest = url.dropFirst("http://".count)
+            secure = url.hasPrefix("https://")
+            guard secure || url.hasPrefix("http://") else {
+                throw ClientError(description: "--url must start with http:// or https:// (got \(url))")
+            }
+            var rest = url.dropFirst(secure ? "https://".count : "http://".count)
             var path = ""
             if let slash = rest.firstIndex(of: "/") {
                 path = String(rest[slash...])
@@ -97,13 +114,13 @@ public enum PublishClient {
             if rest.hasPrefix("["), let close = rest.firstIndex(of: "]") {
                 host = String(rest[rest.index(after: rest.startIndex)..<close])
                 let after = rest[rest.index(after: close)...]
-                port = after.hasPrefix(":") ? Int(after.dropFirst()) ?? -1 : 80
+                port = after.hasPrefix(":") ? Int(after.dropFirst()) ?? -1 : secure ? 443 : 80
             } else if let colon = rest.lastIndex(of: ":") {
                 host = String(rest[..<colon])
                 port = Int(rest[rest.index(after: colon)...]) ?? -1
             } else {
                 host = String(rest)
-                port = 80
+                port = secure ? 443 : 80
             }
             guard !host.isEmpty, (1...65_535).contains(port) else { throw ClientError(description: "cannot read host and port from \(url)") }
             self.path = path

@@ -2,7 +2,8 @@ import Foundation
 
 /// Webhooks (see docs/webhooks.md): signed JSON batches of cluster events POSTed to the backend.
 public struct WebhookConfiguration: Sendable {
-    /// Receivers, `http://host:port/path` (`HERALD_WEBHOOK_URL`, comma-separated). Default none: webhooks off.
+    /// Receivers, `http://host:port/path` or `https://…` (system trust roots) (`HERALD_WEBHOOK_URL`, comma-separated).
+    /// Default none: webhooks off.
     public var urls: [String]
     /// Key of the `X-Herald-Signature` HMAC-SHA256 (`HERALD_WEBHOOK_SECRET`); required with `urls`.
     public var secret: String?
