@@ -98,6 +98,7 @@ let package = Package(
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
         ]),
         .executableTarget(name: "herald", dependencies: [
             "Herald", "HeraldBench", "SocketIO", "HeraldRedis", "HeraldRedisAdapter",

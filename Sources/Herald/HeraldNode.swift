@@ -31,6 +31,8 @@ public final class HeraldNode: Service, Sendable {
     private let clusterUp = Flag()
     /// Set the first time Redis connects and never cleared: `/ready` waits for it (see `readiness`).
     private let clusterJoined = Flag()
+    /// Called when Redis is reachable again after an outage (not on the first connection).
+    private let redisReconnected = Hook()
     /// JWT authentication and room permissions on the default namespace; nil when no key is configured.
     public let auth: AuthGateway?
     /// This node's Prometheus registry, served at `/metrics`.
@@ -60,6 +62,13 @@ public final class HeraldNode: Service, Sendable {
         var isSet: Bool { value.withLock { $0 } }
     }
 
+    /// An action set after the callbacks that call it were created.
+    final class Hook: Sendable {
+        private let action = Mutex<(@Sendable () -> Void)?>(nil)
+        func set(_ newAction: @escaping @Sendable () -> Void) { action.withLock { $0 = newAction } }
+        func callAsFunction() { action.withLock { $0 }?() }
+    }
+
     public init(configuration: HeraldConfiguration = HeraldConfiguration(), logger: Logger = Logger(label: "herald")) {
         var configuration = configuration
         // The demo signs its own tokens, so authentication runs with its secret and its room rules.
@@ -70,13 +79,14 @@ public final class HeraldNode: Service, Sendable {
         let metrics = HeraldMetrics(redis: configuration.redis != nil, bootstrapMetricsSystem: configuration.dashboard.bootstrapMetricsSystem)
         self.metrics = metrics
         if let redis = configuration.redis {
-            let clusterUp = self.clusterUp, clusterJoined = self.clusterJoined
+            let clusterUp = self.clusterUp, clusterJoined = self.clusterJoined, reconnected = self.redisReconnected
             let redisGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
             self.redisGroup = redisGroup
             let changed: @Sendable (Bool) -> Void = { up in
-                if up { _ = clusterJoined.set(true) }
+                let first = up && clusterJoined.set(true)
                 if clusterUp.set(up) {
                     if up { logger.info("redis connected") } else { logger.warning("redis unreachable: serving this node's clients only until it is back") }
+                    if up && !first { reconnected() }
                 }
             }
             let bus = switch configuration.redisTopology {
@@ -105,6 +115,7 @@ public final class HeraldNode: Service, Sendable {
         presence = PresenceTracker(configuration: configuration.presence, store: presenceStore, permissions: configuration.auth.permissions,
                                    authenticated: auth != nil, logger: logger)
         presence.install(on: io.sockets)
+        redisReconnected.set { [presence] in presence.storeReconnected() }
         webhooks = configuration.webhooks.isEnabled ? WebhookDispatcher(configuration: configuration.webhooks, node: nodeID, logger: logger) : nil
         if let webhooks {
             presence.setSink { webhooks.presenceChanged($0) }

@@ -53,14 +53,13 @@ public final class Socket: Sendable {
         set { state.withLock { $0.connectOffset = newValue } }
     }
 
-    var session: EngineIOSession { connection.session }
-    public var eventLoop: any EventLoop { connection.session.eventLoop }
+    public var eventLoop: any EventLoop { connection.eventLoop }
     public var connected: Bool { state.withLock { $0.connected } }
     /// Rooms this socket is in, its own id included.
     public var rooms: Set<String> { state.withLock { $0.rooms } }
     var loopRooms: Set<String> { rooms }
     /// The Engine.IO transport currently in use.
-    public var transport: EngineIOTransportKind { session.transport }
+    public var transport: EngineIOTransportKind { connection.transport.kind }
 
     /// Application data attached to the socket (for example the authenticated user), visible to `fetchSockets`.
     public var data: JSONValue {
@@ -154,7 +153,7 @@ public final class Socket: Sendable {
 
     func send(_ packet: SocketIOPacket) {
         let message = packet.prepared()
-        onLoop { [session] in session.send(message) }
+        onLoop { [connection] in connection.transport.send(message) }
     }
 
     // MARK: Rooms
@@ -242,13 +241,24 @@ public final class Socket: Sendable {
     }
 
     public func leave(_ room: String) {
-        onLoop { [self] in
-            let (removed, connected) = state.withLock { ($0.rooms.remove(room) != nil, $0.connected) }
-            if removed {
-                namespace.adapter.leave(self, room: room)
-                if connected { namespace.membershipChanged(self, .left([room])) }
-            }
+        onLoop { [self] in leaveOnLoop(room) }
+    }
+
+    func leaveOnLoop(_ room: String) {
+        let (removed, connected) = state.withLock { ($0.rooms.remove(room) != nil, $0.connected) }
+        if removed {
+            namespace.adapter.leave(self, room: room)
+            if connected { namespace.membershipChanged(self, .left([room])) }
         }
+    }
+
+    /// Joins and leaves on the socket's loop, returning once done: `socketsJoin`/`socketsLeave` return with this
+    /// node's sockets already moved, as the reference server's local adapter does.
+    func changeRooms(join: [String] = [], leave: [String] = []) async {
+        try? await eventLoop.submit { [self] in
+            if !join.isEmpty { _ = joinOnLoop(join) }
+            for room in leave { leaveOnLoop(room) }
+        }.get()
     }
 
     /// Leaves a room named from outside.

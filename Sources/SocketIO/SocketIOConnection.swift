@@ -3,40 +3,46 @@ import Logging
 import NIOCore
 import SocketIOProtocol
 
-/// Multiplexes one Engine.IO session into its namespace sockets. Confined to the session's event loop.
-final class SocketIOConnection: EngineIOSessionDelegate, LoopTimerTarget, @unchecked Sendable {
+/// Multiplexes one Engine.IO session (its `SocketIOTransport`) into its namespace sockets.
+///
+/// Loop-confined: every member is used on `eventLoop`, the transport's loop; work done elsewhere (middleware,
+/// recovery reads) comes back with one `eventLoop.execute`.
+package final class SocketIOConnection: LoopTimerTarget, @unchecked Sendable {
     let server: SocketIOServer
-    let session: EngineIOSession
+    let transport: any SocketIOTransport
+    let eventLoop: any EventLoop
     private var decoder: SocketIOPacketDecoder
     private var sockets: [String: Socket] = [:]
     /// Namespaces whose middleware is still deciding.
     private var connecting: Set<String> = []
     /// The connect timeout (no namespace joined in time closes the connection), on the loop's `connectTimers`.
-    var loopTimer = LoopTimer()
+    package var loopTimer = LoopTimer()
     private let connectTimers: LoopTimers
     /// Runs while a binary packet awaits its attachments: a packet that never completes is a protocol error.
     private var attachmentTimer: Scheduled<Void>?
     private var closed = false
 
-    init(server: SocketIOServer, session: EngineIOSession) {
+    init(server: SocketIOServer, transport: any SocketIOTransport) {
         self.server = server
-        self.session = session
+        self.transport = transport
+        self.eventLoop = transport.eventLoop
         // One packet's attachments together get no more room than one message (`maxPayload`).
         self.decoder = SocketIOPacketDecoder(maxAttachments: server.configuration.maxAttachments,
                                              maxAttachmentBytes: server.configuration.engine.maxPayload)
-        self.connectTimers = server.connectTimers.timers(for: session.eventLoop)
-        session.delegate = self
+        self.connectTimers = server.connectTimers.timers(for: transport.eventLoop)
+        transport.attach(self)
         connectTimers.arm(self, after: TimeAmount(server.configuration.connectTimeout))
     }
 
     /// The connect timeout passed.
-    func loopTimerFired() {
+    package func loopTimerFired() {
         if sockets.isEmpty { close(reason: .forcedServerClose) }
     }
 
-    // MARK: EngineIOSessionDelegate
+    // MARK: From the transport
 
-    func session(_ session: EngineIOSession, didReceive message: EngineIOMessage) {
+    /// A message from the client.
+    package func receive(_ message: EngineIOMessage) {
         let packet: SocketIOPacket?
         do {
             switch message {
@@ -44,7 +50,7 @@ final class SocketIOConnection: EngineIOSessionDelegate, LoopTimerTarget, @unche
             case .binary(let data): packet = try decoder.decode(binary: data)
             }
         } catch {
-            server.logger.debug("invalid packet", metadata: ["sid": "\(session.id)", "error": "\(error)"])
+            server.logger.debug("invalid packet", metadata: ["sid": "\(transport.id)", "error": "\(error)"])
             close(reason: .parseError)
             return
         }
@@ -56,10 +62,10 @@ final class SocketIOConnection: EngineIOSessionDelegate, LoopTimerTarget, @unche
     private func watchAttachments() {
         if decoder.isAwaitingAttachments {
             guard attachmentTimer == nil else { return }
-            attachmentTimer = session.eventLoop.scheduleTask(in: TimeAmount(server.configuration.attachmentTimeout)) { [self] in
+            attachmentTimer = eventLoop.scheduleTask(in: TimeAmount(server.configuration.attachmentTimeout)) { [self] in
                 attachmentTimer = nil
                 guard decoder.isAwaitingAttachments else { return }
-                server.logger.debug("binary packet incomplete after the attachment timeout", metadata: ["sid": "\(session.id)"])
+                server.logger.debug("binary packet incomplete after the attachment timeout", metadata: ["sid": "\(transport.id)"])
                 decoder.reset()
                 close(reason: .parseError)
             }
@@ -69,7 +75,8 @@ final class SocketIOConnection: EngineIOSessionDelegate, LoopTimerTarget, @unche
         }
     }
 
-    func session(_ session: EngineIOSession, didCloseWith reason: EngineIOCloseReason) {
+    /// The session closed (whoever closed it).
+    package func transportClosed(_ reason: EngineIOCloseReason) {
         closed = true
         connectTimers.cancel(self)
         attachmentTimer?.cancel()
@@ -108,8 +115,7 @@ final class SocketIOConnection: EngineIOSessionDelegate, LoopTimerTarget, @unche
             send(.connectError(namespace: name, message: "Invalid namespace"))
             return
         }
-        let request = session.request
-        let handshake = SocketIOHandshake(auth: auth ?? .object([:]), request: request)
+        let handshake = transport.handshake(auth: auth ?? .object([:]))
         let recovery = server.configuration.connectionStateRecovery
         let middleware = namespace.middleware
         if recovery == nil && middleware.isEmpty {
@@ -117,7 +123,6 @@ final class SocketIOConnection: EngineIOSessionDelegate, LoopTimerTarget, @unche
             return
         }
         connecting.insert(name)
-        let eventLoop = session.eventLoop
         Task {
             var socket: Socket?
             var missed: [EngineIOPreparedMessage] = []
@@ -182,7 +187,6 @@ final class SocketIOConnection: EngineIOSessionDelegate, LoopTimerTarget, @unche
     private func catchUp(_ socket: Socket, after offset: String, replayed: [EngineIOPreparedMessage]) {
         let adapter = socket.namespace.adapter
         let rooms = socket.rooms
-        let eventLoop = session.eventLoop
         Task {
             let logged = await adapter.missedEvents(rooms: rooms, after: offset)
             eventLoop.execute { [self] in
@@ -195,7 +199,7 @@ final class SocketIOConnection: EngineIOSessionDelegate, LoopTimerTarget, @unche
                 for message in (logged ?? []) + held {
                     // An event without offset was not logged: it can only have come live.
                     if let offset = message.recoveryOffset, !sent.insert(offset).inserted { continue }
-                    session.send(message)
+                    transport.send(message)
                 }
             }
         }
@@ -227,12 +231,12 @@ final class SocketIOConnection: EngineIOSessionDelegate, LoopTimerTarget, @unche
         var reply: JSONObject = ["sid": .string(socket.id)]
         if let pid = socket.pid { reply["pid"] = .string(pid) }
         send(.connect(namespace: socket.namespace.name, data: .object(reply)))
-        for message in missed { session.send(message) }
+        for message in missed { transport.send(message) }
         socket.didConnect()
     }
 
     private func send(_ packet: SocketIOPacket) {
-        session.send(packet.prepared())
+        transport.send(packet.prepared())
     }
 
     func socketLeft(_ socket: Socket) {
@@ -253,6 +257,6 @@ final class SocketIOConnection: EngineIOSessionDelegate, LoopTimerTarget, @unche
         attachmentTimer?.cancel()
         decoder.reset()
         disconnectAll(reason: reason)
-        session.close()
+        transport.close()
     }
 }

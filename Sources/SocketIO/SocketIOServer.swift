@@ -39,10 +39,13 @@ public final class SocketIOServer: Sendable {
         self.stats = SocketIOStats(fanOutTimer: metrics.fanOut)
         self.service = service
         self.engine = EngineIOServer(configuration: configuration.engine, logger: logger)
-        engine.onSession { [unowned self] session in
-            _ = SocketIOConnection(server: self, session: session)
-        }
+        engine.onSession { [unowned self] session in open(session) }
         _ = of("/")
+    }
+
+    /// Serves a new Engine.IO session (or a test's transport), on its loop: the connection waits for CONNECTs.
+    package func open(_ transport: any SocketIOTransport) {
+        _ = SocketIOConnection(server: self, transport: transport)
     }
 
     /// Connections whose connect timeout is armed (opened, no namespace joined yet), on all loops.

@@ -18,7 +18,8 @@ import Testing
     static let nodeTimeout = 1500
 
     /// Two nodes with the rules above, stopped whatever `body` does.
-    static func withPresenceCluster(extra: [String] = [], _ body: (ClusterFixture) async throws -> Void) async throws {
+    static func withPresenceCluster(extra: [String] = [], nodeTimeout: Int = nodeTimeout,
+                                    _ body: (ClusterFixture) async throws -> Void) async throws {
         let config = FileManager.default.temporaryDirectory.appendingPathComponent("herald-presence-\(UUID().uuidString).json")
         try rules.write(to: config, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(at: config) }
@@ -99,6 +100,56 @@ import Testing
         }
     }
 
+    @Test func presenceSurvivesAFlushOfRedisScripts() async throws {
+        try await Self.withPresenceCluster { fixture in
+            let (a, b) = (fixture.nodes[0], fixture.nodes[1])
+            let agent = fixture.agent
+            try await Self.join(fixture, "bob", sub: "bob", node: b, room: "doc:3")
+            _ = try await agent.next("bob", event: "presence:join")
+            // The scripts are cached by now; the nodes call them by EVALSHA and must send them again.
+            let flushed = try await tcpExchange("CONFIG RESETSTAT\r\nSCRIPT FLUSH\r\nQUIT\r\n", port: fixture.redisPort)
+            #expect(flushed.hasPrefix("+OK\r\n+OK\r\n"), "\(flushed.debugDescription)")
+            try await Self.join(fixture, "alice", sub: "alice", node: a, room: "doc:3")
+            #expect(try await agent.next("bob", event: "presence:join") == [["room": "doc:3", "member": Self.member("alice")]])
+            let seen = try await agent.call("bob", "presence:get", ["room": "doc:3"])
+            #expect(seen["users"] == 2 && seen["connections"] == 2, "\(seen)")
+            try await agent.call("close", ["name": "alice"])
+            #expect(try await agent.next("bob", event: "presence:leave") == [["room": "doc:3", "member": Self.member("alice")]])
+            // EVALSHA was refused once per script and node at most, and EVAL sent the scripts again.
+            let stats = try await tcpExchange("INFO commandstats\r\nQUIT\r\n", port: fixture.redisPort)
+            func calls(_ command: String) -> Int {
+                guard let line = stats.split(separator: "\r\n").first(where: { $0.hasPrefix("cmdstat_\(command):") }),
+                      let field = line.split(separator: ",").first(where: { $0.hasPrefix("cmdstat_\(command):calls=") })
+                else { return 0 }
+                return Int(field.split(separator: "=").last ?? "") ?? 0
+            }
+            #expect(calls("eval") >= 1 && calls("evalsha") > calls("eval"), "\(stats)")
+        }
+    }
+
+    @Test func aNodePutsItsPresenceRightWhenRedisIsBack() async throws {
+        // A long node timeout: no node is reaped during the outage, so only the nodes asserting their own share
+        // can put the room right.
+        try await Self.withPresenceCluster(nodeTimeout: 30_000) { fixture in
+            let (a, b) = (fixture.nodes[0], fixture.nodes[1])
+            let agent = fixture.agent
+            try await Self.join(fixture, "bob", sub: "bob", node: b, room: "doc:5")
+            _ = try await agent.next("bob", event: "presence:join")
+            try await Self.join(fixture, "alice", sub: "alice", node: a, room: "doc:5")
+            #expect(try await agent.next("bob", event: "presence:join") == [["room": "doc:5", "member": Self.member("alice")]])
+            // Redis comes back with what it held (saved now, loaded at the restart), alice still present in it.
+            #expect(try await tcpExchange("SAVE\r\nQUIT\r\n", port: fixture.redisPort).hasPrefix("+OK"))
+            await fixture.redis?.kill()
+            try await agent.call("close", ["name": "alice"])
+            // Node A has seen alice go (its change to Redis failed) before Redis is back.
+            #expect(await eventually { (try? await fixture.health(a))?["sessions"] == 0 })
+            try await fixture.startRedis()
+            #expect(try await agent.next("bob", event: "presence:leave", timeout: .seconds(10)) == [["room": "doc:5", "member": Self.member("alice")]])
+            let presence = try JSONValue(parsing: try await fixture.api(b, "GET", "/api/rooms/doc:5/presence").body)
+            #expect(presence["users"] == 1 && presence["connections"] == 1, "\(presence)")
+        }
+    }
+
     @Test func theServerAPISubscribesAndDisconnectsAUserOnEveryNode() async throws {
         try await Self.withPresenceCluster { fixture in
             let (a, b) = (fixture.nodes[0], fixture.nodes[1])
@@ -122,6 +173,8 @@ import Testing
             #expect(user["rooms"] == ["doc:10", "doc:9", "news"], "\(user)")
             let stats = try JSONValue(parsing: try await fixture.api(a, "GET", "/api/stats").body)
             #expect(stats["total"]?["connections"] == 2 && stats["total"]?["users"] == 1 && stats["total"]?["nodes"] == 2, "\(stats)")
+            // Per node: alice's one connection, in user:alice, news, doc:9 and doc:10.
+            #expect(stats["nodes"]?.arrayValue?.map { [$0["connections"], $0["rooms"], $0["users"]] } == [[1, 4, 1], [1, 4, 1]], "\(stats)")
 
             // The herald commands are the same calls.
             let listed = try JSONValue(parsing: try Self.herald(["users", "alice"], node: b))

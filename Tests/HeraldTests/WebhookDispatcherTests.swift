@@ -34,13 +34,14 @@ import Testing
         var configuration = HeraldConfiguration()
         #expect(throws: HeraldConfiguration.SettingError.self) { try configuration.apply(["HERALD_WEBHOOK_URL": "http://h:1/x"]) }
         #expect(throws: HeraldConfiguration.SettingError.self) {
-            try configuration.apply(["HERALD_WEBHOOK_URL": "https://h/x", "HERALD_WEBHOOK_SECRET": "s"])
+            try configuration.apply(["HERALD_WEBHOOK_URL": "ftp://h/x", "HERALD_WEBHOOK_SECRET": "s"])
         }
         #expect(throws: HeraldConfiguration.SettingError.self) { try configuration.apply(["HERALD_PRESENCE_ROOMS": "a:{"]) }
-        try configuration.apply(["HERALD_WEBHOOK_URL": "http://a:1/x, http://b:2", "HERALD_WEBHOOK_SECRET": "s",
+        try configuration.apply(["HERALD_WEBHOOK_URL": "http://a:1/x, https://u:p@b:2", "HERALD_WEBHOOK_SECRET": "s",
+                                 "HERALD_WEBHOOK_TLS_CA": "/etc/hooks-ca.pem",
                                  "HERALD_WEBHOOK_EVENTS": "chat:send,note", "HERALD_WEBHOOK_MAX_QUEUE": "5",
                                  "HERALD_PRESENCE_ROOMS": "doc:{id},lobby", "HERALD_PRESENCE_NODE_TIMEOUT": "1500"])
-        #expect(configuration.webhooks.urls == ["http://a:1/x", "http://b:2"])
+        #expect(configuration.webhooks.urls == ["http://a:1/x", "https://u:p@b:2"] && configuration.webhooks.caFile == "/etc/hooks-ca.pem")
         #expect(configuration.webhooks.clientEvents == ["chat:send", "note"])
         #expect(configuration.webhooks.maxQueue == 5)
         #expect(configuration.presence.rooms == ["doc:{id}", "lobby"] && configuration.presence.nodeTimeout == .milliseconds(1500))

@@ -17,11 +17,14 @@ import Testing
         let lines = Mailbox<String>("webhook receiver line")
         let port: Int
 
-        init(python: String, directory: URL, fail: Int) async throws {
+        /// With `certificates`, an HTTPS receiver presenting their server certificate.
+        init(python: String, directory: URL, fail: Int, certificates: TestCertificates? = nil) async throws {
             let stdout = Pipe()
             let script = TestEnvironment.repositoryRoot.appendingPathComponent("Tests/python/webhook_receiver.py").path
-            process = try ManagedProcess(name: "webhook receiver", executable: python, arguments: [script, WebhookLiveTests.secret, "\(fail)"],
-                                         logURL: directory.appendingPathComponent("receiver.log"), standardInput: input,
+            let tls = certificates.map { [$0.serverCertificateFile, $0.serverKeyFile] } ?? []
+            process = try ManagedProcess(name: "webhook receiver", executable: python,
+                                         arguments: [script, WebhookLiveTests.secret, "\(fail)"] + tls,
+                                         logURL: directory.appendingPathComponent("receiver-\(UUID().uuidString.prefix(8)).log"), standardInput: input,
                                          standardOutput: stdout)
             lines.receiveLines(from: stdout.fileHandleForReading)
             let first = try await lines.next(timeout: .seconds(20))
@@ -91,5 +94,46 @@ import Testing
         #expect(max(seq("presence.join doc:1 alice"), seq("presence.join doc:1 bob")) < min(seq("presence.leave doc:1 alice"), seq("presence.leave doc:1 bob")))
         }
         await receiver.stop()
+    }
+
+    @Test func httpsReceiversAreVerifiedAgainstTheConfiguredCA() async throws {
+        let python = try #require(TestEnvironment.python, "HERALD_TEST_PYTHON")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("herald-webhook-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let trusted = try TestCertificates.make(), other = try TestCertificates.make()
+        let receiver = try await Receiver(python: python, directory: directory, fail: 0, certificates: trusted)
+        // Its certificate chains to a CA the node does not trust: the node must refuse it.
+        let impostor = try await Receiver(python: python, directory: directory, fail: 0, certificates: other)
+        defer {
+            Task {
+                await receiver.stop()
+                await impostor.stop()
+                trusted.remove()
+                other.remove()
+                try? FileManager.default.removeItem(at: directory)
+            }
+        }
+        try await PresenceLiveTests.withPresenceCluster(extra: [
+            "--webhook-url", "https://hook:p%40ss@127.0.0.1:\(receiver.port)/hooks,https://localhost:\(impostor.port)/hooks",
+            "--webhook-secret", Self.secret, "--webhook-tls-ca", trusted.caFile, "--webhook-retry-min", "50", "--webhook-retry-max", "200",
+        ]) { fixture in
+            try await PresenceLiveTests.join(fixture, "alice", sub: "alice", node: fixture.nodes[0], room: "doc:1")
+            var types: [String] = []
+            while types.count < 3 {
+                let request = try await receiver.next()
+                #expect(request["valid"] == true && request["status"] == 204, "\(request)")
+                // The URL's credentials, percent-decoded, as Basic authorization.
+                #expect(request["authorization"] == .string("Basic " + Data("hook:p@ss".utf8).base64EncodedString()), "\(request)")
+                types += (request["events"]?.arrayValue ?? []).compactMap { $0["type"]?.stringValue }
+            }
+            #expect(types == ["user.connected", "room.occupied", "presence.join"])
+            // The impostor never gets a request; the node counts its failed attempts.
+            let failing = await eventually {
+                let metrics = try? await fixture.api(fixture.nodes[0], "GET", "/metrics").body
+                let line = metrics?.split(separator: "\n").first { $0.hasPrefix("herald_webhook_failed_attempts_total ") }
+                return (line?.split(separator: " ").last).flatMap { Double($0) }.map { $0 > 0 } ?? false
+            }
+            #expect(failing)
+        }
     }
 }

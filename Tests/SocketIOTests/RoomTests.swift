@@ -133,15 +133,19 @@ import Testing
     @Test func socketsJoinAndLeave() async throws {
         try await Self.withRooms { server, clients in
             func ids(_ sockets: [RemoteSocket]) -> Set<String> { Set(sockets.map(\.id)) }
+            let adapter = try #require(server.io.sockets.adapter as? InMemoryAdapter)
+            // a, b and c, each once though their members are on both event loops; no socket's own room.
+            #expect(await adapter.roomCount() == 3)
             try await server.io.in("c").socketsJoin("d", "e")
+            #expect(await adapter.roomCount() == 5)
             #expect(ids(try await server.io.in("d").fetchSockets()) == [clients[4].sid, clients[5].sid])
             server.io.to("e").emit("joined")
             try await Self.expectDelivery(#"42["joined"]"#, to: [4, 5], among: clients, server: server)
 
             try await server.io.sockets.all.socketsLeave("a")
             #expect(try await server.io.in("a").fetchSockets().isEmpty)
-            let adapter = try #require(server.io.sockets.adapter as? InMemoryAdapter)
             #expect(await adapter.roomCounts()["a"] == nil)
+            #expect(await adapter.roomCount() == 4)
             server.io.to("a").emit("nobody")
             try await Self.expectDelivery(#"42["nobody"]"#, to: [], among: clients, server: server)
         }

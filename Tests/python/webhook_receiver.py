@@ -1,15 +1,16 @@
 """A webhook receiver for Tests/HeraldTests/WebhookLiveTests.swift: checks each POST's X-Herald-Signature the way
 docs/webhooks.md tells receivers to, answers the first `fail` requests with 503 (to make herald retry), and prints
-one JSON line per request: {"status": answered, "valid": signature ok, "events": [...]}. The first line is
-{"port": N}. Standard library only.
+one JSON line per request: {"status": answered, "valid": signature ok, "events": [...], "authorization": header}. The first line is
+{"port": N}. With CERT and KEY (PEM files) it speaks only HTTPS. Standard library only.
 
-Usage: webhook_receiver.py SECRET FAIL
+Usage: webhook_receiver.py SECRET FAIL [CERT KEY]
 """
 
 import hashlib
 import hmac
 import json
 import os
+import ssl
 import sys
 import threading
 import time
@@ -39,7 +40,8 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", "0")
         self.end_headers()
         events = json.loads(body).get("events", []) if valid else []
-        print(json.dumps({"status": status, "valid": valid, "events": events}), flush=True)
+        print(json.dumps({"status": status, "valid": valid, "events": events,
+                          "authorization": self.headers.get("Authorization")}), flush=True)
 
     def log_message(self, *args):
         pass
@@ -53,5 +55,10 @@ def exit_with_parent():
 
 threading.Thread(target=exit_with_parent, daemon=True).start()
 server = HTTPServer(("127.0.0.1", 0), Handler)
+if len(sys.argv) > 4:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(sys.argv[3], sys.argv[4])
+    # A client that refuses the certificate fails the handshake in accept(): the server ignores it (an OSError).
+    server.socket = context.wrap_socket(server.socket, server_side=True)
 print(json.dumps({"port": server.server_address[1]}), flush=True)
 server.serve_forever()

@@ -46,6 +46,13 @@ public struct NodeResources: Sendable, Equatable, Codable {
         self.openFileDescriptors = openFileDescriptors
     }
 
+    /// The namespace's rooms with members on this node, each once, without the sockets' own rooms: O(1).
+    public static func roomCount(_ namespace: Namespace) async -> Int {
+        if let adapter = namespace.adapter as? InMemoryAdapter { return await adapter.roomCount() }
+        if let adapter = namespace.adapter as? RedisAdapter { return await adapter.roomCount() }
+        return 0
+    }
+
     /// Counts, never lists: cheap enough for every dashboard tick whatever the number of clients or rooms.
     public static func measure(_ io: SocketIOServer, bus: RedisClusterBus? = nil) async -> NodeResources {
         var sockets: [String: Int] = [:]
@@ -53,10 +60,8 @@ public struct NodeResources: Sendable, Equatable, Codable {
         var roomSubscriptions: Int?
         for namespace in io.allNamespaces {
             sockets[namespace.name] = namespace.socketCount
-            if let adapter = namespace.adapter as? InMemoryAdapter {
-                rooms += await adapter.roomCount()
-            } else if let adapter = namespace.adapter as? RedisAdapter {
-                rooms += await adapter.roomCount()
+            rooms += await roomCount(namespace)
+            if let adapter = namespace.adapter as? RedisAdapter {
                 roomSubscriptions = (roomSubscriptions ?? 0) + adapter.subscribedRooms.count
             }
         }

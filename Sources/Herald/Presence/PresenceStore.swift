@@ -18,6 +18,11 @@ public struct PresenceOutcome: Sendable, Hashable {
     /// The transition's place in the cluster's order of transitions (0 when unchanged): receivers of events from
     /// several nodes order one room's events by it.
     public var sequence: Int = 0
+    /// The member's claims as the store held them, on a `left` (the caller may no longer know them).
+    public var info: String? = nil
+    /// The store had to resend its script (Redis forgot it): changes issued later may have been applied before
+    /// this one, so the node's share should be asserted again (`PresenceTracker`).
+    public var reloaded = false
 }
 
 /// A member that left because its node stopped beating (found by `PresenceStore.reap`).
@@ -51,10 +56,16 @@ public struct PresenceSnapshot: Sendable, Hashable {
 /// Where presence is counted: this node's memory, or Redis for the cluster. The room `""` holds the users
 /// connected at all (`user connected` / `user disconnected`).
 ///
-/// `change` must apply changes in the order it is called (the tracker calls it under its lock); its outcome
-/// arrives later.
+/// `change` and `assert` must apply changes in the order they are called (the tracker calls them under its lock);
+/// their outcome arrives later.
 public protocol PresenceStore: Sendable {
+    /// Adds `delta` to this node's connections of `subject` in `room`.
     func change(room: String, subject: String, info: String, delta: Int) -> EventLoopFuture<PresenceOutcome>
+    /// Sets this node's connections of `subject` in `room` to `count`, whatever the store held for this node: how
+    /// a node puts its share right after changes were lost (Redis unreachable) or reordered.
+    func assert(room: String, subject: String, info: String, count: Int) -> EventLoopFuture<PresenceOutcome>
+    /// The (room, subject) pairs this node has connections in, as the store holds them.
+    func ownMembers() async throws -> [(room: String, subject: String)]
     func snapshot(room: String, limit: Int) async throws -> PresenceSnapshot
     /// Says this node is alive; returns false when the cluster had taken it for dead (its entries are gone).
     func heartbeat() async throws -> Bool
@@ -79,10 +90,23 @@ public final class InMemoryPresenceStore: PresenceStore {
     public init(eventLoop: any EventLoop) { self.eventLoop = eventLoop }
 
     public func change(room: String, subject: String, info: String, delta: Int) -> EventLoopFuture<PresenceOutcome> {
+        apply(room: room, subject: subject, info: info) { $0 + delta }
+    }
+
+    public func assert(room: String, subject: String, info: String, count: Int) -> EventLoopFuture<PresenceOutcome> {
+        apply(room: room, subject: subject, info: info) { _ in count }
+    }
+
+    public func ownMembers() async throws -> [(room: String, subject: String)] {
+        rooms.withLock { store in store.rooms.flatMap { room, state in state.connections.keys.map { (room, $0) } } }
+    }
+
+    private func apply(room: String, subject: String, info: String, _ count: (Int) -> Int) -> EventLoopFuture<PresenceOutcome> {
         let outcome = rooms.withLock { store in
             var state = store.rooms[room, default: Room()]
             let before = state.connections[subject, default: 0]
-            let after = max(0, before + delta)
+            let after = max(0, count(before))
+            let stored = state.info[subject]
             state.total = max(0, state.total + (after - before))
             var transition = PresenceOutcome.Transition.unchanged
             if after == 0 {
@@ -99,7 +123,7 @@ public final class InMemoryPresenceStore: PresenceStore {
             store.rooms[room] = state.connections.isEmpty ? nil : state
             if transition != .unchanged { store.sequence += 1 }
             return PresenceOutcome(transition: transition, users: state.connections.count,
-                                   sequence: transition == .unchanged ? 0 : store.sequence)
+                                   sequence: transition == .unchanged ? 0 : store.sequence, info: transition == .left ? stored : nil)
         }
         return eventLoop.makeSucceededFuture(outcome)
     }

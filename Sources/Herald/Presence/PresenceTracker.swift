@@ -42,6 +42,8 @@ public final class PresenceTracker: Sendable {
         var namespace: Namespace?
         var sink: (@Sendable (PresenceEvent) -> Void)?
         var changes = 0
+        /// A change failed or may have been applied out of order: the next heartbeat asserts this node's share again.
+        var resync = false
     }
 
     public static let joinEvent = "presence:join"
@@ -137,20 +139,28 @@ public final class PresenceTracker: Sendable {
             }
         }
         for (room, future) in pending {
-            future.whenComplete { [self] result in
-                switch result {
-                case .success(let outcome):
-                    switch outcome.transition {
-                    case .joined:
-                        report(PresenceEvent(kind: .joined, room: room, subject: subject, info: info, users: outcome.users, sequence: outcome.sequence))
-                    case .left:
-                        report(PresenceEvent(kind: .left, room: room, subject: subject, info: info, users: outcome.users, sequence: outcome.sequence))
-                    case .unchanged: break
-                    }
-                case .failure(let error):
-                    // The heartbeat puts this node's counts back once Redis answers again.
-                    logger.warning("presence change not stored", metadata: ["room": "\(room)", "error": "\(error)"])
+            follow(future, room: room, subject: subject, info: info)
+        }
+    }
+
+    /// Reports the transition a store call made; a failed call (Redis unreachable: it may or may not have been
+    /// applied) or a reordered one leaves the store off, so the next heartbeat asserts this node's share again.
+    private func follow(_ future: EventLoopFuture<PresenceOutcome>, room: String, subject: String, info: String) {
+        future.whenComplete { [self] result in
+            switch result {
+            case .success(let outcome):
+                if outcome.reloaded { state.withLock { $0.resync = true } }
+                switch outcome.transition {
+                case .joined:
+                    report(PresenceEvent(kind: .joined, room: room, subject: subject, info: info, users: outcome.users, sequence: outcome.sequence))
+                case .left:
+                    report(PresenceEvent(kind: .left, room: room, subject: subject, info: outcome.info ?? info, users: outcome.users,
+                                         sequence: outcome.sequence))
+                case .unchanged: break
                 }
+            case .failure(let error):
+                state.withLock { $0.resync = true }
+                logger.warning("presence change not stored", metadata: ["room": "\(room)", "error": "\(error)"])
             }
         }
     }
@@ -208,36 +218,53 @@ public final class PresenceTracker: Sendable {
         }
     }
 
-    /// One heartbeat: when the cluster had forgotten this node, its counts go back first; then dead nodes' members leave.
+    /// One heartbeat: when the cluster had forgotten this node, or a change of its was lost or reordered, its share
+    /// is asserted again first; then dead nodes' members leave.
     func beat() async {
         do {
-            if try await !store.heartbeat() {
-                restore()
+            let known = try await store.heartbeat()
+            let resync = state.withLock { state in
+                defer { state.resync = false }
+                return state.resync || !known
             }
+            if resync { try await reassert() }
             for departure in try await store.reap() {
                 report(PresenceEvent(kind: .left, room: departure.room, subject: departure.subject, info: departure.info,
                                      users: departure.users, sequence: departure.sequence))
             }
         } catch {
+            state.withLock { $0.resync = true }
             logger.debug("presence heartbeat failed", metadata: ["error": "\(error)"])
         }
     }
 
-    /// Puts this node's counts back into the store (after a first start they are empty).
-    private func restore() {
-        let pending = state.withLock { state in
+    /// Redis is reachable again: beat now rather than at the next period, so that changes lost meanwhile are put
+    /// right at once.
+    public func storeReconnected() {
+        Task { await beat() }
+    }
+
+    /// Makes the store hold exactly this node's counts: each (room, user) this node has is set to its count, then
+    /// each one the store holds for this node and this node no longer has is set to 0. Every call is issued under
+    /// the lock with the count of that moment, so changes issued later apply on top of it. Reports the transitions
+    /// (users who joined or left while Redis was unreachable).
+    func reassert() async throws {
+        let present = state.withLock { state in
             state.counts.flatMap { room, users in
                 users.map { subject, entry in
-                    (room, subject, entry.info, store.change(room: room, subject: subject, info: entry.info, delta: entry.count))
+                    (room, subject, entry.info, store.assert(room: room, subject: subject, info: entry.info, count: entry.count))
                 }
             }
         }
-        for (room, subject, info, future) in pending {
-            future.whenSuccess { [self] outcome in
-                if outcome.transition == .joined {
-                    report(PresenceEvent(kind: .joined, room: room, subject: subject, info: info, users: outcome.users, sequence: outcome.sequence))
-                }
+        let stored = try await store.ownMembers()
+        let gone = state.withLock { state in
+            stored.filter { state.counts[$0.room]?[$0.subject] == nil }.map { member in
+                (member.room, member.subject, "{}", store.assert(room: member.room, subject: member.subject, info: "{}", count: 0))
             }
+        }
+        for (room, subject, info, future) in present + gone {
+            follow(future, room: room, subject: subject, info: info)
+            _ = try await future.get()
         }
     }
 

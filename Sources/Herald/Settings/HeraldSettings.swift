@@ -265,13 +265,21 @@ public enum HeraldSettings {
     ]
 
     static let webhooks: [HeraldSetting] = [
-        HeraldSetting("webhook-url", "Webhook receivers, http(s)://host[:port][/path], comma-separated. Empty: webhooks off.",
+        HeraldSetting("webhook-url", "Webhook receivers, http(s)://[user:password@]host[:port][/path], comma-separated. Empty: webhooks off.",
                       placeholder: "list", urlList: true, default: { $0.webhooks.urls.joined(separator: ",") }) { configuration, text throws(HeraldSetting.Problem) in
             let urls = HeraldSetting.list(text)
             for url in urls {
-                guard (try? PublishClient.Target(url)) != nil else { throw HeraldSetting.Problem("\(url) is not http(s)://host[:port][/path]") }
+                do {
+                    _ = try PublishClient.Target(url, credentials: true)
+                } catch {
+                    throw HeraldSetting.Problem("not http(s)://host[:port][/path]: \(error)")
+                }
             }
             configuration.webhooks.urls = urls
+        },
+        HeraldSetting("webhook-tls-ca", "PEM file of the CAs to trust for https:// receivers. Default: the system's roots.",
+                      placeholder: "file", default: { $0.webhooks.caFile ?? "" }) { configuration, text throws(HeraldSetting.Problem) in
+            configuration.webhooks.caFile = text.isEmpty ? nil : text
         },
         .optionalText("webhook-secret", "HMAC-SHA256 key of X-Herald-Signature, required with a URL.", \.webhooks.secret, secret: true),
         HeraldSetting("webhook-events", "Client events forwarded as client.event, comma-separated.", placeholder: "list",

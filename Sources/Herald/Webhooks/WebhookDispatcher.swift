@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOHTTP1
+import NIOSSL
 import SocketIO
 import SocketIOProtocol
 import Synchronization
@@ -25,6 +26,8 @@ public final class WebhookDispatcher: Sendable {
     private let logger: Logger
     private let state: Mutex<State>
     private let wakeups: [(stream: AsyncStream<Void>, continuation: AsyncStream<Void>.Continuation)]
+    /// For `https://` receivers, made once (the CA file is read at start).
+    private let tls: Result<NIOSSLContext, any Error>?
 
     struct State {
         var queues: [[JSONValue]]
@@ -38,6 +41,11 @@ public final class WebhookDispatcher: Sendable {
         self.logger = logger
         state = Mutex(State(queues: Array(repeating: [], count: configuration.urls.count)))
         wakeups = configuration.urls.map { _ in AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1)) }
+        tls = configuration.urls.contains { $0.hasPrefix("https://") }
+            ? Result { try PublishClient.tlsContext(caFile: configuration.caFile) } : nil
+        if case .failure(let error) = tls {
+            logger.error("webhooks: no TLS context for https:// receivers", metadata: ["caFile": "\(configuration.caFile ?? "")", "error": "\(error)"])
+        }
     }
 
     public var stats: WebhookStats {
@@ -125,7 +133,8 @@ public final class WebhookDispatcher: Sendable {
             let response = try await PublishClient.send(
                 .POST, url: url, path: "", headers: [
                     ("X-Herald-Timestamp", String(timestamp)), ("X-Herald-Signature", signature), ("User-Agent", "herald-webhook"),
-                ], body: body, timeout: configuration.timeout, maxResponseBytes: 4096)
+                ], body: body, timeout: configuration.timeout, maxResponseBytes: 4096, tls: try tls?.get(),
+                credentialsInURL: true)
             if (200..<300).contains(response.status) { return true }
             logger.warning("webhook refused", metadata: ["url": "\(url)", "status": "\(response.status)", "events": "\(batch.count)"])
         } catch {

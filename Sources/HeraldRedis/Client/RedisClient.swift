@@ -12,6 +12,8 @@ public final class RedisClient: RedisCommandSending, Sendable {
     public let configuration: RedisConfiguration
     public var eventLoop: EventLoop { reconnector.eventLoop }
     let reconnector: RedisReconnector
+    /// With Sentinel: told of a `READONLY` reply (the connection is on a demoted primary).
+    private let sentinelMonitor: RedisSentinelMonitor?
     /// Commands sent from off the loop, drained by one loop task: one wake-up and one flush for
     /// a whole burst, instead of a wake-up, a write and a flush per command (measured 30k/s → see docs).
     private let outbox = NIOLockedValueBox<[RedisRequest]>([])
@@ -26,13 +28,14 @@ public final class RedisClient: RedisCommandSending, Sendable {
         onStateChange: @escaping @Sendable (RedisConnectionState) -> Void = { _ in }
     ) {
         self.configuration = configuration
+        self.sentinelMonitor = sentinel?.monitor
         self.reconnector = RedisReconnector(
             configuration: configuration,
             eventLoop: eventLoop,
             logger: logger,
             selectDatabase: true,
             onStateChange: onStateChange,
-            resolve: sentinel?.resolver
+            target: sentinel?.target
         )
     }
 
@@ -60,7 +63,17 @@ public final class RedisClient: RedisCommandSending, Sendable {
             }
             if first { eventLoop.execute { self.drainOutbox() } }
         }
+        watchReadOnly(promise.futureResult)
         return promise.futureResult
+    }
+
+    /// A write refused with `READONLY` went to a replica: the sentinels are asked where the primary is now.
+    private func watchReadOnly(_ reply: EventLoopFuture<RESPValue>) {
+        guard let sentinelMonitor else { return }
+        let eventLoop = self.eventLoop
+        reply.whenFailure { error in
+            if (error as? RedisServerError)?.code == "READONLY" { sentinelMonitor.askAgain(on: eventLoop) }
+        }
     }
 
     private func drainOutbox() {
@@ -92,6 +105,7 @@ public final class RedisClient: RedisCommandSending, Sendable {
                 connection.writeOnLoop(RedisRequest(command: command, promise: promise))
             }
         }
+        for promise in promises { watchReadOnly(promise.futureResult) }
         return RedisConnection.collect(promises.map(\.futureResult), on: eventLoop)
     }
 

@@ -11,6 +11,14 @@ final class RedisReconnector: Sendable {
     /// Where to connect, asked before each attempt (Sentinel); nil connects to the configuration's host.
     typealias Resolve = @Sendable (EventLoop) -> EventLoopFuture<RedisEndpoint>
 
+    /// A resolved target: where to ask, whether the server must say `ROLE` master, and the monitor that tells
+    /// of a new primary between reconnects.
+    struct Target: Sendable {
+        let resolve: Resolve
+        let requirePrimary: Bool
+        let monitor: RedisSentinelMonitor?
+    }
+
     let eventLoop: EventLoop
     private let configuration: RedisConfiguration
     private let logger: Logger
@@ -18,7 +26,7 @@ final class RedisReconnector: Sendable {
     private let onStateChange: @Sendable (RedisConnectionState) -> Void
     private let onMessage: RedisChannelHandler.MessageHandler?
     private let prepare: Prepare?
-    private let resolve: Resolve?
+    private let target: Target?
     private let box: NIOLoopBoundBox<State>
 
     private struct State {
@@ -29,6 +37,10 @@ final class RedisReconnector: Sendable {
         var closed = false
         var retry: Scheduled<Void>?
         var firstConnect: [EventLoopPromise<Void>] = []
+        /// With a target: where the connection (or the attempt under way) goes, and the primary most recently
+        /// named (by the resolve or the monitor); a connection elsewhere is dropped.
+        var endpoint: RedisEndpoint?
+        var primary: RedisEndpoint?
     }
 
     init(
@@ -39,9 +51,9 @@ final class RedisReconnector: Sendable {
         onStateChange: @escaping @Sendable (RedisConnectionState) -> Void,
         onMessage: RedisChannelHandler.MessageHandler? = nil,
         prepare: Prepare? = nil,
-        resolve: Resolve? = nil
+        target: Target? = nil
     ) {
-        self.resolve = resolve
+        self.target = target
         self.onMessage = onMessage
         self.prepare = prepare
         self.configuration = configuration
@@ -69,6 +81,7 @@ final class RedisReconnector: Sendable {
             self.box.value.firstConnect.append(promise)
             if !self.box.value.started {
                 self.box.value.started = true
+                self.target?.monitor?.add(self)
                 self.attemptConnect()
             }
             return promise.futureResult
@@ -83,27 +96,46 @@ final class RedisReconnector: Sendable {
             self.box.value.retry = nil
             self.settleFirstConnect(.failure(RedisError.clientClosed))
             self.setStatus(.closed)
-            guard let connection = self.box.value.connection else { return self.eventLoop.makeSucceededVoidFuture() }
+            let unwatched = self.target?.monitor?.remove(self) ?? self.eventLoop.makeSucceededVoidFuture()
+            guard let connection = self.box.value.connection else { return unwatched }
             self.box.value.connection = nil
-            return connection.channel.close().recover { _ in }
+            return connection.channel.close().recover { _ in }.and(unwatched).map { _ in }
+        }
+    }
+
+    /// The sentinels named `endpoint` as the primary (a failover, possibly with the old primary still up and
+    /// still answering `ROLE` master): a connection elsewhere is closed and the reconnect asks again.
+    func primaryNamed(_ endpoint: RedisEndpoint) {
+        eventLoop.execute {
+            self.box.value.primary = endpoint
+            guard let connection = self.box.value.connection, let current = self.box.value.endpoint, current != endpoint else { return }
+            self.logger.info("Sentinel named a new Redis primary; reconnecting", metadata: ["from": "\(current)", "to": "\(endpoint)"])
+            connection.channel.close(promise: nil)
         }
     }
 
     private func attemptConnect() {
         let made: EventLoopFuture<RedisConnection>
-        if let resolve {
+        if let target {
             // Sentinel: connect where the sentinels say the primary is, and only if it says it is one (a
             // sentinel may not have seen a failover yet).
             let (configuration, eventLoop, logger, selectDatabase, onMessage) = (configuration, eventLoop, logger, selectDatabase, onMessage)
-            made = resolve(eventLoop).flatMap { endpoint in
-                var target = configuration
-                target.host = endpoint.host
-                target.port = endpoint.port
-                return RedisConnection.make(configuration: target, eventLoop: eventLoop, logger: logger,
+            let box = self.box
+            made = target.resolve(eventLoop).flatMap { endpoint in
+                box.value.endpoint = endpoint
+                if target.requirePrimary { box.value.primary = endpoint }
+                var server = configuration
+                server.host = endpoint.host
+                server.port = endpoint.port
+                return RedisConnection.make(configuration: server, eventLoop: eventLoop, logger: logger,
                                             selectDatabase: selectDatabase, onMessage: onMessage)
             }.flatMap { connection in
-                connection.sendFuture(RedisCommand("ROLE")).flatMapThrowing { reply -> RedisConnection in
-                    guard reply.elements?.first?.string == "master" else { throw RedisError.unexpectedReply(reply) }
+                guard target.requirePrimary else { return eventLoop.makeSucceededFuture(connection) }
+                return connection.sendFuture(RedisCommand("ROLE")).flatMapThrowing { reply -> RedisConnection in
+                    // A primary named while this attempt was under way wins over the one it asked for.
+                    guard reply.elements?.first?.string == "master", box.value.endpoint == box.value.primary else {
+                        throw RedisError.unexpectedReply(reply)
+                    }
                     return connection
                 }.flatMapError { error in
                     connection.channel.close(promise: nil)

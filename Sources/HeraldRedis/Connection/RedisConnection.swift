@@ -200,7 +200,7 @@ final class TLSHandshakeWaiter: ChannelInboundHandler, RemovableChannelHandler {
 extension RedisTLSConfiguration {
     /// A client context verifying the server against `caFile` (or the system roots), presenting the client
     /// certificate when one is configured.
-    func makeContext() throws -> NIOSSLContext {
+    public func makeContext() throws -> NIOSSLContext {
         var tls = TLSConfiguration.makeClientConfiguration()
         if let caFile { tls.trustRoots = .file(caFile) }
         switch (certificateFile, keyFile) {
@@ -218,7 +218,7 @@ extension RedisTLSConfiguration {
 
     /// The name checked against the certificate and sent as SNI: `serverName`, else the host unless it is an
     /// IP address (SNI carries no addresses; NIOSSL then checks the peer's address against the certificate).
-    func verifiedName(host: String) -> String? {
+    public func verifiedName(host: String) -> String? {
         if let serverName { return serverName }
         return (try? SocketAddress(ipAddress: host, port: 0)) == nil ? host : nil
     }

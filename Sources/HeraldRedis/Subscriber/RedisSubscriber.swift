@@ -18,7 +18,7 @@ public final class RedisSubscriber: Sendable {
 
     public let configuration: RedisConfiguration
     public var eventLoop: EventLoop { reconnector.eventLoop }
-    private let reconnector: RedisReconnector
+    let reconnector: RedisReconnector
     private let subscriptions: NIOLoopBoundBox<Subscriptions>
 
     /// Plain, pattern and sharded subscriptions, each with its confirmation verb.
@@ -37,13 +37,26 @@ public final class RedisSubscriber: Sendable {
     /// Nothing happens until `connect()`. `handler` and `onStateChange` run on `eventLoop`.
     /// `onShardUnsubscribed` hears of a sharded channel the server dropped by itself (a Redis Cluster slot
     /// moved); the subscription is forgotten first, so a reconnect does not send it back to the wrong node.
-    public init(
+    public convenience init(
         configuration: RedisConfiguration,
         eventLoop: EventLoop,
         logger: Logger = Logger(label: "redis.subscriber"),
         onStateChange: @escaping @Sendable (RedisConnectionState) -> Void = { _ in },
         onShardUnsubscribed: (@Sendable (String) -> Void)? = nil,
         sentinel: RedisSentinel? = nil,
+        handler: @escaping MessageHandler
+    ) {
+        self.init(configuration: configuration, eventLoop: eventLoop, logger: logger, onStateChange: onStateChange,
+                  onShardUnsubscribed: onShardUnsubscribed, target: sentinel?.target, handler: handler)
+    }
+
+    init(
+        configuration: RedisConfiguration,
+        eventLoop: EventLoop,
+        logger: Logger,
+        onStateChange: @escaping @Sendable (RedisConnectionState) -> Void,
+        onShardUnsubscribed: (@Sendable (String) -> Void)? = nil,
+        target: RedisReconnector.Target?,
         handler: @escaping MessageHandler
     ) {
         let subscriptions = NIOLoopBoundBox.makeBoxSendingValue(Subscriptions(), eventLoop: eventLoop)
@@ -61,7 +74,7 @@ public final class RedisSubscriber: Sendable {
                 onShardUnsubscribed?(channel)
             },
             prepare: { connection in Self.resubscribe(subscriptions.value, on: connection) },
-            resolve: sentinel?.resolver
+            target: target
         )
     }
 

@@ -7,6 +7,7 @@ import Synchronization
 public final class InMemoryAdapter: SocketIOAdapter {
     private let shards = Mutex<[ObjectIdentifier: RoomShard]>([:])
     private let log = Mutex<InMemoryRecoveryLog?>(nil)
+    private let directory = RoomDirectory()
 
     public init() {}
 
@@ -21,7 +22,7 @@ public final class InMemoryAdapter: SocketIOAdapter {
         return shards.withLock { shards in
             let key = ObjectIdentifier(eventLoop as AnyObject)
             if let shard = shards[key] { return shard }
-            let shard = RoomShard(eventLoop: eventLoop, stats: socket.namespace.server.stats)
+            let shard = RoomShard(eventLoop: eventLoop, stats: socket.namespace.server.stats, directory: directory)
             shards[key] = shard
             return shard
         }
@@ -97,14 +98,11 @@ public final class InMemoryAdapter: SocketIOAdapter {
         return result
     }
 
-    /// Rooms with members on this node, not counting each socket's own room. Constant work per event loop
-    /// (unlike `roomCounts`), so a dashboard can ask every second whatever the number of rooms.
+    /// Rooms with members on this node (each once, whatever the event loops of its members), not counting each
+    /// socket's own room. O(1): kept as rooms appear and vanish (unlike `roomCounts`), so a dashboard or
+    /// `GET /api/stats` can ask whatever the number of rooms and sockets.
     public func roomCount() async -> Int {
-        var total = 0
-        for shard in allShards {
-            total += (try? await shard.eventLoop.submit { max(0, shard.rooms.count - shard.sockets.count) }.get()) ?? 0
-        }
-        return total
+        directory.count
     }
 
     /// Room names and member counts on this node (for tests and metrics).

@@ -1,28 +1,35 @@
 import EngineIO
 import NIOCore
+import Synchronization
 
 /// A namespace's rooms for the sockets of one event loop. Only touched on that loop, so fan-out takes no lock.
 final class RoomShard: @unchecked Sendable {
     let eventLoop: any EventLoop
     let stats: SocketIOStats
+    /// Told when a room (other than a socket's own) appears in or leaves this shard.
+    let directory: RoomDirectory
     private(set) var rooms: [String: Set<SocketKey>] = [:]
     private(set) var sockets: Set<SocketKey> = []
     /// Sessions written to by broadcasts this loop tick, flushed once each at its end.
-    private var pendingFlush: [EngineIOSession] = []
+    private var pendingFlush: [any SocketIOTransport] = []
     /// Recovered sockets catching up with the log: what reaches them is kept here until their replay is sent
     /// (see `SocketIOAdapter.holdDeliveries`). Empty but for a few milliseconds after a recovery; bounded by
     /// `maxBufferedBytes` like any queue for a client, should the log read take long.
     private var held: [SocketKey: (messages: [EngineIOPreparedMessage], bytes: Int)] = [:]
 
-    init(eventLoop: any EventLoop, stats: SocketIOStats) {
+    init(eventLoop: any EventLoop, stats: SocketIOStats, directory: RoomDirectory) {
         self.eventLoop = eventLoop
         self.stats = stats
+        self.directory = directory
     }
 
     func add(_ socket: Socket, to names: [String]) {
         let key = SocketKey(socket)
         sockets.insert(key)
-        for name in names { rooms[name, default: []].insert(key) }
+        for name in names {
+            if rooms[name] == nil, name != socket.id { directory.appeared(name) }
+            rooms[name, default: []].insert(key)
+        }
     }
 
     func remove(_ socket: Socket, from name: String) {
@@ -30,7 +37,10 @@ final class RoomShard: @unchecked Sendable {
         // drain of 19 000 sockets of one room quadratic.
         guard rooms[name]?.remove(SocketKey(socket)) != nil else { return }
         // An empty room is deleted, so a long-running node does not collect dead room names.
-        if rooms[name]?.isEmpty == true { rooms[name] = nil }
+        if rooms[name]?.isEmpty == true {
+            rooms[name] = nil
+            if name != socket.id { directory.vanished(name) }
+        }
     }
 
     func removeAll(_ socket: Socket, rooms names: Set<String>) {
@@ -102,27 +112,27 @@ final class RoomShard: @unchecked Sendable {
                 // Like a slow client: the session ends (recoverably) rather than the queue growing.
                 held[key] = nil
                 key.socket.namespace.server.engine.dropStats.slowClientClosed()
-                key.socket.session.close()
+                key.socket.connection.transport.close()
             }
             return
         }
-        let session = key.socket.session
-        session.write(message, volatile: volatile)
-        guard session.claimFlush() else { return }
+        let transport = key.socket.connection.transport
+        transport.write(message, volatile: volatile)
+        guard transport.claimFlush() else { return }
         if pendingFlush.isEmpty {
             eventLoop.execute { self.flushPending() }
         }
-        pendingFlush.append(session)
+        pendingFlush.append(transport)
     }
 
     private func flushPending() {
         // Swapped out first: a flush can end a session, whose handlers may broadcast again (a new tick's batch).
-        var sessions: [EngineIOSession] = []
-        swap(&sessions, &pendingFlush)
-        for session in sessions { session.flushClaimed() }
+        var transports: [any SocketIOTransport] = []
+        swap(&transports, &pendingFlush)
+        for transport in transports { transport.flushClaimed() }
         if pendingFlush.isEmpty {
-            sessions.removeAll(keepingCapacity: true)
-            pendingFlush = sessions
+            transports.removeAll(keepingCapacity: true)
+            pendingFlush = transports
         }
     }
 
@@ -135,4 +145,21 @@ struct SocketKey: Hashable, @unchecked Sendable {
     init(_ socket: Socket) { self.socket = socket }
     static func == (lhs: SocketKey, rhs: SocketKey) -> Bool { lhs.socket === rhs.socket }
     func hash(into hasher: inout Hasher) { hasher.combine(ObjectIdentifier(socket)) }
+}
+
+/// The rooms with members on this node, across a namespace's shards, without the sockets' own rooms: how many
+/// shards hold each, kept as rooms appear in and leave shards, so that counting them is O(1) instead of a walk
+/// over every socket or shard. Lock-protected; taken only when a room appears in or leaves a shard.
+final class RoomDirectory: Sendable {
+    private let shardsPerRoom = Mutex<[String: Int]>([:])
+
+    func appeared(_ room: String) { shardsPerRoom.withLock { $0[room, default: 0] += 1 } }
+
+    func vanished(_ room: String) {
+        shardsPerRoom.withLock { rooms in
+            if let shards = rooms[room], shards > 1 { rooms[room] = shards - 1 } else { rooms[room] = nil }
+        }
+    }
+
+    var count: Int { shardsPerRoom.withLock { $0.count } }
 }

@@ -93,13 +93,11 @@ extension SocketIOAdapter {
     }
 
     public func addSockets(_ options: BroadcastOptions, rooms: [String]) async throws {
-        for socket in await localSockets(options) { socket.join(rooms) }
+        for socket in await localSockets(options) { await socket.changeRooms(join: rooms) }
     }
 
     public func removeSockets(_ options: BroadcastOptions, rooms: [String]) async throws {
-        for socket in await localSockets(options) {
-            for room in rooms { socket.leave(room) }
-        }
+        for socket in await localSockets(options) { await socket.changeRooms(leave: rooms) }
     }
 
     public func disconnectSockets(_ options: BroadcastOptions, close: Bool) async throws {
