@@ -31,11 +31,16 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         // Already in the graph through jwt-kit; herald signs webhooks with its HMAC.
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
+        // Already in the graph through jwt-kit; the one base64 (polling binary packets, the upgrade, JWT headers).
+        .package(url: "https://github.com/swift-extras/swift-extras-base64.git", from: "1.2.0"),
     ],
     targets: [
         .target(name: "EngineIOProtocol", dependencies: [
             .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "ExtrasBase64", package: "swift-extras-base64"),
         ]),
+        // Leaf: `%XX` escapes for every URL part read or written (HTTP queries and paths, Redis/PostgreSQL URLs).
+        .target(name: "HeraldPercentCoding"),
         .target(name: "SocketIOProtocol", dependencies: [
             .product(name: "NIOCore", package: "swift-nio"),
         ]),
@@ -44,8 +49,11 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "NIOWebSocket", package: "swift-nio"),
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "ExtrasBase64", package: "swift-extras-base64"),
         ]),
         .target(name: "HeraldRedis", dependencies: [
+            "HeraldPercentCoding",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
@@ -54,7 +62,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "EngineIO", dependencies: [
-            "EngineIOProtocol", "HeraldWebSocket",
+            "EngineIOProtocol", "HeraldWebSocket", "HeraldPercentCoding",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -74,7 +82,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "SocketIOClient", dependencies: [
-            "EngineIOProtocol", "SocketIOProtocol", "HeraldWebSocket",
+            "EngineIOProtocol", "SocketIOProtocol", "HeraldWebSocket", "HeraldPercentCoding",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -82,6 +90,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "HeraldStore", dependencies: [
+            "HeraldPercentCoding",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
@@ -89,7 +98,7 @@ let package = Package(
             .product(name: "PostgresNIO", package: "postgres-nio"),
         ]),
         .target(name: "Herald", dependencies: [
-            "SocketIO", "HeraldRedisAdapter", "HeraldRedis", "HeraldStore",
+            "SocketIO", "HeraldRedisAdapter", "HeraldRedis", "HeraldStore", "HeraldPercentCoding",
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "Logging", package: "swift-log"),
@@ -98,6 +107,7 @@ let package = Package(
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "ExtrasBase64", package: "swift-extras-base64"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
         ]),
         .executableTarget(name: "herald", dependencies: [
@@ -143,7 +153,7 @@ let package = Package(
             "HeraldStore",
             .product(name: "Logging", package: "swift-log"),
         ], path: "bench/chat-store", exclude: ["run.sh"]),
-        .testTarget(name: "EngineIOProtocolTests", dependencies: ["EngineIOProtocol"]),
+        .testTarget(name: "EngineIOProtocolTests", dependencies: ["EngineIOProtocol", "HeraldPercentCoding"]),
         .testTarget(name: "SocketIOProtocolTests", dependencies: ["SocketIOProtocol", "HeraldTesting"]),
         .testTarget(name: "HeraldWebSocketTests", dependencies: [
             "HeraldWebSocket", "HeraldTesting",

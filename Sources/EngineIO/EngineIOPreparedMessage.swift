@@ -4,7 +4,7 @@ import HeraldWebSocket
 
 /// A message encoded once and shared by every recipient: a complete WebSocket text frame holding `4<payload>`,
 /// plus its binary attachments, pre-framed too. Polling recipients use the same bytes without the frame header.
-public struct EngineIOPreparedMessage: Sendable {
+public struct EngineIOPreparedMessage: Sendable, Equatable {
     /// The WebSocket text frame (header + `4` + payload).
     public let frame: ByteBuffer
     /// Offset of `4` inside `frame`'s readable bytes.

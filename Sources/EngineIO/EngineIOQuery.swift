@@ -19,9 +19,8 @@ struct EngineIOQuery: Equatable {
         for pair in utf8.split(separator: UInt8(ascii: "&"), omittingEmptySubsequences: true) {
             let equals = pair.firstIndex(of: UInt8(ascii: "="))
             let rawName = Substring(pair[..<(equals ?? pair.endIndex)])
-            let name = Self.needsDecoding(rawName) ? Substring(HTTPQuery.decode(rawName)) : rawName
             let field: WritableKeyPath<EngineIOQuery, String?>
-            switch name {
+            switch HTTPQuery.decode(rawName) {
             case "transport": field = \.transport
             case "sid": field = \.sid
             case "EIO": field = \.eio
@@ -30,9 +29,5 @@ struct EngineIOQuery: Equatable {
             let rawValue = equals.map { Substring(pair[pair.index(after: $0)...]) } ?? ""
             self[keyPath: field] = HTTPQuery.decode(rawValue)
         }
-    }
-
-    private static func needsDecoding(_ part: Substring) -> Bool {
-        part.utf8.contains { $0 == UInt8(ascii: "%") || $0 == UInt8(ascii: "+") }
     }
 }

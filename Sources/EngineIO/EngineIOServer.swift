@@ -8,6 +8,10 @@ import HeraldWebSocket
 
 /// The Engine.IO server: verifies requests, opens sessions over polling or websocket, and routes every later
 /// request to its session. Sessions live on the event loop of the connection that opened them.
+///
+/// Lock-protected: shared by every loop, its session table, handlers, handshake bucket and per-address counts
+/// each sit behind their own `Mutex`, held for one lookup or update and never across a call out. A request
+/// reaches its session by one hop to the session's loop (`eventLoop.execute`).
 public final class EngineIOServer: Sendable {
     public let configuration: EngineIOConfiguration
     public let logger: Logger
@@ -385,6 +389,13 @@ public final class EngineIOServer: Sendable {
             pingTimeout: Int(configuration.pingTimeout.milliseconds),
             maxPayload: configuration.maxPayload
         ).packet
+    }
+
+    /// Whether `text` has the form of the ids `makeSessionID` makes (which Socket.IO's socket ids are too).
+    public static func hasSessionIDForm(_ text: String) -> Bool {
+        text.utf8.count == 20 && text.utf8.allSatisfy { byte in
+            (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A) || byte == 0x2D || byte == 0x5F
+        }
     }
 
     /// 20 URL-safe characters from 15 random bytes, like the reference server's ids (base64url, no padding).

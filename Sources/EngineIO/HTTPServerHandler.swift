@@ -1,7 +1,8 @@
 import NIOCore
 import NIOHTTP1
 
-/// Answers one HTTP request from any event loop; the write happens on the connection's loop.
+/// Answers one HTTP request from any event loop. A Sendable value: `respond` hops once to the connection's loop
+/// (not at all when already there), where the write happens.
 struct HTTPResponder: Sendable {
     let context: NIOLoopBound<ChannelHandlerContext>
     let handler: NIOLoopBound<HTTPServerHandler>
@@ -55,6 +56,8 @@ struct HTTPResponder: Sendable {
 }
 
 /// Collects each HTTP request and hands it to the Engine.IO server or to the application's routes.
+///
+/// Confined to its channel's event loop.
 final class HTTPServerHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
@@ -133,3 +136,6 @@ final class HTTPServerHandler: ChannelInboundHandler, RemovableChannelHandler {
         context.close(promise: nil)
     }
 }
+
+/// The request id identifies a held poll (see `EngineIOSessionStateMachine.pollClosedPrematurely`).
+extension HTTPResponder: Identifiable {}

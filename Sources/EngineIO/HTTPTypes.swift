@@ -1,5 +1,6 @@
 import NIOCore
 import NIOHTTP1
+import HeraldPercentCoding
 
 /// A complete HTTP request as the server's routes see it.
 public struct HTTPRequestContext: Sendable {
@@ -64,25 +65,7 @@ public enum HTTPQuery {
         return result
     }
 
-    static func decode(_ part: Substring) -> String { percentDecoded(part, plusAsSpace: true) }
-
-    /// `%XX` decoding; `+` means a space in query strings only, not in paths.
-    public static func percentDecoded(_ part: Substring, plusAsSpace: Bool) -> String {
-        guard part.contains(where: { $0 == "%" || (plusAsSpace && $0 == "+") }) else { return String(part) }
-        var bytes: [UInt8] = []
-        var iterator = part.utf8.makeIterator()
-        while let byte = iterator.next() {
-            if plusAsSpace && byte == UInt8(ascii: "+") {
-                bytes.append(UInt8(ascii: " "))
-            } else if byte == UInt8(ascii: "%"), let high = iterator.next(), let low = iterator.next(),
-                      let value = UInt8(String(decoding: [high, low], as: UTF8.self), radix: 16) {
-                bytes.append(value)
-            } else {
-                bytes.append(byte)
-            }
-        }
-        return String(decoding: bytes, as: UTF8.self)
-    }
+    static func decode(_ part: Substring) -> String { PercentCoding.decode(part, plusAsSpace: true) }
 }
 
 /// Collects one request's body up to a limit, judging by Content-Length first so nothing of a huge body is kept.

@@ -51,7 +51,7 @@ public enum EngineIOPacket: Hashable, Sendable {
         switch self {
         case .binary(let data):
             buffer.writeInteger(UInt8(ascii: "b"))
-            Base64.encode(data.readableBytesView, into: &buffer)
+            buffer.writeBase64(data.readableBytesView)
         case .open(let data), .ping(let data), .pong(let data), .message(let data):
             buffer.writeInteger(type.rawValue)
             var copy = data

@@ -26,7 +26,7 @@ public enum EngineIOPollingPayload {
         if segment.getInteger(at: segment.readerIndex, as: UInt8.self) == UInt8(ascii: "b") {
             var encoded = segment
             encoded.moveReaderIndex(forwardBy: 1)
-            guard let decoded = Base64.decode(encoded.readableBytesView) else { throw .invalidBase64 }
+            guard let decoded = ByteBuffer(base64Decoding: encoded.readableBytesView) else { throw .invalidBase64 }
             return .binary(decoded)
         }
         return try EngineIOPacket.decode(text: segment)

@@ -1,3 +1,5 @@
+import HeraldPercentCoding
+
 /// Where and how to reach Redis. Every default is documented once, here, and asserted by a test.
 public struct RedisConfiguration: Sendable, Hashable {
     /// Default `"127.0.0.1"`.
@@ -110,29 +112,10 @@ public struct RedisConfiguration: Sendable, Hashable {
     }
 
     private static func percentDecode(_ text: Substring, url: String) throws -> String {
-        guard text.contains("%") else { return String(text) }
-        var bytes: [UInt8] = []
-        var iterator = text.utf8.makeIterator()
-        while let byte = iterator.next() {
-            if byte == UInt8(ascii: "%") {
-                guard let h = iterator.next(), let l = iterator.next(),
-                      let hv = hexValue(h), let lv = hexValue(l)
-                else { throw RedisConfigurationError.invalidURL(url, "bad percent escape") }
-                bytes.append(hv << 4 | lv)
-            } else {
-                bytes.append(byte)
-            }
+        guard let decoded = PercentCoding.decodeStrictly(text) else {
+            throw RedisConfigurationError.invalidURL(url, "bad percent escape")
         }
-        return String(decoding: bytes, as: UTF8.self)
-    }
-
-    private static func hexValue(_ c: UInt8) -> UInt8? {
-        switch c {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): return c - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): return c - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): return c - UInt8(ascii: "A") + 10
-        default: return nil
-        }
+        return decoded
     }
 }
 

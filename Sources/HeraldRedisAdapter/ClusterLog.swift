@@ -33,29 +33,3 @@ extension ClusterLog {
         return Array(since[(seen + 1)...])
     }
 }
-
-enum LoggedBroadcast {
-    static let prefix = Array("H2".utf8)
-
-    /// Splits `H2<offset>\n<entry>`; nil for a plain broadcast.
-    static func split(_ message: ByteBuffer) -> (offset: String, entry: ByteBuffer)? {
-        let view = message.readableBytesView
-        guard view.count > 3, view.starts(with: prefix), let newline = view.firstIndex(of: UInt8(ascii: "\n")) else { return nil }
-        let start = view.startIndex
-        guard let offset = message.getString(at: start + 2, length: newline - start - 2),
-              let entry = message.getSlice(at: newline + 1, length: view.endIndex - newline - 1)
-        else { return nil }
-        return (offset, entry)
-    }
-
-    static func join(offset: String, entry: ByteBuffer) -> ByteBuffer {
-        var message = ByteBuffer()
-        message.reserveCapacity(entry.readableBytes + offset.utf8.count + 3)
-        message.writeBytes(prefix)
-        message.writeString(offset)
-        message.writeInteger(UInt8(ascii: "\n"))
-        var entry = entry
-        message.writeBuffer(&entry)
-        return message
-    }
-}

@@ -23,15 +23,18 @@ extension RedisAdapter {
 
     public func persistSession(_ session: RecoverableSession) {
         guard let (log, recovery) = recoveryLog else { return }
-        let json: JSONValue = [
-            "id": .string(session.id), "pid": .string(session.pid), "rooms": .array(session.rooms.map(JSONValue.string)),
-            "data": session.data, "connectOffset": .string(session.connectOffset),
-        ]
+        let message: ByteBuffer
+        do {
+            message = try WireJSONMessage.encode(SavedSession(session))
+        } catch {
+            logger.warning("session not encoded for recovery", metadata: ["error": "\(error)"])
+            return
+        }
         let name = logName
         savesInFlight.withLock { $0.count += 1 }
         Task { [logger, self] in
             do {
-                try await log.saveSession(log: name, pid: session.pid, session: ByteBuffer(string: json.jsonString), ttl: recovery.maxDisconnectionDuration)
+                try await log.saveSession(log: name, pid: session.pid, session: message, ttl: recovery.maxDisconnectionDuration)
             } catch {
                 logger.warning("session not saved for recovery", metadata: ["error": "\(error)"])
             }
@@ -52,15 +55,12 @@ extension RedisAdapter {
 
     public func restoreSession(pid: String, offset: String?) async -> RecoveryOutcome {
         guard let (log, _) = recoveryLog else { return .unavailable }
-        let maxBytes = maxRoomNameBytes
-        guard let saved = try? await log.takeSession(log: logName, pid: pid), let json = try? JSONValue(parsing: saved),
-              let id = json["id"]?.stringValue, let connectOffset = json["connectOffset"]?.stringValue
-        else { return .unavailable }
-        let session = RecoverableSession(
-            // Rooms read back from Redis are checked like any outside room; an invalid one is left out (that only
-            // narrows what the socket receives), and the room cap applies when they are joined again.
-            id: id, pid: pid, rooms: (json["rooms"]?.arrayValue ?? []).compactMap { $0.stringValue.flatMap { RoomName(validating: $0, maxBytes: maxBytes) }?.rawValue },
-            data: json["data"] ?? .null, connectOffset: connectOffset)
+        guard let bytes = try? await log.takeSession(log: logName, pid: pid) else { return .unavailable }
+        guard let saved = try? WireJSONMessage.decode(SavedSession.self, from: bytes) else {
+            dropped("undecodable saved session")
+            return .unavailable
+        }
+        let session = saved.recoverable(pid: pid, maxRoomBytes: maxRoomNameBytes)
         let rooms = Set(session.rooms).union([session.id])
         // Subscribe to the rooms before reading the log: an event logged after the read then reaches this node
         // live. Read first, and one logged between the read and the subscription would be in neither.
@@ -89,7 +89,13 @@ extension RedisAdapter {
         guard let (log, _) = recoveryLog else { return nil }
         let read = if let floor { try? await log.entries(log: logName, after: offset, issuedSince: floor) } else { try? await log.entries(log: logName, after: offset) }
         guard let entries = read else { return nil }
-        return entries.compactMap { entry in (try? ClusterBroadcast.decode(entry.entry)).map { (entry.offset, $0) } }
+        return entries.compactMap { entry in
+            guard let broadcast = try? ClusterBroadcast.decode(entry.entry) else {
+                dropped("undecodable logged broadcast")
+                return nil
+            }
+            return (entry.offset, broadcast)
+        }
     }
 
     /// The logged events that reach a socket in `rooms`, framed with their offsets.

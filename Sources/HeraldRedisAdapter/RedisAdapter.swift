@@ -25,6 +25,7 @@ public final class RedisAdapter: SocketIOAdapter {
     /// join/leave/join never leaves the subscription in the wrong state), and who waits for them.
     private let subscriptions = Mutex(SubscriptionWork())
     private let publishFailures = Mutex(0)
+    private let drops = Mutex(0)
     /// Recovery sessions being written to the cluster log (see `sessionsPersisted()`).
     let savesInFlight = Mutex(SavesInFlight())
 
@@ -48,16 +49,16 @@ public final class RedisAdapter: SocketIOAdapter {
 
     final class PendingRequest: Sendable {
         let expected: Int
-        let responses = Mutex<[JSONValue]>([])
-        let continuation: Mutex<CheckedContinuation<[JSONValue], any Error>?>
+        let responses = Mutex<[ClusterResponse]>([])
+        let continuation: Mutex<CheckedContinuation<[ClusterResponse], any Error>?>
 
-        init(expected: Int, continuation: CheckedContinuation<[JSONValue], any Error>) {
+        init(expected: Int, continuation: CheckedContinuation<[ClusterResponse], any Error>) {
             self.expected = expected
             self.continuation = Mutex(continuation)
         }
 
         /// Resumes once, with every response or with the timeout's error.
-        func finish(_ result: Result<[JSONValue], any Error>) {
+        func finish(_ result: Result<[ClusterResponse], any Error>) {
             continuation.withLock { $0.take() }?.resume(with: result)
         }
     }
@@ -88,36 +89,6 @@ public final class RedisAdapter: SocketIOAdapter {
     func pendingRequest(id: String) -> PendingRequest? { state.withLock { $0.pending[id] } }
 
     // MARK: Channels
-
-    /// What a cluster channel carries; `channelName` spells each one.
-    enum ChannelKind: Hashable {
-        /// Broadcasts to the whole namespace, to several rooms or to a socket's own room.
-        case namespace
-        /// Broadcasts to exactly this room.
-        case room(String)
-        /// Cluster requests to every node.
-        case request
-        /// Answers to one node's requests.
-        case response(node: String)
-    }
-
-    /// The channel layout, injective so that no namespace or room can reach another's channel or a control
-    /// channel (`|x|` is x's length in UTF-8 bytes, in decimal):
-    ///
-    ///     P#|N|:N#              namespace broadcasts       P#|N|:N#r|R|:R   room R
-    ///     P#|N|:N#request       cluster requests           P#|N|:N#response#ID   answers to node ID
-    ///
-    /// The namespace's length says where it ends whatever it contains (`#` included); after it, a room channel
-    /// is `r` and a digit, which neither control suffix can be, and the room's length runs to the end.
-    static func channelName(prefix: String, namespace: String, _ kind: ChannelKind) -> String {
-        let base = "\(prefix)#\(namespace.utf8.count):\(namespace)#"
-        switch kind {
-        case .namespace: return base
-        case .room(let room): return base + "r\(room.utf8.count):" + room
-        case .request: return base + "request"
-        case .response(let node): return base + "response#" + node
-        }
-    }
 
     func channel(_ kind: ChannelKind = .namespace) -> String {
         Self.channelName(prefix: configuration.channelPrefix, namespace: namespaceName, kind)
@@ -173,51 +144,56 @@ public final class RedisAdapter: SocketIOAdapter {
     /// Broadcasts that could not be published since the process started.
     public var failedPublishes: Int { publishFailures.withLock { $0 } }
 
+    /// Messages from the bus or the log dropped as malformed (undecodable, or naming an invalid room) since the
+    /// process started.
+    public var droppedMessages: Int { drops.withLock { $0 } }
+
+    /// Counts and logs a malformed message; it is then dropped (what comes from the bus is outside input).
+    func dropped(_ what: String, metadata: Logger.Metadata = [:]) {
+        drops.withLock { $0 += 1 }
+        logger.warning("\(what) dropped", metadata: metadata)
+    }
+
     // MARK: Rooms
 
     public func join(_ socket: Socket, rooms: [String]) {
         local.join(socket, rooms: rooms)
-        let firstMembers = state.withLock { state in
-            // A socket's own room travels on the namespace channel (see `clusterMessage`): no subscription per
-            // connection, so a connect storm sends no SUBSCRIBE and a new socket is reachable at once.
-            rooms.filter { room in
-                guard Self.needsSubscription(room) else { return false }
-                state.memberCounts[room, default: 0] += 1
-                return state.memberCounts[room] == 1
-            }
-        }
-        reconcile(firstMembers)
+        // The socket's own room travels on the namespace channel (see `clusterMessage`): no subscription per
+        // connection, so a connect storm sends no SUBSCRIBE and a new socket is reachable at once.
+        count(rooms.filter { $0 != socket.id })
     }
 
     public func leave(_ socket: Socket, room: String) {
         local.leave(socket, room: room)
-        release([room])
+        if room != socket.id { release([room]) }
     }
 
     public func leaveAll(_ socket: Socket) {
-        let rooms = socket.rooms
+        let rooms = socket.rooms.subtracting([socket.id])
         local.leaveAll(socket)
         release(Array(rooms))
     }
 
     /// A hold counts like a member: the room's channel is subscribed (and settled) before the socket is accepted.
     public func holdRooms(_ rooms: [String]) async {
+        count(rooms)
+        await subscriptionsSettled()
+    }
+
+    public func releaseRooms(_ rooms: [String]) { release(rooms) }
+
+    /// Counts a member (or hold) in each room, and subscribes the rooms that got their first. Only rooms whose
+    /// broadcasts travel on their own channel are counted (see `carriesOnRoomChannel`).
+    private func count(_ rooms: [String]) {
         let firstMembers = state.withLock { state in
             rooms.filter { room in
-                guard Self.needsSubscription(room) else { return false }
+                guard Self.carriesOnRoomChannel(room) else { return false }
                 state.memberCounts[room, default: 0] += 1
                 return state.memberCounts[room] == 1
             }
         }
         reconcile(firstMembers)
-        await subscriptionsSettled()
     }
-
-    /// A socket's own room, and any room named like one, travels on the namespace channel (see
-    /// `clusterMessage`): no subscription, so a connect storm sends no SUBSCRIBE for them.
-    static func needsSubscription(_ room: String) -> Bool { !looksLikeSocketID(room) }
-
-    public func releaseRooms(_ rooms: [String]) { release(rooms) }
 
     private func release(_ rooms: [String]) {
         let emptied = state.withLock { state in
@@ -347,11 +323,8 @@ public final class RedisAdapter: SocketIOAdapter {
         return (log, recovery.maxDisconnectionDuration)
     }
 
-    /// The namespace's event log key (and the prefix of its epoch and session keys), length-prefixed like the
-    /// channels so that no namespace's keys can be another's.
-    /// The braces are a Redis Cluster hash tag: the stream, its epoch and the sessions share one slot, as the
-    /// append script touching two of them requires.
-    var logName: String { "\(configuration.channelPrefix):log:{\(namespaceName.utf8.count):\(namespaceName)}" }
+    /// The namespace's event log key (see `logName(prefix:namespace:)`).
+    var logName: String { Self.logName(prefix: configuration.channelPrefix, namespace: namespaceName) }
 
     /// Logs and publishes in one step, then delivers here with the offset the log gave. When the log cannot
     /// be reached, this node's members still get the event, without an offset (it cannot be recovered).
@@ -402,24 +375,23 @@ public final class RedisAdapter: SocketIOAdapter {
         let message = ClusterBroadcast(
             origin: nodeID, rooms: options.rooms.sorted(), except: options.except.sorted(),
             volatile: options.volatile, text: text, attachments: prepared.attachments)
-        // One room: only the nodes with members hear it. A socket's own room, several rooms or everyone: the
-        // namespace channel, once.
-        let channel = options.rooms.count == 1 && !Self.looksLikeSocketID(options.rooms.first!) ? channel(options.rooms.first!) : channel()
+        // One room: only the nodes with members hear it. Several rooms or everyone: the namespace channel, once.
+        let single = options.rooms.count == 1 ? options.rooms.first : nil
+        let channel = if let single, Self.carriesOnRoomChannel(single) { channel(single) } else { channel() }
         return (channel, try message.encode())
     }
 
-    /// Socket ids are 20 URL-safe characters. A room that merely looks like one also goes on the namespace
-    /// channel, which is correct for any room, only less selective.
-    static func looksLikeSocketID(_ room: String) -> Bool {
-        room.utf8.count == 20 && room.utf8.allSatisfy { byte in
-            (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A) || byte == 0x2D || byte == 0x5F
-        }
-    }
+    /// Whether a broadcast to this room alone goes on the room's channel (else on the namespace channel, which
+    /// every node hears: correct for any room, only less selective), and so whether members subscribe to it.
+    /// A socket's own room is never subscribed (see `join`), and a sender cannot know the sockets of other
+    /// nodes: a room that has the form of a socket id may be one, so it goes on the namespace channel, where the
+    /// socket's node hears it and any node with members of a user room of that name delivers to them too.
+    static func carriesOnRoomChannel(_ room: String) -> Bool { !EngineIOServer.hasSessionIDForm(room) }
 
     func receiveBroadcast(_ message: ByteBuffer) {
         let logged = LoggedBroadcast.split(message)
         guard let broadcast = try? ClusterBroadcast.decode(logged?.entry ?? message) else {
-            logger.warning("undecodable cluster broadcast")
+            dropped("undecodable cluster broadcast")
             return
         }
         // This node delivered its own broadcasts already.

@@ -9,7 +9,8 @@ import Synchronization
 ///
 /// On a Redis Cluster (`init(cluster:…)`) the adapter's channels use sharded pub/sub (`SPUBLISH`/`SSUBSCRIBE`
 /// on each channel's slot, through `RedisClusterClient`), keys go to their slot's primary, and the plain
-/// subscriber (the publishing envelope and bridges, which backends `PUBLISH` cluster-wide) is on the first seed.
+/// subscriber (the publishing envelope and bridges, which backends `PUBLISH` cluster-wide) is on one primary, and
+/// moves to another when that one leaves the slot map.
 public final class RedisClusterBus: ClusterBus, ClusterLog {
     /// Commands: a `RedisClient`, or on a Redis Cluster the `RedisClusterClient` that routes them by slot.
     public let client: any RedisCommandSending
@@ -85,10 +86,7 @@ public final class RedisClusterBus: ClusterBus, ClusterLog {
         }
         self.cluster = cluster
         self.client = cluster
-        var plain = configuration
-        plain.host = seeds.first?.host ?? configuration.host
-        plain.port = seeds.first?.port ?? configuration.port
-        self.subscriber = RedisSubscriber(configuration: plain, eventLoop: eventLoop, logger: logger, onStateChange: { state in
+        self.subscriber = cluster.plainSubscriber(onStateChange: { state in
             onStateChange(routing.update(subscriber: state))
         }) { channel, pattern, payload in
             routing.deliver(channel: channel, pattern: pattern, payload: payload)

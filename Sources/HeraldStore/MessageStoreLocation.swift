@@ -1,3 +1,5 @@
+import HeraldPercentCoding
+
 /// Which store to open, parsed from a URL:
 /// - `sqlite://PATH`: an SQLite file; `sqlite:///var/lib/herald.db` is absolute, `sqlite://herald.sqlite`
 ///   relative to the working directory;
@@ -107,20 +109,7 @@ public enum MessageStoreLocation: Sendable, Hashable, CustomStringConvertible {
                                 database: name.isEmpty ? username : name, tls: tls)
     }
 
-    static func percentDecoded(_ text: String) -> String {
-        guard text.contains("%") else { return text }
-        var bytes: [UInt8] = []
-        var iterator = text.utf8.makeIterator()
-        while let byte = iterator.next() {
-            if byte == UInt8(ascii: "%"), let high = iterator.next(), let low = iterator.next(),
-               let value = UInt8(String(decoding: [high, low], as: UTF8.self), radix: 16) {
-                bytes.append(value)
-            } else {
-                bytes.append(byte)
-            }
-        }
-        return String(decoding: bytes, as: UTF8.self)
-    }
+    static func percentDecoded(_ text: String) -> String { PercentCoding.decode(Substring(text)) }
 
     /// Any `scheme://user:password@host…` URL with its password replaced by `***`, for logs, errors and
     /// `herald config`; a URL without a password is returned unchanged.

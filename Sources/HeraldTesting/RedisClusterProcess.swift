@@ -4,7 +4,8 @@ import NIOPosix
 
 /// A throwaway Redis Cluster for live tests: `primaries` × (1 + `replicasPerPrimary`) redis-servers with
 /// `--cluster-enabled yes` on free ports, joined by `redis-cli --cluster create`. A small
-/// `cluster-node-timeout` makes a killed primary's replica take over within a few seconds.
+/// `cluster-node-timeout` makes a killed primary's replica take over within a few seconds. With `certificates`
+/// every node speaks only TLS, to clients, replicas and the cluster bus alike.
 public final class RedisClusterProcess: @unchecked Sendable {
     public let servers: [RedisServerProcess]
     public let directory: String
@@ -16,23 +17,33 @@ public final class RedisClusterProcess: @unchecked Sendable {
         self.directory = directory
     }
 
-    public static func start(primaries: Int = 3, replicasPerPrimary: Int = 1, nodeTimeout: Duration = .milliseconds(1000)) async throws -> RedisClusterProcess {
+    public static func start(primaries: Int = 3, replicasPerPrimary: Int = 1, nodeTimeout: Duration = .milliseconds(1000),
+                             certificates: TestCertificates? = nil) async throws -> RedisClusterProcess {
         let directory = NSTemporaryDirectory() + "herald-rcluster-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         var servers: [RedisServerProcess] = []
         let milliseconds = nodeTimeout.components.seconds * 1000 + nodeTimeout.components.attoseconds / 1_000_000_000_000_000
+        // Outgoing connections (replication, cluster bus) present the client certificate: the server one is
+        // for serverAuth only.
+        let tls = certificates.map { ["--tls-cluster", "yes", "--tls-replication", "yes",
+                                      "--tls-client-cert-file", $0.clientCertificateFile, "--tls-client-key-file", $0.clientKeyFile] } ?? []
         for _ in 0..<(primaries * (1 + replicasPerPrimary)) {
             let port = try await freePort()
             servers.append(try await RedisServerProcess.start([
                 "--cluster-enabled", "yes", "--cluster-config-file", "\(directory)/nodes-\(port).conf",
                 "--cluster-node-timeout", "\(milliseconds)", "--cluster-port", "\(try await freePort())",
                 "--dir", directory,
-            ], port: port))
+                // Replicas sync at once (the default waits 5 s for more replicas to share a diskless transfer), and
+                // their offset moves within a second (CLUSTER SLOTS lists a replica only once it has one; the
+                // primary's first PING to its replicas, which gives it, otherwise comes after 10 s).
+                "--repl-diskless-sync-delay", "0", "--repl-ping-replica-period", "1",
+            ] + tls, certificates: certificates, port: port))
         }
         let cluster = RedisClusterProcess(servers: servers, directory: directory)
         let cli = Process()
         cli.executableURL = URL(fileURLWithPath: RedisServerProcess.executable.map { ($0 as NSString).deletingLastPathComponent + "/redis-cli" } ?? "/usr/bin/redis-cli")
-        cli.arguments = ["--cluster", "create"] + servers.map { "127.0.0.1:\($0.port)" }
+        cli.arguments = (certificates.map { ["--tls", "--cacert", $0.caFile, "--cert", $0.clientCertificateFile, "--key", $0.clientKeyFile] } ?? [])
+            + ["--cluster", "create"] + servers.map { "127.0.0.1:\($0.port)" }
             + ["--cluster-replicas", "\(replicasPerPrimary)", "--cluster-yes"]
         cli.standardOutput = FileHandle.nullDevice
         cli.standardError = FileHandle.nullDevice

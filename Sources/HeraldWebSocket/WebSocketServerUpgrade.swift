@@ -1,6 +1,8 @@
 import NIOCore
 import NIOHTTP1
 import NIOWebSocket
+internal import Crypto
+internal import ExtrasBase64
 
 public enum WebSocketServerUpgrade {
     /// An upgrader for `configureHTTPServerPipeline(withServerUpgrade:)`. `shouldUpgrade` returning nil refuses the
@@ -32,41 +34,13 @@ public enum WebSocketServerUpgrade {
 
     /// `Sec-WebSocket-Accept` for a `Sec-WebSocket-Key` (RFC 6455 §4.2.2): base64(SHA-1(key + GUID)).
     public static func acceptValue(forKey key: String) -> String {
-        var sha = WebSocketSHA1()
-        sha.update(key.utf8)
-        sha.update("258EAFA5-E914-47DA-95CA-C5AB0DC85B11".utf8)
-        return base64(sha.finish())
+        var sha = Insecure.SHA1()
+        sha.update(data: Array(key.utf8))
+        sha.update(data: acceptGUID)
+        return sha.finalize().withUnsafeBytes { Base64.encodeToString(bytes: $0) }
     }
 
-    static func base64(_ bytes: [UInt8]) -> String {
-        let table = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
-        var out: [UInt8] = []
-        out.reserveCapacity((bytes.count + 2) / 3 * 4)
-        var index = 0
-        while index + 2 < bytes.count {
-            let value = UInt32(bytes[index]) << 16 | UInt32(bytes[index + 1]) << 8 | UInt32(bytes[index + 2])
-            out.append(table[Int(value >> 18 & 63)])
-            out.append(table[Int(value >> 12 & 63)])
-            out.append(table[Int(value >> 6 & 63)])
-            out.append(table[Int(value & 63)])
-            index += 3
-        }
-        let rest = bytes.count - index
-        if rest == 1 {
-            let value = UInt32(bytes[index]) << 16
-            out.append(table[Int(value >> 18 & 63)])
-            out.append(table[Int(value >> 12 & 63)])
-            out.append(UInt8(ascii: "="))
-            out.append(UInt8(ascii: "="))
-        } else if rest == 2 {
-            let value = UInt32(bytes[index]) << 16 | UInt32(bytes[index + 1]) << 8
-            out.append(table[Int(value >> 18 & 63)])
-            out.append(table[Int(value >> 12 & 63)])
-            out.append(table[Int(value >> 6 & 63)])
-            out.append(UInt8(ascii: "="))
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
+    private static let acceptGUID = Array("258EAFA5-E914-47DA-95CA-C5AB0DC85B11".utf8)
 }
 
 /// The server side of the RFC 6455 opening handshake, as an NIO HTTP upgrader that installs a `WebSocketConnection`.
@@ -115,69 +89,5 @@ public final class WebSocketServerUpgrader: HTTPServerProtocolUpgrader, Sendable
                 on: context.pipeline.syncOperations, configuration: configuration)
             upgraded(connection, upgradeRequest)
         }
-    }
-}
-
-/// SHA-1 for the opening handshake's accept value only (RFC 3174); not for anything that needs a secure hash.
-struct WebSocketSHA1 {
-    private var state: (UInt32, UInt32, UInt32, UInt32, UInt32) = (0x6745_2301, 0xEFCD_AB89, 0x98BA_DCFE, 0x1032_5476, 0xC3D2_E1F0)
-    private var block: [UInt8] = []
-    private var length: UInt64 = 0
-
-    init() { block.reserveCapacity(64) }
-
-    mutating func update<Bytes: Sequence>(_ bytes: Bytes) where Bytes.Element == UInt8 {
-        for byte in bytes {
-            block.append(byte)
-            length &+= 1
-            if block.count == 64 { compress() }
-        }
-    }
-
-    mutating func finish() -> [UInt8] {
-        let bits = length &* 8
-        block.append(0x80)
-        if block.count > 56 {
-            while block.count < 64 { block.append(0) }
-            compress()
-        }
-        while block.count < 56 { block.append(0) }
-        for shift in stride(from: 56, through: 0, by: -8) { block.append(UInt8(truncatingIfNeeded: bits >> UInt64(shift))) }
-        compress()
-        var digest: [UInt8] = []
-        digest.reserveCapacity(20)
-        for word in [state.0, state.1, state.2, state.3, state.4] {
-            for shift in stride(from: 24, through: 0, by: -8) { digest.append(UInt8(truncatingIfNeeded: word >> UInt32(shift))) }
-        }
-        return digest
-    }
-
-    private mutating func compress() {
-        var w = [UInt32](repeating: 0, count: 80)
-        for i in 0..<16 {
-            w[i] = UInt32(block[4 * i]) << 24 | UInt32(block[4 * i + 1]) << 16 | UInt32(block[4 * i + 2]) << 8 | UInt32(block[4 * i + 3])
-        }
-        for i in 16..<80 {
-            let x = w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16]
-            w[i] = x << 1 | x >> 31
-        }
-        var (a, b, c, d, e) = state
-        for i in 0..<80 {
-            let f: UInt32, k: UInt32
-            switch i {
-            case 0..<20: f = (b & c) | (~b & d); k = 0x5A82_7999
-            case 20..<40: f = b ^ c ^ d; k = 0x6ED9_EBA1
-            case 40..<60: f = (b & c) | (b & d) | (c & d); k = 0x8F1B_BCDC
-            default: f = b ^ c ^ d; k = 0xCA62_C1D6
-            }
-            let temp = (a << 5 | a >> 27) &+ f &+ e &+ k &+ w[i]
-            e = d
-            d = c
-            c = b << 30 | b >> 2
-            b = a
-            a = temp
-        }
-        state = (state.0 &+ a, state.1 &+ b, state.2 &+ c, state.3 &+ d, state.4 &+ e)
-        block.removeAll(keepingCapacity: true)
     }
 }

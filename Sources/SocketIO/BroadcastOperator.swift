@@ -1,6 +1,6 @@
 import SocketIOProtocol
 
-/// An immutable description of a broadcast's audience; each modifier returns a new operator.
+/// An immutable description of a broadcast's audience; each modifier returns a new operator (a value: no rule).
 public struct BroadcastOperator: Sendable {
     public let namespace: Namespace
     public let options: BroadcastOptions

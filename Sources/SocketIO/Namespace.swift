@@ -3,6 +3,8 @@ import SocketIOProtocol
 import Synchronization
 
 /// A Socket.IO namespace: its middleware, connection handlers, sockets and rooms.
+///
+/// Lock-protected: its sockets of every loop and its handlers are read and changed from any thread.
 public final class Namespace: Sendable {
     public let name: String
     public let adapter: any SocketIOAdapter

@@ -4,8 +4,14 @@ import NIOCore
 import SocketIOProtocol
 import Synchronization
 
-/// A client's membership of one namespace. Thread-safe: calls made off its event loop hop there.
-public final class Socket: Sendable {
+/// A client's membership of one namespace.
+///
+/// Loop-confined: its handlers and pending acknowledgements live on `eventLoop` (its connection's) and are used
+/// there without a lock; a public method called from another thread hops there once. `rooms`, `data` and the
+/// connected flags alone sit behind `shared`'s lock, because middleware, async handlers and cluster requests
+/// read them from other threads (and a socket not yet connected records its joins at once, with no adapter
+/// involved, so that its CONNECT reply needs no barrier to see them).
+public final class Socket: @unchecked Sendable {
     /// Random per socket, and the name of the socket's own room.
     public let id: String
     public let namespace: Namespace
@@ -15,23 +21,28 @@ public final class Socket: Sendable {
     /// Whether this socket is a recovered one: same id, rooms and data, missed events replayed.
     public let recovered: Bool
     let connection: SocketIOConnection
-    private let state = Mutex(State())
+    /// The log position when the socket connected (connection state recovery; empty without).
+    let connectOffset: String
+    private let shared = Mutex(Shared())
 
-    struct State {
+    struct Shared {
         var connected = false
         /// Disconnected or refused: joins are ignored from then on.
         var left = false
         var rooms: Set<String> = []
         var data: JSONValue = .null
-        var handlers: [String: @Sendable (SocketIOEvent) -> Void] = [:]
-        var anyHandlers: [@Sendable (SocketIOEvent) -> Void] = []
-        var gates: [@Sendable (SocketIOEvent) -> Bool] = []
-        var disconnecting: [@Sendable (DisconnectReason) -> Void] = []
-        var disconnect: [@Sendable (DisconnectReason) -> Void] = []
-        var nextAckID = 0
-        var pendingAcks: [Int: PendingAck] = [:]
-        var connectOffset = ""
     }
+
+    // On the loop only.
+    private var handlers: [String: @Sendable (SocketIOEvent) -> Void] = [:]
+    private var anyHandlers: [@Sendable (SocketIOEvent) -> Void] = []
+    private var gates: [@Sendable (SocketIOEvent) -> Bool] = []
+    private var disconnectingHandlers: [@Sendable (DisconnectReason) -> Void] = []
+    private var disconnectHandlers: [@Sendable (DisconnectReason) -> Void] = []
+    private var nextAckID = 0
+    private var pendingAcks: [Int: PendingAck] = [:]
+    /// Set with `left`, on the loop: handlers registered from then on are dropped (they would keep the socket).
+    private var released = false
 
     struct PendingAck {
         let continuation: CheckedContinuation<[JSONValue], any Error>
@@ -39,8 +50,9 @@ public final class Socket: Sendable {
     }
 
     init(id: String, namespace: Namespace, handshake: SocketIOHandshake, connection: SocketIOConnection,
-         pid: String? = nil, recovered: Bool = false) {
+         pid: String? = nil, recovered: Bool = false, connectOffset: String = "") {
         self.id = id
+        self.connectOffset = connectOffset
         self.namespace = namespace
         self.handshake = handshake
         self.connection = connection
@@ -48,30 +60,25 @@ public final class Socket: Sendable {
         self.recovered = recovered
     }
 
-    var connectOffset: String {
-        get { state.withLock { $0.connectOffset } }
-        set { state.withLock { $0.connectOffset = newValue } }
-    }
-
     public var eventLoop: any EventLoop { connection.eventLoop }
-    public var connected: Bool { state.withLock { $0.connected } }
+    public var connected: Bool { shared.withLock { $0.connected } }
     /// Rooms this socket is in, its own id included.
-    public var rooms: Set<String> { state.withLock { $0.rooms } }
+    public var rooms: Set<String> { shared.withLock { $0.rooms } }
     var loopRooms: Set<String> { rooms }
     /// The Engine.IO transport currently in use.
     public var transport: EngineIOTransportKind { connection.transport.kind }
 
     /// Application data attached to the socket (for example the authenticated user), visible to `fetchSockets`.
     public var data: JSONValue {
-        get { state.withLock { $0.data } }
-        set { state.withLock { $0.data = newValue } }
+        get { shared.withLock { $0.data } }
+        set { shared.withLock { $0.data = newValue } }
     }
 
     // MARK: Listening
 
     /// Handles one event; `event.ack(...)` answers a client that asked for an acknowledgement.
     public func on(_ event: String, _ handler: @escaping @Sendable (SocketIOEvent) -> Void) {
-        state.withLock { $0.handlers[event] = handler }
+        onLoop { [self] in if !released { handlers[event] = handler } }
     }
 
     /// Handles one event in a new task, for handlers that await (database, other services).
@@ -82,22 +89,22 @@ public final class Socket: Sendable {
     /// Incoming-event middleware: runs before any handler; returning false drops the event (the gate answers
     /// the client itself if it should hear about it). Used for rate and size limits.
     public func use(_ gate: @escaping @Sendable (SocketIOEvent) -> Bool) {
-        state.withLock { $0.gates.append(gate) }
+        onLoop { [self] in if !released { gates.append(gate) } }
     }
 
     /// Sees every event before its own handler.
     public func onAny(_ handler: @escaping @Sendable (SocketIOEvent) -> Void) {
-        state.withLock { $0.anyHandlers.append(handler) }
+        onLoop { [self] in if !released { anyHandlers.append(handler) } }
     }
 
     /// Called when the socket is about to leave, while it is still in its rooms.
     public func onDisconnecting(_ handler: @escaping @Sendable (DisconnectReason) -> Void) {
-        state.withLock { $0.disconnecting.append(handler) }
+        onLoop { [self] in if !released { disconnectingHandlers.append(handler) } }
     }
 
     /// Called once the socket has left every room.
     public func onDisconnect(_ handler: @escaping @Sendable (DisconnectReason) -> Void) {
-        state.withLock { $0.disconnect.append(handler) }
+        onLoop { [self] in if !released { disconnectHandlers.append(handler) } }
     }
 
     // MARK: Emitting
@@ -129,21 +136,17 @@ public final class Socket: Sendable {
         let timeout = timeout ?? namespace.server.configuration.ackTimeout
         return try await withCheckedThrowingContinuation { continuation in
             onLoop { [self] in
-                let id: Int? = state.withLock { locked -> Int? in
-                    guard locked.connected else { return nil }
-                    let id = locked.nextAckID
-                    locked.nextAckID += 1
-                    let timer = eventLoop.scheduleTask(in: TimeAmount(timeout)) { [self] in
-                        let pending = state.withLock { $0.pendingAcks.removeValue(forKey: id) }
-                        pending?.continuation.resume(throwing: AckError.timeout)
-                    }
-                    locked.pendingAcks[id] = PendingAck(continuation: continuation, timer: timer)
-                    return id
-                }
-                guard let id else {
+                guard connected else {
                     continuation.resume(throwing: AckError.disconnected)
                     return
                 }
+                let id = nextAckID
+                nextAckID += 1
+                let timer = eventLoop.scheduleTask(in: TimeAmount(timeout)) { [self] in
+                    let pending = pendingAcks.removeValue(forKey: id)
+                    pending?.continuation.resume(throwing: AckError.timeout)
+                }
+                pendingAcks[id] = PendingAck(continuation: continuation, timer: timer)
                 namespace.server.stats.eventSent()
                 namespace.server.stats.delivered(1)
                 send(.event(event, args, namespace: namespace.name, id: id))
@@ -164,7 +167,24 @@ public final class Socket: Sendable {
     public func join(_ rooms: String...) { join(rooms) }
 
     public func join(_ rooms: [String]) {
-        onLoop { [self] in _ = joinOnLoop(rooms) }
+        if eventLoop.inEventLoop { return _ = joinOnLoop(rooms) }
+        // Not connected yet (in middleware): the rooms are only recorded, at once. Connected: the adapter's
+        // shard lives on the loop.
+        let recorded = shared.withLock { !$0.connected }
+        if recorded, record(rooms) { return }
+        eventLoop.execute { [self] in _ = joinOnLoop(rooms) }
+    }
+
+    /// Records the rooms of a socket not yet connected (they reach the adapter in `didConnect`); false when it
+    /// connected meanwhile, and the join must run on the loop.
+    private func record(_ rooms: [String]) -> Bool {
+        let outcome: JoinOutcome? = shared.withLock { state in
+            guard !state.connected else { return nil }
+            return admit(rooms, into: &state).outcome
+        }
+        guard let outcome else { return false }
+        if outcome == .refused { refused() }
+        return true
     }
 
     /// Joins rooms named from outside (checked at the edge).
@@ -176,24 +196,8 @@ public final class Socket: Sendable {
     /// (its own room does not count). Joins made before the socket is connected (in middleware) are remembered
     /// and reach the adapter in `didConnect`.
     func joinOnLoop(_ rooms: [String]) -> JoinOutcome {
-        let limit = namespace.server.configuration.maxRoomsPerSocket
-        let (outcome, added): (JoinOutcome, [String]) = state.withLock { state in
-            guard !state.left else { return (.left, []) }
-            var fresh = Set<String>()
-            for room in rooms where room != id && !state.rooms.contains(room) {
-                fresh.insert(room)
-                // Stop counting at the first room beyond the cap: a request for a million rooms costs no more.
-                if fresh.count > limit { return (.refused, []) }
-            }
-            let joined = state.rooms.count - (state.rooms.contains(id) ? 1 : 0)
-            guard joined + fresh.count <= limit else { return (.refused, []) }
-            let added = rooms.filter { state.rooms.insert($0).inserted }
-            return (.joined, state.connected ? added : [])
-        }
-        if outcome == .refused {
-            namespace.server.stats.roomJoinRefused()
-            namespace.server.logger.debug("join refused: room cap reached", metadata: ["sid": "\(id)", "limit": "\(limit)"])
-        }
+        let (outcome, added) = shared.withLock { admit(rooms, into: &$0) }
+        if outcome == .refused { refused() }
         if !added.isEmpty {
             namespace.adapter.join(self, rooms: added)
             namespace.membershipChanged(self, .joined(added))
@@ -201,10 +205,34 @@ public final class Socket: Sendable {
         return outcome
     }
 
+    /// Adds the rooms to `state`, all or none; `added` are the ones that must reach the adapter now (none
+    /// while the socket is not connected).
+    private func admit(_ rooms: [String], into state: inout Shared) -> (outcome: JoinOutcome, added: [String]) {
+        let limit = namespace.server.configuration.maxRoomsPerSocket
+        guard !state.left else { return (.left, []) }
+        var fresh = Set<String>()
+        for room in rooms where room != id && !state.rooms.contains(room) {
+            fresh.insert(room)
+            // Stop counting at the first room beyond the cap: a request for a million rooms costs no more.
+            if fresh.count > limit { return (.refused, []) }
+        }
+        let joined = state.rooms.count - (state.rooms.contains(id) ? 1 : 0)
+        guard joined + fresh.count <= limit else { return (.refused, []) }
+        let added = rooms.filter { state.rooms.insert($0).inserted }
+        return (.joined, state.connected ? added : [])
+    }
+
+    private func refused() {
+        namespace.server.stats.roomJoinRefused()
+        namespace.server.logger.debug(
+            "join refused: room cap reached",
+            metadata: ["sid": "\(id)", "limit": "\(namespace.server.configuration.maxRoomsPerSocket)"])
+    }
+
     /// Whether joining these rooms would stay within the room cap now (a quick check before subscribing them).
     private func fitsRoomCap(_ rooms: [String]) -> Bool {
         let limit = namespace.server.configuration.maxRoomsPerSocket
-        return state.withLock { state in
+        return shared.withLock { state in
             var fresh = Set<String>()
             for room in rooms where room != id && !state.rooms.contains(room) {
                 fresh.insert(room)
@@ -235,7 +263,7 @@ public final class Socket: Sendable {
         let adapter = namespace.adapter
         // The hold subscribes the channels and waits for them; the join then counts as a member on its loop.
         await adapter.holdRooms(rooms)
-        let outcome = try? await eventLoop.submit { [self] in joinOnLoop(rooms) }.get()
+        let outcome = await completedOnLoop { [self] in joinOnLoop(rooms) }
         adapter.releaseRooms(rooms)
         return outcome != .refused
     }
@@ -244,21 +272,25 @@ public final class Socket: Sendable {
         onLoop { [self] in leaveOnLoop(room) }
     }
 
-    func leaveOnLoop(_ room: String) {
-        let (removed, connected) = state.withLock { ($0.rooms.remove(room) != nil, $0.connected) }
-        if removed {
-            namespace.adapter.leave(self, room: room)
-            if connected { namespace.membershipChanged(self, .left([room])) }
-        }
+    /// `disconnect`, returning once the socket is gone.
+    func disconnectCompletely(close: Bool) async {
+        _ = await completedOnLoop { [self] in disconnectOnLoop(close: close) }
+    }
+
+    private func leaveOnLoop(_ room: String) {
+        let (removed, connected) = shared.withLock { ($0.rooms.remove(room) != nil, $0.connected) }
+        guard removed else { return }
+        namespace.adapter.leave(self, room: room)
+        if connected { namespace.membershipChanged(self, .left([room])) }
     }
 
     /// Joins and leaves on the socket's loop, returning once done: `socketsJoin`/`socketsLeave` return with this
     /// node's sockets already moved, as the reference server's local adapter does.
     func changeRooms(join: [String] = [], leave: [String] = []) async {
-        try? await eventLoop.submit { [self] in
+        _ = await completedOnLoop { [self] in
             if !join.isEmpty { _ = joinOnLoop(join) }
             for room in leave { leaveOnLoop(room) }
-        }.get()
+        }
     }
 
     /// Leaves a room named from outside.
@@ -283,24 +315,35 @@ public final class Socket: Sendable {
 
     /// Leaves the namespace ("server namespace disconnect"); with `close`, closes the whole connection.
     public func disconnect(close: Bool = false) {
-        onLoop { [self] in
-            if close {
-                connection.close(reason: .forcedServerClose)
-            } else if connected {
-                send(.disconnect(namespace: namespace.name))
-                didDisconnect(reason: .serverNamespaceDisconnect)
-            }
+        onLoop { [self] in disconnectOnLoop(close: close) }
+    }
+
+    private func disconnectOnLoop(close: Bool) {
+        if close {
+            connection.close(reason: .forcedServerClose)
+        } else if connected {
+            send(.disconnect(namespace: namespace.name))
+            didDisconnect(reason: .serverNamespaceDisconnect)
         }
     }
 
     // MARK: Internals (on the event loop)
 
+    /// The one hop of a public entry point called off the loop.
     func onLoop(_ body: @escaping @Sendable () -> Void) {
         if eventLoop.inEventLoop { body() } else { eventLoop.execute(body) }
     }
 
+    /// Runs `body` on the loop and returns its result once it ran (nil when the loop is gone): the explicit
+    /// completion for callers that go on only once the effect (a join) is in place.
+    func completedOnLoop<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T? {
+        if eventLoop.inEventLoop { return body() }
+        return try? await eventLoop.submit(body).get()
+    }
+
     func didConnect() {
-        let rooms = state.withLock { state in
+        eventLoop.assertInEventLoop()
+        let rooms = shared.withLock { state in
             state.connected = true
             state.rooms.insert(id)
             return Array(state.rooms)
@@ -315,14 +358,16 @@ public final class Socket: Sendable {
         args.removeFirst()
         var acknowledge: (@Sendable ([JSONValue]) -> Void)?
         if let ackID = packet.id {
-            let once = Mutex(false)
+            // Handlers may answer from any thread: the first answer wins.
+            let once = Atomic(false)
             acknowledge = { [self] values in
-                guard once.withLock({ sent in defer { sent = true }; return !sent }) else { return }
+                guard once.compareExchange(expected: false, desired: true, ordering: .relaxed).exchanged else { return }
                 send(.ack(id: ackID, args: values, namespace: namespace.name))
             }
         }
         let event = SocketIOEvent(name: name, args: args, acknowledge: acknowledge)
-        let (handler, anyHandlers, gates) = state.withLock { ($0.handlers[name], $0.anyHandlers, $0.gates) }
+        // Copies: a handler may register or drop handlers while they run.
+        let (handler, anyHandlers, gates) = (handlers[name], anyHandlers, gates)
         for gate in gates where !gate(event) { return }
         for any in anyHandlers { any(event) }
         handler?(event)
@@ -331,54 +376,53 @@ public final class Socket: Sendable {
     /// Drops a socket refused by middleware (or whose connection closed meanwhile): no later joins, and the
     /// handlers it registered are released, since they usually capture the socket.
     func discard() {
-        state.withLock { state in
+        eventLoop.assertInEventLoop()
+        shared.withLock { state in
             state.left = true
             state.rooms = []
-            state.handlers = [:]
-            state.anyHandlers = []
-            state.gates = []
-            state.disconnecting = []
-            state.disconnect = []
         }
+        releaseHandlers()
+    }
+
+    /// Drops every handler (breaking the cycles closures make by capturing their socket) and refuses new ones.
+    private func releaseHandlers() {
+        released = true
+        handlers = [:]
+        anyHandlers = []
+        gates = []
+        disconnectingHandlers = []
+        disconnectHandlers = []
     }
 
     func receiveAck(_ packet: SocketIOPacket) {
         guard let id = packet.id else { return }
-        guard let pending = state.withLock({ $0.pendingAcks.removeValue(forKey: id) }) else { return }
+        guard let pending = pendingAcks.removeValue(forKey: id) else { return }
         pending.timer.cancel()
         pending.continuation.resume(returning: packet.data?.arrayValue ?? [])
     }
 
     /// Leaves every room and runs the disconnect handlers; idempotent.
     func didDisconnect(reason: DisconnectReason) {
-        let disconnecting = state.withLock { state -> [@Sendable (DisconnectReason) -> Void]? in
-            guard state.connected else { return nil }
-            return state.disconnecting
-        }
-        guard let disconnecting else { return }
-        for handler in disconnecting { handler(reason) }
+        eventLoop.assertInEventLoop()
+        guard connected else { return }
+        for handler in disconnectingHandlers { handler(reason) }
         if let pid, recoverableReasons.contains(reason) {
-            let (rooms, data, offset) = state.withLock { ($0.rooms, $0.data, $0.connectOffset) }
+            let (rooms, data) = shared.withLock { ($0.rooms, $0.data) }
             let session = RecoverableSession(
-                id: id, pid: pid, rooms: rooms.subtracting([id]).sorted(), data: data, connectOffset: offset)
+                id: id, pid: pid, rooms: rooms.subtracting([id]).sorted(), data: data, connectOffset: connectOffset)
             namespace.adapter.persistSession(session)
         }
         namespace.adapter.leaveAll(self)
-        let (handlers, acks, rooms) = state.withLock { state in
+        let rooms = shared.withLock { state in
             let rooms = state.rooms
             state.connected = false
             state.left = true
             state.rooms = []
-            let result = (state.disconnect, state.pendingAcks)
-            // Dropping the handlers breaks the cycles closures make by capturing their socket.
-            state.handlers = [:]
-            state.anyHandlers = []
-            state.gates = []
-            state.disconnecting = []
-            state.disconnect = []
-            state.pendingAcks = [:]
-            return (result.0, result.1, rooms)
+            return rooms
         }
+        let (handlers, acks) = (disconnectHandlers, pendingAcks)
+        pendingAcks = [:]
+        releaseHandlers()
         if !rooms.isEmpty { namespace.membershipChanged(self, .left(Array(rooms))) }
         for pending in acks.values {
             pending.timer.cancel()

@@ -21,6 +21,11 @@ public struct SocketIOConfiguration: Sendable {
     /// Most rooms one socket may be in, not counting its own; a join beyond is refused (see `Socket.join`), on
     /// every path: handlers, middleware, recovery, cluster requests. Default 1000.
     public var maxRoomsPerSocket: Int
+    /// How long one event loop may spend flushing broadcasts (one `writev` per recipient) before it reads from its
+    /// connections again; the rest of the flush follows in a later loop tick. Keeps a loop that flushes many
+    /// broadcasts from other loops answering its own clients meanwhile. Zero yields after every few connections.
+    /// Default 1 ms.
+    public var broadcastFlushSlice: Duration
 
     public init(
         engine: EngineIOConfiguration = EngineIOConfiguration(path: "/socket.io/"),
@@ -30,7 +35,8 @@ public struct SocketIOConfiguration: Sendable {
         attachmentTimeout: Duration = .seconds(30),
         connectionStateRecovery: ConnectionStateRecovery? = nil,
         maxRoomNameBytes: Int = RoomName.defaultMaxBytes,
-        maxRoomsPerSocket: Int = 1000
+        maxRoomsPerSocket: Int = 1000,
+        broadcastFlushSlice: Duration = .milliseconds(1)
     ) {
         self.engine = engine
         self.connectTimeout = connectTimeout
@@ -40,5 +46,6 @@ public struct SocketIOConfiguration: Sendable {
         self.connectionStateRecovery = connectionStateRecovery
         self.maxRoomNameBytes = maxRoomNameBytes
         self.maxRoomsPerSocket = maxRoomsPerSocket
+        self.broadcastFlushSlice = broadcastFlushSlice
     }
 }

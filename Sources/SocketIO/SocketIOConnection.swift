@@ -123,6 +123,8 @@ package final class SocketIOConnection: LoopTimerTarget, @unchecked Sendable {
             return
         }
         connecting.insert(name)
+        // One task per CONNECT that runs middleware or a recovery: it lives as long as they take, and what it
+        // decides is dropped on the loop if the connection closed meanwhile.
         Task {
             var socket: Socket?
             var missed: [EngineIOPreparedMessage] = []
@@ -139,24 +141,29 @@ package final class SocketIOConnection: LoopTimerTarget, @unchecked Sendable {
                 // Held by the adapter whether or not the gate admits the session: released below either way.
                 restoredHold = saved.rooms + [saved.id]
                 if let data = await Self.admitRecovery(saved, handshake: handshake, gate: namespace.recoveryGate) {
-                    let restored = Socket(id: saved.id, namespace: namespace, handshake: handshake, connection: self, pid: saved.pid, recovered: true)
+                    let restored = Socket(id: saved.id, namespace: namespace, handshake: handshake, connection: self,
+                                          pid: saved.pid, recovered: true, connectOffset: saved.connectOffset)
                     restored.data = data
                     restored.join(saved.rooms)
-                    restored.connectOffset = saved.connectOffset
                     socket = restored
                     missed = events
                     catchUpAfter = events.last?.recoveryOffset ?? offset ?? saved.connectOffset
                     runMiddleware = !recovery.skipMiddlewares
                 }
             }
-            let accepted = socket ?? Socket(
-                id: EngineIOServer.makeSessionID(), namespace: namespace, handshake: handshake, connection: self,
-                pid: recovery == nil ? nil : EngineIOServer.makeSessionID())
-            if recovery != nil && !accepted.recovered { accepted.connectOffset = await namespace.adapter.recoveryOffset() }
+            var accepted: Socket
+            if let socket {
+                accepted = socket
+            } else {
+                accepted = Socket(
+                    id: EngineIOServer.makeSessionID(), namespace: namespace, handshake: handshake, connection: self,
+                    pid: recovery == nil ? nil : EngineIOServer.makeSessionID(),
+                    connectOffset: recovery == nil ? "" : await namespace.adapter.recoveryOffset())
+            }
             let refusal = runMiddleware ? await Self.runMiddleware(middleware, on: accepted) : nil
             // Rooms joined in middleware (a personal room, say) must reach the whole cluster before the client
-            // hears CONNECT: hold them on the adapter first. The joins themselves hop to the loop: wait for them.
-            _ = try? await eventLoop.submit {}.get()
+            // hears CONNECT: hold them on the adapter first. A socket not yet connected records its joins at
+            // once (see `Socket.join`), so they are all in `rooms` here.
             let held = refusal == nil ? Array(accepted.rooms) : []
             if !held.isEmpty { await namespace.adapter.holdRooms(held) }
             eventLoop.execute { [self, missed, restoredHold, catchUpAfter] in

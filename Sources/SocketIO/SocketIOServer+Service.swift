@@ -49,11 +49,14 @@ extension SocketIOServer: Service {
         }
         listening.set(channel.localAddress)
         logger.info("socket.io listening", metadata: ["address": "\(channel.localAddress.map { "\($0)" } ?? "?")"])
-        let reporting = Task { [service] in
-            while (try? await Task.sleep(for: service.metricsInterval)) != nil { reportMetrics() }
+        // The reporting loop is a child of `run()`, so the service group owns it: it ends with the shutdown.
+        await withTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { [service] in
+                while (try? await Task.sleep(for: service.metricsInterval)) != nil { self.reportMetrics() }
+            }
+            try? await gracefulShutdown()
+            tasks.cancelAll()
         }
-        try? await gracefulShutdown()
-        reporting.cancel()
         logger.info("socket.io draining", metadata: ["sessions": "\(engine.sessionCount)"])
         await drain(over: service.drainWindow)
         try? await channel.close()

@@ -6,6 +6,8 @@ import SocketIOProtocol
 import Synchronization
 
 /// A Socket.IO v5 server (`io`): namespaces over an Engine.IO v4 server.
+///
+/// Lock-protected: the namespace table, created on first use from any thread; the rest is immutable.
 public final class SocketIOServer: Sendable {
     public let configuration: SocketIOConfiguration
     public let engine: EngineIOServer

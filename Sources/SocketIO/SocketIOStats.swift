@@ -4,6 +4,8 @@ import Synchronization
 /// Running totals of one server's traffic, read by the dashboard and metrics once a second.
 /// Counting is one relaxed atomic add per event or per (broadcast × event loop), never per recipient,
 /// so it adds no lock and no allocation to the fan-out path.
+///
+/// Atomic counters; the sampled latencies alone are lock-protected.
 public final class SocketIOStats: Sendable {
     private let received = Atomic<Int>(0)
     private let sent = Atomic<Int>(0)

@@ -64,6 +64,35 @@ import Testing
         }
     }
 
+    /// A user room named like a socket id (20 URL-safe characters) is a room like any other: a broadcast to it
+    /// from any node reaches its members on every node, once each, and leaving it stops that.
+    @Test func aUserRoomNamedLikeAnIDIsFannedOutAcrossNodes() async throws {
+        try await withCluster(3) { cluster in
+            let room = "ABCDEFGHIJ0123456789"
+            let a = try await cluster.client(on: 0)
+            let b = try await cluster.client(on: 1)
+            let c = try await cluster.client(on: 2)
+            try await cluster.join(a.client, on: 0, room)
+            try await cluster.join(b.client, on: 1, room)
+            cluster.nodes[2].io.to(room).emit("in-room", 1)
+            try await a.client.expectEvent("in-room", "1")
+            try await b.client.expectEvent("in-room", "1")
+            cluster.nodes[0].io.to(room).emit("again", 2)
+            try await a.client.expectEvent("again", "2")
+            try await b.client.expectEvent("again", "2")
+            // Nothing else reached them (no second copy) and the non-member got nothing: the next event is this.
+            b.client.emit("leave", "\"\(room)\"", ackID: 2)
+            _ = try await b.client.nextText()
+            await cluster.nodes[1].adapter.subscriptionsSettled()
+            cluster.nodes[2].io.to(room).emit("after-leave")
+            cluster.nodes[2].io.emit("end")
+            try await a.client.expectEvent("after-leave")
+            try await a.client.expectEvent("end")
+            try await b.client.expectEvent("end")
+            try await c.client.expectEvent("end")
+        }
+    }
+
     @Test func toOneSocketOnAnotherNode() async throws {
         try await withCluster(2) { cluster in
             let a = try await cluster.client(on: 0)

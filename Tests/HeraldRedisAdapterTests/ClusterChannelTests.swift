@@ -1,4 +1,5 @@
 import HeraldTesting
+import NIOCore
 @testable import HeraldRedisAdapter
 import SocketIO
 import SocketIOProtocol
@@ -43,15 +44,19 @@ import Testing
         }
     }
 
-    @Test func requestsFromTheBusWithInvalidRoomsAreRefusedWhole() {
-        #expect(RedisAdapter.options(["rooms": ["a", "b"], "except": ["c"]]) == BroadcastOptions(rooms: ["a", "b"], except: ["c"], local: true))
-        #expect(RedisAdapter.options(nil) == BroadcastOptions(local: true))
+    @Test func requestsFromTheBusWithInvalidRoomsAreRefusedWhole() throws {
+        func options(_ opts: String) throws -> BroadcastOptions? {
+            try WireJSONMessage.decode(WireAudience.self, from: ByteBuffer(string: opts)).options(maxRoomBytes: 256)
+        }
+        #expect(try options(#"{"rooms":["a","b"],"except":["c"]}"#) == BroadcastOptions(rooms: ["a", "b"], except: ["c"], local: true))
+        #expect(try options("{}") == BroadcastOptions(local: true))
         // Dropping the bad room alone would leave no room: everyone.
-        #expect(RedisAdapter.options(["rooms": [.string(String(repeating: "x", count: 257))]]) == nil)
-        #expect(RedisAdapter.options(["rooms": ["a\u{0}"]]) == nil)
-        #expect(RedisAdapter.options(["rooms": [1]]) == nil)
-        #expect(RedisAdapter.options(["except": "a"]) == nil)
-        #expect(RedisAdapter.roomNames(["ok", ""], maxBytes: 256) == nil)
+        #expect(try options(#"{"rooms":["\#(String(repeating: "x", count: 257))"]}"#) == nil)
+        #expect(try options(#"{"rooms":["a\u0000"]}"#) == nil)
+        #expect(try options(#"{"rooms":["ok",""]}"#) == nil)
+        // Not a list of strings: undecodable, so the request is dropped before it is answered.
+        #expect(throws: DecodingError.self) { try options(#"{"rooms":[1]}"#) }
+        #expect(throws: DecodingError.self) { try options(#"{"except":"a"}"#) }
     }
 
     /// A room named `request` on a live cluster: its broadcasts reach its member, and cluster requests still work.

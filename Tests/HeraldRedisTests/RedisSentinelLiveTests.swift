@@ -17,6 +17,7 @@ struct RedisSentinelLiveTests {
         let replica: RedisServerProcess
         let sentinel: RedisServerProcess
         let directory: String
+        let certificates: TestCertificates?
         var locator: RedisSentinel {
             RedisSentinel(sentinels: [RedisEndpoint(host: "127.0.0.1", port: 1), RedisEndpoint(host: "127.0.0.1", port: sentinel.port)],
                           masterName: "mymaster", configuration: primary.configuration)
@@ -29,9 +30,22 @@ struct RedisSentinelLiveTests {
         }
     }
 
-    func setUp(eventLoop: any EventLoop) async throws -> Setup {
-        let primary = try await RedisServerProcess.start()
-        let replica = try await RedisServerProcess.start(["--replicaof", "127.0.0.1", "\(primary.port)"])
+    /// With `certificates`, everything speaks TLS only: clients, replication, and the sentinel to the servers and
+    /// to its clients (outgoing connections present the client certificate; the server one is for serverAuth only).
+    func setUp(eventLoop: any EventLoop, certificates: TestCertificates? = nil) async throws -> Setup {
+        let outgoing = certificates.map { ["--tls-replication", "yes", "--tls-client-cert-file", $0.clientCertificateFile,
+                                           "--tls-client-key-file", $0.clientKeyFile] } ?? []
+        let primary = try await RedisServerProcess.start(outgoing, certificates: certificates)
+        let replica = try await RedisServerProcess.start(["--replicaof", "127.0.0.1", "\(primary.port)"] + outgoing, certificates: certificates)
+        // The sentinel reads a replica's INFO every 10 s: it must first see this one in sync, or it finds no
+        // replica good enough to promote until its next look.
+        let replicaConnection = try await RedisConnection.connect(configuration: replica.configuration, eventLoop: eventLoop)
+        let synced = ContinuousClock.now + .seconds(10)
+        while try await replicaConnection.send("ROLE").elements?[3].string != "connected" {
+            guard ContinuousClock.now < synced else { throw TestFailure("the replica never synced") }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        try await replicaConnection.close()
         let directory = NSTemporaryDirectory() + "herald-sentinel-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let file = directory + "/sentinel.conf"
@@ -40,7 +54,7 @@ struct RedisSentinelLiveTests {
             sentinel down-after-milliseconds mymaster 1000
             sentinel failover-timeout mymaster 5000
             """.write(toFile: file, atomically: true, encoding: .utf8)
-        let sentinel = try await RedisServerProcess.start([file, "--sentinel"])
+        let sentinel = try await RedisServerProcess.start([file, "--sentinel"] + outgoing, certificates: certificates)
         let admin = try await RedisConnection.connect(configuration: sentinel.configuration, eventLoop: eventLoop)
         let deadline = ContinuousClock.now + .seconds(10)
         while (try? await admin.send("SENTINEL", "REPLICAS", "mymaster"))?.elements?.isEmpty != false {
@@ -48,7 +62,7 @@ struct RedisSentinelLiveTests {
             try await Task.sleep(for: .milliseconds(50))
         }
         try await admin.close()
-        return Setup(primary: primary, replica: replica, sentinel: sentinel, directory: directory)
+        return Setup(primary: primary, replica: replica, sentinel: sentinel, directory: directory, certificates: certificates)
     }
 
     @Test func followsAFailover() async throws {
@@ -94,9 +108,11 @@ struct RedisSentinelLiveTests {
 
     /// `SENTINEL FAILOVER` leaves the old primary running and answering as a primary (Sentinel demotes it some
     /// 10 s later): two nodes' clients and subscribers move to the promoted replica on `+switch-master`, and
-    /// every message published after the move reaches both.
-    @Test func followsAForcedFailoverWithTheOldPrimaryUp() async throws {
-        let setup = try await setUp(eventLoop: eventLoop)
+    /// every message published after the move reaches both. All on TLS.
+    @Test func followsAForcedFailoverWithTheOldPrimaryUpOverTLS() async throws {
+        let certificates = try TestCertificates.make()
+        defer { certificates.remove() }
+        let setup = try await setUp(eventLoop: eventLoop, certificates: certificates)
         defer { try? FileManager.default.removeItem(atPath: setup.directory) }
         struct Node {
             let client: RedisClient
@@ -139,7 +155,7 @@ struct RedisSentinelLiveTests {
             var both = true
             for (index, node) in nodes.enumerated() {
                 let probe = "probe \(attempt) from \(index)"
-                guard (try? await node.client.send("CONFIG", "GET", "port").elements?[1].string) == "\(setup.replica.port)",
+                guard (try? await node.client.send("CONFIG", "GET", "tls-port").elements?[1].string) == "\(setup.replica.port)",
                       (try? await node.client.publish("events", message: ByteBuffer(string: probe))) == 2,
                       (try? await nodes[1 - index].got.next(within: .milliseconds(300)) { $0 == probe }) != nil
                 else { both = false; break }

@@ -86,12 +86,15 @@ extension HeraldConfigurationTests {
     @Test func roomAndPacketSettings() throws {
         var configuration = HeraldConfiguration()
         #expect(configuration.socketIO.attachmentTimeout == .seconds(30))
+        #expect(configuration.socketIO.broadcastFlushSlice == .milliseconds(1))
         try configuration.apply(["HERALD_MAX_ROOM_NAME_BYTES": "64", "HERALD_MAX_ROOMS_PER_SOCKET": "5",
-                                 "HERALD_MAX_ATTACHMENTS": "2", "HERALD_ATTACHMENT_TIMEOUT": "1500"])
+                                 "HERALD_MAX_ATTACHMENTS": "2", "HERALD_ATTACHMENT_TIMEOUT": "1500",
+                                 "HERALD_BROADCAST_FLUSH_SLICE": "0"])
         #expect(configuration.socketIO.maxRoomNameBytes == 64)
         #expect(configuration.socketIO.maxRoomsPerSocket == 5)
         #expect(configuration.socketIO.maxAttachments == 2)
         #expect(configuration.socketIO.attachmentTimeout == .milliseconds(1500))
+        #expect(configuration.socketIO.broadcastFlushSlice == .zero)
         #expect(throws: HeraldConfiguration.SettingError.self) { try configuration.apply(["HERALD_MAX_ROOMS_PER_SOCKET": "0"]) }
         #expect(throws: HeraldConfiguration.SettingError.self) { try configuration.apply(["HERALD_MAX_ROOM_NAME_BYTES": "lots"]) }
     }

@@ -7,8 +7,9 @@ import NIOPosix
 import SocketIOProtocol
 import Testing
 
-/// Two herald nodes on a 3-primary/3-replica Redis Cluster started by the test: room traffic on sharded
-/// pub/sub reaches the other node for rooms on every shard, and survives a primary's failover.
+/// Two herald nodes on a 3-primary/3-replica Redis Cluster over TLS started by the test: room traffic on sharded
+/// pub/sub reaches the other node for rooms on every shard, and it and the plain subscription (the publishing
+/// envelope) survive the failover of the primary that was the first seed.
 @Suite(.serialized, .enabled(if: RedisServerProcess.liveTestsEnabled, "redis-server not on PATH (set CI to make this fail)"))
 struct RedisShardedClusterLiveTests {
     /// The room's channel (docs/cluster.md) and its slot.
@@ -17,7 +18,9 @@ struct RedisShardedClusterLiveTests {
     }
 
     @Test func roomsOnEveryShardAndAFailover() async throws {
-        let redis = try await RedisClusterProcess.start()
+        let certificates = try TestCertificates.make()
+        defer { certificates.remove() }
+        let redis = try await RedisClusterProcess.start(certificates: certificates)
         defer { redis.stop() }
         // One room per primary: names tried in turn until each shard has one.
         var rooms: [Int: String] = [:]
@@ -54,8 +57,19 @@ struct RedisShardedClusterLiveTests {
                     #expect(try await member.next("chat:message")["text"] == .string("before \(shard)"))
                 }
 
-                // Kill a primary (not the first seed, which carries the plain subscriber).
-                let victim = try #require(rooms.keys.sorted().first { $0 != redis.servers[0].port })
+                // The envelope, PUBLISHed cluster-wide, reaches the member through its node's plain subscriber.
+                func envelope(_ text: String) async throws {
+                    let live = try #require(redis.servers.first { $0.isRunning })
+                    let connection = try await RedisConnection.connect(configuration: live.configuration, eventLoop: MultiThreadedEventLoopGroup.singleton.any())
+                    let room = try #require(rooms.values.first)
+                    _ = try await connection.send("PUBLISH", "herald:publish", #"{"room":"\#(room)","event":"chat:message","data":{"text":"\#(text)"}}"#)
+                    try await connection.close()
+                }
+                try await envelope("envelope before")
+                #expect(try await member.next("chat:message")["text"] == .string("envelope before"))
+
+                // Kill the first seed's primary: the plain subscriptions were made there.
+                let victim = redis.servers[0].port
                 let room = try #require(rooms[victim])
                 let killed = ContinuousClock.now
                 redis.server(port: victim)?.kill()
@@ -86,6 +100,23 @@ struct RedisShardedClusterLiveTests {
                 for number in 0..<20 {
                     #expect(try await member.next("chat:message")["text"] == .string("after \(number)"))
                 }
+                // The plain subscription moved to another primary too.
+                var envelopeProbe = 0
+                var envelopeResumed = false
+                while !envelopeResumed && ContinuousClock.now - killed < .seconds(10) {
+                    envelopeProbe += 1
+                    try await envelope("envelope probe \(envelopeProbe)")
+                    if let text = try? await member.next("chat:message", timeout: .milliseconds(100))["text"] {
+                        envelopeResumed = text.stringValue?.hasPrefix("envelope probe") == true
+                    }
+                }
+                #expect(envelopeResumed, "the envelope did not reach the member within 10 s of the first seed's death")
+                print("rcluster failover: envelope fan-out resumed \(ContinuousClock.now - killed) after the first seed was killed")
+                while (try? await member.next("chat:message", timeout: .milliseconds(300))) != nil {}
+                for number in 0..<5 { try await envelope("envelope after \(number)") }
+                for number in 0..<5 {
+                    #expect(try await member.next("chat:message")["text"] == .string("envelope after \(number)"))
+                }
                 for (shard, other) in rooms where shard != victim {
                     try await publisher.io.to(other).publish("chat:message", args: [["text": .string("still \(shard)")]])
                     #expect(try await member.next("chat:message")["text"] == .string("still \(shard)"))
@@ -97,5 +128,46 @@ struct RedisShardedClusterLiveTests {
                 await member.close()
             }
         }
+    }
+
+    /// Presence (multi-key scripts) and cross-node idempotency keys work on a Redis Cluster: two nodes' stores, rooms
+    /// on different slots, a user's tabs on both nodes counted once, a graceful leave handing back the departure.
+    @Test func presenceAndIdempotencyOnACluster() async throws {
+        let redis = try await RedisClusterProcess.start(replicasPerPrimary: 0)
+        defer { redis.stop() }
+        let eventLoop = MultiThreadedEventLoopGroup.singleton.any()
+        var clients: [RedisClusterClient] = []
+        for _ in 0..<2 {
+            let client = RedisClusterClient(seeds: redis.seeds, configuration: redis.configuration, eventLoop: eventLoop) { _, _ in }
+            try await client.connect()
+            clients.append(client)
+        }
+        let stores = clients.enumerated().map { RedisPresenceStore(client: $1, node: "node\($0)", timeout: .seconds(5)) }
+        // Rooms whose names hash to different slots (all presence keys share the hash tag's slot regardless).
+        let rooms = ["chat:a", "chat:b", "chat:zz"]
+        #expect(Set(rooms.map { RedisClusterSlot.slot(of: $0) }).count == 3)
+        for store in stores { _ = try await store.heartbeat() }
+        for room in rooms {
+            let first = try await stores[0].change(room: room, subject: "ann", info: #"{"n":"Ann"}"#, delta: 1).get()
+            #expect(first.transition == .joined && first.users == 1)
+            let second = try await stores[1].change(room: room, subject: "ann", info: #"{"n":"Ann"}"#, delta: 1).get()
+            #expect(second.transition == .unchanged && second.users == 1)
+            let other = try await stores[1].change(room: room, subject: "bob", info: "{}", delta: 1).get()
+            #expect(other.transition == .joined && other.users == 2)
+            #expect(try await stores[0].snapshot(room: room, limit: 10).users == 2)
+        }
+        #expect(try await stores[1].ownMembers().count == 6)
+        // Node 1 leaves: bob goes everywhere, ann stays (her tab on node 0).
+        let departures = try await stores[1].leaveCluster()
+        #expect(Set(departures.map(\.room)) == Set(rooms) && departures.allSatisfy { $0.subject == "bob" && $0.users == 1 })
+        for room in rooms { #expect(try await stores[0].snapshot(room: room, limit: 10).users == 1) }
+
+        // A publish's idempotency key claimed through one node is a duplicate through the other.
+        let idempotency = clients.map { RedisIdempotencyStore(local: InMemoryIdempotencyStore(window: .seconds(60), capacity: 100), client: $0) }
+        #expect(await idempotency[0].claimAcrossCluster("order-17"))
+        #expect(!(await idempotency[1].claimAcrossCluster("order-17")))
+        await idempotency[0].release("order-17")
+        #expect(await idempotency[1].claimAcrossCluster("order-17"))
+        for client in clients { await client.close() }
     }
 }

@@ -7,7 +7,7 @@ import Testing
 @Suite struct BinaryTests {
     @Test func clientBinaryEventReachesHandlerAsBinary() async throws {
         let received = Mailbox<[JSONValue]>("binary args")
-        try await withServer(setUp: { io in
+        try await withEmbeddedServer(setUp: { io in
             io.onConnection { socket in socket.on("x") { received.send($0.args) } }
         }) { server in
             let client = try await server.client()
@@ -18,7 +18,8 @@ import Testing
         }
     }
 
-    @Test func binaryEventWithAckIsAnsweredWithBinaryAck() async throws {
+    /// End to end: attachments both ways over a real websocket.
+    @Test func binaryAckOverAWebSocket() async throws {
         try await withServer(setUp: { io in
             io.onConnection { socket in socket.on("message-with-ack") { $0.ack($0.args) } }
         }) { server in
@@ -33,8 +34,24 @@ import Testing
         }
     }
 
+    @Test func binaryEventWithAckIsAnsweredWithBinaryAck() async throws {
+        try await withEmbeddedServer(setUp: { io in
+            io.onConnection { socket in socket.on("message-with-ack") { $0.ack($0.args) } }
+        }) { server in
+            let client = try await server.client()
+            try await client.connect()
+            client.send(#"452-789["message-with-ack",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]"#)
+            client.send(binary: [1, 2, 3])
+            client.send(binary: [4, 5, 6])
+            #expect(try await client.nextText() == #"462-789[{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]"#)
+            #expect(try await client.nextBinary() == [1, 2, 3])
+            #expect(try await client.nextBinary() == [4, 5, 6])
+            await client.expectNothingSent()
+        }
+    }
+
     @Test func serverEmitWithBinarySendsPlaceholderThenAttachment() async throws {
-        try await withServer(setUp: { io in
+        try await withEmbeddedServer(setUp: { io in
             io.onConnection { socket in
                 socket.emit("file", ["name": "a.bin", "content": .binary(ByteBuffer(bytes: [4, 5, 6]))], "done")
             }
@@ -47,7 +64,7 @@ import Testing
     }
 
     @Test func broadcastWithBinaryReachesEveryClient() async throws {
-        try await withServer { server in
+        try await withEmbeddedServer(loops: 2) { server in
             let clients = try await server.connectedClients(3)
             server.io.emit("blob", .binary(ByteBuffer(bytes: [9, 8])))
             for (client, _) in clients {
@@ -59,7 +76,7 @@ import Testing
 
     @Test func serverEmitWithAckCarriesBinaryAndResolvesWithBinaryAck() async throws {
         let answers = Mailbox<[JSONValue]>("ack result")
-        try await withServer(setUp: { io in
+        try await withEmbeddedServer(setUp: { io in
             io.onConnection { socket in
                 Task {
                     let answer = try await socket.emitWithAck("upload", .binary(ByteBuffer(bytes: [1])))
@@ -78,31 +95,31 @@ import Testing
     }
 
     @Test func binaryFrameWithoutPendingPacketClosesTheConnection() async throws {
-        try await withServer { server in
+        try await withEmbeddedServer { server in
             let client = try await server.client()
             try await client.connect()
             client.send(binary: [1, 2, 3])
-            #expect(try await client.expectClosed().isEmpty)
+            #expect(try await client.expectClosed() == [])
         }
     }
 
     @Test func textFrameWhileAwaitingAttachmentsClosesTheConnection() async throws {
-        try await withServer { server in
+        try await withEmbeddedServer { server in
             let client = try await server.client()
             try await client.connect()
             client.send(#"452-["x",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]"#)
             client.send(binary: [1])
             client.send(#"42["x"]"#)
-            #expect(try await client.expectClosed().isEmpty)
+            #expect(try await client.expectClosed() == [])
         }
     }
 
     @Test func tooManyAttachmentsClosesTheConnection() async throws {
-        try await withServer { server in
+        try await withEmbeddedServer { server in
             let client = try await server.client()
             try await client.connect()
             client.send(#"4511-["x"]"#)
-            #expect(try await client.expectClosed().isEmpty)
+            #expect(try await client.expectClosed() == [])
         }
     }
 }

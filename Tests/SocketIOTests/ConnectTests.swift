@@ -4,6 +4,7 @@ import SocketIOProtocol
 import Testing
 
 @Suite struct ConnectTests {
+    /// End to end over a real websocket: the CONNECT reply, then what the connection handler emits.
     @Test func connectsToMainNamespace() async throws {
         let connected = Mailbox<String>("connection")
         try await withServer(setUp: { io in
@@ -21,8 +22,23 @@ import Testing
         }
     }
 
+    @Test func connectReplyComesBeforeWhatTheHandlerEmits() async throws {
+        try await withEmbeddedServer(setUp: { io in
+            io.onConnection { socket in socket.emit("auth", socket.handshake.auth) }
+        }) { server in
+            let client = try await server.client()
+            client.send("40")
+            let reply = try await client.nextText()
+            let sid = try #require(reply.jsonStringField("sid"))
+            #expect(reply == #"40{"sid":"\#(sid)"}"#)
+            #expect(try await client.nextText() == #"42["auth",{}]"#)
+            #expect(server.io.sockets.socket(id: sid) != nil)
+            await client.expectNothingSent()
+        }
+    }
+
     @Test func connectsToCustomNamespaceWithAuth() async throws {
-        try await withServer(setUp: { io in
+        try await withEmbeddedServer(setUp: { io in
             io.of("/custom").onConnection { socket in socket.emit("auth", socket.handshake.auth) }
         }) { server in
             let client = try await server.client()
@@ -34,7 +50,7 @@ import Testing
     }
 
     @Test func unknownNamespaceIsRefusedAndConnectionStaysUsable() async throws {
-        try await withServer(setUp: { io in
+        try await withEmbeddedServer(setUp: { io in
             io.onConnection { socket in
                 socket.on("message") { event in socket.emit("message-back", args: event.args) }
             }
@@ -51,13 +67,13 @@ import Testing
 
     @Test func connectingTwiceToTheSameNamespaceClosesTheConnection() async throws {
         let reasons = Mailbox<DisconnectReason>("disconnect reason")
-        try await withServer(setUp: { io in
+        try await withEmbeddedServer(setUp: { io in
             io.onConnection { socket in socket.onDisconnect { reasons.send($0) } }
         }) { server in
             let client = try await server.client()
             try await client.connect()
             client.send("40")
-            try await client.expectClosed()
+            #expect(try await client.expectClosed() == [])
             #expect(try await reasons.next() == .forcedServerClose)
         }
     }

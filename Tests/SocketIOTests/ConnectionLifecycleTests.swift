@@ -8,39 +8,41 @@ import Testing
     @Test(arguments: ["4abc", "42{}", #"42abc["message",1]"#, "45", "40/x,[]"])
     func invalidPacketClosesTheConnection(packet: String) async throws {
         let reasons = Mailbox<DisconnectReason>("disconnect reason")
-        try await withServer(setUp: { io in
+        try await withEmbeddedServer(setUp: { io in
             io.onConnection { socket in socket.onDisconnect { reasons.send($0) } }
         }) { server in
             let client = try await server.client()
             try await client.connect()
             client.send(packet)
-            let before = try await client.expectClosed()
-            #expect(before.isEmpty)
+            #expect(try await client.expectClosed() == [])
             #expect(try await reasons.next() == .parseError)
         }
     }
 
     @Test func invalidPacketBeforeConnectClosesTheConnection() async throws {
-        try await withServer { server in
+        try await withEmbeddedServer { server in
             let client = try await server.client()
             client.send("4abc")
-            #expect(try await client.expectClosed().isEmpty)
+            #expect(try await client.expectClosed() == [])
         }
     }
 
     @Test func clientWithoutConnectIsClosedAfterConnectTimeout() async throws {
-        try await withServer(configuration: fastConfiguration(connectTimeout: .milliseconds(200))) { server in
-            let start = ContinuousClock.now
+        try await withEmbeddedServer(configuration: fastConfiguration(connectTimeout: .milliseconds(200))) { server in
             let client = try await server.client()
-            try await client.expectClosed(timeout: .seconds(5))
-            #expect(ContinuousClock.now - start >= .milliseconds(150))
+            await server.advanceTime(by: .milliseconds(199))
+            #expect(await server.io.armedConnectTimers() == 1, "still waiting for CONNECT")
+            await client.expectNothingSent()
+            await server.advanceTime(by: .milliseconds(1))
+            #expect(try await client.expectClosed() == [])
+            #expect(await server.io.armedConnectTimers() == 0)
         }
     }
 
     /// The connect timeout lives on the loop's timers (one entry per connection): CONNECT disarms it, and so does
     /// each way the connection can close before CONNECT.
     @Test func connectTimerIsCancelledByConnectAndByClose() async throws {
-        try await withServer { server in
+        try await withEmbeddedServer { server in
             let connecting = try await server.client()
             #expect(await server.io.armedConnectTimers() == 1)
             try await connecting.connect()
@@ -49,9 +51,21 @@ import Testing
             let invalid = try await server.client()
             #expect(await server.io.armedConnectTimers() == 1)
             invalid.send("4abc")
-            #expect(try await invalid.expectClosed().isEmpty)
+            #expect(try await invalid.expectClosed() == [])
             #expect(await server.io.armedConnectTimers() == 0)
-            // Closed with the session (the loop runs the close before the count).
+            // Closed with the session, whatever its reason.
+            let vanished = try await server.client()
+            let shutDown = try await server.client()
+            #expect(await server.io.armedConnectTimers() == 2)
+            await vanished.disconnectTransport()
+            await shutDown.disconnectTransport(reason: .serverShuttingDown)
+            #expect(await server.io.armedConnectTimers() == 0)
+        }
+    }
+
+    /// Closed with the Engine.IO session, over real sockets (the server closes every session).
+    @Test func connectTimerIsCancelledWhenTheServerClosesItsSessions() async throws {
+        try await withServer { server in
             _ = try await server.client()
             _ = try await server.client()
             #expect(await server.io.armedConnectTimers() == 2)
@@ -61,15 +75,11 @@ import Testing
     }
 
     @Test func connectedClientOutlivesConnectTimeout() async throws {
-        // The connect timeout leaves the client ample time to CONNECT on a loaded machine; two heartbeats
-        // then take longer than the timeout.
-        let configuration = fastConfiguration(pingInterval: .milliseconds(600), connectTimeout: .seconds(1))
-        try await withServer(configuration: configuration) { server in
+        try await withEmbeddedServer(configuration: fastConfiguration(connectTimeout: .seconds(1))) { server in
             let client = try await server.client()
             try await client.connect()
-            // The second heartbeat comes after the connect timeout would have fired.
-            #expect(try await client.next(skipPings: false) == .text("2"))
-            #expect(try await client.next(skipPings: false) == .text("2"))
+            await server.advanceTime(by: .seconds(2))
+            await client.expectNothingSent()
             #expect(server.io.sockets.socketCount == 1)
         }
     }

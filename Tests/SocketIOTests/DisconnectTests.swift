@@ -1,3 +1,4 @@
+import EngineIO
 import HeraldTesting
 import SocketIO
 import SocketIOProtocol
@@ -19,14 +20,13 @@ import Testing
 
     @Test func clientNamespaceDisconnectKeepsTheEngineOpen() async throws {
         let recorder = Recorder()
-        let configuration = fastConfiguration(pingInterval: .milliseconds(150), pingTimeout: .seconds(5))
-        try await withServer(configuration: configuration, setUp: { recorder.install(on: $0.sockets) }) { server in
+        try await withEmbeddedServer(setUp: { recorder.install(on: $0.sockets) }) { server in
             let client = try await server.client()
             try await client.connect()
             client.send("41")
             #expect(try await recorder.reasons.next() == .clientNamespaceDisconnect)
-            // No reply to `41` and no close: the next frame is the heartbeat.
-            #expect(try await client.next(skipPings: false) == .text("2"))
+            // No reply to `41` and no close.
+            await client.expectNothingSent()
             #expect(server.io.sockets.socketCount == 0)
             try await client.connect()
         }
@@ -34,7 +34,7 @@ import Testing
 
     @Test func serverDisconnectSendsDisconnectPacket() async throws {
         let recorder = Recorder()
-        try await withServer(setUp: { io in
+        try await withEmbeddedServer(setUp: { io in
             recorder.install(on: io.sockets)
             recorder.install(on: io.of("/chat"))
         }) { server in
@@ -56,16 +56,16 @@ import Testing
 
     @Test func disconnectWithCloseIsForcedServerClose() async throws {
         let recorder = Recorder()
-        try await withServer(setUp: { recorder.install(on: $0.sockets) }) { server in
+        try await withEmbeddedServer(setUp: { recorder.install(on: $0.sockets) }) { server in
             let client = try await server.client()
             try await client.connect()
             try #require(try await recorder.sockets.next()).disconnect(close: true)
             #expect(try await recorder.reasons.next() == .forcedServerClose)
-            try await client.expectClosed()
-            #expect(server.io.engine.sessionCount == 0)
+            #expect(try await client.expectClosed() == [])
         }
     }
 
+    /// A real TCP connection dropped by its client.
     @Test func transportCloseIsReported() async throws {
         let recorder = Recorder()
         try await withServer(setUp: { recorder.install(on: $0.sockets) }) { server in
@@ -76,10 +76,25 @@ import Testing
         }
     }
 
+    /// Each Engine.IO close reason reaches the socket as its Socket.IO disconnect reason.
+    @Test(arguments: [(EngineIOCloseReason.transportClose, DisconnectReason.transportClose),
+                      (.transportError, .transportError), (.pingTimeout, .pingTimeout),
+                      (.parseError, .parseError), (.serverShuttingDown, .serverShuttingDown), (.forcedClose, .forcedClose)])
+    func engineCloseReasonsBecomeDisconnectReasons(engine: EngineIOCloseReason, expected: DisconnectReason) async throws {
+        let recorder = Recorder()
+        try await withEmbeddedServer(setUp: { recorder.install(on: $0.sockets) }) { server in
+            let client = try await server.client()
+            try await client.connect()
+            await client.disconnectTransport(reason: engine)
+            #expect(try await recorder.reasons.next() == expected)
+            #expect(server.io.sockets.socketCount == 0)
+        }
+    }
+
     @Test func disconnectingSeesRoomsAndDisconnectSeesNone() async throws {
         let roomsWhileDisconnecting = Mailbox<Set<String>>("rooms while disconnecting")
         let roomsAfterDisconnect = Mailbox<Set<String>>("rooms after disconnect")
-        try await withServer(setUp: { io in
+        try await withEmbeddedServer(setUp: { io in
             io.onConnection { socket in
                 socket.join("r1", "r2")
                 socket.onDisconnecting { _ in roomsWhileDisconnecting.send(socket.rooms) }
@@ -96,7 +111,7 @@ import Testing
 
     @Test func manyDisconnectsLeaveNoRoomsOrSockets() async throws {
         let recorder = Recorder()
-        try await withServer(setUp: { io in
+        try await withEmbeddedServer(loops: 2, setUp: { io in
             io.onConnection { socket in socket.join("all", "room-\(socket.id.prefix(1))") }
             recorder.install(on: io.sockets)
         }) { server in
@@ -128,6 +143,7 @@ import Testing
         }
     }
 
+    /// The Engine.IO heartbeat over a real websocket.
     @Test func unansweredPingsArePingTimeout() async throws {
         let recorder = Recorder()
         // Wide enough that the CONNECT round trip ends before the first ping times out on a loaded CI machine.

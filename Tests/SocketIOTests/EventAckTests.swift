@@ -5,7 +5,8 @@ import SocketIOProtocol
 import Testing
 
 @Suite struct EventAckTests {
-    @Test func clientEventWithAckIdIsAnswered() async throws {
+    /// End to end over a real websocket.
+    @Test func clientEventWithAckIdIsAnsweredOverAWebSocket() async throws {
         try await withServer(setUp: { io in
             io.onConnection { socket in
                 socket.on("message-with-ack") { event in event.ack(event.args) }
@@ -18,8 +19,22 @@ import Testing
         }
     }
 
+    @Test func clientEventWithAckIdIsAnswered() async throws {
+        try await withEmbeddedServer(setUp: { io in
+            io.onConnection { socket in
+                socket.on("message-with-ack") { event in event.ack(event.args) }
+            }
+        }) { server in
+            let client = try await server.client()
+            try await client.connect()
+            client.emit("message-with-ack", "1", #""2""#, #"{"3":[false]}"#, ackID: 456)
+            #expect(try await client.nextText() == #"43456[1,"2",{"3":[false]}]"#)
+            await client.expectNothingSent()
+        }
+    }
+
     @Test func ackInCustomNamespaceCarriesTheNamespace() async throws {
-        try await withServer(setUp: { io in
+        try await withEmbeddedServer(setUp: { io in
             io.of("/chat").onConnection { socket in
                 socket.on("hello") { event in event.ack("hi") }
             }
@@ -32,28 +47,25 @@ import Testing
     }
 
     @Test func ackCalledTwiceSendsOnce() async throws {
-        try await withServer(setUp: { io in
+        try await withEmbeddedServer(setUp: { io in
             io.onConnection { socket in
                 socket.on("twice") { event in
                     event.ack("first")
                     event.ack("second")
                 }
-                socket.on("after") { _ in socket.emit("after-back") }
             }
         }) { server in
             let client = try await server.client()
             try await client.connect()
             client.emit("twice", ackID: 1)
             #expect(try await client.nextText() == #"431["first"]"#)
-            // Anything the server wrote for the second ack would come before this reply.
-            client.emit("after")
-            try await client.expectEvent("after-back")
+            await client.expectNothingSent()
         }
     }
 
     @Test func eventWithoutAckIdDoesNotWantAck() async throws {
         let wants = Mailbox<Bool>("wantsAck")
-        try await withServer(setUp: { io in
+        try await withEmbeddedServer(setUp: { io in
             io.onConnection { socket in socket.on("e") { wants.send($0.wantsAck) } }
         }) { server in
             let client = try await server.client()
@@ -67,42 +79,45 @@ import Testing
 
     @Test func serverEmitWithAckIsResolvedByClientAck() async throws {
         let answers = Mailbox<Result<[JSONValue], AckError>>("ack result")
-        try await withServer(setUp: { io in
+        try await withEmbeddedServer(setUp: { io in
             io.onConnection { socket in
                 Task { answers.send(await Self.ask(socket)) }
             }
         }) { server in
             let client = try await server.client()
             try await client.connect()
-            let question = try await client.nextText()
-            let id = try #require(Self.ackID(of: question))
-            #expect(question == #"42\#(id)["question",1]"#)
-            client.send(#"43\#(id)["answer",{"n":2}]"#)
+            // The socket's first ack id is 0.
+            #expect(try await client.nextText() == #"420["question",1]"#)
+            client.send(#"430["answer",{"n":2}]"#)
             #expect(try await answers.next() == .success(["answer", ["n": 2]]))
         }
     }
 
     @Test func emitWithAckTimesOut() async throws {
         let answers = Mailbox<Result<[JSONValue], AckError>>("ack result")
-        try await withServer(configuration: fastConfiguration(ackTimeout: .milliseconds(100)), setUp: { io in
+        try await withEmbeddedServer(configuration: fastConfiguration(ackTimeout: .milliseconds(100)), setUp: { io in
             io.onConnection { socket in
                 Task { answers.send(await Self.ask(socket)) }
             }
         }) { server in
             let client = try await server.client()
             try await client.connect()
-            _ = try await client.nextText()
+            #expect(try await client.nextText() == #"420["question",1]"#)
+            await server.advanceTime(by: .milliseconds(99))
+            #expect(answers.isEmpty)
+            await server.advanceTime(by: .milliseconds(1))
             #expect(try await answers.next() == .failure(.timeout))
             // A late ack is ignored, and the connection stays fine.
             client.send(#"430["late"]"#)
             client.emit("ping")
+            await client.expectNothingSent()
             #expect(server.io.sockets.socketCount == 1)
         }
     }
 
     @Test func disconnectDuringPendingAckThrowsDisconnected() async throws {
         let answers = Mailbox<Result<[JSONValue], AckError>>("ack result")
-        try await withServer(setUp: { io in
+        try await withEmbeddedServer(setUp: { io in
             io.onConnection { socket in
                 Task { answers.send(await Self.ask(socket)) }
             }
@@ -117,7 +132,7 @@ import Testing
 
     @Test func emitWithAckOnDisconnectedSocketThrowsDisconnected() async throws {
         let gone = Mailbox<Socket>("disconnected socket")
-        try await withServer(setUp: { io in
+        try await withEmbeddedServer(setUp: { io in
             io.onConnection { socket in socket.onDisconnect { _ in gone.send(socket) } }
         }) { server in
             let client = try await server.client()
@@ -125,6 +140,7 @@ import Testing
             client.send("41")
             let socket = try #require(try await gone.next())
             await #expect(throws: AckError.disconnected) { _ = try await socket.emitWithAck("late") }
+            await client.expectNothingSent()
         }
     }
 
@@ -137,11 +153,5 @@ import Testing
             Issue.record("unexpected error \(error)")
             return .failure(.disconnected)
         }
-    }
-
-    /// The ack id in `42<id>[…]`.
-    static func ackID(of text: String) -> Int? {
-        guard text.hasPrefix("42") else { return nil }
-        return Int(text.dropFirst(2).prefix { $0.isNumber })
     }
 }

@@ -7,7 +7,7 @@ import Testing
     /// A gate sees every event first; an event it drops reaches neither `onAny` nor the event's handler.
     @Test func droppedEventsReachNoHandler() async throws {
         let seen = Mailbox<String>("handled event")
-        try await withServer(setUp: { io in
+        try await withEmbeddedServer(setUp: { io in
             io.onConnection { socket in
                 socket.use { event in event.name != "blocked" }
                 socket.onAny { event in seen.send("any:" + event.name) }

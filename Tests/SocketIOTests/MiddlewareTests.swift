@@ -4,7 +4,8 @@ import SocketIOProtocol
 import Testing
 
 @Suite struct MiddlewareTests {
-    @Test func refusalSendsConnectErrorWithData() async throws {
+    /// End to end over a real websocket.
+    @Test func refusalOverAWebSocket() async throws {
         try await withServer(setUp: { io in
             io.use { _ in throw ConnectError("not authorized", data: ["code": 401, "retry": false]) }
         }) { server in
@@ -18,8 +19,22 @@ import Testing
         }
     }
 
+    @Test func refusalSendsConnectErrorWithData() async throws {
+        try await withEmbeddedServer(setUp: { io in
+            io.use { _ in throw ConnectError("not authorized", data: ["code": 401, "retry": false]) }
+        }) { server in
+            let client = try await server.client()
+            client.send("40")
+            #expect(try await client.nextText() == #"44{"message":"not authorized","data":{"code":401,"retry":false}}"#)
+            #expect(server.io.sockets.socketCount == 0)
+            // The refusal leaves the connection open: the client may try again.
+            client.send("40")
+            #expect(try await client.nextText() == #"44{"message":"not authorized","data":{"code":401,"retry":false}}"#)
+        }
+    }
+
     @Test func refusalWithoutDataLeavesDataOut() async throws {
-        try await withServer(setUp: { io in
+        try await withEmbeddedServer(setUp: { io in
             io.of("/admin").use { _ in throw ConnectError("not authorized") }
         }) { server in
             let client = try await server.client()
@@ -31,7 +46,7 @@ import Testing
     @Test func asyncMiddlewareDelaysTheConnectReply() async throws {
         let entered = Mailbox<Void>("middleware entered")
         let gate = Mailbox<Void>("gate")
-        try await withServer(setUp: { io in
+        try await withEmbeddedServer(setUp: { io in
             io.use { _ in
                 entered.send(())
                 // Holds the connection until the test opens the gate.
@@ -41,7 +56,7 @@ import Testing
             let client = try await server.client()
             client.send("40")
             try #require(try await entered.next() != nil)
-            #expect(client.frames.isEmpty)
+            await client.expectNothingSent()
             gate.send(())
             try await client.connect(namespace: "/", auth: nil, alreadySent: true)
         }
@@ -49,7 +64,7 @@ import Testing
 
     @Test func middlewareDataIsSeenByTheConnectionHandler() async throws {
         let seen = Mailbox<JSONValue>("socket data")
-        try await withServer(setUp: { io in
+        try await withEmbeddedServer(setUp: { io in
             io.use { socket in
                 guard let token = socket.handshake.auth["token"]?.stringValue else { throw ConnectError("no token") }
                 socket.data = ["user": .string("user-of-" + token)]
@@ -64,7 +79,7 @@ import Testing
 
     @Test func middlewareRunsInOrderAndStopsAtTheFirstRefusal() async throws {
         let steps = Mailbox<String>("middleware step")
-        try await withServer(setUp: { io in
+        try await withEmbeddedServer(setUp: { io in
             io.use { _ in steps.send("first") }
             io.use { _ in steps.send("second"); throw ConnectError("stop") }
             io.use { _ in steps.send("third") }
@@ -77,7 +92,7 @@ import Testing
     }
 
     @Test func roomsJoinedInMiddlewareTakeEffectOnConnect() async throws {
-        try await withServer(setUp: { io in
+        try await withEmbeddedServer(setUp: { io in
             io.use { socket in
                 guard let user = socket.handshake.auth["user"]?.stringValue else { throw ConnectError("no user") }
                 socket.join("user:" + user)
@@ -98,7 +113,7 @@ import Testing
 
     @Test func refusedSocketLeavesNoRoomsAndIsReleased() async throws {
         let refused = Mailbox<WeakSocket>("refused socket")
-        try await withServer(setUp: { io in
+        try await withEmbeddedServer(setUp: { io in
             io.use { socket in
                 socket.join("pending")
                 // A handler that captures its socket must not keep a refused socket alive.

@@ -1,4 +1,5 @@
 import HeraldTesting
+import NIOCore
 import SocketIO
 import SocketIOProtocol
 import Testing
@@ -7,20 +8,20 @@ import Testing
     @Test(arguments: [#"42/chat,["hello"]"#, #"43/chat,1[]"#, "41/chat,", #"44{"message":"x"}"#])
     func packetForANamespaceNotJoinedClosesTheConnection(packet: String) async throws {
         let reasons = Mailbox<DisconnectReason>("disconnect reason")
-        try await withServer(setUp: { io in
+        try await withEmbeddedServer(setUp: { io in
             _ = io.of("/chat")
             io.onConnection { socket in socket.onDisconnect { reasons.send($0) } }
         }) { server in
             let client = try await server.client()
             try await client.connect()
             client.send(packet)
-            #expect(try await client.expectClosed().isEmpty)
+            #expect(try await client.expectClosed() == [])
             #expect(try await reasons.next() == .forcedServerClose)
         }
     }
 
     @Test func leavingOneNamespaceKeepsTheOthers() async throws {
-        try await withServer(setUp: { io in
+        try await withEmbeddedServer(setUp: { io in
             io.onConnection { socket in
                 socket.on("message") { socket.emit("message-back", args: $0.args) }
             }
@@ -39,7 +40,7 @@ import Testing
 
     @Test func onAnySeesEventsBeforeTheirHandler() async throws {
         let seen = Mailbox<String>("handler call")
-        try await withServer(setUp: { io in
+        try await withEmbeddedServer(setUp: { io in
             io.onConnection { socket in
                 socket.onAny { seen.send("any:" + $0.name) }
                 socket.on("a") { seen.send("a:\($0.args)") }
@@ -56,7 +57,7 @@ import Testing
     }
 
     @Test func reservedEventNamesAreNotEmitted() async throws {
-        try await withServer(setUp: { io in
+        try await withEmbeddedServer(setUp: { io in
             io.onConnection { socket in
                 socket.emit("disconnect")
                 socket.emit("connect")
@@ -66,9 +67,11 @@ import Testing
             let client = try await server.client()
             try await client.connect()
             try await client.expectEvent("fine")
+            await client.expectNothingSent()
         }
     }
 
+    /// The request a real websocket client opened the session with.
     @Test func handshakeCarriesTheRequest() async throws {
         let handshakes = Mailbox<SocketIOHandshake>("handshake")
         try await withServer(setUp: { io in
@@ -85,10 +88,29 @@ import Testing
         }
     }
 
+    @Test func handshakeCarriesTheSessionsRequest() async throws {
+        let handshakes = Mailbox<SocketIOHandshake>("handshake")
+        try await withEmbeddedServer(setUp: { io in
+            io.onConnection { handshakes.send($0.handshake) }
+        }) { server in
+            let client = try await server.client(
+                url: "/socket.io/?EIO=4&transport=polling&room=a%20b", headers: ["Host": "chat.test", "X-Trace": "1"],
+                remoteAddress: try SocketAddress(ipAddress: "10.1.2.3", port: 5000), kind: .polling)
+            try await client.connect(auth: #"{"token":"t"}"#)
+            let handshake = try #require(try await handshakes.next())
+            #expect(handshake.auth == ["token": "t"])
+            #expect(handshake.query == ["EIO": "4", "transport": "polling", "room": "a b"])
+            #expect(handshake.url == "/socket.io/?EIO=4&transport=polling&room=a%20b")
+            #expect(handshake.address == "10.1.2.3")
+            #expect(handshake.headers["X-Trace"] == ["1"])
+            #expect(server.io.sockets.sockets.first?.transport == .polling)
+        }
+    }
+
     @Test func disconnectedSocketsAreReleased() async throws {
         let sockets = Mailbox<Socket>("socket")
         let reasons = Mailbox<DisconnectReason>("disconnect reason")
-        try await withServer(setUp: { io in
+        try await withEmbeddedServer(loops: 2, setUp: { io in
             io.onConnection { socket in
                 socket.join("room")
                 // Handlers that capture their socket must not keep it alive after it leaves.

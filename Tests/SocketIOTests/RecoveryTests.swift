@@ -5,7 +5,7 @@ import SocketIO
 import SocketIOProtocol
 import Testing
 
-/// Connection state recovery over real sockets, speaking Socket.IO's wire format: the CONNECT reply carries a
+/// Connection state recovery, speaking Socket.IO's wire format (over real sockets end to end, embedded otherwise): the CONNECT reply carries a
 /// `pid`, logged events carry their offset as last argument, and a reconnecting client sends `{pid, offset}`.
 @Suite struct RecoveryTests {
     static func configuration(_ recovery: ConnectionStateRecovery = ConnectionStateRecovery()) -> SocketIOConfiguration {
@@ -30,7 +30,7 @@ import Testing
     }
 
     /// Sends CONNECT with `auth` and returns (sid, pid) from the reply.
-    static func connect(_ client: RawSocketIOClient, auth: String = "") async throws -> (sid: String, pid: String) {
+    static func connect(_ client: some SocketIOWireClient, auth: String = "") async throws -> (sid: String, pid: String) {
         client.send("40" + auth)
         let reply = try await client.nextText()
         let sid = try #require(reply.jsonStringField("sid"), "reply: \(reply)")
@@ -80,7 +80,7 @@ import Testing
 
     @Test func clientThatNeverGotAnOffsetReplaysFromItsConnection() async throws {
         let disconnects = Mailbox<DisconnectReason>("disconnect")
-        try await withServer(configuration: Self.configuration(), setUp: Self.setUp(disconnects: disconnects)) { server in
+        try await withEmbeddedServer(configuration: Self.configuration(), setUp: Self.setUp(disconnects: disconnects)) { server in
             server.io.emit("before-connect")
             let first = try await server.client()
             let (sid, pid) = try await Self.connect(first)
@@ -97,7 +97,7 @@ import Testing
     @Test func aGapThatCannotBeFilledGivesANewSession() async throws {
         let disconnects = Mailbox<DisconnectReason>("disconnect")
         let recovery = ConnectionStateRecovery(maxLoggedEvents: 2)
-        try await withServer(configuration: Self.configuration(recovery), setUp: Self.setUp(disconnects: disconnects)) { server in
+        try await withEmbeddedServer(configuration: Self.configuration(recovery), setUp: Self.setUp(disconnects: disconnects)) { server in
             let first = try await server.client()
             let (sid, pid) = try await Self.connect(first)
             server.io.emit("e0")
@@ -120,7 +120,7 @@ import Testing
 
     @Test func unknownPidAndNamespaceDisconnectAreNotRecovered() async throws {
         let disconnects = Mailbox<DisconnectReason>("disconnect")
-        try await withServer(configuration: Self.configuration(), setUp: Self.setUp(disconnects: disconnects)) { server in
+        try await withEmbeddedServer(configuration: Self.configuration(), setUp: Self.setUp(disconnects: disconnects)) { server in
             let client = try await server.client()
             let (sid, pid) = try await Self.connect(client)
             client.send("41")
@@ -136,11 +136,15 @@ import Testing
     }
 
     @Test func volatileAndAckedEventsCarryNoOffset() async throws {
-        try await withServer(configuration: Self.configuration(), setUp: Self.setUp()) { server in
+        try await withEmbeddedServer(configuration: Self.configuration(), setUp: Self.setUp()) { server in
             let client = try await server.client()
             _ = try await Self.connect(client)
             server.io.volatile.emit("v", 1)
             #expect(try await client.nextText() == #"42["v",1]"#)
+            // An acked emit is not logged either: it carries no offset.
+            let socket = try #require(server.io.sockets.sockets.first)
+            Task { _ = try? await socket.emitWithAck("a", 1) }
+            #expect(try await client.nextText() == #"420["a",1]"#)
         }
     }
 
@@ -148,7 +152,7 @@ import Testing
     @Test func theGateReplacesDataOrRefusesRecovery() async throws {
         let disconnects = Mailbox<DisconnectReason>("disconnect")
         let setUp = Self.setUp(disconnects: disconnects)
-        try await withServer(configuration: Self.configuration(), setUp: { io in
+        try await withEmbeddedServer(configuration: Self.configuration(), setUp: { io in
             setUp(io)
             io.sockets.gateRecovery { session, handshake in
                 guard handshake.auth["key"] == "open" else { return nil }
@@ -200,7 +204,7 @@ import Testing
     /// client gets it once, after the replay and before later live events.
     @Test func eventSentWhileARecoveryIsUnderWayIsDeliveredOnce() async throws {
         let recovery = ConnectionStateRecovery(skipMiddlewares: false)
-        try await withServer(configuration: Self.configuration(recovery), setUp: { io in
+        try await withEmbeddedServer(configuration: Self.configuration(recovery), setUp: { io in
             Self.setUp()(io)
             io.use { socket in
                 if socket.recovered { io.to("r").emit("during", 2) }

@@ -36,10 +36,10 @@ import Testing
     }
 
     /// A client asks for rooms with `join` (ack: "ok" or the refusal's code); the cap is 3.
-    static func withCappedServer(_ body: (TestServer) async throws -> Void) async throws {
+    static func withCappedServer(_ body: (EmbeddedSocketIOServer) async throws -> Void) async throws {
         var configuration = SocketIOConfiguration()
         configuration.maxRoomsPerSocket = 3
-        try await withServer(configuration: configuration, setUp: { io in
+        try await withEmbeddedServer(configuration: configuration, setUp: { io in
             io.use { socket in
                 // Middleware joins count too: a client naming too many rooms at connect gets none of them.
                 if let rooms = socket.handshake.auth["rooms"]?.arrayValue { socket.join(rooms.compactMap(\.stringValue)) }

@@ -1,5 +1,6 @@
 import Foundation
 import JWTKit
+internal import ExtrasBase64
 import SocketIOProtocol
 
 /// Checks a JWT's signature with the configured keys, then `exp`, `nbf`, `iss` and `aud` with a leeway.
@@ -135,10 +136,9 @@ public struct TokenVerifier: Sendable {
         return header
     }
 
-    static func base64URLDecode(_ text: Substring) -> Data? {
-        var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        while base64.count % 4 != 0 { base64 += "=" }
-        return Data(base64Encoded: base64)
+    /// A JWT part (RFC 7515: base64url without padding), as jwt-kit itself reads it.
+    static func base64URLDecode(_ text: Substring) -> [UInt8]? {
+        try? Base64.decode(bytes: text.utf8, options: [.base64UrlAlphabet, .omitPaddingCharacter])
     }
 }
 

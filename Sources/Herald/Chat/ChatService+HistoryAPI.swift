@@ -2,6 +2,7 @@ import EngineIO
 import NIOHTTP1
 import SocketIOProtocol
 import HeraldStore
+import HeraldPercentCoding
 
 extension ChatService {
     static let historyPathPrefix = "/api/rooms/"
@@ -23,7 +24,7 @@ extension ChatService {
         // Clients write chat%3A42 or chat:42; both name the room chat:42.
         let room: String
         do throws(ChatError) {
-            room = try Self.roomName(HTTPQuery.percentDecoded(encoded, plusAsSpace: false), maxBytes: maxRoomNameBytes).rawValue
+            room = try Self.roomName(PercentCoding.decode(encoded), maxBytes: maxRoomNameBytes).rawValue
         } catch {
             return Self.error(.badRequest, error)
         }

@@ -1,5 +1,6 @@
 import EngineIO
 import Foundation
+import HeraldPercentCoding
 import HeraldRedis
 import NIOCore
 import NIOHTTP1
@@ -54,7 +55,7 @@ public enum PublishClient {
         }
         headers.add(name: "Connection", value: "close")
         if let userinfo = target.userinfo {
-            headers.add(name: "Authorization", value: "Basic " + Data(HTTPQuery.percentDecoded(userinfo[...], plusAsSpace: false).utf8).base64EncodedString())
+            headers.add(name: "Authorization", value: "Basic " + Data(PercentCoding.decode(userinfo[...]).utf8).base64EncodedString())
         }
         for (name, value) in extra { headers.add(name: name, value: value) }
         let head = HTTPRequestHead(version: .http1_1, method: method, uri: target.path + path, headers: headers)

@@ -3,6 +3,7 @@ import NIOCore
 import NIOHTTP1
 import SocketIO
 import SocketIOProtocol
+import HeraldPercentCoding
 
 /// The server API beside `POST /api/publish` (same listener, key and error shape; docs/openapi.yaml):
 /// users (`GET /api/users/{sub}`, `POST …/disconnect`, `…/subscribe`, `…/unsubscribe`), `GET /api/stats` and
@@ -44,14 +45,14 @@ public struct ServerAPI: Sendable {
         switch segments[0] {
         case "rooms" where segments.count == 3 && segments[2] == "presence":
             guard request.method == .GET else { return PublishAPI.methodNotAllowed(allow: "GET") }
-            let room = HTTPQuery.percentDecoded(segments[1], plusAsSpace: false)
+            let room = PercentCoding.decode(segments[1])
             guard let name = RoomName(validating: room, maxBytes: maxRoomNameBytes) else {
                 return PublishAPI.error(.badRequest, "invalid room name")
             }
             guard presence.keepsPresence(name.rawValue) else { return PublishAPI.error(.notFound, "room \(room) keeps no presence") }
             return await cluster { .json(.ok, try await presence.presence(of: name.rawValue).jsonString) }
         case "users" where segments.count == 2 || segments.count == 3:
-            let subject = HTTPQuery.percentDecoded(segments[1], plusAsSpace: false)
+            let subject = PercentCoding.decode(segments[1])
             guard !subject.isEmpty, RoomName(validating: AuthGateway.personalRoom(subject), maxBytes: maxRoomNameBytes) != nil else {
                 return PublishAPI.error(.badRequest, "invalid sub")
             }

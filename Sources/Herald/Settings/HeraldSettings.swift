@@ -86,6 +86,8 @@ public enum HeraldSettings {
         .integer("max-rooms-per-socket", "Most rooms one socket may be in.", "n", 1...HeraldSetting.maxCount, \.socketIO.maxRoomsPerSocket),
         .integer("max-attachments", "Most binary attachments of one packet.", "n", 0...10_000, \.socketIO.maxAttachments),
         .milliseconds("attachment-timeout", "Time for a binary packet's attachments to arrive.", \.socketIO.attachmentTimeout),
+        .milliseconds("broadcast-flush-slice", "Longest an event loop flushes broadcasts before it reads again (0: after every few connections).",
+                      \.socketIO.broadcastFlushSlice, minimum: 0),
     ]
 
     static let shutdown: [HeraldSetting] = [

@@ -108,10 +108,20 @@ final class RedisReconnector: Sendable {
     func primaryNamed(_ endpoint: RedisEndpoint) {
         eventLoop.execute {
             self.box.value.primary = endpoint
-            guard let connection = self.box.value.connection, let current = self.box.value.endpoint, current != endpoint else { return }
-            self.logger.info("Sentinel named a new Redis primary; reconnecting", metadata: ["from": "\(current)", "to": "\(endpoint)"])
-            connection.channel.close(promise: nil)
+            self.reconnectOnLoop(unless: { $0 == endpoint })
         }
+    }
+
+    /// Closes the connection when its server is not one `wanted` accepts (it left the topology); the reconnect
+    /// resolves the target anew.
+    func reconnect(unless wanted: @escaping @Sendable (RedisEndpoint) -> Bool) {
+        eventLoop.execute { self.reconnectOnLoop(unless: wanted) }
+    }
+
+    private func reconnectOnLoop(unless wanted: (RedisEndpoint) -> Bool) {
+        guard let connection = box.value.connection, let current = box.value.endpoint, !wanted(current) else { return }
+        logger.info("Redis server left the topology; reconnecting elsewhere", metadata: ["from": "\(current)"])
+        connection.channel.close(promise: nil)
     }
 
     private func attemptConnect() {

@@ -30,6 +30,9 @@ public final class RedisClusterClient: RedisCommandSending, Sendable {
         var map = RedisSlotMap()
         var clients: [RedisEndpoint: RedisClient] = [:]
         var subscribers: [RedisEndpoint: RedisSubscriber] = [:]
+        /// Plain (cluster-wide) pub/sub, on any primary; the index rotates the candidates after a failed attempt.
+        var plain: RedisSubscriber?
+        var nextPlain = 0
         var connectionStates: [String: RedisConnectionState] = [:]
         /// Sharded channels subscribed, with the endpoint they are on (nil: to be placed at the next refresh).
         var channels: [String: RedisEndpoint?] = [:]
@@ -70,8 +73,8 @@ public final class RedisClusterClient: RedisCommandSending, Sendable {
     public func close() async {
         let (clients, subscribers, loop) = state.withLock { state in
             state.closed = true
-            defer { state.clients = [:]; state.subscribers = [:]; state.loop = nil }
-            return (Array(state.clients.values), Array(state.subscribers.values), state.loop)
+            defer { state.clients = [:]; state.subscribers = [:]; state.plain = nil; state.loop = nil }
+            return (Array(state.clients.values), Array(state.subscribers.values) + [state.plain].compactMap { $0 }, state.loop)
         }
         loop?.cancel()
         for subscriber in subscribers { await subscriber.close() }
@@ -162,6 +165,32 @@ public final class RedisClusterClient: RedisCommandSending, Sendable {
         }
         if isNew, let client { client.reconnector.start().whenFailure { _ in } }
         return client
+    }
+
+    // MARK: plain pub/sub
+
+    /// A subscriber for plain `SUBSCRIBE`/`PSUBSCRIBE` (a cluster copies every `PUBLISH` to all its nodes, so
+    /// any node will do). It connects to a primary of the slot map (else a seed), the next one after a failed
+    /// attempt, and moves when its node leaves the map (dead, failed over, or without slots), resubscribing
+    /// there by itself. Closed with this client or by its own `close()`.
+    public func plainSubscriber(onStateChange: @escaping @Sendable (RedisConnectionState) -> Void,
+                                handler: @escaping RedisSubscriber.MessageHandler) -> RedisSubscriber {
+        let target = RedisReconnector.Target(resolve: { [weak self] eventLoop in
+            guard let self else { return eventLoop.makeFailedFuture(RedisError.clientClosed) }
+            let endpoint = state.withLock { state -> RedisEndpoint? in
+                var candidates = state.map.primaries
+                for seed in seeds where !candidates.contains(seed) { candidates.append(seed) }
+                guard !candidates.isEmpty else { return nil }
+                defer { state.nextPlain = (state.nextPlain + 1) % candidates.count }
+                return candidates[state.nextPlain % candidates.count]
+            }
+            guard let endpoint else { return eventLoop.makeFailedFuture(RedisError.notConnected) }
+            return eventLoop.makeSucceededFuture(endpoint)
+        }, requirePrimary: false, monitor: nil)
+        let subscriber = RedisSubscriber(configuration: configuration, eventLoop: eventLoop, logger: logger,
+                                         onStateChange: onStateChange, target: target, handler: handler)
+        state.withLock { $0.plain = subscriber }
+        return subscriber
     }
 
     // MARK: sharded pub/sub
@@ -311,7 +340,7 @@ public final class RedisClusterClient: RedisCommandSending, Sendable {
     /// Installs `map`: connects new primaries, moves every sharded channel whose slot changed owner (or that
     /// waits to be placed), and closes the connections of nodes that are no longer primaries.
     private func apply(_ map: RedisSlotMap) async {
-        let (moves, obsolete) = state.withLock { state -> ([(String, RedisEndpoint?, RedisEndpoint)], [(RedisClient?, RedisSubscriber?)]) in
+        let (moves, obsolete, plain) = state.withLock { state -> ([(String, RedisEndpoint?, RedisEndpoint)], [(RedisClient?, RedisSubscriber?)], RedisSubscriber?) in
             if state.map != map {
                 logger.info("Redis Cluster slot map", metadata: ["primaries": "\(map.primaries.map(\.description))"])
             }
@@ -329,8 +358,10 @@ public final class RedisClusterClient: RedisCommandSending, Sendable {
                 state.connectionStates["c" + endpoint.description] = nil
                 state.connectionStates["s" + endpoint.description] = nil
             }
-            return (moves, obsolete)
+            return (moves, obsolete, state.plain)
         }
+        let primaries = Set(map.primaries)
+        plain?.reconnector.reconnect(unless: { primaries.contains($0) })
         for primary in map.primaries { _ = client(for: primary) }
         var additions: [RedisEndpoint: [String]] = [:]
         var removals: [RedisEndpoint: [String]] = [:]

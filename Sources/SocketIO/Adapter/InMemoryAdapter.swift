@@ -4,6 +4,8 @@ import SocketIOProtocol
 import Synchronization
 
 /// One node's rooms, sharded per event loop: a broadcast is encoded once and hops to each loop once.
+///
+/// Lock-protected: the table of shards (one per loop) and the recovery log; each shard is confined to its loop.
 public final class InMemoryAdapter: SocketIOAdapter {
     private let shards = Mutex<[ObjectIdentifier: RoomShard]>([:])
     private let log = Mutex<InMemoryRecoveryLog?>(nil)
@@ -22,7 +24,8 @@ public final class InMemoryAdapter: SocketIOAdapter {
         return shards.withLock { shards in
             let key = ObjectIdentifier(eventLoop as AnyObject)
             if let shard = shards[key] { return shard }
-            let shard = RoomShard(eventLoop: eventLoop, stats: socket.namespace.server.stats, directory: directory)
+            let shard = RoomShard(eventLoop: eventLoop, stats: socket.namespace.server.stats, directory: directory,
+                                  flushSlice: TimeAmount(socket.namespace.server.configuration.broadcastFlushSlice))
             shards[key] = shard
             return shard
         }

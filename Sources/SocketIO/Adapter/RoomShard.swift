@@ -10,17 +10,24 @@ final class RoomShard: @unchecked Sendable {
     let directory: RoomDirectory
     private(set) var rooms: [String: Set<SocketKey>] = [:]
     private(set) var sockets: Set<SocketKey> = []
-    /// Sessions written to by broadcasts this loop tick, flushed once each at its end.
+    /// Transports written to by broadcasts and not flushed yet, each once (`claimFlush`); flushed in order from
+    /// `flushed` on, in slices (`flushPending`).
     private var pendingFlush: [any SocketIOTransport] = []
+    private var flushed = 0
+    private var flushQueued = false
     /// Recovered sockets catching up with the log: what reaches them is kept here until their replay is sent
     /// (see `SocketIOAdapter.holdDeliveries`). Empty but for a few milliseconds after a recovery; bounded by
     /// `maxBufferedBytes` like any queue for a client, should the log read take long.
     private var held: [SocketKey: (messages: [EngineIOPreparedMessage], bytes: Int)] = [:]
 
-    init(eventLoop: any EventLoop, stats: SocketIOStats, directory: RoomDirectory) {
+    /// See `SocketIOConfiguration.broadcastFlushSlice`.
+    let flushSlice: TimeAmount
+
+    init(eventLoop: any EventLoop, stats: SocketIOStats, directory: RoomDirectory, flushSlice: TimeAmount) {
         self.eventLoop = eventLoop
         self.stats = stats
         self.directory = directory
+        self.flushSlice = flushSlice
     }
 
     func add(_ socket: Socket, to names: [String]) {
@@ -119,22 +126,47 @@ final class RoomShard: @unchecked Sendable {
         let transport = key.socket.connection.transport
         transport.write(message, volatile: volatile)
         guard transport.claimFlush() else { return }
-        if pendingFlush.isEmpty {
+        pendingFlush.append(transport)
+        if !flushQueued {
+            flushQueued = true
             eventLoop.execute { self.flushPending() }
         }
-        pendingFlush.append(transport)
     }
 
+    /// Flushes the pending transports (one `writev` each, the bulk of a broadcast's cost), but for at most
+    /// `flushSlice` at a time (checked every 16): then the rest waits for a later loop tick. NIO runs every queued task before it
+    /// reads again, so with several loops a loop busy flushing the others' broadcasts could go hundreds of
+    /// milliseconds without reading its own clients' events; yielding lets it read between slices, and what is
+    /// written meanwhile to a transport still pending leaves in the same `writev`. Writes are never delayed, only
+    /// flushes, so the order of everything sent to a client is unchanged.
     private func flushPending() {
-        // Swapped out first: a flush can end a session, whose handlers may broadcast again (a new tick's batch).
-        var transports: [any SocketIOTransport] = []
-        swap(&transports, &pendingFlush)
-        for transport in transports { transport.flushClaimed() }
-        if pendingFlush.isEmpty {
-            transports.removeAll(keepingCapacity: true)
-            pendingFlush = transports
+        let deadline = NIODeadline.now() + flushSlice
+        while flushed < pendingFlush.count {
+            // Indexed, not iterated: a flush can end a session, whose handlers may broadcast again and append.
+            let end = min(flushed + 16, pendingFlush.count)
+            while flushed < end {
+                let transport = pendingFlush[flushed]
+                flushed += 1
+                transport.flushClaimed()
+            }
+            if flushed < pendingFlush.count, NIODeadline.now() >= deadline {
+                // Under sustained load the queue may never empty: drop the flushed head (amortised: at least half).
+                if flushed >= pendingFlush.count / 2 {
+                    pendingFlush.removeFirst(flushed)
+                    flushed = 0
+                }
+                eventLoop.scheduleTask(in: Self.flushYield) { self.flushPending() }
+                return
+            }
         }
+        pendingFlush.removeAll(keepingCapacity: true)
+        flushed = 0
+        flushQueued = false
     }
+
+    /// The rest of a flush is scheduled this far ahead rather than enqueued: an enqueued task would run in the same
+    /// tick, before the loop reads; a deadline still in the future when the loop looks for ready tasks ends the tick.
+    static let flushYield = TimeAmount.microseconds(50)
 
     var isEmpty: Bool { sockets.isEmpty }
 }

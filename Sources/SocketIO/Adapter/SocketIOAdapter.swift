@@ -23,8 +23,13 @@ public struct BroadcastOptions: Sendable, Hashable {
 
 /// Keeps a namespace's rooms and delivers broadcasts. The in-memory adapter serves one node; a cluster adapter
 /// also forwards broadcasts to other nodes and delivers theirs through `InMemoryAdapter.deliverLocally`.
+///
+/// A socket's own room is its id, `socket.id`: `join` and `leaveAll` pass the socket, so an adapter knows which
+/// of the rooms is the socket's own (joined once, when it connects) without judging room names; `holdRooms`
+/// is given only other rooms (an own room is reachable from the moment the socket exists). A user room may be
+/// named like an id and is a room like any other.
 public protocol SocketIOAdapter: Sendable {
-    /// Called on the socket's event loop.
+    /// Called on the socket's event loop; `rooms` includes the socket's own room (`socket.id`) when it connects.
     func join(_ socket: Socket, rooms: [String])
     /// Called on the socket's event loop.
     func leave(_ socket: Socket, room: String)
@@ -101,7 +106,7 @@ extension SocketIOAdapter {
     }
 
     public func disconnectSockets(_ options: BroadcastOptions, close: Bool) async throws {
-        for socket in await localSockets(options) { socket.disconnect(close: close) }
+        for socket in await localSockets(options) { await socket.disconnectCompletely(close: close) }
     }
 
     public func serverSideEmit(_ event: String, args: [JSONValue], expectingAcks: Bool) async throws -> [[JSONValue]] { [] }

@@ -5,6 +5,8 @@ import Synchronization
 
 /// One node's event log and disconnected sessions for a namespace, kept in memory.
 ///
+/// Lock-protected: every loop appends to it and recovering connections read it.
+///
 /// Offsets are `EPOCH-SEQ`: the epoch is random per log, so an offset from another process (or from before a
 /// restart) is recognised as unknown instead of being matched against different events.
 public final class InMemoryRecoveryLog: Sendable {

@@ -3,6 +3,7 @@ import NIOCore
 import NIOHTTP1
 import SocketIOProtocol
 import HeraldWebSocket
+import HeraldPercentCoding
 
 /// One Engine.IO v4 client session: handshake, heartbeat, polling and websocket transports and the
 /// polling → websocket upgrade. Confined to `loop`; every callback runs there. One instance per
@@ -83,27 +84,9 @@ final class EngineIOClient: @unchecked Sendable {
         var uri = path + "?EIO=4&transport=" + transport.rawValue
         if let sid { uri += "&sid=" + sid }
         for (key, value) in configuration.query.sorted(by: { $0.key < $1.key }) {
-            uri += "&" + Self.percentEncode(key) + "=" + Self.percentEncode(value)
+            uri += "&" + PercentCoding.encode(key) + "=" + PercentCoding.encode(value)
         }
         return uri
-    }
-
-    static func percentEncode(_ string: String) -> String {
-        var out = ""
-        for byte in string.utf8 {
-            switch byte {
-            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
-                 UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "_"),
-                 UInt8(ascii: "."), UInt8(ascii: "~"):
-                out.unicodeScalars.append(Unicode.Scalar(byte))
-            default:
-                let hex = Array("0123456789ABCDEF".unicodeScalars)
-                out.unicodeScalars.append("%")
-                out.unicodeScalars.append(hex[Int(byte >> 4)])
-                out.unicodeScalars.append(hex[Int(byte & 0xF)])
-            }
-        }
-        return out
     }
 
     private func openPolling() {
