@@ -4,6 +4,7 @@ import HeraldRedis
 import HeraldTesting
 import Logging
 import NIOSSL
+import SocketIOClient
 import SocketIOProtocol
 import Testing
 
@@ -79,6 +80,43 @@ struct TLSLiveTests {
             await #expect(throws: (any Error).self) {
                 _ = try await Self.publish("x", nil, apiPort: apiPort, tls: PublishClient.tlsContext())
             }
+        }
+    }
+
+    /// The Swift client over wss:// and https:// polling (the URL's scheme picks TLS, `tls` trusts the test CA):
+    /// an acknowledged event and a publish reaching it; without the CA the connection fails.
+    @Test(arguments: [SocketIOClientTransport.websocket, .polling])
+    func swiftClientOverTLS(transport: SocketIOClientTransport) async throws {
+        let certificates = try TestCertificates.make()
+        defer { certificates.remove() }
+        try await withRunningNode(Self.node(Self.configuration(certificates))) { node, port in
+            let apiPort = try #require(node.apiListeningAddress?.port)
+            var tls = TLSConfiguration.makeClientConfiguration()
+            tls.trustRoots = .file(certificates.caFile)
+            let scheme = transport == .websocket ? "wss" : "https"
+            let manager = try SocketIOManager(url: "\(scheme)://127.0.0.1:\(port)", configuration: SocketIOClientConfiguration(
+                transports: [transport], upgrade: false, reconnection: false, connectTimeout: .seconds(5)), tls: tls)
+            let socket = manager.socket()
+            let events = socket.events()
+            try await socket.connect()
+            #expect(manager.transport == transport)
+            let joined = try await socket.emitWithAck("chat:join", ["room": "chat:tls"], timeout: .seconds(5))
+            #expect(joined.first?["ok"] == true, "\(joined)")
+            let answer = try await Self.publish(try #require(socket.id), ["to": "swift"], apiPort: apiPort,
+                                                tls: PublishClient.tlsContext(caFile: certificates.caFile))
+            #expect(answer.status == 202, "\(answer.body)")
+            var received: [JSONValue]?
+            for await event in events where event.name == "news" {
+                received = event.args
+                break
+            }
+            #expect(received == [["to": "swift"]])
+            await manager.shutdown()
+
+            let untrusting = try SocketIOManager(url: "\(scheme)://127.0.0.1:\(port)", configuration: SocketIOClientConfiguration(
+                transports: [transport], reconnection: false, connectTimeout: .seconds(5)))
+            await #expect(throws: (any Error).self) { try await untrusting.socket().connect() }
+            await untrusting.shutdown()
         }
     }
 
