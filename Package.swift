@@ -86,6 +86,7 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "HeraldStore", dependencies: [
@@ -99,6 +100,7 @@ let package = Package(
         .target(name: "Herald", dependencies: [
             "SocketIO", "HeraldRedisAdapter", "HeraldRedis", "HeraldStore", "HeraldPercentCoding",
             .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "JWTKit", package: "jwt-kit"),
@@ -111,6 +113,7 @@ let package = Package(
         .executableTarget(name: "herald", dependencies: [
             "Herald", "HeraldBench", "SocketIO", "HeraldRedis", "HeraldRedisAdapter",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "UnixSignals", package: "swift-service-lifecycle"),
         ]),
         .target(name: "HeraldBench", dependencies: [
             "EngineIOProtocol", "SocketIOProtocol", "HeraldWebSocket",
@@ -126,6 +129,8 @@ let package = Package(
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "NIOWebSocket", package: "swift-nio"),
             .product(name: "NIOEmbedded", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            .product(name: "NIOTLS", package: "swift-nio"),
         ]),
         .executableTarget(name: "WebSocketEcho", dependencies: [
             "HeraldWebSocket",
@@ -194,6 +199,7 @@ let package = Package(
             "Herald", "HeraldTesting", "HeraldStore", "SocketIO", "SocketIOProtocol", "EngineIO", "HeraldRedis",
             "HeraldRedisAdapter", "HeraldWebSocket", "SocketIOClient",
             .product(name: "JWTKit", package: "jwt-kit"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
         ]),
     ],
     swiftLanguageModes: [.v6]

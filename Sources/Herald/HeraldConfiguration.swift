@@ -27,6 +27,9 @@ public struct HeraldConfiguration: Sendable {
     public var drainTimeout: Duration
     public var logLevel: Logger.Level
     public var logFormat: LogFormat
+    /// TLS on the public (Socket.IO) listener: `wss://` and `https://` polling without a proxy in front (see
+    /// docs/security.md). Default: off, plain TCP.
+    public var tls = ListenerTLSConfiguration()
     /// The publish API, the Redis envelope channel and bridges (see docs/publishing.md). Default: API off.
     public var publishing = PublishingConfiguration()
     /// JWT authentication, room permissions and connection limits (see docs/auth.md). Default: off (no key).

@@ -51,6 +51,8 @@ public final class HeraldNode: Service, Sendable {
     public let nodeID: String
     /// Set when shutdown begins, so `/ready` turns load balancers away before the drain starts.
     private let stopping = Flag()
+    /// The listeners' TLS contexts, read from their files in `run()`; `reloadTLS()` reads them again.
+    private let listenerTLS = Mutex<[ListenerTLS]>([])
 
     /// A flag shared with callbacks created before `self` exists.
     final class Flag: Sendable {
@@ -240,10 +242,21 @@ public final class HeraldNode: Service, Sendable {
             try await auth?.ready()
             // Before listening: a store that cannot open at all (bad SQLite path) stops the node here.
             try await chat.open()
+            // Unusable certificate or key files stop the start too.
+            var publicTLS: ListenerTLS?
+            var apiTLS: ListenerTLS?
+            if configuration.tls.isEnabled { publicTLS = try ListenerTLS(configuration.tls, name: "public") }
+            if configuration.publishing.apiTLS.isEnabled, configuration.publishing.apiPort != nil {
+                apiTLS = try ListenerTLS(configuration.publishing.apiTLS, name: "api")
+            }
+            let tlsListeners = [publicTLS, apiTLS].compactMap { $0 }
+            listenerTLS.withLock { $0 = tlsListeners }
             // The API first: once listeningAddress() answers, apiListeningAddress is known too.
-            api = try await bindPublishAPI()
+            api = try await bindPublishAPI(tls: apiTLS)
+            var transport: (@Sendable (any Channel) throws -> Void)?
+            if let publicTLS { transport = { channel in try publicTLS.addHandler(to: channel) } }
             do {
-                channel = try await io.bind(host: configuration.host, port: configuration.port, group: group)
+                channel = try await io.bind(host: configuration.host, port: configuration.port, group: group, transport: transport)
             } catch {
                 try? await api?.close()
                 throw error
@@ -256,6 +269,7 @@ public final class HeraldNode: Service, Sendable {
         boundAddress.set(address)
         logger.info("herald listening", metadata: [
             "address": "\(address)",
+            "tls": "\(configuration.tls.isEnabled)",
             "path": "\(configuration.socketIO.engine.path)",
             "threads": "\(configuration.threads)",
         ])
@@ -284,6 +298,26 @@ public final class HeraldNode: Service, Sendable {
         try? await group.shutdownGracefully()
         try? await redisGroup?.shutdownGracefully()
         logger.info("herald stopped")
+    }
+
+    /// Reads every listener's certificate and key files again (`herald serve` does on SIGHUP): connections accepted
+    /// from now on get the new certificate, open ones keep theirs. A listener whose files are unusable keeps its
+    /// current certificate and the error is logged. Returns whether every listener took its new files.
+    @discardableResult
+    public func reloadTLS() -> Bool {
+        var reloaded = true
+        for tls in listenerTLS.withLock({ $0 }) {
+            do {
+                try tls.reload()
+                logger.info("TLS certificate reloaded", metadata: ["listener": "\(tls.name)"])
+            } catch {
+                reloaded = false
+                logger.error("TLS certificate not reloaded: the current one stays", metadata: [
+                    "listener": "\(tls.name)", "error": "\(error)",
+                ])
+            }
+        }
+        return reloaded
     }
 
     /// Going away so that clients come back elsewhere: `/ready` already answers 503 (`stopping`); new connections

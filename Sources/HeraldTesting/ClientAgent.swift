@@ -54,10 +54,11 @@ public final class ClientAgent: @unchecked Sendable {
 
     /// Connects a named client; returns its Socket.IO session id. With `reconnect` it reconnects like an
     /// application (0.2–1 s backoff), joining chat room `join` again after every connect.
-    /// `auth` is the CONNECT payload.
+    /// `auth` is the CONNECT payload; `ca` the PEM file of the CAs an `https://` URL's certificate must come from.
     public func connect(_ name: String, url: String, transport: String, reconnect: Bool = false, join: String? = nil,
-                        auth: JSONValue? = nil) async throws -> String {
+                        auth: JSONValue? = nil, ca: String? = nil) async throws -> String {
         var fields: JSONObject = ["name": .string(name), "url": .string(url), "transport": .string(transport), "reconnect": .bool(reconnect)]
+        if let ca { fields["ca"] = .string(ca) }
         if let join { fields["join"] = .string(join) }
         if let auth { fields["auth"] = auth }
         let answer = try await call("connect", fields)

@@ -22,13 +22,15 @@ public struct WebSocketClientError: Error, Sendable, Hashable, CustomStringConve
 /// client must do on top (mask every frame, reassemble fragments, validate UTF-8, answer pings, close handshake).
 public enum WebSocketClient {
     /// `onMessage`/`onClose` are installed before the 101 is processed, so no message can arrive unobserved.
-    /// They are called on the channel's event loop.
+    /// They are called on the channel's event loop. `transport`, when given, adds the handlers that go in front of
+    /// HTTP (a TLS client handler for `wss://`).
     public static func connect(
         host: String,
         port: Int,
         uri: String,
         headers: HTTPHeaders = HTTPHeaders(),
         configuration: WebSocketConfiguration = WebSocketConfiguration(),
+        transport: (@Sendable (any Channel) throws -> Void)? = nil,
         eventLoop: any EventLoop,
         onMessage: @escaping @Sendable (WebSocketMessage) -> Void,
         onClose: @escaping @Sendable (WebSocketCloseCode, String) -> Void
@@ -37,6 +39,7 @@ public enum WebSocketClient {
         let bootstrap = ClientBootstrap(group: eventLoop)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    try transport?(channel)
                     let refusal = UpgradeRefusalHandler(promise: upgraded)
                     let upgrader = NIOWebSocketClientUpgrader(
                         maxFrameSize: min(max(configuration.maxFrameSize, 0), Int(UInt32.max)),

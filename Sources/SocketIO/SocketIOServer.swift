@@ -113,15 +113,26 @@ public final class SocketIOServer: Sendable {
     /// Installs the HTTP/Engine.IO handlers on an accepted channel (for callers with their own bootstrap).
     public func configure(channel: any Channel) -> EventLoopFuture<Void> { engine.configure(channel: channel) }
 
-    /// Listens on host:port with the given event loops.
-    public func bind(host: String, port: Int, group: any EventLoopGroup) async throws -> any Channel {
+    /// Listens on host:port with the given event loops. `transport`, when given, runs first on each accepted
+    /// channel and adds the handlers that go in front of HTTP (a TLS handler, say); without it the pipeline starts
+    /// with the HTTP front door.
+    public func bind(host: String, port: Int, group: any EventLoopGroup,
+                     transport: (@Sendable (any Channel) throws -> Void)? = nil) async throws -> any Channel {
         try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 4096)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             // No TCP_NODELAY option here: NIO sets it on the listening socket and accepted sockets inherit it (and
             // `.socketOption(.tcp_nodelay)` is SOL_SOCKET's option 1, SO_DEBUG: a syscall per connection for nothing).
             .childChannelOption(.recvAllocator, value: SocketIOServer.receiveBufferAllocator)
-            .childChannelInitializer { [self] channel in engine.configure(channel: channel) }
+            .childChannelInitializer { [self] channel in
+                guard let transport else { return engine.configure(channel: channel) }
+                do {
+                    try transport(channel)
+                } catch {
+                    return channel.eventLoop.makeFailedFuture(error)
+                }
+                return engine.configure(channel: channel)
+            }
             .bind(host: host, port: port)
             .get()
     }

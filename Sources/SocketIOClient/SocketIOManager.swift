@@ -1,6 +1,7 @@
 import EngineIOProtocol
 import NIOCore
 import NIOPosix
+import NIOSSL
 import SocketIOProtocol
 import Synchronization
 import HeraldWebSocket
@@ -31,16 +32,51 @@ public final class SocketIOManager: @unchecked Sendable {
     private var generator = SystemRandomNumberGenerator()
     private var upgradeHandlers: [@Sendable () -> Void] = []
     private let transportBox = Mutex<SocketIOClientTransport?>(nil)
+    /// The TLS context of every connection (`https://` / `wss://`); nil for plain TCP.
+    private let tls: NIOSSLContext?
 
     /// `group` supplies the event loop (one is picked); default: NIO's shared singleton group.
-    public init(
+    public convenience init(
         host: String,
         port: Int,
         configuration: SocketIOClientConfiguration = SocketIOClientConfiguration(),
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) {
+        self.init(host: host, port: port, tls: nil, configuration: configuration, group: group)
+    }
+
+    /// Connects to `url`: `http://` or `ws://` (plain TCP), `https://` or `wss://` (TLS with `tls`, default the
+    /// system's trust roots and the host's name checked), with an optional port (default 80 / 443). The path of
+    /// the URL is not the Engine.IO path (`configuration.path`) and must be empty or `/`.
+    public convenience init(
+        url: String,
+        configuration: SocketIOClientConfiguration = SocketIOClientConfiguration(),
+        tls: TLSConfiguration? = nil,
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) throws {
+        guard let separator = url.firstRange(of: "://"), ["http", "https", "ws", "wss"].contains(url[..<separator.lowerBound].lowercased())
+        else { throw SocketIOClientURLError(url: url) }
+        let scheme = url[..<separator.lowerBound].lowercased()
+        let secure = scheme == "https" || scheme == "wss"
+        var rest = url[separator.upperBound...]
+        if rest.hasSuffix("/") { rest = rest.dropLast() }
+        guard !rest.contains("/") else { throw SocketIOClientURLError(url: url) }
+        var host = String(rest), port = secure ? 443 : 80
+        if let colon = rest.lastIndex(of: ":"), !rest.hasSuffix("]") {
+            guard let given = Int(rest[rest.index(after: colon)...]), (1...65_535).contains(given) else { throw SocketIOClientURLError(url: url) }
+            host = String(rest[..<colon])
+            port = given
+        }
+        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        guard !host.isEmpty else { throw SocketIOClientURLError(url: url) }
+        let context = try secure ? NIOSSLContext(configuration: tls ?? .makeClientConfiguration()) : nil
+        self.init(host: host, port: port, tls: context, configuration: configuration, group: group)
+    }
+
+    private init(host: String, port: Int, tls: NIOSSLContext?, configuration: SocketIOClientConfiguration, group: any EventLoopGroup) {
         self.host = host
         self.port = port
+        self.tls = tls
         self.configuration = configuration
         self.eventLoop = group.next()
         self.decoder = SocketIOPacketDecoder(
@@ -113,7 +149,15 @@ public final class SocketIOManager: @unchecked Sendable {
     }
 
     private func openEngine() {
-        let engine = EngineIOClient(host: host, port: port, configuration: configuration, loop: eventLoop)
+        var transport: (@Sendable (any Channel) throws -> Void)?
+        if let tls {
+            // SNI carries names only: for an IP address NIOSSL checks the address against the certificate.
+            let serverName = (try? SocketAddress(ipAddress: host, port: 0)) == nil ? host : nil
+            transport = { channel in
+                try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: tls, serverHostname: serverName))
+            }
+        }
+        let engine = EngineIOClient(host: host, port: port, configuration: configuration, transport: transport, loop: eventLoop)
         self.engine = engine
         decoder = SocketIOPacketDecoder(
             maxAttachments: configuration.maxAttachments, maxAttachmentBytes: configuration.maxAttachmentBytes)
@@ -190,4 +234,10 @@ public final class SocketIOManager: @unchecked Sendable {
             openEngine()
         }
     }
+}
+
+/// A URL `SocketIOManager(url:)` cannot use: not `http(s)://` or `ws(s)://host[:port][/]`.
+public struct SocketIOClientURLError: Error, Sendable, CustomStringConvertible {
+    public let url: String
+    public var description: String { "not a Socket.IO server URL (http(s):// or ws(s)://host[:port]): \(url)" }
 }

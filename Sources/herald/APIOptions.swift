@@ -3,12 +3,23 @@ import Foundation
 import Herald
 import NIOCore
 import NIOHTTP1
+import HeraldRedis
+import NIOSSL
 import SocketIOProtocol
 
 /// Where a node's API listens and its key, for the commands that call it (`publish`, `users`, `presence`, `kick`).
 struct APIOptions: ParsableArguments {
     @Option(help: "The API's base URL [HERALD_API_URL; default: the api-host and api-port of the node's own settings, HERALD_API_PORT or apiPort in HERALD_CONFIG].") var url: String?
     @Option(help: "The API key [default: the node's api-key setting, HERALD_API_KEY or apiKey in HERALD_CONFIG].") var key: String?
+    @Option(help: "PEM file of the CAs an https:// API's certificate must come from [default: the system's trust roots].") var caFile: String?
+    @Option(help: "PEM client certificate for an API that requires one (api-tls-client-ca), with --client-key.") var clientCert: String?
+    @Option(help: "PEM key of --client-cert.") var clientKey: String?
+
+    /// How to reach an `https://` API: the system's trust roots unless `--ca-file`, a client certificate if given
+    /// (the Redis TLS settings' code, which wants both files or neither).
+    func tls() throws -> NIOSSLContext {
+        try RedisTLSConfiguration(caFile: caFile, certificateFile: clientCert, keyFile: clientKey).makeContext()
+    }
 
     /// The URL and key from the flags, else from the node's own settings (environment and HERALD_CONFIG).
     func resolve() throws -> (url: String, key: String) {
@@ -20,14 +31,15 @@ struct APIOptions: ParsableArguments {
         if let given = self.url ?? environment["HERALD_API_URL"] { return (given, key) }
         guard let port = node.apiPort else { throw ValidationError("give --url, or set HERALD_API_PORT (the node's API port)") }
         let host = ["0.0.0.0", "::", ""].contains(node.apiHost) ? "127.0.0.1" : node.apiHost
-        return ("http://\(host.contains(":") ? "[\(host)]" : host):\(port)", key)
+        let scheme = node.apiTLS.isEnabled ? "https" : "http"
+        return ("\(scheme)://\(host.contains(":") ? "[\(host)]" : host):\(port)", key)
     }
 
     /// One API call: prints the JSON answer, exits non-zero on an error status.
     func call(_ command: String, _ method: HTTPMethod, _ path: String, body: String? = nil) async throws {
         let (url, key) = try resolve()
         let response = try await PublishClient.send(method, url: url, path: path, headers: [("Authorization", "Bearer \(key)")],
-                                                    body: body.map { ByteBuffer(string: $0) })
+                                                    body: body.map { ByteBuffer(string: $0) }, tls: url.hasPrefix("https://") ? try tls() : nil)
         print(response.body)
         guard (200..<300).contains(response.status) else {
             FileHandle.standardError.write(Data("herald \(command): HTTP \(response.status)\n".utf8))

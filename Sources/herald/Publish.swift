@@ -34,7 +34,7 @@ struct Publish: AsyncParsableCommand {
             }
         }
         let response = try await PublishClient.publish(
-            url: url, key: key, body: JSONValue.object(body).jsonString, idempotencyKey: idempotencyKey)
+            url: url, key: key, body: JSONValue.object(body).jsonString, idempotencyKey: idempotencyKey, tls: url.hasPrefix("https://") ? try api.tls() : nil)
         print(response.body)
         guard (200..<300).contains(response.status) else {
             FileHandle.standardError.write(Data("herald publish: HTTP \(response.status)\n".utf8))

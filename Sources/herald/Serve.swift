@@ -5,6 +5,7 @@ import Herald
 import Logging
 import ServiceLifecycle
 import SocketIO
+import UnixSignals
 
 /// `herald serve`: every setting is declared once in `HeraldSettings`, which parses the flags itself (so flags,
 /// environment variables and file keys cannot drift apart) and writes the settings part of the help.
@@ -29,6 +30,11 @@ struct Serve: AsyncParsableCommand {
         let node = HeraldNode(configuration: configuration, logger: logger)
         let group = ServiceGroup(configuration: .init(
             services: [node], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        // SIGHUP reads the TLS certificate and key files again (renewals); a bad file is logged, never fatal.
+        let reloading = Task {
+            for await _ in await UnixSignalsSequence(trapping: .sighup) { node.reloadTLS() }
+        }
+        defer { reloading.cancel() }
         try await group.run()
     }
 }

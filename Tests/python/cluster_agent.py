@@ -10,7 +10,8 @@ so a broken deployment answers with an error instead of hanging.
 Ops:
   connect       name, url, transport ("websocket" | "polling"), timeout  -> sid, transport
                 optional: reconnect (bool: reconnect like an application, 0.2-1 s backoff),
-                join (a chat room joined with `chat:join` after every connect), auth (CONNECT payload)
+                join (a chat room joined with `chat:join` after every connect), auth (CONNECT payload),
+                ca (PEM file of the CAs to trust for https:// URLs; default: the system's)
   call          name, event, data, timeout: emit with an acknowledgement    -> answer (the first ack argument)
   emit          name, event, data: emit without one
   event         name, event, timeout                                     -> args
@@ -40,10 +41,17 @@ import socketio
 
 
 class Client:
-    def __init__(self, name, reconnect=False, join=None):
+    def __init__(self, name, reconnect=False, join=None, ca=None):
         self.name = name
+        options = {}
+        if ca:
+            # One aiohttp session for polling and the websocket, trusting the test's CA.
+            import aiohttp
+            import ssl
+            context = ssl.create_default_context(cafile=ca)
+            options["http_session"] = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=context))
         # By default no reconnection: a cut connection must stay visible to the test.
-        self.sio = socketio.AsyncClient(reconnection=reconnect, reconnection_delay=0.2, reconnection_delay_max=1)
+        self.sio = socketio.AsyncClient(reconnection=reconnect, reconnection_delay=0.2, reconnection_delay_max=1, **options)
         self.join = join
         self.events = {}
         self.log = {}
@@ -91,7 +99,7 @@ async def connect(command):
     name = command["name"]
     if name in clients:
         raise ValueError(f"client {name!r} exists")
-    client = Client(name, reconnect=command.get("reconnect", False), join=command.get("join"))
+    client = Client(name, reconnect=command.get("reconnect", False), join=command.get("join"), ca=command.get("ca"))
     clients[name] = client
     await asyncio.wait_for(
         client.sio.connect(command["url"], transports=[command["transport"]], wait_timeout=command["timeout"],

@@ -19,8 +19,8 @@ extension HeraldNode {
     /// Where the publish API listens, once it does; nil when it is off.
     public var apiListeningAddress: SocketAddress? { apiAddress.withLock { $0 } }
 
-    /// Binds the publish API when a port is configured.
-    func bindPublishAPI() async throws -> (any Channel)? {
+    /// Binds the publish API when a port is configured (over TLS with `tls`).
+    func bindPublishAPI(tls: ListenerTLS?) async throws -> (any Channel)? {
         let settings = configuration.publishing
         guard let port = settings.apiPort else { return nil }
         guard let key = settings.apiKey, !key.isEmpty else {
@@ -37,7 +37,7 @@ extension HeraldNode {
             maxRoomsPerRequest: configuration.auth.limits.maxRooms), maxBatchMessages: settings.maxBatchMessages)
         let channel = try await PublishAPIServer.bind(
             api: api, host: settings.apiHost, port: port, maxBodySize: settings.maxBodySize,
-            limits: configuration.socketIO.engine.connectionLimits, group: group)
+            limits: configuration.socketIO.engine.connectionLimits, tls: tls, group: group)
         apiAddress.withLock { $0 = channel.localAddress }
         logger.info("publish API listening", metadata: ["address": "\(channel.localAddress.map { "\($0)" } ?? "?")"])
         return channel

@@ -3,11 +3,13 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 
-/// The publish API's own listener: plain HTTP/1.1, no Engine.IO, kept apart from public traffic. Its connections
-/// have the same head size and time limits and keep-alive timeout as the public listener (`limits`).
+/// The publish API's own listener: HTTP/1.1 (over TLS with `tls`), no Engine.IO, kept apart from public traffic. Its
+/// connections have the same head size and time limits and keep-alive timeout as the public listener (`limits`);
+/// the head timeout counts from the accept, so it bounds a TLS handshake too.
 public enum PublishAPIServer {
     public static func bind(api: PublishAPI, host: String, port: Int, maxBodySize: Int,
-                            limits: HTTPConnectionLimits = HTTPConnectionLimits(), group: any EventLoopGroup) async throws -> any Channel {
+                            limits: HTTPConnectionLimits = HTTPConnectionLimits(), tls: ListenerTLS? = nil,
+                            group: any EventLoopGroup) async throws -> any Channel {
         let timers = HTTPConnectionTimers()
         return try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -16,6 +18,7 @@ public enum PublishAPIServer {
                     let connectionGuard = HTTPConnectionGuard(limits: limits, timers: timers)
                     let (encoder, others) = limits.makeHTTPServerHandlers()
                     let pipeline = channel.pipeline.syncOperations
+                    try tls?.addHandler(to: channel)
                     try pipeline.addHandlers(connectionGuard, encoder)
                     try pipeline.addHandlers(others)
                     try pipeline.addHandler(PublishAPIHandler(api: api, maxBodySize: maxBodySize, connectionGuard: connectionGuard))

@@ -20,14 +20,14 @@ public enum PublishClient {
         public let description: String
     }
 
-    /// `url` is `http://host:port` (a path prefix, if any, is kept).
+    /// `url` is `http://host:port` or `https://host:port` (a path prefix, if any, is kept); `tls` as for `send`.
     public static func publish(
-        url: String, key: String, body: String, idempotencyKey: String? = nil,
+        url: String, key: String, body: String, idempotencyKey: String? = nil, tls: NIOSSLContext? = nil,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws -> Response {
         var headers = [("Authorization", "Bearer \(key)")]
         if let idempotencyKey { headers.append(("Idempotency-Key", idempotencyKey)) }
-        return try await send(.POST, url: url, path: "/api/publish", headers: headers, body: ByteBuffer(string: body), group: group)
+        return try await send(.POST, url: url, path: "/api/publish", headers: headers, body: ByteBuffer(string: body), tls: tls, group: group)
     }
 
     /// The TLS context for `https://` URLs: verifying the server against `caFile`, or the system's roots (the Redis

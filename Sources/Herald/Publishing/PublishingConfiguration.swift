@@ -21,6 +21,8 @@ public struct PublishingConfiguration: Sendable {
     public var bridges: [BridgeDefinition]
     /// Messages one `POST /api/publish/batch` may carry; the body stays within `maxBodySize` too. Default 100.
     public var maxBatchMessages = 100
+    /// TLS on the API listener (with `clientCAFile`, clients must show a certificate from those CAs). Default: off.
+    public var apiTLS = ListenerTLSConfiguration()
 
     public init(
         apiHost: String = "127.0.0.1",

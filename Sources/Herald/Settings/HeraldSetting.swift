@@ -127,8 +127,9 @@ extension HeraldSetting {
     }
 
     /// An optional string; an empty value leaves it unset.
-    static func optionalText(_ name: String, _ help: String, _ path: Path<String?>, secret: Bool = false) -> HeraldSetting {
-        HeraldSetting(name, help, placeholder: secret ? "secret" : "text", secret: secret, default: { $0[keyPath: path] ?? "" }) {
+    static func optionalText(_ name: String, _ help: String, _ path: Path<String?>, secret: Bool = false,
+                             placeholder: String? = nil) -> HeraldSetting {
+        HeraldSetting(name, help, placeholder: placeholder ?? (secret ? "secret" : "text"), secret: secret, default: { $0[keyPath: path] ?? "" }) {
             configuration, text throws(Problem) in
             configuration[keyPath: path] = text.isEmpty ? nil : text
         }

@@ -22,6 +22,9 @@ public enum HeraldSettings {
         .text("host", "Listen address.", \.host, allowEmpty: false),
         .integer("port", "Listen port (0: any free port).", "port", 0...65_535, \.port),
         .integer("threads", "Event loop threads for connections (with Redis, one more runs the Redis connections).", "n", 1...1024, \.threads, defaultNote: "one per core"),
+        .optionalText("tls-cert", "PEM certificate chain: the listener speaks TLS (wss://, https://). Reloaded on SIGHUP.",
+                      \.tls.certificateFile, placeholder: "file"),
+        .optionalText("tls-key", "PEM private key of --tls-cert.", \.tls.keyFile, placeholder: "file"),
     ]
 
     static let edge: [HeraldSetting] = [
@@ -171,6 +174,11 @@ public enum HeraldSettings {
             configuration.publishing.apiPort = text.isEmpty ? nil : try HeraldSetting.integer(text, 0...65_535)
         },
         .optionalText("api-key", "Publish API key, required with the API.", \.publishing.apiKey, secret: true),
+        .optionalText("api-tls-cert", "PEM certificate chain: the API listener speaks TLS (https://). Reloaded on SIGHUP.",
+                      \.publishing.apiTLS.certificateFile, placeholder: "file"),
+        .optionalText("api-tls-key", "PEM private key of --api-tls-cert.", \.publishing.apiTLS.keyFile, placeholder: "file"),
+        .optionalText("api-tls-client-ca", "PEM CAs whose client certificates the API listener requires (mutual TLS).",
+                      \.publishing.apiTLS.clientCAFile, placeholder: "file"),
         .integer("api-max-body", "Largest publish request body.", "bytes", 1...HeraldSetting.maxBytes, \.publishing.maxBodySize),
         .milliseconds("idempotency-window", "How long an idempotency key suppresses repeats.", \.publishing.idempotencyWindow,
                       minimum: 0),

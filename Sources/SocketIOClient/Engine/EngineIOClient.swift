@@ -45,13 +45,18 @@ final class EngineIOClient: @unchecked Sendable {
     var onClose: (SocketIOClientDisconnectReason) -> Void = { _ in }
     var onUpgrade: () -> Void = {}
 
-    init(host: String, port: Int, configuration: SocketIOClientConfiguration, loop: any EventLoop) {
+    /// `transport` adds the TLS client handler of every connection (`https://`, `wss://`); nil for plain TCP.
+    private let transportSetup: (@Sendable (any Channel) throws -> Void)?
+
+    init(host: String, port: Int, configuration: SocketIOClientConfiguration, transport: (@Sendable (any Channel) throws -> Void)?,
+         loop: any EventLoop) {
         self.host = host
         self.port = port
         self.configuration = configuration
         self.loop = loop
-        self.getConnection = PollingHTTPConnection(host: host, port: port, loop: loop)
-        self.postConnection = PollingHTTPConnection(host: host, port: port, loop: loop)
+        self.transportSetup = transport
+        self.getConnection = PollingHTTPConnection(host: host, port: port, transport: transport, loop: loop)
+        self.postConnection = PollingHTTPConnection(host: host, port: port, transport: transport, loop: loop)
     }
 
     var transportKind: SocketIOClientTransport? {
@@ -113,7 +118,7 @@ final class EngineIOClient: @unchecked Sendable {
     private func openWebSocket() {
         WebSocketClient.connect(
             host: host, port: port, uri: uri(transport: .websocket, sid: nil), headers: configuration.headers,
-            configuration: configuration.webSocket, eventLoop: loop,
+            configuration: configuration.webSocket, transport: transportSetup, eventLoop: loop,
             onMessage: { [self] message in webSocketMessage(message) },
             onClose: { [self] _, _ in webSocketClosed() }
         ).whenComplete { [self] result in
@@ -241,7 +246,7 @@ final class EngineIOClient: @unchecked Sendable {
         guard let sid = handshake?.sid else { return }
         WebSocketClient.connect(
             host: host, port: port, uri: uri(transport: .websocket, sid: sid), headers: configuration.headers,
-            configuration: configuration.webSocket, eventLoop: loop,
+            configuration: configuration.webSocket, transport: transportSetup, eventLoop: loop,
             onMessage: { [self] message in probeMessage(message) },
             onClose: { [self] _, _ in
                 if case .websocket = transport { webSocketClosed() } else { abortUpgrade() }
@@ -330,7 +335,7 @@ final class EngineIOClient: @unchecked Sendable {
                 var body = ByteBuffer()
                 EngineIOPacket.close.encode(into: &body)
                 // A fresh connection: the POST one may be busy, and this must not wait for it.
-                let closer = PollingHTTPConnection(host: host, port: port, loop: loop)
+                let closer = PollingHTTPConnection(host: host, port: port, transport: transportSetup, loop: loop)
                 goodbye = closer.request(method: .POST, uri: uri(transport: .polling, sid: sid), headers: configuration.headers, body: body)
                     .map { _ in closer.close() }
                     .recover { _ in closer.close() }

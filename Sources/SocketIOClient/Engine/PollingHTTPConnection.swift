@@ -17,14 +17,17 @@ final class PollingHTTPConnection: ChannelInboundHandler, @unchecked Sendable {
     private let host: String
     private let port: Int
     private let loop: any EventLoop
+    /// Adds the TLS client handler for `https://`; nil for plain HTTP.
+    private let transport: (@Sendable (any Channel) throws -> Void)?
     private var channel: (any Channel)?
     private var pending: EventLoopPromise<Response>?
     private var head: HTTPResponseHead?
     private var body = ByteBuffer()
 
-    init(host: String, port: Int, loop: any EventLoop) {
+    init(host: String, port: Int, transport: (@Sendable (any Channel) throws -> Void)?, loop: any EventLoop) {
         self.host = host
         self.port = port
+        self.transport = transport
         self.loop = loop
     }
 
@@ -64,6 +67,7 @@ final class PollingHTTPConnection: ChannelInboundHandler, @unchecked Sendable {
         return ClientBootstrap(group: loop)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    try self.transport?(channel)
                     try channel.pipeline.syncOperations.addHTTPClientHandlers()
                     try channel.pipeline.syncOperations.addHandler(self)
                 }
