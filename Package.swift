@@ -108,7 +108,6 @@ let package = Package(
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "ExtrasBase64", package: "swift-extras-base64"),
-            .product(name: "NIOSSL", package: "swift-nio-ssl"),
         ]),
         .executableTarget(name: "herald", dependencies: [
             "Herald", "HeraldBench", "SocketIO", "HeraldRedis", "HeraldRedisAdapter",

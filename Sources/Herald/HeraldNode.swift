@@ -10,6 +10,8 @@ import SocketIOProtocol
 import Synchronization
 
 /// One herald node as a service: listens, serves Socket.IO and the HTTP routes, and drains on shutdown.
+/// Concurrency: immutable after init (Sendable); its long-lived loops are child tasks of `run()`, so the service
+/// group that runs the node owns them.
 public final class HeraldNode: Service, Sendable {
     public let configuration: HeraldConfiguration
     public let io: SocketIOServer
@@ -274,22 +276,27 @@ public final class HeraldNode: Service, Sendable {
             "threads": "\(configuration.threads)",
         ])
 
-        let ticking = Task { await dashboard.run() }
-        let beating = cluster != nil ? Task { await presence.run() } : nil
-        let sending = webhooks.map { webhooks in Task { await webhooks.run() } }
-        let simulating = demo.map { demo in Task { await demo.run() } }
-
-        try? await gracefulShutdown()
-        _ = stopping.set(true)
-        ticking.cancel()
-        simulating?.cancel()
-
-        await drain()
-        beating?.cancel()
-        if cluster != nil { await presence.leaveCluster() }
-        if let webhooks {
-            await webhooks.flushed(before: .now + configuration.drainTimeout)
-            sending?.cancel()
+        // The node's long-lived loops are child tasks of run(), nested by how long each must live on shutdown:
+        // the dashboard and the demo stop first, presence beats through the drain, webhooks send until flushed.
+        // Cancelling run() (the service group giving up) cancels them all.
+        let (dashboard, presence, webhooks, demo, clustered) = (dashboard, presence, webhooks, demo, cluster != nil)
+        await withDiscardingTaskGroup { sending in
+            if let webhooks { sending.addTask { await webhooks.run() } }
+            await withDiscardingTaskGroup { beating in
+                if clustered { beating.addTask { await presence.run() } }
+                await withDiscardingTaskGroup { ticking in
+                    ticking.addTask { await dashboard.run() }
+                    if let demo { ticking.addTask { await demo.run() } }
+                    try? await gracefulShutdown()
+                    _ = stopping.set(true)
+                    ticking.cancelAll()
+                }
+                await drain()
+                beating.cancelAll()
+            }
+            if clustered { await presence.leaveCluster() }
+            if let webhooks { await webhooks.flushed(before: .now + configuration.drainTimeout) }
+            sending.cancelAll()
         }
         try? await api?.close()
         try? await channel.close()
