@@ -16,17 +16,13 @@ extension ClusterAdapter {
     }
 
     public func addSockets(_ options: BroadcastOptions, rooms: [String]) async throws {
-        let sockets = await local.localSockets(options)
-        for socket in sockets { socket.join(rooms) }
-        await settle(sockets)
+        await settle(await local.localSockets(options), join: rooms)
         guard !options.local else { return }
         _ = try await request(.addSockets(WireAudience(options), rooms: rooms))
     }
 
     public func removeSockets(_ options: BroadcastOptions, rooms: [String]) async throws {
-        for socket in await local.localSockets(options) {
-            for room in rooms { socket.leave(room) }
-        }
+        await settle(await local.localSockets(options), leave: rooms)
         guard !options.local else { return }
         _ = try await request(.removeSockets(WireAudience(options), rooms: rooms))
     }
@@ -124,15 +120,9 @@ extension ClusterAdapter {
             let sockets = await local.localSockets(options)
             answer.sockets = sockets.map { WireSocket(socket: RemoteSocket($0)) }
         case .addSockets:
-            let sockets = await local.localSockets(options)
-            for socket in sockets { socket.join(rooms) }
-            await settle(sockets)
+            await settle(await local.localSockets(options), join: rooms)
         case .removeSockets:
-            let sockets = await local.localSockets(options)
-            for socket in sockets {
-                for room in rooms { socket.leave(room) }
-            }
-            await settle(sockets)
+            await settle(await local.localSockets(options), leave: rooms)
         case .disconnectSockets(_, let close):
             for socket in await local.localSockets(options) { socket.disconnect(close: close) }
         case .serverSideEmit(let event, let args, let wantsAck):
@@ -147,12 +137,10 @@ extension ClusterAdapter {
         respond(to: request.origin, answer)
     }
 
-    /// Waits until room changes made on these sockets' loops reached the adapter and the bus, so a requester
-    /// that got its answer can broadcast to the new rooms at once.
-    private func settle(_ sockets: [Socket]) async {
-        var loops: [ObjectIdentifier: any EventLoop] = [:]
-        for socket in sockets { loops[ObjectIdentifier(socket.eventLoop as AnyObject)] = socket.eventLoop }
-        for loop in loops.values { try? await loop.submit {}.get() }
+    /// Moves these sockets and waits until the change reached the adapter and the bus, so a requester that got
+    /// its answer can broadcast to the new rooms at once.
+    private func settle(_ sockets: [Socket], join: [String] = [], leave: [String] = []) async {
+        await Socket.changeRooms(of: sockets, join: join, leave: leave)
         await subscriptionsSettled()
     }
 

@@ -284,12 +284,25 @@ public final class Socket: @unchecked Sendable {
         if connected { namespace.membershipChanged(self, .left([room])) }
     }
 
-    /// Joins and leaves on the socket's loop, returning once done: `socketsJoin`/`socketsLeave` return with this
-    /// node's sockets already moved, as the reference server's local adapter does.
-    func changeRooms(join: [String] = [], leave: [String] = []) async {
-        _ = await completedOnLoop { [self] in
-            if !join.isEmpty { _ = joinOnLoop(join) }
-            for room in leave { leaveOnLoop(room) }
+    /// Joins and leaves for these sockets on their loops, returning once done (one hop per event loop, not per
+    /// socket): `socketsJoin`/`socketsLeave` return with this node's sockets already moved, as the reference
+    /// server's local adapter does, and a cluster node answers a request only after its sockets moved.
+    package static func changeRooms(of sockets: [Socket], join: [String] = [], leave: [String] = []) async {
+        var byLoop: [ObjectIdentifier: (loop: any EventLoop, sockets: [Socket])] = [:]
+        for socket in sockets {
+            byLoop[ObjectIdentifier(socket.eventLoop as AnyObject), default: (socket.eventLoop, [])].sockets.append(socket)
+        }
+        await withTaskGroup(of: Void.self) { group in
+            for (loop, members) in byLoop.values {
+                group.addTask {
+                    try? await loop.submit {
+                        for socket in members {
+                            if !join.isEmpty { _ = socket.joinOnLoop(join) }
+                            for room in leave { socket.leaveOnLoop(room) }
+                        }
+                    }.get()
+                }
+            }
         }
     }
 

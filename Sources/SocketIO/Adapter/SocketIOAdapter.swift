@@ -99,11 +99,11 @@ extension SocketIOAdapter {
     }
 
     public func addSockets(_ options: BroadcastOptions, rooms: [String]) async throws {
-        for socket in await localSockets(options) { await socket.changeRooms(join: rooms) }
+        await Socket.changeRooms(of: await localSockets(options), join: rooms)
     }
 
     public func removeSockets(_ options: BroadcastOptions, rooms: [String]) async throws {
-        for socket in await localSockets(options) { await socket.changeRooms(leave: rooms) }
+        await Socket.changeRooms(of: await localSockets(options), leave: rooms)
     }
 
     public func disconnectSockets(_ options: BroadcastOptions, close: Bool) async throws {
